@@ -1,0 +1,3 @@
+from chimeramix.cli import main
+
+raise SystemExit(main())

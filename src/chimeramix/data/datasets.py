@@ -1,0 +1,185 @@
+"""Dataset names, the data root, and the prepared-npz layout.
+
+A prepared dataset lives in ``<root>/<name>/train.npz`` and ``<root>/<name>/test.npz``; each holds ``images``
+(uint8, N x H x W x 3, RGB), ``labels`` (int64, N) and ``classes`` (strings in label order). Extra boolean
+arrays of length N are per-image flags (CIFAR-10's test set carries the ciFAIR duplicate flags).
+
+A *pack* (``chimeramix data pack``) is a data root whose ``train.npz`` stores only the images some splits use:
+it adds ``orig_index`` (the original train index of each stored image) and ``all_labels`` (the labels of the
+full train set, so the split rule gives the same indices as on the full data).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import platformdirs
+
+from chimeramix.errors import ChimeraMixError
+
+BUILTIN_DATASETS: tuple[str, ...] = ("cifar10", "cifair10", "cifar100", "cifair100", "stl10")
+FOLDER_PREFIX = "folder:"
+DATA_ROOT_ENV = "CHIMERAMIX_DATA"
+SplitName = Literal["train", "test"]
+
+CIFAIR_DUPLICATE_FLAGS = ("cifair_dup_of_train", "cifair_dup_within_test")
+"""Test-set flags whose union is the set of CIFAR test images that ciFAIR replaces."""
+
+
+@dataclass
+class ImageSet:
+    """One split (train or test) of a dataset.
+
+    ``labels`` always covers the whole split in official order. ``images`` holds the pixels of the rows in
+    ``orig_index`` (``None``: every image, in order). Use :meth:`take` to read images by original index.
+    """
+
+    name: str
+    split: SplitName
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    orig_index: np.ndarray | None = None
+    flags: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.images.shape[1]), int(self.images.shape[2])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.num_classes)
+
+    def take(self, indices: np.ndarray) -> np.ndarray:
+        """Images at the given original indices (uint8, len(indices) x H x W x 3)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if self.orig_index is None:
+            return self.images[indices]
+        rows = np.searchsorted(self.orig_index, indices)
+        rows = np.clip(rows, 0, len(self.orig_index) - 1)
+        missing = indices[self.orig_index[rows] != indices]
+        if len(missing):
+            raise ChimeraMixError(
+                f"the packed {self.name} data lacks {len(missing)} of the requested train images "
+                f"(e.g. index {int(missing[0])}); rebuild the pack with `chimeramix data pack` for this k and "
+                "seed, or point --data-root at the full data"
+            )
+        return self.images[rows]
+
+
+def default_data_root() -> Path:
+    """``$CHIMERAMIX_DATA`` if set, else the per-user cache directory."""
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("chimeramix")) / "data"
+
+
+def resolve_data_root(data_root: str | os.PathLike[str] | None) -> Path:
+    """The data root a command uses: the argument, else ``$CHIMERAMIX_DATA``, else the user cache."""
+    return Path(data_root).expanduser() if data_root else default_data_root()
+
+
+def check_dataset_name(name: str) -> None:
+    """Raise a clear error for a name that is neither built in nor ``folder:PATH``."""
+    if name in BUILTIN_DATASETS:
+        return
+    if name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX):
+        return
+    raise ChimeraMixError(
+        f"unknown dataset {name!r}; use one of {', '.join(BUILTIN_DATASETS)} or folder:PATH "
+        "(a folder with one sub-folder of images per class)"
+    )
+
+
+def dataset_file(root: Path, name: str, split: SplitName) -> Path:
+    return root / name / f"{split}.npz"
+
+
+def load_split(
+    name: str,
+    split: SplitName,
+    data_root: str | os.PathLike[str] | None = None,
+    *,
+    folder_image_size: int = 32,
+    folder_test_fraction: float = 0.2,
+) -> ImageSet:
+    """Load one split of a dataset by name (built-in, prepared under the data root, or ``folder:PATH``)."""
+    check_dataset_name(name)
+    if name.startswith(FOLDER_PREFIX):
+        from chimeramix.data.folder import load_folder_split
+
+        return load_folder_split(
+            Path(name[len(FOLDER_PREFIX) :]).expanduser(),
+            split,
+            image_size=folder_image_size,
+            test_fraction=folder_test_fraction,
+        )
+    root = resolve_data_root(data_root)
+    if not root.is_dir():
+        raise ChimeraMixError(
+            f"data root {root} does not exist; run `chimeramix data prepare {name} --data-root {root}`, "
+            f"or pass --data-root / set {DATA_ROOT_ENV} to a folder that holds prepared data"
+        )
+    if not any(root.iterdir()):
+        raise ChimeraMixError(
+            f"data root {root} is empty; run `chimeramix data prepare {name} --data-root {root}`, "
+            f"or pass --data-root / set {DATA_ROOT_ENV} to a folder that holds prepared data"
+        )
+    path = dataset_file(root, name, split)
+    if not path.is_file():
+        raise ChimeraMixError(
+            f"{name} is not prepared in {root} (no {path.relative_to(root)}); run "
+            f"`chimeramix data prepare {name} --data-root {root}`"
+        )
+    return read_npz(path, name, split)
+
+
+def read_npz(path: Path, name: str, split: SplitName) -> ImageSet:
+    """Read one prepared (or packed) npz file, checking the layout."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as error:
+        raise ChimeraMixError(
+            f"{path} is not a readable npz file ({error}); delete it and run `chimeramix data prepare {name}`"
+        ) from None
+    for key in ("images", "labels", "classes"):
+        if key not in arrays:
+            raise ChimeraMixError(
+                f"{path} lacks the array {key!r} of the prepared layout; delete it and run "
+                f"`chimeramix data prepare {name}`"
+            )
+    images, labels = arrays.pop("images"), arrays.pop("labels").astype(np.int64)
+    classes = tuple(str(c) for c in arrays.pop("classes"))
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise ChimeraMixError(
+            f"{path}: images must be uint8 N x H x W x 3, found {images.dtype} {images.shape}; "
+            f"rerun `chimeramix data prepare {name}`"
+        )
+    orig_index = arrays.pop("orig_index", None) if "all_labels" in arrays else None
+    if orig_index is not None:
+        labels = arrays.pop("all_labels").astype(np.int64)
+        orig_index = orig_index.astype(np.int64)
+    elif len(images) != len(labels):
+        raise ChimeraMixError(f"{path}: {len(images)} images but {len(labels)} labels; rerun the preparation")
+    flags = {key: value for key, value in arrays.items() if value.dtype == np.bool_ and len(value) == len(labels)}
+    return ImageSet(name, split, images, labels, classes, orig_index, flags)
+
+
+def cifair_duplicate_mask(test: ImageSet) -> np.ndarray | None:
+    """Boolean mask of the test images that ciFAIR replaces (``None`` when the flags are absent)."""
+    present = [test.flags[key] for key in CIFAIR_DUPLICATE_FLAGS if key in test.flags]
+    if not present:
+        return None
+    return np.logical_or.reduce(present)

@@ -1,0 +1,107 @@
+"""Small-data splits, per-epoch repetition, and same-class pairs (the paper's protocol).
+
+A split takes k images per class from the full train set::
+
+    rng = numpy.random.default_rng(seed)
+    for each class c in label order: shuffle the indices of class c, keep the first k
+    shuffle the union
+
+Shuffling a class does not depend on k, so the splits of one seed are nested across k, and CIFAR and ciFAIR
+(same train set) give the same images. Seeds 0..4 are the paper's five splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from chimeramix.data.datasets import ImageSet
+from chimeramix.errors import ChimeraMixError
+
+
+@dataclass(frozen=True)
+class Split:
+    """The k training images per class chosen by one seed."""
+
+    k: int
+    seed: int
+    indices: np.ndarray
+    """Original train indices of all chosen images, in the protocol's shuffled order."""
+    per_class: tuple[np.ndarray, ...]
+    """Chosen original indices of each class, in that class's shuffled order."""
+
+    def labels(self, all_labels: np.ndarray) -> np.ndarray:
+        return all_labels[self.indices]
+
+
+def split(dataset: ImageSet | np.ndarray, k: int, seed: int) -> Split:
+    """Choose k images per class with the protocol's rule (see the module docstring).
+
+    ``dataset`` is a train :class:`ImageSet` or the label array of the full train set.
+
+    >>> labels = np.array([0, 1, 0, 1, 0, 1])
+    >>> s = split(labels, 2, seed=0)
+    >>> sorted(np.bincount(labels[s.indices]).tolist())
+    [2, 2]
+    """
+    labels = dataset.labels if isinstance(dataset, ImageSet) else np.asarray(dataset, dtype=np.int64)
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ChimeraMixError(f"seed must be a non-negative integer, got {seed}; the paper's splits are 0..4")
+    if k < 1:
+        raise ChimeraMixError(f"k (images per class) must be at least 1, got {k}")
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    counts = np.bincount(labels, minlength=num_classes)
+    if num_classes == 0 or counts.min() < k:
+        smallest = int(counts.min()) if num_classes else 0
+        raise ChimeraMixError(
+            f"k = {k} images per class is more than the smallest class holds ({smallest}); "
+            f"choose k <= {smallest}"
+        )
+    rng = np.random.default_rng(seed)
+    per_class = []
+    for c in range(num_classes):
+        members = np.flatnonzero(labels == c)
+        per_class.append(rng.permutation(members)[:k])
+    union = rng.permutation(np.concatenate(per_class))
+    return Split(k=k, seed=int(seed), indices=union, per_class=tuple(per_class))
+
+
+def repetition(k: int, base: int) -> int:
+    """Dataset repetitions per epoch, ``max(R // k, 1)`` (R = 500 for 32 px data, 120 for STL-10)."""
+    if k < 1 or base < 1:
+        raise ChimeraMixError(f"k and R must be positive, got k = {k}, R = {base}")
+    return max(base // k, 1)
+
+
+class SameClassPartners:
+    """Samples, for each training image, a partner uniformly from its class (itself included).
+
+    Built once from the labels of the training subset (positions ``0..n-1``); :meth:`sample` runs batched on
+    the labels' device without Python loops, drawing from the given ``torch.Generator``.
+
+    >>> partners = SameClassPartners(torch.tensor([0, 0, 1, 1, 1]))
+    >>> p = partners.sample(torch.tensor([0, 2, 4]), torch.Generator().manual_seed(0))
+    >>> partners.labels[p].tolist()
+    [0, 1, 1]
+    """
+
+    def __init__(self, labels: torch.Tensor) -> None:
+        labels = labels.long()
+        self.labels = labels
+        num_classes = int(labels.max()) + 1
+        order = torch.argsort(labels, stable=True)
+        counts = torch.bincount(labels, minlength=num_classes)
+        starts = torch.cumsum(counts, 0) - counts
+        self._members = order
+        self._counts = counts
+        self._starts = starts
+
+    def sample(self, positions: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Partner positions (same class) for the given positions in the training subset."""
+        classes = self.labels[positions]
+        uniform = torch.rand(positions.shape, generator=generator, device=generator.device)
+        offset = (uniform.to(self.labels.device) * self._counts[classes]).long()
+        offset = torch.minimum(offset, self._counts[classes] - 1)
+        return self._members[self._starts[classes] + offset]

@@ -12,22 +12,25 @@ full train set, so the split rule gives the same indices as on the full data).
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import platformdirs
 
 from chimeramix.errors import ChimeraMixError
+from chimeramix.fileio import atomic_write
 
 BUILTIN_DATASETS: tuple[str, ...] = ("cifar10", "cifair10", "cifar100", "cifair100", "stl10")
 FOLDER_PREFIX = "folder:"
 DATA_ROOT_ENV = "CHIMERAMIX_DATA"
 SplitName = Literal["train", "test"]
 
-CIFAIR_DUPLICATE_FLAGS = ("cifair_dup_of_train", "cifair_dup_within_test")
-"""Test-set flags whose union is the set of CIFAR test images that ciFAIR replaces."""
+CIFAIR_DUPLICATE_FLAGS = ("cifair_dup_of_train", "cifair_dup_within_test", "cifair_replaced")
+"""Test-set flags whose union is the set of CIFAR test images that ciFAIR replaces (``cifair_replaced``:
+set by ``chimeramix data prepare``, which compares the CIFAR and ciFAIR test images)."""
 
 
 @dataclass
@@ -71,8 +74,8 @@ class ImageSet:
         if len(missing):
             raise ChimeraMixError(
                 f"the packed {self.name} data lacks {len(missing)} of the requested train images "
-                f"(e.g. index {int(missing[0])}); rebuild the pack with `chimeramix data pack` for this k and "
-                "seed, or point --data-root at the full data"
+                f"(e.g. index {int(missing[0])}); rebuild the pack with `chimeramix data pack` for this k "
+                "and seed, or point --data-root at the full data"
             )
         return self.images[rows]
 
@@ -173,8 +176,48 @@ def read_npz(path: Path, name: str, split: SplitName) -> ImageSet:
         orig_index = orig_index.astype(np.int64)
     elif len(images) != len(labels):
         raise ChimeraMixError(f"{path}: {len(images)} images but {len(labels)} labels; rerun the preparation")
-    flags = {key: value for key, value in arrays.items() if value.dtype == np.bool_ and len(value) == len(labels)}
+    flags = {
+        key: value for key, value in arrays.items() if value.dtype == np.bool_ and len(value) == len(labels)
+    }
     return ImageSet(name, split, images, labels, classes, orig_index, flags)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a prepared (or packed) npz file, compressed and atomically."""
+    named: dict[str, Any] = dict(arrays)  # typed loosely: numpy's stub mixes names with allow_pickle
+    atomic_write(path, lambda handle: np.savez_compressed(handle, **named))
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    """What ``chimeramix data list`` shows of one npz file, read without decompressing the images."""
+
+    path: Path
+    stored: int
+    """Images stored in the file (fewer than ``total`` in a pack)."""
+    total: int
+    """Images in the whole split."""
+    image_size: tuple[int, int]
+    classes: tuple[str, ...]
+
+
+def summarize_npz(path: Path, name: str) -> SplitSummary:
+    """Counts, image size and classes of one npz file; the image shape comes from the array header only."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("images.npy") as images:
+            fmt = np.lib.format
+            version = fmt.read_magic(images)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape = read_header(images)[0]
+        with np.load(path, allow_pickle=False) as data:
+            labels = data["all_labels" if "all_labels" in data.files else "labels"]
+            classes = tuple(str(c) for c in data["classes"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ChimeraMixError(
+            f"{path} is not a readable npz file of the prepared layout ({error}); delete it and run "
+            f"`chimeramix data prepare {name}`"
+        ) from None
+    return SplitSummary(path, int(shape[0]), len(labels), (int(shape[1]), int(shape[2])), classes)
 
 
 def cifair_duplicate_mask(test: ImageSet) -> np.ndarray | None:

@@ -1,0 +1,453 @@
+"""``chimeramix data prepare``: download the official archives, verify, extract safely, convert to npz.
+
+Which archives a dataset needs (the ciFAIR test sets replace CIFAR's test images; the train sets are CIFAR's):
+
+=========== ======================================================
+cifar10     CIFAR-10 python tarball + ciFAIR-10 zip (for the ``cifair_replaced`` test flags)
+cifair10    the same two: CIFAR-10 train, ciFAIR-10 test
+cifar100    CIFAR-100 python tarball + ciFAIR-100 zip (flags as for cifar10)
+cifair100   the same two: CIFAR-100 train, ciFAIR-100 test
+stl10       STL-10 binary tarball (labelled train and test; the unlabelled split is not extracted)
+=========== ======================================================
+
+Archives are kept in an archives folder (default ``<data root>/archives``) and every one is checked against
+the md5 in :data:`ARCHIVES` before use; a mismatching file is renamed ``*.corrupt`` and never read. A mirror
+(an http(s)/file URL or a local folder holding the same file names) replaces the official URLs.
+
+Extraction never lets an archive choose where files go: every member name (and link target) is checked to
+stay inside the extraction folder, otherwise the whole archive is refused, and only the needed regular files
+are copied out, to paths this module builds from their base names.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import http.client
+import pickle
+import posixpath
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from chimeramix.data.datasets import (
+    FOLDER_PREFIX,
+    SplitName,
+    check_dataset_name,
+    dataset_file,
+    resolve_data_root,
+    write_npz,
+)
+from chimeramix.errors import ChimeraMixError
+from chimeramix.fileio import atomic_path
+
+CONNECT_TIMEOUT_S = 10.0
+"""Seconds before a connection attempt (or a stalled read) counts as offline."""
+
+
+@dataclass(frozen=True)
+class Archive:
+    """One official download: file name, URL and md5 of the file."""
+
+    filename: str
+    url: str
+    md5: str
+
+
+ARCHIVES: dict[str, Archive] = {
+    "cifar-10": Archive(
+        "cifar-10-python.tar.gz",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "c58f30108f718f92721af3b95e74349a",
+    ),
+    "cifar-100": Archive(
+        "cifar-100-python.tar.gz",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "eb9058c3a382ffc7106e4002c42a8d85",
+    ),
+    "cifair-10": Archive(
+        "ciFAIR-10.zip",
+        "https://github.com/cvjena/cifair/releases/download/v1.0/ciFAIR-10.zip",
+        "ca08fd390f0839693d3fc45c4e49585f",
+    ),
+    "cifair-100": Archive(
+        "ciFAIR-100.zip",
+        "https://github.com/cvjena/cifair/releases/download/v1.0/ciFAIR-100.zip",
+        "ddc236ab4b12eeb8b20b952614861a33",
+    ),
+    "stl-10": Archive(
+        "stl10_binary.tar.gz",
+        "https://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+        "91f7769df0f17e558f3565bffb0c7dfb",
+    ),
+}
+"""The official archives (the one table of URLs and checksums); tests pass their own table."""
+
+ARCHIVE_MEMBERS: dict[str, tuple[str, ...]] = {
+    "cifar-10": (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"),
+    "cifar-100": ("train", "test", "meta"),
+    "cifair-10": ("test_batch",),
+    "cifair-100": ("test",),
+    "stl-10": ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "class_names.txt"),
+}
+"""Base names of the files each archive must provide."""
+
+Notify = Callable[[str], None]
+Members = Mapping[str, Mapping[str, Path]]
+"""Extracted files: archive key -> member base name -> path."""
+Arrays = dict[str, np.ndarray]
+
+
+def prepare(
+    name: str,
+    data_root: str | Path | None = None,
+    *,
+    mirror: str | None = None,
+    archives_dir: str | Path | None = None,
+    table: Mapping[str, Archive] = ARCHIVES,
+    notify: Notify | None = None,
+) -> Path:
+    """Make ``<root>/<name>/train.npz`` and ``test.npz`` from the official archives; returns the folder.
+
+    Archives already in ``archives_dir`` are verified and used; missing ones are downloaded there (from
+    ``mirror`` if given). ``notify`` receives one line per step (downloads, checks, files written).
+    """
+    check_dataset_name(name)
+    if name.startswith(FOLDER_PREFIX):
+        raise ChimeraMixError(
+            f"{name} is a folder of images and needs no preparation; use it directly as --dataset {name}"
+        )
+    say = notify or (lambda _: None)
+    root = resolve_data_root(data_root)
+    folder = Path(archives_dir).expanduser() if archives_dir else root / "archives"
+    keys = DATASET_ARCHIVES[name]
+    paths = fetch_archives([table[key] for key in keys], folder, mirror, name, say)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".prepare-", dir=root) as scratch:
+        members = {
+            key: extract_members(path, Path(scratch) / key, ARCHIVE_MEMBERS[key])
+            for key, path in zip(keys, paths)
+        }
+        splits = CONVERTERS[name](members)
+    for split, arrays in splits.items():
+        path = dataset_file(root, name, split)
+        write_npz(path, arrays)
+        say(f"wrote {path} ({len(arrays['labels']):,} images)")
+    return root / name
+
+
+# ------------------------------------------------------------------------------------------------ downloads
+
+
+def fetch_archives(
+    archives: Iterable[Archive], folder: Path, mirror: str | None, name: str, say: Notify
+) -> list[Path]:
+    """Paths of the verified archives in ``folder``, downloading the missing ones first."""
+    archives = list(archives)
+    missing = [archive for archive in archives if not (folder / archive.filename).is_file()]
+    base = mirror_base(mirror)
+    for i, archive in enumerate(missing):
+        url = f"{base}/{archive.filename}" if base else archive.url
+        download(url, folder / archive.filename, say, offline_hint(missing[i:], base, folder, name))
+    for archive in archives:
+        verify(folder / archive.filename, archive, say)
+    return [folder / archive.filename for archive in archives]
+
+
+def mirror_base(mirror: str | None) -> str | None:
+    """The URL prefix of a mirror given as a URL or a local folder (``None``: the official URLs)."""
+    if mirror is None:
+        return None
+    if Path(mirror).expanduser().is_dir():
+        return Path(mirror).expanduser().resolve().as_uri()
+    if urllib.parse.urlsplit(mirror).scheme in ("http", "https", "file"):
+        return mirror.rstrip("/")
+    raise ChimeraMixError(
+        f"--mirror {mirror!r} is neither an existing folder nor an http(s)/file URL; give one of those"
+    )
+
+
+def offline_hint(missing: list[Archive], base: str | None, folder: Path, name: str) -> str:
+    """The fix for a failed download: which files to fetch by other means and where to put them."""
+    urls = ", ".join(f"{base}/{a.filename}" if base else a.url for a in missing)
+    return (
+        f"download {urls} by other means into {folder} (or any folder), then run "
+        f"`chimeramix data prepare {name} --archives FOLDER`"
+    )
+
+
+def download(url: str, path: Path, say: Notify, hint: str) -> None:
+    """Stream ``url`` to ``path`` atomically; any network failure raises at once, naming the fix ``hint``."""
+    say(f"downloading {url}")
+    try:
+        with (
+            atomic_path(path) as partial,
+            urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response,
+            open(partial, "wb") as out,
+        ):
+            shutil.copyfileobj(response, out, length=1 << 20)
+    except urllib.error.HTTPError as error:
+        raise ChimeraMixError(f"{url} answered HTTP {error.code}; {hint}") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise ChimeraMixError(f"cannot download {url} ({reason}); {hint}") from None
+
+
+def verify(path: Path, archive: Archive, say: Notify) -> None:
+    """Check the md5 of ``path``; a mismatching file is renamed ``*.corrupt`` so that it is never used."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != archive.md5:
+        corrupt = path.with_name(path.name + ".corrupt")
+        path.replace(corrupt)
+        raise ChimeraMixError(
+            f"checksum mismatch for {path.name} (md5 {digest.hexdigest()}, expected {archive.md5}), so it "
+            f"was moved to {corrupt}; run the command again to download it afresh from {archive.url}"
+        )
+    say(f"verified {path}")
+
+
+# ----------------------------------------------------------------------------------------------- extraction
+
+
+def extract_members(archive: Path, target: Path, wanted: Iterable[str]) -> dict[str, Path]:
+    """Copy the regular files whose base names are in ``wanted`` to ``target``; returns name -> path.
+
+    Every member of the archive is checked first: an absolute name, a name with ``..`` that leaves
+    ``target``, or a link pointing outside it makes the whole archive an error that names the member.
+    """
+    wanted = set(wanted)
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zipped:
+                infos = zipped.infolist()
+                for info in infos:
+                    check_member(archive, target, info.filename)
+                chosen = {posixpath.basename(i.filename): i for i in infos if not i.is_dir()}
+                return copy_members(archive, target, wanted, chosen, zipped.open)
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                check_member(archive, target, member.name)
+                if member.issym():
+                    link = posixpath.join(posixpath.dirname(member.name), member.linkname)
+                    check_member(archive, target, link)
+                elif member.islnk():
+                    check_member(archive, target, member.linkname)
+            files = {posixpath.basename(m.name): m for m in members if m.isfile()}
+            return copy_members(archive, target, wanted, files, tar.extractfile)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as error:
+        raise ChimeraMixError(
+            f"{archive} is not a readable archive ({error}); delete it and download it again"
+        ) from None
+
+
+def check_member(archive: Path, target: Path, name: str) -> None:
+    """Raise if the member name ``name`` would land outside ``target``."""
+    inside = target.resolve()
+    if name.startswith(("/", "\\")) or not (inside / name).resolve().is_relative_to(inside):
+        raise ChimeraMixError(
+            f"archive {archive} has a member that escapes the extraction folder ({name!r}), so it was not "
+            "extracted; delete it and download the official file again"
+        )
+
+
+def copy_members(
+    archive: Path,
+    target: Path,
+    wanted: set[str],
+    members: Mapping[str, Any],
+    open_member: Callable[[Any], Any],
+) -> dict[str, Path]:
+    """Copy the wanted members (base name -> archive entry) out with ``open_member``, in archive order.
+
+    Archive order matters for a .tar.gz: going back means decompressing again from the start.
+    """
+    absent = sorted(wanted - set(members))
+    if absent:
+        raise ChimeraMixError(
+            f"{archive} lacks {', '.join(absent)}, so it is not the official archive; delete it and download "
+            "it again"
+        )
+    paths = {}
+    for name, entry in members.items():
+        if name in wanted:
+            paths[name] = target / name
+            with open_member(entry) as source, open(paths[name], "wb") as out:
+                shutil.copyfileobj(source, out, length=1 << 20)
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------ unpickling
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Reads the official CIFAR pickles without running arbitrary code.
+
+    A pickle may name any importable callable, so loading an untrusted one can execute code. The CIFAR files
+    only hold dicts, lists, strings, ints and uint8 numpy arrays; rebuilding those needs exactly numpy's
+    array reconstructor, ``numpy.ndarray``, ``numpy.dtype`` and (for bytes written by Python 3 at protocol 2)
+    ``_codecs.encode``. Every other global is refused. The reconstructor is taken from what this numpy's
+    arrays pickle to, so it works whether the file says ``numpy.core`` (numpy 1) or ``numpy._core``.
+    """
+
+    _RECONSTRUCT = np.empty(0, np.uint8).__reduce__()[0]
+    _ALLOWED: ClassVar[dict[tuple[str, str], Any]] = {
+        ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+        ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self._ALLOWED[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"it refers to {module}.{name}, which CIFAR files never need"
+            ) from None
+
+
+def load_cifar_pickle(path: Path) -> dict[str, Any]:
+    """One CIFAR pickle as a dict with ``str`` keys (Python 2 strings read as latin-1, as numpy advises)."""
+    try:
+        with open(path, "rb") as handle:
+            content = _CifarUnpickler(handle, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as error:
+        raise ChimeraMixError(
+            f"{path.name} is not an official CIFAR pickle ({error}); delete the archive and download it again"
+        ) from None
+    if not isinstance(content, dict):
+        raise ChimeraMixError(f"{path.name} holds no dict as CIFAR files do; download the archive again")
+    return {_text(key): value for key, value in content.items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin1") if isinstance(value, bytes) else str(value)
+
+
+# ------------------------------------------------------------------------------------------------ converters
+
+
+@dataclass(frozen=True)
+class CifarFormat:
+    """Where one CIFAR variant keeps its batches, labels and class names."""
+
+    archive: str
+    cifair_archive: str
+    train: tuple[str, ...]
+    test: str
+    meta: str
+    label_key: str
+    names_key: str
+
+
+CIFAR10_FORMAT = CifarFormat(
+    archive="cifar-10",
+    cifair_archive="cifair-10",
+    train=ARCHIVE_MEMBERS["cifar-10"][:5],
+    test="test_batch",
+    meta="batches.meta",
+    label_key="labels",
+    names_key="label_names",
+)
+CIFAR100_FORMAT = CifarFormat(
+    archive="cifar-100",
+    cifair_archive="cifair-100",
+    train=("train",),
+    test="test",
+    meta="meta",
+    label_key="fine_labels",
+    names_key="fine_label_names",
+)
+
+
+def read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N x 32 x 32 x 3) and int64 labels of one CIFAR batch file."""
+    batch = load_cifar_pickle(path)
+    data = np.asarray(batch.get("data"))
+    if label_key not in batch or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise ChimeraMixError(
+            f"{path.name} lacks uint8 N x 3072 'data' or {label_key!r}, so it is no official CIFAR batch; "
+            "download the archive again"
+        )
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), np.asarray(batch[label_key], dtype=np.int64)
+
+
+def convert_cifar(fmt: CifarFormat, members: Members, *, cifair: bool) -> dict[SplitName, Arrays]:
+    """Train from CIFAR; test from ciFAIR (``cifair``) or from CIFAR with a ``cifair_replaced`` flag."""
+    files = members[fmt.archive]
+    classes = np.array([_text(c) for c in load_cifar_pickle(files[fmt.meta])[fmt.names_key]])
+    batches = [read_cifar_batch(files[name], fmt.label_key) for name in fmt.train]
+    train_images = np.concatenate([images for images, _ in batches])
+    train_labels = np.concatenate([labels for _, labels in batches])
+    cifar_images, cifar_labels = read_cifar_batch(files[fmt.test], fmt.label_key)
+    fair_images, fair_labels = read_cifar_batch(members[fmt.cifair_archive][fmt.test], fmt.label_key)
+    if len(cifar_labels) != len(fair_labels):
+        raise ChimeraMixError(
+            f"the {fmt.cifair_archive} test set has {len(fair_labels)} images, the {fmt.archive} one "
+            f"{len(cifar_labels)}, so the archives do not belong together; download both official ones again"
+        )
+    train = {"images": train_images, "labels": train_labels, "classes": classes}
+    if cifair:
+        return {"train": train, "test": {"images": fair_images, "labels": fair_labels, "classes": classes}}
+    replaced = np.any(cifar_images != fair_images, axis=(1, 2, 3)) | (cifar_labels != fair_labels)
+    test = {"images": cifar_images, "labels": cifar_labels, "classes": classes, "cifair_replaced": replaced}
+    return {"train": train, "test": test}
+
+
+def read_stl_split(files: Mapping[str, Path], split: SplitName) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N x 96 x 96 x 3) and labels 0..9 of one STL-10 split (files store images column-major)."""
+    pixels = np.fromfile(files[f"{split}_X.bin"], dtype=np.uint8)
+    labels = np.fromfile(files[f"{split}_y.bin"], dtype=np.uint8).astype(np.int64) - 1
+    if pixels.size != len(labels) * 3 * 96 * 96:
+        raise ChimeraMixError(
+            f"the STL-10 {split}_X.bin size does not match {split}_y.bin, so the archive is not the official "
+            "one; download it again"
+        )
+    images = pixels.reshape(-1, 3, 96, 96).transpose(0, 3, 2, 1)
+    return np.ascontiguousarray(images), labels
+
+
+def convert_stl10(members: Members) -> dict[SplitName, Arrays]:
+    files = members["stl-10"]
+    lines = files["class_names.txt"].read_text(encoding="utf-8").splitlines()
+    classes = np.array([line.strip() for line in lines if line.strip()])
+    splits: dict[SplitName, Arrays] = {}
+    for split in ("train", "test"):
+        images, labels = read_stl_split(files, split)
+        splits[split] = {"images": images, "labels": labels, "classes": classes}
+    return splits
+
+
+DATASET_ARCHIVES: dict[str, tuple[str, ...]] = {
+    "cifar10": ("cifar-10", "cifair-10"),
+    "cifair10": ("cifar-10", "cifair-10"),
+    "cifar100": ("cifar-100", "cifair-100"),
+    "cifair100": ("cifar-100", "cifair-100"),
+    "stl10": ("stl-10",),
+}
+"""Archive keys each built-in dataset needs, in :data:`ARCHIVES`."""
+
+CONVERTERS: dict[str, Callable[[Members], dict[SplitName, Arrays]]] = {
+    "cifar10": lambda members: convert_cifar(CIFAR10_FORMAT, members, cifair=False),
+    "cifair10": lambda members: convert_cifar(CIFAR10_FORMAT, members, cifair=True),
+    "cifar100": lambda members: convert_cifar(CIFAR100_FORMAT, members, cifair=False),
+    "cifair100": lambda members: convert_cifar(CIFAR100_FORMAT, members, cifair=True),
+    "stl10": convert_stl10,
+}

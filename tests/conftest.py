@@ -1,0 +1,52 @@
+"""Fixtures shared by the test modules: the real data (when present) and small fabricated data roots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chimeramix.data.datasets import write_npz
+
+SHARED_DATA = Path(
+    os.environ.get("CHIMERAMIX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+"""The read-only real data beside the repository (``../shared/data``), or ``$CHIMERAMIX_SHARED_DATA``."""
+
+TINY_CLASSES = tuple(f"class{c}" for c in range(10))
+TINY_TRAIN_PER_CLASS = 12
+TINY_TEST_PER_CLASS = 3
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data root; the test is skipped when its CIFAR-10 is absent."""
+    if not (SHARED_DATA / "cifar10" / "train.npz").is_file():
+        pytest.skip(
+            f"the real CIFAR-10 is not in {SHARED_DATA} (set CHIMERAMIX_SHARED_DATA to its data root)"
+        )
+    return SHARED_DATA
+
+
+def fabricate_split(rng: np.random.Generator, per_class: int, size: int = 8) -> dict[str, np.ndarray]:
+    """Random uint8 images, 10 classes with ``per_class`` each, labels in shuffled (CIFAR-like) order."""
+    labels = rng.permutation(np.repeat(np.arange(len(TINY_CLASSES)), per_class)).astype(np.int64)
+    images = rng.integers(0, 256, size=(len(labels), size, size, 3), dtype=np.uint8)
+    return {"images": images, "labels": labels, "classes": np.array(TINY_CLASSES)}
+
+
+@pytest.fixture(scope="session")
+def tiny_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding a fabricated ``cifar10``: 8 x 8 px, 12 train and 3 test images per class.
+
+    The test set carries a ``cifair_dup_of_train`` flag on its first two images.
+    """
+    root = tmp_path_factory.mktemp("tiny-data")
+    rng = np.random.default_rng(1234)
+    write_npz(root / "cifar10" / "train.npz", fabricate_split(rng, TINY_TRAIN_PER_CLASS))
+    test = fabricate_split(rng, TINY_TEST_PER_CLASS)
+    test["cifair_dup_of_train"] = np.arange(len(test["labels"])) < 2
+    write_npz(root / "cifar10" / "test.npz", test)
+    return root

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from chimeramix import __version__
 from chimeramix.errors import ChimeraMixError
 
-COMMAND_MODULES: tuple[str, ...] = ("data",)
+COMMAND_MODULES: tuple[str, ...] = ("data", "generator", "classifier", "experiments")
 """Modules of ``chimeramix.cli``, one per command group, in the order ``--help`` lists them."""
 
 

@@ -1,0 +1,107 @@
+"""``chimeramix classifier train``; ``chimeramix run``: the generator a method needs, then the classifier."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from chimeramix.cli.common import add_data_arguments
+from chimeramix.config import ClassifierConfig, DataConfig
+from chimeramix.methods import method_names
+from chimeramix.train.classifier import RESULT_FILE, classifier_config, run_experiment, train_classifier
+
+OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
+             "chimeramix_p", "eval_every", "checkpoint_every", "device")
+"""Config fields that have a command-line option of the same name."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    classifier = subparsers.add_parser("classifier", help="train a classifier with an augmentation method")
+    actions = classifier.add_subparsers(dest="classifier_command", required=True, metavar="ACTION")
+    train = actions.add_parser("train", help="train and evaluate one classifier run")
+    add_run_arguments(train)
+    train.add_argument("--generator", default=None, metavar="RUN_DIR",
+                       help="finished generator run for chimeramix-* methods")
+    train.add_argument("--allow-mismatch", action="store_true",
+                       help="use a generator trained on another dataset, size, k, seed or mask kind")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
+    train.set_defaults(handler=run_train)
+
+    run = subparsers.add_parser(
+        "run", help="train the generator a method needs (or reuse it), then the classifier; print the result"
+    )
+    add_run_arguments(run)
+    run.add_argument("--out", type=Path, default=Path("runs"), metavar="DIR",
+                     help="folder of the run directories (default: runs); finished runs there are reused")
+    run.set_defaults(handler=run_run)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_arguments(parser)
+    parser.add_argument("--method", default="baseline",
+                        help=f"{', '.join(method_names())}; combine with '+', e.g. "
+                        "chimeramix-seg+trivialaugment (default: baseline)")
+    parser.add_argument("--preset", choices=("paper", "quick"), default="paper",
+                        help="paper: the full protocol; quick: a short CPU-sized run (default: paper)")
+    overrides = parser.add_argument_group("overrides of the protocol's values")
+    overrides.add_argument("--epochs", type=int)
+    overrides.add_argument("--batch-size", type=int)
+    overrides.add_argument("--lr", type=float, help="initial learning rate")
+    overrides.add_argument("--weight-decay", type=float)
+    overrides.add_argument("--repetition", type=int, metavar="R", help="R of the repetition max(R // k, 1)")
+    overrides.add_argument("--architecture", help="wrn-16-8, resnet50 or any wrn-DEPTH-WIDTH")
+    overrides.add_argument("--dropout", type=float, help="WideResNet dropout (default 0.3)")
+    overrides.add_argument("--cosine-with-ce", action="store_true",
+                           help="cosine-loss: add the cross-entropy term of the combined loss")
+    overrides.add_argument("--chimeramix-p", type=float, metavar="P",
+                           help="probability that a batch is replaced by compositions (default 0.5)")
+    overrides.add_argument("--eval-every", type=int, metavar="EPOCHS",
+                           help="also evaluate the test set every so many epochs, for curves only")
+    overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
+    overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
+    """The classifier config the arguments describe (preset, then the given overrides)."""
+    data = DataConfig(dataset=args.dataset, k=args.k, seed=args.seed, data_root=args.data_root,
+                      folder_image_size=args.folder_image_size)
+    values = {name: getattr(args, name) for name in OVERRIDES}
+    if args.cosine_with_ce:
+        values["cosine_with_ce"] = True
+    if args.no_amp:
+        values["amp"] = False
+    return classifier_config(data, args.method, args.preset, **values, **extra)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    config = config_from(args, generator=args.generator, allow_mismatch=args.allow_mismatch or None)
+    result = train_classifier(config, args.out, resume=args.resume, progress=not args.no_progress)
+    print(summary(result, args.out))
+    return 0
+
+
+def run_run(args: argparse.Namespace) -> int:
+    result = run_experiment(config_from(args), args.out, progress=not args.no_progress)
+    print(summary(result, Path(result["run_dir"])))
+    return 0
+
+
+def summary(result: dict[str, Any], run_dir: Path) -> str:
+    """One paragraph: the method, its test accuracies, and where the result lies."""
+    metrics = result["metrics"]
+    config = result["config"]
+    data = config["data"]
+    parts = [f"accuracy {100 * metrics['accuracy']:.2f} %",
+             f"macro accuracy {100 * metrics['macro_accuracy']:.2f} %"]
+    if "top5_accuracy" in metrics:
+        parts.append(f"top-5 {100 * metrics['top5_accuracy']:.2f} %")
+    if "accuracy_cifair10_kept" in metrics:
+        parts.append(f"on the {metrics['num_cifair10_kept']} images ciFAIR-10 keeps "
+                     f"{100 * metrics['accuracy_cifair10_kept']:.2f} %")
+    return (f"{result['method']} on {data['dataset']} (k = {data['k']}, seed {data['seed']}, "
+            f"{config['preset']} preset, {result['steps']} steps, {result['wall_seconds']:.0f} s): "
+            f"{', '.join(parts)}\nresult: {run_dir / RESULT_FILE}")

@@ -1,0 +1,216 @@
+"""``chimeramix sweep`` (plan and run a grid of experiments) and ``chimeramix table`` (tables of a store)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chimeramix.cli.common import add_data_root_argument, parse_int_list
+from chimeramix.config import ClassifierConfig, GeneratorConfig
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
+from chimeramix.experiments.plan import (
+    CostEstimate,
+    Job,
+    SweepSpec,
+    check_overrides,
+    estimate_cost,
+    load_sweep_file,
+    plan_sweep,
+)
+from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, run_sweep
+from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
+from chimeramix.experiments.tables import build_tables, load_results, plot_tables, render
+from chimeramix.fileio import atomic_write
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sweep = subparsers.add_parser(
+        "sweep", help="plan and run a grid of generator and classifier runs into a results store",
+        description="Plan the jobs of a grid (generators shared between methods), print the plan with its "
+                    "cost, then run it. Rerunning skips finished jobs, resumes interrupted ones and retries "
+                    "failed ones.")
+    sweep.add_argument("--file", type=Path, default=None, metavar="SWEEP.yaml",
+                       help="YAML with keys datasets, methods, k, seeds, preset, generator, classifier; the "
+                            "options below override it")
+    sweep.add_argument("--datasets", default=None, help="comma-separated, e.g. cifar10,stl10")
+    sweep.add_argument("--methods", default=None, help="comma-separated, e.g. baseline,chimeramix-grid")
+    sweep.add_argument("--k", default=None, help="images per class, e.g. 5,10,20,30,50,100")
+    sweep.add_argument("--seeds", default=None, help="split seeds, e.g. 0-4")
+    sweep.add_argument("--preset", choices=("paper", "quick"), default=None, help="default: paper")
+    sweep.add_argument("--generator-set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a generator config field, e.g. epochs=2 (repeatable)")
+    sweep.add_argument("--classifier-set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a classifier config field, e.g. epochs=2 (repeatable)")
+    sweep.add_argument("--store", type=Path, required=True, help="results store folder (created if missing)")
+    sweep.add_argument("--launcher", choices=("local", "ray"), default="local")
+    sweep.add_argument("--workers", type=int, default=1, help="local: jobs at once here (default 1)")
+    sweep.add_argument("--ray-address", default=None, help="ray: address of a cluster, e.g. HOST:6379")
+    sweep.add_argument("--gpus-per-job", type=float, default=None,
+                       help="ray: GPUs per job, e.g. 0.25 to share a GPU by four (default 1 on a GPU "
+                            "cluster, else 0)")
+    sweep.add_argument("--cpus-per-job", type=float, default=1.0, help="ray: CPUs per job (default 1)")
+    sweep.add_argument("--device", default="auto", help="device of every run: auto, cpu, cuda, cuda:1, ...")
+    add_data_root_argument(sweep)
+    sweep.add_argument("--max-attempts", type=int, default=2,
+                       help="a job that failed this often is reported, not retried (default 2)")
+    sweep.add_argument("--stale-after", type=float, default=DEFAULT_STALE_AFTER_S, metavar="SECONDS",
+                       help="take over a job whose claim has had no heartbeat this long (default "
+                            f"{DEFAULT_STALE_AFTER_S:.0f})")
+    sweep.add_argument("--step-seconds", action="append", default=[], metavar="KEY=SECONDS",
+                       help="per-step cost for the estimate, e.g. classifier/wrn-16-8=0.2 or generator=1.5")
+    sweep.add_argument("--dry-run", action="store_true", help="print the plan with every job, run nothing")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=run_sweep_command)
+
+    table = subparsers.add_parser(
+        "table", help="tables (and a plot) of a results store: methods x k",
+        description="Rebuild Table 1/3-style tables from a results store: rows are methods, columns k, cells "
+                    "mean ± sample std (ddof=1) over seeds.")
+    table.add_argument("--store", type=Path, required=True, help="results store folder")
+    table.add_argument("--format", choices=("md", "csv", "latex"), default="md")
+    table.add_argument("--compare", choices=("paper",), default=None,
+                       help="paper: add the paper's value, the difference, and † outside its ±1 std")
+    table.add_argument("--preset", default=None, help="only runs of this preset")
+    table.add_argument("--metric", default="accuracy",
+                       help="metric of result.json to tabulate (default accuracy; for cifar10 also "
+                            "accuracy_cifair10_kept)")
+    table.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                       help="also plot accuracy against k, one line per method with ± std bands")
+    table.add_argument("--output", type=Path, default=None, metavar="FILE",
+                       help="write the table to FILE instead of stdout")
+    table.set_defaults(handler=run_table_command)
+
+
+# --------------------------------------------------------------------------------------------------- sweep
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    spec = _sweep_spec(args)
+    jobs = plan_sweep(spec)
+    store = Store(args.store) if args.dry_run and not args.store.exists() else Store.create(args.store)
+    pending = [job for job in jobs if not store.is_finished(job.id)]
+    device = _estimate_device(args)
+    step_seconds = _key_values(args.step_seconds, "--step-seconds")
+    slots = args.workers if args.launcher == "local" else None
+    print(_plan_summary(jobs, pending, estimate_cost(pending, device, step_seconds), device, slots))
+    if args.dry_run:
+        to_run = {job.id for job in pending}
+        for job in jobs:
+            state = f"{job.steps} steps" if job.id in to_run else "finished"
+            after = f" (after {job.depends_on})" if job.depends_on else ""
+            print(f"  {job.id}: {state}{after}")
+        return 0
+    launcher: Launcher
+    if args.launcher == "ray":
+        launcher = RayLauncher(args.ray_address, gpus_per_job=args.gpus_per_job,
+                               cpus_per_job=args.cpus_per_job)
+    else:
+        launcher = LocalLauncher(args.workers)
+    options = RunOptions(data_root=args.data_root, device=args.device, stale_after_s=args.stale_after)
+    report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,
+                       progress=not args.no_progress)
+    print(_report_text(store, jobs, report, args.max_attempts))
+    return 0 if report.complete else 1
+
+
+def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
+    spec = load_sweep_file(args.file) if args.file else SweepSpec([], [], [], [])
+    if args.datasets:
+        spec.datasets = [name.strip() for name in args.datasets.split(",") if name.strip()]
+    if args.methods:
+        spec.methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+    if args.k:
+        spec.ks = parse_int_list(args.k)
+    if args.seeds:
+        spec.seeds = parse_int_list(args.seeds)
+    if args.preset:
+        spec.preset = args.preset
+    generator = _key_values(args.generator_set, "--generator-set")
+    classifier = _key_values(args.classifier_set, "--classifier-set")
+    check_overrides(generator, GeneratorConfig)
+    check_overrides(classifier, ClassifierConfig)
+    spec.generator = {**spec.generator, **generator}
+    spec.classifier = {**spec.classifier, **classifier}
+    missing = [name for name, values in (("--datasets", spec.datasets), ("--methods", spec.methods),
+                                         ("--k", spec.ks), ("--seeds", spec.seeds)) if not values]
+    if missing:
+        raise ChimeraMixError(f"the sweep lacks {', '.join(missing)}; pass them or a --file that sets them")
+    return spec
+
+
+def _key_values(items: list[str], option: str) -> dict[str, Any]:
+    """``["epochs=2", "lr=0.1"]`` -> ``{"epochs": 2, "lr": 0.1}`` (values read as YAML)."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ChimeraMixError(f"cannot read {option} {item!r}; write KEY=VALUE, e.g. epochs=2")
+        values[key.strip()] = yaml.safe_load(text)
+    return values
+
+
+def _estimate_device(args: argparse.Namespace) -> str:
+    """The device kind the cost estimate assumes: the requested one, else where the jobs will run."""
+    if args.device != "auto":
+        return "cuda" if args.device.startswith("cuda") else "cpu"
+    if args.launcher == "ray":
+        return "cuda" if args.gpus_per_job else "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _plan_summary(
+    jobs: list[Job], pending: list[Job], cost: CostEstimate, device: str, slots: int | None
+) -> str:
+    generators = sum(job.kind == "generator" for job in jobs)
+    lines = [
+        f"plan: {len(jobs)} jobs ({generators} generators, {len(jobs) - generators} classifiers); "
+        f"{len(jobs) - len(pending)} already finished",
+        f"to run: {cost.generator_jobs} generators ({cost.generator_steps:,} steps), "
+        f"{cost.classifier_jobs} classifiers ({cost.classifier_steps:,} steps)",
+        f"estimate on {device}: {_duration(cost.seconds)} of run time one after another",
+    ]
+    if slots and slots > 1:
+        lines[-1] += f", about {_duration(cost.seconds / slots)} on {slots} workers if none slows another"
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _report_text(store: Store, jobs: list[Job], report: SweepReport, max_attempts: int) -> str:
+    lines = [f"{len(report.finished)} of {len(jobs)} jobs finished ({len(report.ran)} by this sweep); "
+             f"results in {store.root}"]
+    for job_id, attempts in report.failed.items():
+        lines.append(f"FAILED {job_id} after {len(attempts)} attempts: {attempts[-1]['error']} "
+                     f"(log: {store.log_path(job_id)}; retry: --max-attempts {max_attempts + 1})")
+    for job_id, failed in report.blocked.items():
+        lines.append(f"NOT RUN {job_id}: it needs {failed}, which failed")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------- table
+
+
+def run_table_command(args: argparse.Namespace) -> int:
+    store = Store.open(args.store)
+    compare = args.compare == "paper"
+    tables = build_tables(load_results(store, preset=args.preset, metric=args.metric), compare_paper=compare)
+    text = render(tables, args.format, compare_paper=compare)
+    if args.output is not None:
+        atomic_write(args.output, lambda handle: handle.write(text.encode()))
+    else:
+        print(text, end="")
+    if args.plot is not None:
+        plot_tables(tables, args.plot)
+    return 0

@@ -1,0 +1,113 @@
+"""``chimeramix generator train`` and ``chimeramix generator sample``."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from chimeramix.cli.common import add_data_arguments
+from chimeramix.config import DataConfig, GeneratorConfig, apply_preset
+from chimeramix.models.generator import MixingGenerator
+from chimeramix.runtime import select_device
+from chimeramix.train.generator import (
+    RESULT_FILE,
+    compositions_picture,
+    load_generator_config,
+    load_training_images,
+    train_generator,
+)
+from chimeramix.viz import save_png
+
+OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "blocks",
+             "mix_after", "base_channels", "working_size", "grid_cells", "region_choice", "checkpoint_every",
+             "device")
+"""Config fields that have a command-line option of the same name."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    generator = subparsers.add_parser("generator", help="train a ChimeraMix generator, or sample from one")
+    actions = generator.add_subparsers(dest="generator_command", required=True, metavar="ACTION")
+
+    train = actions.add_parser("train", help="train a mixing generator on one split")
+    add_data_arguments(train)
+    train.add_argument("--mask", choices=("grid", "segmentation"), default="grid",
+                       help="mask kind (default grid)")
+    train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
+    train.add_argument("--preset", choices=("paper", "quick"), default="paper",
+                       help="paper: the full protocol; quick: a short CPU-sized run (default: paper)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    overrides = train.add_argument_group("overrides of the protocol's values")
+    overrides.add_argument("--epochs", type=int)
+    overrides.add_argument("--batch-size", type=int)
+    overrides.add_argument("--repetition", type=int, metavar="R", help="R of the repetition max(R // k, 1)")
+    overrides.add_argument("--lr", type=float, help="initial learning rate (default 2e-4)")
+    overrides.add_argument("--weight-decay", type=float,
+                           help="Adam weight decay (paper 5e-4, released code 0)")
+    overrides.add_argument("--architecture", choices=("paper", "released"),
+                           help="paper: residual blocks after the mix run; released: none do (default paper)")
+    overrides.add_argument("--blocks", type=int, help="residual blocks (default 4)")
+    overrides.add_argument("--mix-after", type=int, metavar="BLOCKS", help="mix after this block (default 2)")
+    overrides.add_argument("--base-channels", type=int, help="channels of the first conv (default 64)")
+    overrides.add_argument("--working-size", type=int, metavar="PX",
+                           help="side at which the generator works (default: 64 px for 32 px data)")
+    overrides.add_argument("--grid-cells", type=int, help="grid mask cells per side (default 4)")
+    overrides.add_argument("--grid-shift", action="store_true",
+                           help="shift the grid by a random offset per batch, as the released code does")
+    overrides.add_argument("--region-choice", choices=("paper", "released"),
+                           help="each segment with probability 0.5 (paper), or an id range (released)")
+    overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
+    overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
+    overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(handler=run_train)
+
+    sample = actions.add_parser("sample", help="a picture of compositions by a trained generator")
+    sample.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="finished generator run")
+    sample.add_argument("--n", type=int, default=16, help="pairs, one per row (default 16)")
+    sample.add_argument("--out", type=Path, required=True, metavar="FILE.png", help="picture to write")
+    sample.add_argument("--seed", type=int, default=0, help="chooses the pairs and masks (default 0)")
+    sample.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
+    sample.set_defaults(handler=run_sample)
+
+
+def config_from(args: argparse.Namespace) -> GeneratorConfig:
+    """The generator config the arguments describe (preset, then the given overrides)."""
+    data = DataConfig(dataset=args.dataset, k=args.k, seed=args.seed, data_root=args.data_root,
+                      folder_image_size=args.folder_image_size)
+    config = apply_preset(GeneratorConfig(data=data, mask=args.mask), args.preset)
+    values: dict[str, Any] = {name: getattr(args, name) for name in OVERRIDES
+                              if getattr(args, name) is not None}
+    if args.grid_shift:
+        values["grid_shift"] = True
+    if args.no_amp:
+        values["amp"] = False
+    if args.tensorboard:
+        values["tensorboard"] = True
+    return replace(config, **values)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    result = train_generator(config_from(args), args.out, resume=args.resume, progress=not args.no_progress)
+    final, first = result["final"], result["first_epoch"]
+    print(f"generator trained ({result['epochs']} epochs, {result['steps']} steps, "
+          f"{result['wall_seconds']:.0f} s): reconstruction loss {first['rec']:.4f} in the first epoch, "
+          f"{final['rec']:.4f} in the last; Laplacian {final['lap']:.4f}, adversarial {final['adv']:.4f}, "
+          f"discriminator {final['loss_d']:.4f}\nresult: {args.out / RESULT_FILE}")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    device = select_device(args.device)
+    config = load_generator_config(args.run_dir)
+    generator = MixingGenerator.load(args.run_dir, device)
+    data = load_training_images(config, args.run_dir, device)
+    with torch.no_grad():
+        picture = compositions_picture(generator, config, data, args.n, args.seed)
+    save_png(picture, args.out)
+    print(f"{args.n} pairs (x1, x2, three compositions) written to {args.out}")
+    return 0

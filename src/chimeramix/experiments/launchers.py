@@ -1,0 +1,137 @@
+"""Where jobs run: ``local`` (one fresh process per job on this machine) or ``ray`` (tasks on a Ray cluster).
+
+Both run :func:`chimeramix.experiments.runner.execute_job`, so claims, logs and failure records behave the
+same; several jobs may share one GPU either way (local: all see the same devices; ray: ``gpus_per_job`` < 1).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from multiprocessing.connection import wait as wait_for_sentinels
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.plan import Job
+from chimeramix.experiments.runner import Ended, JobFunction, Outcome, RunOptions, execute_job
+
+EXIT_CODES: dict[Outcome, int] = {"done": 0, "failed": 10, "busy": 11}
+"""Exit code of a local job process per outcome; any other code means the process crashed or was killed."""
+
+
+def _local_job(store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
+    sys.exit(EXIT_CODES[execute_job(store_root, job, job_fn, options)])
+
+
+class LocalLauncher:
+    """Runs up to ``workers`` jobs at once, each in its own freshly spawned Python process."""
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ChimeraMixError(f"--workers must be at least 1, got {workers}")
+        self.slots = workers
+        self._context = multiprocessing.get_context("spawn")
+        self._processes: dict[str, BaseProcess] = {}
+
+    def submit(self, store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
+        process = self._context.Process(target=_local_job, args=(store_root, job, job_fn, options),
+                                        name=f"chimeramix-{job.id}")
+        process.start()
+        self._processes[job.id] = process
+
+    def wait(self, timeout_s: float) -> list[Ended]:
+        sentinels = {process.sentinel: job_id for job_id, process in self._processes.items()}
+        ready = wait_for_sentinels(list(sentinels), timeout=timeout_s) if sentinels else []
+        ended = []
+        for sentinel in ready:
+            job_id = sentinels[sentinel]  # type: ignore[index]
+            process = self._processes.pop(job_id)
+            process.join()
+            ended.append(_local_outcome(job_id, process))
+        return ended
+
+    def close(self) -> None:
+        """Stop jobs still running (an interrupted sweep); their stale claims are taken over on rerun."""
+        for process in self._processes.values():
+            process.terminate()
+        for process in self._processes.values():
+            process.join()
+        self._processes.clear()
+
+
+def _local_outcome(job_id: str, process: BaseProcess) -> Ended:
+    code = process.exitcode
+    for outcome, expected in EXIT_CODES.items():
+        if code == expected:
+            return Ended(job_id, outcome)
+    reason = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    return Ended(job_id, "crashed", f"worker process {process.pid} died ({reason})", pid=process.pid)
+
+
+class RayLauncher:
+    """Runs jobs as Ray tasks, each asking for ``gpus_per_job`` GPUs (a fraction shares a GPU).
+
+    ``address`` is an existing cluster (``ray start --head`` ... or ``auto``); when this process is already
+    connected to Ray, that connection is used. The store must be on a file system every node sees.
+    """
+
+    def __init__(self, address: str | None = None, *, gpus_per_job: float | None = None,
+                 cpus_per_job: float = 1.0, slots: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ChimeraMixError(
+                "the ray launcher needs Ray; install it with `pip install chimeramix[ray]`"
+            ) from None
+        self._ray = ray
+        if not ray.is_initialized():
+            if address is None:
+                raise ChimeraMixError("the ray launcher needs a cluster; pass --ray-address HOST:PORT")
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, ValueError, RuntimeError) as error:
+                raise ChimeraMixError(f"cannot connect to the Ray cluster at {address} ({error}); check "
+                                      "--ray-address and that `ray status` works there") from None
+        resources = ray.cluster_resources()
+        cluster_gpus = float(resources.get("GPU", 0.0))
+        if gpus_per_job is None:
+            gpus_per_job = 1.0 if cluster_gpus > 0 else 0.0
+        if gpus_per_job > 0 and cluster_gpus == 0:
+            raise ChimeraMixError(
+                f"--gpus-per-job {gpus_per_job} asks for GPUs but the cluster has none; use --gpus-per-job 0"
+            )
+        if slots is None:
+            fits = [float(resources.get("CPU", 1.0)) / cpus_per_job] if cpus_per_job > 0 else []
+            if gpus_per_job > 0:
+                fits.append(cluster_gpus / gpus_per_job)
+            slots = max(1, int(min(fits, default=1)))
+        self.slots = slots
+        self._task = ray.remote(execute_job).options(num_gpus=gpus_per_job, num_cpus=cpus_per_job,
+                                                     max_retries=0)
+        self._refs: dict[Any, str] = {}
+
+    def submit(self, store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
+        self._refs[self._task.remote(store_root, job, job_fn, options)] = job.id
+
+    def wait(self, timeout_s: float) -> list[Ended]:
+        if not self._refs:
+            return []
+        ready, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=timeout_s)
+        if ready:
+            ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        ended = []
+        for ref in ready:
+            job_id = self._refs.pop(ref)
+            try:
+                ended.append(Ended(job_id, self._ray.get(ref)))
+            except Exception as error:  # a dead worker or an error outside the job: a crashed attempt
+                detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                ended.append(Ended(job_id, "crashed", f"ray task failed: {detail}"))
+        return ended
+
+    def close(self) -> None:
+        """Cancel tasks still running (an interrupted sweep); their claims go stale and are taken over."""
+        for ref in self._refs:
+            self._ray.cancel(ref, force=True)
+        self._refs.clear()

@@ -1,0 +1,316 @@
+"""Sweep planning: a grid of (dataset, method, k, seed) becomes generator and classifier jobs.
+
+Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
+``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
+generator job. Generator jobs are shared: every method that needs the same generator (same dataset, k, seed,
+mask kind, preset and generator overrides) uses one run. Job ids are readable
+(``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with a short hash of the
+overrides appended when there are any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from chimeramix.cli.common import parse_int_list
+from chimeramix.config import (
+    ClassifierConfig,
+    DataConfig,
+    GeneratorConfig,
+    MaskKind,
+    apply_preset,
+    from_dict,
+    resolve_classifier,
+    resolve_generator,
+    to_dict,
+)
+from chimeramix.errors import ChimeraMixError
+
+JobKind = Literal["generator", "classifier"]
+
+MASK_NAMES: dict[str, str] = {"grid": "grid", "segmentation": "seg"}
+"""Mask kind -> its short name in job ids."""
+
+NUM_CLASSES: dict[str, int] = {"cifar10": 10, "cifair10": 10, "cifar100": 100, "cifair100": 100, "stl10": 10}
+
+RUN_OPTION_FIELDS = frozenset({"data", "preset", "device", "generator", "method", "mask"})
+"""Config fields a sweep sets itself (grid axes, run options); they cannot be overridden."""
+
+SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "generator", "classifier"})
+
+
+@dataclass
+class SweepSpec:
+    """What a sweep covers: the grid, the preset and config overrides for every generator / classifier."""
+
+    datasets: list[str]
+    methods: list[str]
+    ks: list[int]
+    seeds: list[int]
+    preset: str = "paper"
+    generator: dict[str, Any] = field(default_factory=dict)
+    """Overrides of :class:`GeneratorConfig` fields, e.g. ``{"epochs": 2}``."""
+    classifier: dict[str, Any] = field(default_factory=dict)
+    """Overrides of :class:`ClassifierConfig` fields."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run of a sweep; ``config`` is the run's config as a dict (see ``chimeramix.config``)."""
+
+    id: str
+    kind: JobKind
+    config: dict[str, Any]
+    depends_on: str | None = None
+    """Id of the generator job a classifier job needs."""
+    steps: int = 0
+    """Optimizer steps of the whole run (the cost estimate's unit)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "config": self.config, "depends_on": self.depends_on,
+                "steps": self.steps}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Job:
+        return cls(id=values["id"], kind=values["kind"], config=values["config"],
+                   depends_on=values.get("depends_on"), steps=int(values.get("steps", 0)))
+
+    @property
+    def cost_key(self) -> str:
+        """Key of this job's per-step cost: ``classifier/<architecture>`` or ``generator/<working size>``."""
+        if self.kind == "generator":
+            return f"generator/{resolve_generator(from_dict(GeneratorConfig, self.config)).working_size}"
+        return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, self.config)).architecture}"
+
+
+def load_sweep_file(path: str | Path) -> SweepSpec:
+    """Read a YAML sweep file (keys: datasets, methods, k, seeds, preset, generator, classifier)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle)
+    except OSError as error:
+        raise ChimeraMixError(f"cannot read sweep file {path}: {error.strerror}; check the path") from None
+    except yaml.YAMLError as error:
+        raise ChimeraMixError(f"sweep file {path} is not valid YAML ({error}); fix its syntax") from None
+    if not isinstance(values, dict):
+        raise ChimeraMixError(f"sweep file {path} must be a mapping with keys datasets, methods, k, seeds")
+    unknown = sorted(set(values) - SWEEP_FILE_KEYS)
+    if unknown:
+        raise ChimeraMixError(
+            f"sweep file {path} has unknown keys {unknown}; use only {', '.join(sorted(SWEEP_FILE_KEYS))}"
+        )
+    missing = sorted({"datasets", "methods", "k", "seeds"} - set(values))
+    if missing:
+        raise ChimeraMixError(f"sweep file {path} lacks the keys {missing}; add them")
+    return SweepSpec(
+        datasets=_str_list(values["datasets"], "datasets"),
+        methods=_str_list(values["methods"], "methods"),
+        ks=_int_list(values["k"], "k"),
+        seeds=_int_list(values["seeds"], "seeds"),
+        preset=str(values.get("preset", "paper")),
+        generator=_overrides(values.get("generator") or {}, GeneratorConfig),
+        classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
+    )
+
+
+def check_overrides(values: dict[str, Any], cls: type[GeneratorConfig] | type[ClassifierConfig]) -> None:
+    """Raise a clear error for override keys that are not settable fields of ``cls``."""
+    allowed = {f.name for f in fields(cls)} - RUN_OPTION_FIELDS
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ChimeraMixError(
+            f"unknown {cls.__name__} override keys {unknown}; use fields of that config except "
+            f"{', '.join(sorted(RUN_OPTION_FIELDS))}, e.g. {', '.join(sorted(allowed)[:6])}"
+        )
+
+
+def plan_sweep(spec: SweepSpec) -> list[Job]:
+    """All jobs of ``spec``: shared generator jobs first, then classifier jobs, in grid order."""
+    from chimeramix.methods import parse_method  # imports torch: only planning needs it, not job workers
+
+    check_overrides(spec.generator, GeneratorConfig)
+    check_overrides(spec.classifier, ClassifierConfig)
+    if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
+        raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
+    methods = list({parse_method(name).name: parse_method(name) for name in spec.methods}.values())
+    generators: dict[str, Job] = {}
+    classifiers: list[Job] = []
+    for dataset in spec.datasets:
+        for k in spec.ks:
+            if k < 1:
+                raise ChimeraMixError(f"k must be at least 1, got {k}; use e.g. --k 5,10,20")
+            for seed in spec.seeds:
+                for method in methods:
+                    generator_job = None
+                    if method.needs_generator:
+                        assert method.mask_kind is not None
+                        generator_job = _generator_job(spec, dataset, k, seed, method.mask_kind)
+                        generators.setdefault(generator_job.id, generator_job)
+                    classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, generator_job))
+    return [*generators.values(), *classifiers]
+
+
+def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, mask: MaskKind) -> Job:
+    data = DataConfig(dataset=dataset, k=k, seed=seed)
+    config = apply_preset(GeneratorConfig(data=data, mask=mask), spec.preset)
+    config = from_dict(GeneratorConfig, {**to_dict(config), **spec.generator})
+    resolved = resolve_generator(config)
+    assert resolved.batch_size is not None and resolved.repetition is not None
+    steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
+    suffix = _hash_suffix(spec.generator)
+    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{MASK_NAMES[mask]}-{spec.preset}{suffix}"
+    return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
+
+
+def _classifier_job(
+    spec: SweepSpec, dataset: str, k: int, seed: int, method: str, generator_job: Job | None
+) -> Job:
+    config = apply_preset(ClassifierConfig(data=DataConfig(dataset=dataset, k=k, seed=seed), method=method),
+                          spec.preset)
+    config = from_dict(ClassifierConfig, {**to_dict(config), **spec.classifier})
+    resolved = resolve_classifier(config)
+    assert resolved.batch_size is not None and resolved.repetition is not None
+    steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
+    overrides = dict(spec.classifier)
+    if generator_job is not None and spec.generator:
+        overrides["generator"] = spec.generator
+    name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}-{spec.preset}{_hash_suffix(overrides)}"
+    depends_on = generator_job.id if generator_job is not None else None
+    return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
+               steps=steps)
+
+
+def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` as they read back from plan.json (tuples become lists), so that plans compare equal."""
+    ready: dict[str, Any] = json.loads(json.dumps(values))
+    return ready
+
+
+def _steps(data: DataConfig, epochs: int, batch_size: int, repetition_base: int) -> int:
+    """``epochs * ceil(k * C * max(R // k, 1) / batch)``: the protocol's optimizer steps of one run."""
+    images = data.k * num_classes(data.dataset) * max(repetition_base // data.k, 1)
+    return epochs * math.ceil(images / batch_size)
+
+
+def num_classes(dataset: str) -> int:
+    """Number of classes of a built-in dataset, or of a ``folder:PATH`` dataset (its sub-folders)."""
+    if dataset in NUM_CLASSES:
+        return NUM_CLASSES[dataset]
+    if dataset.startswith("folder:"):
+        folder = Path(dataset.removeprefix("folder:")).expanduser()
+        if folder.is_dir():
+            return sum(1 for entry in folder.iterdir() if entry.is_dir())
+        raise ChimeraMixError(f"dataset folder {folder} does not exist; check the folder: path")
+    raise ChimeraMixError(
+        f"unknown dataset {dataset!r}; use one of {', '.join(NUM_CLASSES)} or folder:PATH"
+    )
+
+
+def _dataset_slug(dataset: str) -> str:
+    if not dataset.startswith("folder:"):
+        return dataset
+    folder = dataset.removeprefix("folder:").rstrip("/")
+    return f"folder-{Path(folder).name or 'root'}-{_hash(folder)}"
+
+
+def _hash_suffix(overrides: dict[str, Any]) -> str:
+    return f"-{_hash(overrides)}" if overrides else ""
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def _str_list(value: Any, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise ChimeraMixError(f"sweep key {key!r} must be a list of names or a comma-separated string")
+
+
+def _int_list(value: Any, key: str) -> list[int]:
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        return parse_int_list(value)
+    if isinstance(value, list) and all(isinstance(item, int) for item in value):
+        return value
+    raise ChimeraMixError(f"sweep key {key!r} must be an integer, a list of integers or a string like '0-4'")
+
+
+def _overrides(values: Any, cls: type[GeneratorConfig] | type[ClassifierConfig]) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise ChimeraMixError(f"the sweep file's {cls.__name__} overrides must be a mapping of field: value")
+    check_overrides(values, cls)
+    return dict(values)
+
+
+# ---------------------------------------------------------------------------------------------- cost estimate
+
+DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
+    "cpu": {
+        "classifier/wrn-16-8": 0.25,
+        "classifier/resnet50": 2.0,
+        "generator/64": 4.0,
+        "generator/96": 2.0,
+        "classifier": 0.25,
+        "generator": 4.0,
+    },
+    "cuda": {
+        "classifier/wrn-16-8": 0.007,
+        "classifier/resnet50": 0.03,
+        "generator/64": 0.03,
+        "generator/96": 0.03,
+        "classifier": 0.007,
+        "generator": 0.03,
+    },
+}
+"""Seconds per optimizer step by device and ``Job.cost_key``, used only for the plan's time estimate.
+
+CPU: measured on 2 cores of the development machine (eager PyTorch, fp32; WRN-16-8 at batch 10, the
+generator step = generator and discriminator update at batch 64 / 8). CUDA: the WRN-16-8 figure is the
+protocol's H100 eager measurement at batch 10; the others are rough guesses. Override any of them with
+``--step-seconds KEY=SECONDS`` (a key may also be just ``classifier`` or ``generator``).
+"""
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Steps and estimated seconds of a list of jobs, run one after another."""
+
+    generator_jobs: int
+    classifier_jobs: int
+    generator_steps: int
+    classifier_steps: int
+    seconds: float
+
+
+def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] | None = None) -> CostEstimate:
+    """Sum the jobs' steps times their per-step costs (``step_seconds``, else the ``device`` defaults)."""
+    defaults = DEFAULT_STEP_SECONDS.get(device, {})
+    given = step_seconds or {}
+    seconds = 0.0
+    for job in jobs:
+        key = job.cost_key
+        candidates = (costs[name] for costs in (given, defaults) for name in (key, job.kind) if name in costs)
+        per_step = next(candidates, None)
+        if per_step is None:
+            raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
+        seconds += job.steps * per_step
+    generators = [job for job in jobs if job.kind == "generator"]
+    classifiers = [job for job in jobs if job.kind == "classifier"]
+    return CostEstimate(
+        generator_jobs=len(generators),
+        classifier_jobs=len(classifiers),
+        generator_steps=sum(job.steps for job in generators),
+        classifier_steps=sum(job.steps for job in classifiers),
+        seconds=seconds,
+    )

@@ -1,0 +1,324 @@
+"""Tables and plots rebuilt from a results store: methods x k, mean ± sample std over seeds.
+
+Every finished classifier job of the store's plan contributes one accuracy. Runs are averaged only when
+they share a recipe (the config minus the seed and machine settings, plus the generator's recipe for
+ChimeraMix methods); mixing presets or settings in one cell is an error, never a silent average.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.paper import PaperValue, paper_value
+from chimeramix.experiments.store import Store
+from chimeramix.fileio import atomic_path
+
+TableFormat = Literal["md", "csv", "latex"]
+
+MACHINE_FIELDS = frozenset({"device", "amp", "fast", "checkpoint_every", "eval_every", "tensorboard",
+                            "generator", "allow_mismatch", "seed", "data_root"})
+"""Config fields that do not change what a run measures (at any nesting level); left out of the recipe."""
+
+FULL_SEEDS = 5
+"""The protocol's number of splits; cells with fewer runs show their n."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One finished classifier run of the store."""
+
+    job_id: str
+    dataset: str
+    method: str
+    k: int
+    seed: int
+    preset: str
+    accuracy: float
+    """Test accuracy in percent."""
+    recipe: str
+    """Canonical JSON of everything that must agree for runs to be averaged."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Mean and sample standard deviation (ddof=1; NaN for one run) of a method at one k."""
+
+    n: int
+    mean: float
+    std: float
+    paper: PaperValue | None = None
+
+    @property
+    def outside_paper(self) -> bool:
+        """Whether our mean lies outside the paper's mean ± 1 std."""
+        return self.paper is not None and abs(self.mean - self.paper.mean) > self.paper.std
+
+
+@dataclass
+class ResultTable:
+    """One dataset's table: rows are methods, columns are k."""
+
+    dataset: str
+    methods: list[str]
+    ks: list[int]
+    cells: dict[tuple[str, int], Cell] = field(default_factory=dict)
+
+
+def load_results(store: Store, *, preset: str | None = None, metric: str = "accuracy") -> list[RunResult]:
+    """The finished classifier runs of ``store`` (only those of ``preset`` when given).
+
+    ``metric`` names a fraction in ``result.json``'s ``metrics`` (``accuracy``, or for cifar10
+    ``accuracy_cifair10_kept``: the test images ciFAIR-10 keeps); tables show it in percent.
+    """
+    plan = store.load_plan()
+    results = []
+    for job in plan.values():
+        if job.kind != "classifier" or not store.is_finished(job.id):
+            continue
+        result = store.result(job.id)
+        run = _run_result(job.id, result, metric, store.result_path(job.id))
+        if preset is not None and run.preset != preset:
+            continue
+        generator = _generator_recipe(store, job.depends_on)
+        recipe = json.dumps({"classifier": _recipe(result["config"]), "generator": generator}, sort_keys=True)
+        results.append(replace(run, recipe=recipe))
+    if not results:
+        which = f" with preset {preset!r}" if preset else ""
+        raise ChimeraMixError(
+            f"store {store.root} has no finished classifier results{which} yet; run "
+            f"`chimeramix sweep --store {store.root} ...` first"
+        )
+    return results
+
+
+def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathLike[str]) -> RunResult:
+    try:
+        config = result["config"]
+        run = RunResult(job_id=job_id, dataset=str(config["data"]["dataset"]), method=str(config["method"]),
+                        k=int(config["data"]["k"]), seed=int(config["data"]["seed"]),
+                        preset=str(config["preset"]), accuracy=math.nan, recipe="")
+        metrics = result["metrics"]
+        fraction = float(metrics["accuracy"])
+    except (KeyError, TypeError, ValueError):
+        raise ChimeraMixError(
+            f"result {path} lacks config.data/method/preset or metrics.accuracy, so an incompatible "
+            "chimeramix version wrote it; delete its run folder and rerun the sweep with this version"
+        ) from None
+    if not 0.0 <= fraction <= 1.0:
+        raise ChimeraMixError(f"result {path} has accuracy {fraction}, not a fraction in [0, 1], so an "
+                              "incompatible chimeramix version wrote it; delete its run folder and rerun")
+    if metric not in metrics:
+        raise ChimeraMixError(f"result {path} has no metric {metric!r}; choose one of "
+                              f"{', '.join(sorted(metrics))} with --metric")
+    return replace(run, accuracy=100.0 * float(metrics[metric]))
+
+
+def _generator_recipe(store: Store, generator_job: str | None) -> dict[str, Any] | None:
+    if generator_job is None:
+        return None
+    if not store.is_finished(generator_job):
+        raise ChimeraMixError(
+            f"generator {generator_job} of a finished classifier run has no result.json (the store was "
+            "edited by hand); rerun the sweep to rebuild it"
+        )
+    recipe: dict[str, Any] = _recipe(store.result(generator_job)["config"])
+    return recipe
+
+
+def _recipe(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {key: _recipe(value) for key, value in values.items() if key not in MACHINE_FIELDS}
+    return values
+
+
+def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -> list[ResultTable]:
+    """Aggregate runs into one table per dataset; refuse cells whose runs differ in preset or settings."""
+    groups: dict[tuple[str, str, int], list[RunResult]] = {}
+    for run in results:
+        groups.setdefault((run.dataset, run.method, run.k), []).append(run)
+    tables: dict[str, ResultTable] = {}
+    for (dataset, method, k), runs in groups.items():
+        _check_same_recipe(dataset, method, k, runs)
+        table = tables.setdefault(dataset, ResultTable(dataset, [], []))
+        if method not in table.methods:
+            table.methods.append(method)
+        if k not in table.ks:
+            table.ks.append(k)
+        values = np.array([run.accuracy for run in runs])
+        std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+        paper = paper_value(dataset, method, k) if compare_paper else None
+        table.cells[method, k] = Cell(n=len(values), mean=float(values.mean()), std=std, paper=paper)
+    for table in tables.values():
+        table.ks.sort()
+    return list(tables.values())
+
+
+def _check_same_recipe(dataset: str, method: str, k: int, runs: list[RunResult]) -> None:
+    presets = sorted({run.preset for run in runs})
+    where = f"{dataset} / {method} / k={k}"
+    if len(presets) > 1:
+        raise ChimeraMixError(
+            f"refusing to average {where}: its runs mix the presets {', '.join(presets)}; pass --preset to "
+            "pick one"
+        )
+    recipes = {run.recipe for run in runs}
+    if len(recipes) > 1:
+        first, second = (json.loads(recipe) for recipe in sorted(recipes)[:2])
+        keys = ", ".join(_differing_keys(first, second)) or "unknown"
+        raise ChimeraMixError(
+            f"refusing to average {where}: its runs differ in {keys}; keep one setting per store or preset"
+        )
+
+
+def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = []
+        for key in sorted(set(a) | set(b)):
+            keys += _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return keys
+    return [prefix.rstrip(".")] if a != b else []
+
+
+# -------------------------------------------------------------------------------------------------- rendering
+
+CIFAR_NOTE = ("cifar10 is compared with the paper's ciFAIR-10 column: same training images, but our test set "
+              "is CIFAR-10's (ciFAIR-10 replaces 3.25 % of the test images by new ones).")
+STD_NOTE = ("Cells: test accuracy (%), mean ± sample standard deviation (ddof=1) over seeds; n is shown when "
+            "fewer than 5.")
+PAPER_NOTE = ("paper: the paper's mean ± std (Tables 1-4); Δ = ours - paper; † marks ours outside "
+              "the paper's mean ± 1 std.")
+
+
+def render(tables: list[ResultTable], fmt: TableFormat, *, compare_paper: bool = False) -> str:
+    """The tables as Markdown, CSV or LaTeX text."""
+    if fmt == "csv":
+        return _render_csv(tables, compare_paper)
+    if fmt == "latex":
+        return _render_latex(tables, compare_paper)
+    return _render_markdown(tables, compare_paper)
+
+
+def _notes(tables: list[ResultTable], compare_paper: bool) -> list[str]:
+    notes = [STD_NOTE]
+    if compare_paper:
+        notes.append(PAPER_NOTE)
+        if any(table.dataset == "cifar10" for table in tables):
+            notes.append(CIFAR_NOTE)
+    return notes
+
+
+def _ours(cell: Cell) -> str:
+    text = f"{cell.mean:.2f}" if math.isnan(cell.std) else f"{cell.mean:.2f} ± {cell.std:.2f}"
+    return text + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
+
+
+def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
+    if cell is None:
+        return "–"
+    text = _ours(cell)
+    if compare_paper and cell.paper is not None:
+        mark = " †" if cell.outside_paper else ""
+        paper = cell.paper
+        text += f"<br>paper {paper.mean:.2f} ± {paper.std:.2f}, Δ {cell.mean - paper.mean:+.2f}{mark}"
+    return text
+
+
+def _render_markdown(tables: list[ResultTable], compare_paper: bool) -> str:
+    lines = []
+    for table in tables:
+        lines += [f"### {table.dataset}", "", "| method | " + " | ".join(f"k={k}" for k in table.ks) + " |",
+                  "|---|" + "---|" * len(table.ks)]
+        for method in table.methods:
+            cells = [_markdown_cell(table.cells.get((method, k)), compare_paper) for k in table.ks]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += _notes(tables, compare_paper)
+    return "\n".join(lines) + "\n"
+
+
+def _render_csv(tables: list[ResultTable], compare_paper: bool) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["dataset", "method", "k", "n", "mean", "std"]
+    if compare_paper:
+        header += ["paper_mean", "paper_std", "diff", "outside_paper_std"]
+    writer.writerow(header)
+    for table in tables:
+        for method in table.methods:
+            for k in table.ks:
+                cell = table.cells.get((method, k))
+                if cell is None:
+                    continue
+                row: list[Any] = [table.dataset, method, k, cell.n, f"{cell.mean:.4f}",
+                                  "" if math.isnan(cell.std) else f"{cell.std:.4f}"]
+                if compare_paper:
+                    paper = cell.paper
+                    row += ["", "", "", ""] if paper is None else [
+                        paper.mean, paper.std, f"{cell.mean - paper.mean:.4f}", int(cell.outside_paper)]
+                writer.writerow(row)
+    return out.getvalue()
+
+
+def _render_latex(tables: list[ResultTable], compare_paper: bool) -> str:
+    lines = []
+    for table in tables:
+        lines += [f"% {table.dataset}", r"\begin{tabular}{l" + "c" * len(table.ks) + "}", r"\toprule",
+                  "Method & " + " & ".join(f"$k={k}$" for k in table.ks) + r" \\", r"\midrule"]
+        for method in table.methods:
+            cells = []
+            for k in table.ks:
+                cell = table.cells.get((method, k))
+                if cell is None:
+                    cells.append("--")
+                    continue
+                text = _latex_ours(cell)
+                if compare_paper and cell.paper is not None:
+                    mark = r"$^\dagger$" if cell.outside_paper else ""
+                    text += rf" ({cell.paper.mean:.2f}){mark}"
+                cells.append(text)
+            lines.append(method.replace("+", r"{+}") + " & " + " & ".join(cells) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", ""]
+    lines += [f"% {note}" for note in _notes(tables, compare_paper)]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_ours(cell: Cell) -> str:
+    text = f"${cell.mean:.2f}$" if math.isnan(cell.std) else f"${cell.mean:.2f} \\pm {cell.std:.2f}$"
+    return text + (rf" {{\scriptsize ($n={cell.n}$)}}" if cell.n < FULL_SEEDS else "")
+
+
+def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None:
+    """Accuracy against k, one line per method with a ± std band, one panel per dataset (PNG)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5 * len(tables), 4.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(tables), squeeze=False)[0]
+    for ax, table in zip(axes, tables):
+        for method in table.methods:
+            ks = [k for k in table.ks if (method, k) in table.cells]
+            means = np.array([table.cells[method, k].mean for k in ks])
+            stds = np.nan_to_num(np.array([table.cells[method, k].std for k in ks]))
+            (line,) = ax.plot(ks, means, marker="o", label=method)
+            ax.fill_between(ks, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+        ax.set_xscale("log")
+        ax.set_xticks(table.ks, [str(k) for k in table.ks])
+        ax.minorticks_off()
+        ax.set_xlabel("images per class (k)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{table.dataset} (mean ± sample std over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)

@@ -1,0 +1,1 @@
+"""Networks: the ChimeraMix generator and discriminator, and the classifiers."""

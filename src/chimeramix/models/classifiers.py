@@ -1,0 +1,48 @@
+"""Classifier architectures by name (``ClassifierConfig.architecture``).
+
+- ``wrn-D-W``: our :class:`~chimeramix.models.wide_resnet.WideResNet` of depth D and width W. The paper
+  uses ``wrn-16-8`` for the 32 px datasets (ciFAIR-10/100, supplement C.2); smaller ones such as ``wrn-16-2``
+  keep CPU runs short.
+- ``resnet50``: torchvision's ResNet-50 without pretrained weights (``weights=None``), the paper's network
+  for STL-10 at 96 x 96.
+
+User folders get an architecture by image size through :func:`chimeramix.config.folder_protocol`: up to
+64 px the CIFAR recipe (``wrn-16-8``), larger images the STL-10 recipe (``resnet50``). Both networks end in
+global average pooling, so they accept any image size.
+
+>>> import torch
+>>> build_classifier("wrn-10-1", num_classes=10)(torch.zeros(2, 3, 32, 32)).shape
+torch.Size([2, 10])
+"""
+
+from __future__ import annotations
+
+import re
+
+import torchvision
+from torch import nn
+
+from chimeramix.errors import ChimeraMixError
+from chimeramix.models.wide_resnet import WideResNet
+
+ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50")
+"""The paper's architectures; any ``wrn-D-W`` (D = 6n + 4) is accepted too."""
+
+_WRN = re.compile(r"wrn-(\d+)-(\d+)")
+
+
+def build_classifier(name: str, num_classes: int, *, dropout: float = 0.0) -> nn.Module:
+    """A freshly initialised classifier; ``dropout`` applies to WideResNets (ResNet-50 has none)."""
+    match = _WRN.fullmatch(name)
+    if match is not None:
+        return WideResNet(int(match[1]), int(match[2]), num_classes, dropout=dropout)
+    if name == "resnet50":
+        return torchvision.models.resnet50(weights=None, num_classes=num_classes)
+    raise ChimeraMixError(
+        f"unknown classifier architecture {name!r}; use {' or '.join(ARCHITECTURES)} (or any wrn-DEPTH-WIDTH)"
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)

@@ -1,0 +1,152 @@
+"""The mixing generator (paper section 3.1, supplement C.1): x̂ = g(f(x1) ⊙ m + f(x2) ⊙ (1 - m)).
+
+A CycleGAN-style ResNet generator with instance norm, split into an encoder f and a decoder g after
+``mix_after`` of its ``blocks`` residual blocks::
+
+    f: reflect-pad 3, 7x7 conv 3->C, two 3x3 stride-2 convs C->2C->4C, residual blocks 1..mix_after
+    g: residual blocks mix_after+1..blocks, two stride-2 transposed convs 4C->2C->C, 7x7 conv C->3, tanh
+
+(C = ``base_channels``, 64 in the paper.) Images are in [-1, 1] at the generator's working size
+(``GeneratorConfig.working_size``: 64 px for 32 px datasets, which :func:`resize_images` upsamples; 96 px for
+STL-10); features are 4x smaller. Architecture ``paper`` runs all residual blocks; ``released`` reproduces
+the network the authors' code effectively trained, whose decoder has no residual block (a bug skipped them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chimeramix.config import GeneratorArchitecture, GeneratorConfig
+from chimeramix.errors import ChimeraMixError
+from chimeramix.masks import resize_mask
+from chimeramix.train.checkpoint import load_weights, read_run_config
+
+GENERATOR_FILE = "generator.safetensors"
+"""Final generator weights in a finished run directory."""
+
+
+class ResidualBlock(nn.Module):
+    """x + IN(conv(ReLU(IN(conv(x))))) with reflect-padded 3x3 convs."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            nn.InstanceNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3),
+            nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def conv_norm_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
+    return [conv, nn.InstanceNorm2d(channels), nn.ReLU(inplace=True)]
+
+
+def upsample(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
+    """A 3x3 transposed convolution that doubles height and width."""
+    return nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)
+
+
+class MixingGenerator(nn.Module):
+    """Encoder f and decoder g of ChimeraMix; ``compose`` mixes two images' features under a mask."""
+
+    def __init__(
+        self,
+        blocks: int = 4,
+        mix_after: int = 2,
+        architecture: GeneratorArchitecture = "paper",
+        base_channels: int = 64,
+    ) -> None:
+        super().__init__()
+        if not 0 <= mix_after <= blocks:
+            raise ChimeraMixError(f"mix_after must lie in 0..blocks, got mix_after = {mix_after}, "
+                                  f"blocks = {blocks}")
+        if architecture not in ("paper", "released"):
+            raise ChimeraMixError(
+                f"unknown generator architecture {architecture!r}; use 'paper' or 'released'"
+            )
+        self.blocks = blocks
+        self.mix_after = mix_after
+        self.architecture = architecture
+        c = base_channels
+        decoder_blocks = blocks - mix_after if architecture == "paper" else 0
+        self.encoder = nn.Sequential(
+            nn.ReflectionPad2d(3),
+            *conv_norm_relu(nn.Conv2d(3, c, 7), c),
+            *conv_norm_relu(nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), 2 * c),
+            *conv_norm_relu(nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1), 4 * c),
+            *(ResidualBlock(4 * c) for _ in range(mix_after)),
+        )
+        self.decoder = nn.Sequential(
+            *(ResidualBlock(4 * c) for _ in range(decoder_blocks)),
+            *conv_norm_relu(upsample(4 * c, 2 * c), 2 * c),
+            *conv_norm_relu(upsample(2 * c, c), c),
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(c, 3, 7),
+            nn.Tanh(),
+        )
+        self.apply(_init_weights)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Features e = f(x) of images in [-1, 1] (B x 3 x H x W -> B x 4C x H/4 x W/4)."""
+        return self.encoder(x)
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        """Images g(e) in [-1, 1]."""
+        return self.decoder(features)
+
+    def compose_features(self, e1: torch.Tensor, e2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """g(e1 ⊙ m + e2 ⊙ (1 - m)); ``mask`` is B x 1 x h x w in {0, 1}, at feature size or any other
+        size (brought to the feature size by :func:`chimeramix.masks.resize_mask`)."""
+        mask = resize_mask(mask, e1.shape[-1]).to(e1.dtype)
+        return self.decode(e1 * mask + e2 * (1 - mask))
+
+    def compose(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x̂ = g(f(x1) ⊙ m + f(x2) ⊙ (1 - m)) (eq. 1); m = 1 reconstructs x1, m = 0 reconstructs x2."""
+        return self.compose_features(self.encode(x1), self.encode(x2), mask)
+
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.compose(x1, x2, mask)
+
+    @classmethod
+    def from_config(cls, config: GeneratorConfig) -> MixingGenerator:
+        return cls(config.blocks, config.mix_after, config.architecture, config.base_channels)
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> MixingGenerator:
+        """The trained generator of a finished run directory, in eval mode on ``device``."""
+        path = Path(run_dir) / GENERATOR_FILE
+        if not path.is_file():
+            raise ChimeraMixError(f"{run_dir} holds no trained generator ({GENERATOR_FILE}); finish its "
+                                  "training with `chimeramix generator train ... --resume`")
+        generator = cls.from_config(read_run_config(run_dir, GeneratorConfig))
+        load_weights(generator, path)
+        return generator.to(device).eval()
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize of B x C x H x W images to ``size`` x ``size`` (antialiased when shrinking), e.g.
+    32 px data to the generator's 64 px and the compositions back."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=images.shape[-1] > size)
+
+
+def _init_weights(module: nn.Module) -> None:
+    """N(0, 0.02) weights and zero biases, as in CycleGAN."""
+    if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,1 @@
+"""Training loops (generator, classifier) and the checkpoints they share."""

@@ -1,0 +1,404 @@
+"""Training a classifier with one augmentation method (paper sections 3.1 "Classification", 4; supp. C.2).
+
+The recipe: SGD with Nesterov momentum 0.9 and weight decay on every parameter, the learning rate annealed
+per step to 0 on a cosine, for ``epochs`` epochs of the k x C training images repeated ``max(R // k, 1)``
+times. The training subset lives on the training device as one uint8 tensor; an epoch's order is a pure
+function of (seed, epoch) and every batch is augmented by :class:`chimeramix.methods.Augmentation` from one
+seeded ``torch.Generator`` whose state is checkpointed, so ``resume`` continues a run exactly. bf16 autocast
+on CUDA. After the last epoch the model is evaluated once on the full test set (``eval_every`` adds test
+accuracies to the log for curves only; no epoch is ever chosen on the test set).
+
+The run directory holds ``config.json``, ``checkpoints/``, ``log.csv`` (per epoch: loss, lr, time), the
+segment cache of segmentation methods, and last ``result.json``: a run is finished iff ``result.json`` exists.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from chimeramix.config import (
+    ClassifierConfig,
+    DataConfig,
+    GeneratorConfig,
+    apply_preset,
+    resolve_classifier,
+    resolve_generator,
+    to_dict,
+)
+from chimeramix.data import ImageSet, load_split, repetition, split
+from chimeramix.errors import ChimeraMixError
+from chimeramix.evaluation import evaluate
+from chimeramix.fileio import atomic_write, read_json, write_json
+from chimeramix.losses import CosineLoss
+from chimeramix.masks import GridMasks, SegmentationMasks, segment_cache
+from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
+from chimeramix.models.classifiers import build_classifier, count_parameters
+from chimeramix.models.generator import MixingGenerator
+from chimeramix.runtime import autocast_dtype, environment, make_generator, seed_everything, select_device
+from chimeramix.train.checkpoint import (
+    CONFIG_FILE,
+    latest_checkpoint,
+    load_checkpoint,
+    read_run_config,
+    save_checkpoint,
+    write_run_config,
+)
+from chimeramix.train.generator import (
+    RESULT_FILE,
+    epoch_order,
+    feature_side,
+    load_generator_config,
+    segmentation_params,
+    train_generator,
+)
+
+LOG_FILE = "log.csv"
+LOG_COLUMNS = ("epoch", "step", "lr", "loss", "test_accuracy", "seconds")
+RESUME_IGNORED = frozenset({"device", "data_root"})
+"""Config fields that may differ when a run is resumed (they do not change what it computes)."""
+AUGMENTATION_STREAM = 1
+"""Seed stream of the augmentation generator (weights are initialised from the plain seed)."""
+SAME_TRAIN_SET = {"cifair10": "cifar10", "cifair100": "cifar100"}
+"""ciFAIR shares CIFAR's train set, so a generator trained on one serves the other."""
+
+
+def resolve(config: ClassifierConfig) -> ClassifierConfig:
+    """The protocol's values for every ``None`` field, and the method's canonical name."""
+    return replace(resolve_classifier(config), method=parse_method(config.method).name)
+
+
+# ------------------------------------------------------------------------------------------------------ data
+
+
+@dataclass
+class TrainingSet:
+    """The k x C training images of one split, on the training device."""
+
+    images: torch.Tensor
+    """uint8 N x 3 x H x W."""
+    labels: torch.Tensor
+    pixels: np.ndarray
+    """The same images as uint8 N x H x W x 3 (for segmentation)."""
+    num_classes: int
+
+
+def load_training_set(data: DataConfig, device: torch.device) -> TrainingSet:
+    train = load_split(data.dataset, "train", data.data_root, folder_image_size=data.folder_image_size)
+    chosen = split(train, data.k, data.seed)
+    pixels = train.take(chosen.indices)
+    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
+    labels = torch.from_numpy(chosen.labels(train.labels)).to(device)
+    return TrainingSet(images, labels, pixels, train.num_classes)
+
+
+def load_test_set(data: DataConfig) -> ImageSet:
+    return load_split(data.dataset, "test", data.data_root, folder_image_size=data.folder_image_size)
+
+
+# ------------------------------------------------------------------------------------------------- generator
+
+
+def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig:
+    """The config of the finished generator run that ``config.generator`` names, checked against the
+    classifier's dataset, image size, k, seed and mask kind (a mismatch is an error unless allowed)."""
+    if config.generator is None:
+        raise ChimeraMixError(
+            f"method {method.name!r} needs a trained generator; pass --generator RUN_DIR (train one with "
+            "`chimeramix generator train`), or let `chimeramix run` train it"
+        )
+    run_dir = Path(config.generator)
+    if not (run_dir / RESULT_FILE).is_file():
+        raise ChimeraMixError(
+            f"{run_dir} is not a finished generator run (no {RESULT_FILE}); finish it with "
+            "`chimeramix generator train ... --resume`, or pass another --generator"
+        )
+    trained = load_generator_config(run_dir)
+    wanted = resolve_generator(GeneratorConfig(data=config.data, mask=method.mask_kind or "grid"))
+    problems = []
+    if _train_set(trained.data) != _train_set(config.data):
+        problems.append(f"dataset {trained.data.dataset} (not {config.data.dataset})")
+    if trained.working_size != wanted.working_size:
+        problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")
+    if trained.data.k != config.data.k:
+        problems.append(f"k = {trained.data.k} (not {config.data.k})")
+    if trained.data.seed != config.data.seed:
+        problems.append(f"split seed {trained.data.seed} (not {config.data.seed})")
+    if trained.mask != wanted.mask:
+        problems.append(f"{trained.mask} masks (not {wanted.mask})")
+    if problems and not config.allow_mismatch:
+        raise ChimeraMixError(
+            f"generator {run_dir} was trained for {', '.join(problems)}; train a matching generator, or pass "
+            "--allow-mismatch to use it anyway"
+        )
+    return trained
+
+
+def _train_set(data: DataConfig) -> tuple[str, int]:
+    name = SAME_TRAIN_SET.get(data.dataset, data.dataset)
+    return name, data.folder_image_size if name.startswith("folder:") else 0
+
+
+def build_pair_mixing(
+    config: ClassifierConfig,
+    method: Method,
+    data: TrainingSet,
+    run_dir: Path,
+    device: torch.device,
+    generator_config: GeneratorConfig | None,
+) -> PairMixing | None:
+    """The pair mixing of the method: pixel space with the protocol's default masks (gridmix, segmix), or
+    the frozen generator of ``config.generator`` (whose checked config is ``generator_config``) with the masks
+    it was trained with (chimeramix-*); ``None`` for other methods."""
+    if method.mask_kind is None:
+        return None
+    model = None
+    if generator_config is not None:
+        masks_from = generator_config
+        model = MixingGenerator.load(Path(str(config.generator)), device)
+        mask_size = feature_side(masks_from)
+    else:
+        masks_from = resolve_generator(GeneratorConfig(data=config.data, mask=method.mask_kind))
+        mask_size = data.images.shape[-1]
+    segments = None
+    if method.mask_kind == "grid":
+        masks: GridMasks | SegmentationMasks = GridMasks(masks_from.grid_cells, masks_from.grid_p,
+                                                         masks_from.grid_shift)
+    else:
+        masks = SegmentationMasks(masks_from.region_choice)
+        cached = segment_cache(run_dir, data.pixels, segmentation_params(masks_from))
+        segments = torch.from_numpy(cached[:, 0]).to(device)  # unflipped: mixing precedes the flip
+    return PairMixing(masks, mask_size=mask_size, segments=segments, model=model,
+                      working_size=masks_from.working_size, autocast_dtype=autocast_dtype(device, config.amp))
+
+
+# -------------------------------------------------------------------------------------------------- training
+
+
+def build_criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:
+    """Cross-entropy, or the cosine loss (with its cross-entropy term when ``cosine_with_ce``)."""
+    if method.cosine_loss:
+        return CosineLoss(num_classes, with_ce=config.cosine_with_ce)
+    return nn.CrossEntropyLoss()
+
+
+def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
+    """The protocol's learning rate before ``step`` (0-based): cosine annealing from ``base_lr`` to 0.
+
+    >>> cosine_lr(0, 100, 0.1), cosine_lr(50, 100, 0.1), cosine_lr(100, 100, 0.1)
+    (0.1, 0.05, 0.0)
+    """
+    return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+
+
+def steps_per_epoch(num_images: int, repeats: int, batch_size: int) -> int:
+    """Batches in one epoch (the last one may be smaller)."""
+    return math.ceil(num_images * repeats / batch_size)
+
+
+def train_classifier(
+    config: ClassifierConfig, run_dir: str | os.PathLike[str], *, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train and evaluate a classifier into ``run_dir``; returns the result (also written to ``result.json``).
+
+    ``resume=True`` continues from the latest checkpoint (or returns the stored result of a finished run);
+    a run directory that holds another config, or a run when ``resume`` is off, is refused.
+    """
+    config = resolve(config)
+    method = parse_method(config.method)
+    run_dir = Path(run_dir)
+    finished = check_run_dir(config, run_dir, resume)
+    if finished is not None:
+        return finished
+    if config.batch_size is None or config.repetition is None or config.lr is None:
+        raise ValueError("train_classifier resolves the config first")
+    generator_config = check_generator(config, method) if method.needs_generator else None
+    device = select_device(config.device)
+    data = load_training_set(config.data, device)
+    test = load_test_set(config.data)
+    if not (run_dir / CONFIG_FILE).is_file():
+        write_run_config(run_dir, config, device)
+
+    seed_everything(config.data.seed)
+    model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout).to(device)
+    criterion = build_criterion(method, config, data.num_classes).to(device)
+    parameters = [*model.parameters(), *criterion.parameters()]
+    optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                                weight_decay=float(config.weight_decay or 0.0))
+    repeats = repetition(config.data.k, config.repetition)
+    count = len(data.images)
+    per_epoch = steps_per_epoch(count, repeats, config.batch_size)
+    total_steps = per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
+    rng = make_generator(int(np.random.SeedSequence([config.data.seed, AUGMENTATION_STREAM])
+                             .generate_state(1)[0]), device)
+    modules = {"model": model, "criterion": criterion}
+    state = (load_checkpoint(run_dir, modules=modules, optimizers={"sgd": optimizer},
+                             schedulers={"lr": scheduler}, map_location=device, generators={"augment": rng})
+             if resume else None)
+    log: list[dict[str, Any]] = state["log"] if state else []
+    start_epoch = state["epoch"] if state else 0
+    step = state["step"] if state else 0
+    seconds = state["seconds"] if state else 0.0
+
+    mean, std = channel_stats(data.images)
+    augmentation = Augmentation(
+        method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
+        crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
+        pair_mixing=build_pair_mixing(config, method, data, run_dir, device, generator_config),
+        pair_mixing_p=config.chimeramix_p,
+    )
+    dtype = autocast_dtype(device, config.amp)
+    bar = tqdm(total=total_steps, initial=step, desc=f"classifier {method.name}", unit="step",
+               disable=not progress, dynamic_ncols=True)
+    for epoch in range(start_epoch, config.epochs):
+        started = time.perf_counter()
+        model.train()
+        order = torch.from_numpy(epoch_order(config.data.seed, epoch, count, repeats)).to(device)
+        total_loss = torch.zeros((), device=device)
+        for positions in order.split(config.batch_size):
+            inputs, targets = augmentation(positions, rng)
+            with torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None):
+                outputs = model(inputs)
+            loss = criterion(outputs.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            total_loss += loss.detach()
+            bar.update(1)
+            if step % 25 == 0 or step == total_steps:
+                lr = scheduler.get_last_lr()[0]
+                bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", refresh=False)
+        mean_loss = float(total_loss) / per_epoch
+        if not math.isfinite(mean_loss):
+            raise ChimeraMixError(
+                f"the training loss became {mean_loss} in epoch {epoch + 1}; the last good checkpoint is "
+                f"{latest_checkpoint(run_dir) or 'none'}: resume from it with --resume, or start a new run "
+                "directory with a lower --lr"
+            )
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
+                               "loss": mean_loss, "test_accuracy": None}
+        last_epoch = epoch + 1 == config.epochs
+        if config.eval_every and (epoch + 1) % config.eval_every == 0 and not last_epoch:
+            curve_point = evaluate(model, test, mean=mean, std=std, device=device, autocast_dtype=dtype)
+            row["test_accuracy"] = curve_point["accuracy"]
+        seconds += time.perf_counter() - started
+        row["seconds"] = round(seconds, 3)
+        log.append(row)
+        write_log(run_dir / LOG_FILE, log)
+        if (epoch + 1) % config.checkpoint_every == 0 or last_epoch:
+            save_checkpoint(run_dir, modules=modules, optimizers={"sgd": optimizer},
+                            schedulers={"lr": scheduler}, generators={"augment": rng},
+                            state={"epoch": epoch + 1, "step": step, "seconds": seconds, "log": log})
+    bar.close()
+
+    started = time.perf_counter()
+    metrics = evaluate(model, test, mean=mean, std=std, device=device, autocast_dtype=dtype)
+    seconds += time.perf_counter() - started
+    result = {
+        "metrics": metrics,
+        "method": method.name,
+        "epochs": config.epochs,
+        "steps": step,
+        "parameters": count_parameters(model),
+        "normalization": {"mean": mean.tolist(), "std": std.tolist()},
+        "log": log,
+        "wall_seconds": round(seconds, 3),
+        "config": to_dict(config),
+        "environment": environment(device),
+    }
+    write_json(run_dir / RESULT_FILE, result)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------- run folders
+
+
+def check_run_dir(config: ClassifierConfig, run_dir: Path, resume: bool) -> dict[str, Any] | None:
+    """Refuse a run directory that holds another run; the stored result of a finished one when resuming."""
+    if not (run_dir / CONFIG_FILE).is_file():
+        return None
+    stored = to_dict(read_run_config(run_dir, ClassifierConfig))
+    differing = [key for key in _differences(stored, to_dict(config))
+                 if key.split(".")[-1] not in RESUME_IGNORED]
+    if differing:
+        raise ChimeraMixError(
+            f"{run_dir} holds a classifier run with a different config ({', '.join(differing)}); choose "
+            "another --out, or repeat that run's settings"
+        )
+    if not resume and (latest_checkpoint(run_dir) is not None or (run_dir / RESULT_FILE).is_file()):
+        raise ChimeraMixError(f"{run_dir} already holds this run; pass --resume to continue it (or to read "
+                              "its result), or choose another --out")
+    if (run_dir / RESULT_FILE).is_file():
+        result: dict[str, Any] = read_json(run_dir / RESULT_FILE)
+        return result
+    return None
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(prefix + key)
+    return keys
+
+
+def write_log(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The per-epoch log as CSV (``LOG_COLUMNS``), rewritten atomically."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, lambda handle: handle.write(text.getvalue().encode()))
+
+
+# ------------------------------------------------------------------------------------- generator + classifier
+
+
+def run_name(kind: str, data: DataConfig, variant: str, preset: str) -> str:
+    """A run folder's name, e.g. ``classifier-cifar10-k10-seed0-baseline-quick``."""
+    dataset = "".join(c if c.isalnum() else "_" for c in data.dataset).strip("_")
+    return f"{kind}-{dataset}-k{data.k}-seed{data.seed}-{variant}-{preset}"
+
+
+def run_experiment(
+    config: ClassifierConfig, out_dir: str | os.PathLike[str], *, progress: bool = True
+) -> dict[str, Any]:
+    """Train the generator that ``config.method`` needs (or reuse/resume the matching one under ``out_dir``),
+    then the classifier; both with ``config.preset``. Returns the classifier's result, whose ``run_dir`` key
+    names its folder."""
+    method = parse_method(config.method)
+    out_dir = Path(out_dir)
+    if method.needs_generator:
+        mask = method.mask_kind or "grid"
+        generator_config = GeneratorConfig(data=config.data, mask=mask, device=config.device, amp=config.amp)
+        generator_config = apply_preset(generator_config, config.preset)
+        generator_dir = out_dir / run_name("generator", config.data, mask, config.preset)
+        train_generator(generator_config, generator_dir, resume=True, progress=progress)
+        config = replace(config, generator=str(generator_dir))
+    run_dir = out_dir / run_name("classifier", config.data, method.name, config.preset)
+    result = train_classifier(config, run_dir, resume=True, progress=progress)
+    return {**result, "run_dir": str(run_dir)}
+
+
+def classifier_config(data: DataConfig, method: str, preset: str, **overrides: Any) -> ClassifierConfig:
+    """A classifier config for ``method`` with ``preset`` applied, then ``overrides`` (``None`` values are
+    ignored)."""
+    config = apply_preset(ClassifierConfig(data=data, method=method), preset)
+    return replace(config, **{key: value for key, value in overrides.items() if value is not None})

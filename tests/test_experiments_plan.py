@@ -1,0 +1,92 @@
+"""Sweep planning: shared generators, job counts and ids, protocol step counts, sweep files, cost estimate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.plan import SweepSpec, estimate_cost, load_sweep_file, plan_sweep
+
+
+def test_generators_are_shared_by_every_method_that_needs_them() -> None:
+    methods = ["baseline", "chimeramix-grid", "chimeramix-seg", "trivialaugment+chimeramix-grid"]
+    jobs = plan_sweep(SweepSpec(["cifar10"], methods, [5, 10], [0, 1], preset="quick"))
+    generators = [job for job in jobs if job.kind == "generator"]
+    classifiers = [job for job in jobs if job.kind == "classifier"]
+    assert len(generators) == 2 * 2 * 2  # masks x k x seeds
+    assert len(classifiers) == 4 * 2 * 2
+    assert jobs[: len(generators)] == generators  # generators come first
+    by_id = {job.id: job for job in jobs}
+    grid = by_id["cls-cifar10-k10-s1-chimeramix-grid-quick"]
+    combo = by_id["cls-cifar10-k10-s1-chimeramix-grid+trivialaugment-quick"]  # canonical name
+    assert grid.depends_on == combo.depends_on == "gen-cifar10-k10-s1-grid-quick"
+    assert by_id["cls-cifar10-k10-s1-chimeramix-seg-quick"].depends_on == "gen-cifar10-k10-s1-seg-quick"
+    assert by_id["cls-cifar10-k10-s1-baseline-quick"].depends_on is None
+    assert by_id["gen-cifar10-k10-s1-seg-quick"].config["mask"] == "segmentation"
+
+
+def test_steps_follow_the_protocol() -> None:
+    spec = SweepSpec(["cifar10", "stl10"], ["chimeramix-grid"], [5, 10], [0])
+    jobs = {job.id: job for job in plan_sweep(spec)}
+    # classifier: epochs * ceil(k * C * max(R // k, 1) / batch); the protocol's table of costs
+    assert jobs["cls-cifar10-k10-s0-chimeramix-grid-paper"].steps == 200 * 500 == 100_000
+    assert jobs["gen-cifar10-k10-s0-grid-paper"].steps == 200 * 79 == 15_800
+    assert jobs["cls-stl10-k5-s0-chimeramix-grid-paper"].steps == 200 * 75 == 15_000
+    assert jobs["gen-stl10-k5-s0-grid-paper"].steps == 200 * 150
+    quick = plan_sweep(SweepSpec(["cifar10"], ["baseline"], [5], [0], preset="quick"))[0]
+    assert quick.steps == 6 * 20  # 6 epochs, max(20 // 5, 1) = 4 repetitions of 50 images at batch 10
+
+
+def test_overrides_change_ids_by_a_short_hash() -> None:
+    plain = {job.id for job in plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-seg"], [5], [0]))}
+    tuned = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-seg"], [5], [0],
+                                 generator={"epochs": 3}))
+    ids = {job.id for job in tuned}
+    assert "cls-cifar10-k5-s0-baseline-paper" in ids  # the baseline needs no generator: unchanged
+    stems = sorted(name.rsplit("-", 1)[0] for name in ids - plain)
+    assert stems == ["cls-cifar10-k5-s0-chimeramix-seg-paper", "gen-cifar10-k5-s0-seg-paper"]
+    generator = next(job for job in tuned if job.kind == "generator")
+    assert generator.config["epochs"] == 3
+
+
+def test_bad_grids_are_clear_errors() -> None:
+    with pytest.raises(ChimeraMixError, match="unknown method 'nope'"):
+        plan_sweep(SweepSpec(["cifar10"], ["nope"], [5], [0]))
+    with pytest.raises(ChimeraMixError, match="unknown dataset"):
+        plan_sweep(SweepSpec(["mnist"], ["baseline"], [5], [0]))
+    with pytest.raises(ChimeraMixError, match="override keys \\['epoch'\\]"):
+        plan_sweep(SweepSpec(["cifar10"], ["baseline"], [5], [0], classifier={"epoch": 1}))
+    with pytest.raises(ChimeraMixError, match="override keys \\['method'\\]"):
+        plan_sweep(SweepSpec(["cifar10"], ["baseline"], [5], [0], classifier={"method": "mixup"}))
+
+
+def test_sweep_file(tmp_path: Path) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text("datasets: [cifar10]\nmethods: baseline,chimeramix-grid\nk: [5, 10]\nseeds: 0-2\n"
+                    "preset: quick\ngenerator: {epochs: 1}\n")
+    spec = load_sweep_file(path)
+    assert (spec.datasets, spec.methods, spec.ks, spec.seeds) == (
+        ["cifar10"], ["baseline", "chimeramix-grid"], [5, 10], [0, 1, 2])
+    assert spec.preset == "quick" and spec.generator == {"epochs": 1} and spec.classifier == {}
+
+    path.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nworkers: 3\n")
+    with pytest.raises(ChimeraMixError, match="unknown keys \\['workers'\\]"):
+        load_sweep_file(path)
+    path.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nclassifier: {lr_max: 1}\n")
+    with pytest.raises(ChimeraMixError, match="lr_max"):
+        load_sweep_file(path)
+    path.write_text("datasets: [cifar10]\n")
+    with pytest.raises(ChimeraMixError, match="lacks the keys \\['k', 'methods', 'seeds'\\]"):
+        load_sweep_file(path)
+
+
+def test_cost_estimate_multiplies_steps_by_per_step_costs() -> None:
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [5], [0], preset="quick"))
+    cost = estimate_cost(jobs, "cpu", {"classifier": 0.5, "generator/64": 2.0})
+    assert (cost.generator_jobs, cost.classifier_jobs) == (1, 2)
+    assert cost.classifier_steps == 2 * 120 and cost.generator_steps == 4 * 4
+    assert cost.seconds == pytest.approx(2 * 120 * 0.5 + 16 * 2.0)
+    with pytest.raises(ChimeraMixError, match="--step-seconds"):
+        estimate_cost(jobs, "tpu")

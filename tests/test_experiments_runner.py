@@ -1,0 +1,207 @@
+"""Sweep execution with fake jobs: claims, retries, blocked jobs, killed workers, concurrent sweeps.
+
+The fake job functions live here at module level so that spawned worker processes (and the sweep
+subprocesses started with this folder on PYTHONPATH) can import them. Each appends a line per execution to
+``STORE/ledger.txt``, which is how the tests count runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chimeramix.experiments.launchers import LocalLauncher
+from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
+from chimeramix.experiments.runner import RunOptions, run_sweep
+from chimeramix.experiments.store import Store
+
+TESTS = Path(__file__).resolve().parent
+SLOW_STEPS = 20
+
+
+def _ledger(run_dir: Path, job: Job, resume: bool) -> None:
+    with open(run_dir.parent.parent / "ledger.txt", "a", encoding="utf-8") as handle:
+        handle.write(f"{job.id} {int(resume)} {os.getpid()}\n")
+
+
+def _finish(run_dir: Path, job: Job) -> None:
+    result = {"config": job.config, "metrics": {"accuracy": 0.3 + 0.01 * job.config["data"]["seed"]}}
+    tmp = run_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(result))
+    tmp.replace(run_dir / "result.json")
+
+
+def fake_job(job: Job, run_dir: Path, resume: bool) -> None:
+    """Record the execution, print to the (redirected) output, take a moment, write result.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _ledger(run_dir, job, resume)
+    print(f"fake progress of {job.id}")
+    time.sleep(0.3)
+    _finish(run_dir, job)
+
+
+def failing_generator_job(job: Job, run_dir: Path, resume: bool) -> None:
+    """Generators always fail; classifiers succeed."""
+    if job.kind == "generator":
+        _ledger(run_dir, job, resume)
+        raise RuntimeError("generator exploded")
+    fake_job(job, run_dir, resume)
+
+
+def slow_job(job: Job, run_dir: Path, resume: bool) -> None:
+    """SLOW_STEPS steps of 0.1 s with a checkpoint after each; resumes from the checkpoint."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _ledger(run_dir, job, resume)
+    checkpoint = run_dir / "checkpoint.json"
+    step = json.loads(checkpoint.read_text())["step"] if resume and checkpoint.exists() else 0
+    (run_dir / "started").touch()
+    while step < SLOW_STEPS:
+        time.sleep(0.1)
+        step += 1
+        tmp = run_dir / "checkpoint.json.tmp"
+        tmp.write_text(json.dumps({"step": step}))
+        tmp.replace(checkpoint)
+    _finish(run_dir, job)
+
+
+def tiny_jobs(methods: str = "baseline,chimeramix-grid", seeds: tuple[int, ...] = (0,)) -> list[Job]:
+    return plan_sweep(SweepSpec(["cifar10"], methods.split(","), [5], list(seeds), preset="quick"))
+
+
+def ledger(store: Path) -> list[list[str]]:
+    path = store / "ledger.txt"
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def sweep_subprocess(
+    store: Path, job_fn: str, methods: str, seeds: str, workers: int
+) -> subprocess.Popen[bytes]:
+    """A separate Python process that runs a sweep with one of this module's fake job functions."""
+    code = (
+        f"import sys; from test_experiments_runner import *; from test_experiments_runner import {job_fn}\n"
+        f"jobs = tiny_jobs({methods!r}, tuple(int(s) for s in {seeds!r}.split(',')))\n"
+        f"report = run_sweep(Store.create({str(store)!r}), jobs, LocalLauncher({workers}), job_fn={job_fn}, "
+        "progress=False, poll_s=0.2)\n"
+        "sys.exit(0 if report.complete else 1)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, start_new_session=True)
+
+
+def test_sweep_runs_dependencies_first_and_skips_finished_jobs(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs()
+    report = run_sweep(store, jobs, LocalLauncher(2), job_fn=fake_job, progress=False, poll_s=0.1)
+    assert report.complete and sorted(report.ran) == sorted(job.id for job in jobs)
+    runs = ledger(store.root)
+    order = [run[0] for run in runs]
+    generator = next(job for job in jobs if job.kind == "generator")
+    dependent = next(job for job in jobs if job.depends_on == generator.id)
+    assert order.index(generator.id) < order.index(dependent.id)
+    assert "fake progress of" in store.log_path(generator.id).read_text()
+    assert not list((store.root / "claims").glob("*.claim"))
+
+    again = run_sweep(store, jobs, LocalLauncher(2), job_fn=fake_job, progress=False, poll_s=0.1)
+    assert again.complete and again.ran == [] and len(ledger(store.root)) == len(jobs)
+
+
+def test_failed_jobs_are_retried_then_reported_and_block_their_dependents(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs()
+    report = run_sweep(store, jobs, LocalLauncher(1), job_fn=failing_generator_job, max_attempts=2,
+                       progress=False, poll_s=0.1)
+    generator = next(job for job in jobs if job.kind == "generator")
+    dependent = next(job for job in jobs if job.depends_on == generator.id)
+    assert list(report.failed) == [generator.id]
+    assert [a["error"] for a in report.failed[generator.id]] == ["RuntimeError: generator exploded"] * 2
+    assert report.blocked == {dependent.id: generator.id}
+    assert "RuntimeError: generator exploded" in store.log_path(generator.id).read_text()
+    assert [run[0] for run in ledger(store.root)].count(generator.id) == 2
+
+    # a rerun does not retry a job that used up its attempts; a higher limit does
+    run_sweep(store, jobs, LocalLauncher(1), job_fn=failing_generator_job, max_attempts=2, progress=False)
+    assert [run[0] for run in ledger(store.root)].count(generator.id) == 2
+    run_sweep(store, jobs, LocalLauncher(1), job_fn=failing_generator_job, max_attempts=3, progress=False)
+    assert [run[0] for run in ledger(store.root)].count(generator.id) == 3
+
+
+def _wait_for(path: Path, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def test_killed_sweep_is_resumed_from_the_checkpoint_by_a_rerun(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    sweep = sweep_subprocess(store_dir, "slow_job", "baseline", "0", workers=1)
+    job = tiny_jobs("baseline")[0]
+    _wait_for(store_dir / "runs" / job.id / "started")
+    time.sleep(0.5)
+    os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its worker die mid-job, leaving their claim behind
+    sweep.wait()
+    store = Store.open(store_dir)
+    assert store.claim_path(job.id).exists() and not store.is_finished(job.id)
+    progress = json.loads((store.run_dir(job.id) / "checkpoint.json").read_text())["step"]
+    assert 0 < progress < SLOW_STEPS
+
+    report = run_sweep(store, [job], LocalLauncher(1), job_fn=slow_job, progress=False, poll_s=0.1)
+    assert report.complete and report.ran == [job.id]
+    assert [(run[0], run[1]) for run in ledger(store_dir)] == [(job.id, "0"), (job.id, "1")]
+    assert store.failures(job.id) == []  # an interruption is not a failed attempt
+
+
+def test_killed_worker_counts_as_a_failed_attempt_and_is_resumed(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    sweep = sweep_subprocess(store_dir, "slow_job", "baseline", "0", workers=1)
+    job = tiny_jobs("baseline")[0]
+    _wait_for(store_dir / "runs" / job.id / "started")
+    worker_pid = json.loads((store_dir / "claims" / f"{job.id}.claim").read_text())["pid"]
+    assert worker_pid != sweep.pid
+    os.kill(worker_pid, signal.SIGKILL)
+    assert sweep.wait(timeout=60) == 0  # the sweep notices, records the crash and resumes the job
+    store = Store.open(store_dir)
+    assert store.is_finished(job.id)
+    assert [(run[0], run[1]) for run in ledger(store_dir)] == [(job.id, "0"), (job.id, "1")]
+    assert len(store.failures(job.id)) == 1 and "killed by signal 9" in store.failures(job.id)[0]["error"]
+
+
+def test_two_concurrent_sweeps_never_run_a_job_twice(tmp_path: Path) -> None:
+    store_dir = tmp_path / "store"
+    Store.create(store_dir)
+    methods, seeds = "baseline,chimeramix-grid,mixup", "0,1"
+    sweeps = [sweep_subprocess(store_dir, "fake_job", methods, seeds, workers=2) for _ in range(2)]
+    assert [sweep.wait(timeout=120) for sweep in sweeps] == [0, 0]
+    jobs = tiny_jobs(methods, (0, 1))
+    executed = [run[0] for run in ledger(store_dir)]
+    assert sorted(executed) == sorted(job.id for job in jobs)
+    store = Store.open(store_dir)
+    assert all(store.is_finished(job.id) for job in jobs)
+    assert len(store.load_plan()) == len(jobs)
+
+
+def test_run_options_reach_the_job(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs("chimeramix-grid")
+    options = RunOptions(data_root=str(tmp_path / "data"), device="cpu")
+    run_sweep(store, jobs, LocalLauncher(1), job_fn=fake_job, options=options, progress=False, poll_s=0.1)
+    classifier = next(job for job in jobs if job.kind == "classifier")
+    config = store.result(classifier.id)["config"]
+    assert config["device"] == "cpu" and config["data"]["data_root"] == str(tmp_path / "data")
+    assert config["generator"] == str(store.run_dir(classifier.depends_on or ""))
+    assert store.load_plan()[classifier.id].config["generator"] is None  # the plan stays machine-independent
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_local_launcher_needs_a_worker(workers: int) -> None:
+    from chimeramix.errors import ChimeraMixError
+
+    with pytest.raises(ChimeraMixError, match="--workers"):
+        LocalLauncher(workers)

@@ -1,0 +1,175 @@
+"""Tables from a store (hand-computed aggregates, paper comparison, bad input), the paper data, the plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from chimeramix.cli import main
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.paper import paper_value
+from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
+from chimeramix.experiments.store import Store
+from chimeramix.experiments.tables import build_tables, load_results, render
+from chimeramix.fileio import write_json
+
+ACCURACIES = {  # (method, k) -> accuracy fraction per seed 0, 1, 2
+    ("baseline", 5): [0.30, 0.32, 0.34],
+    ("baseline", 10): [0.40, 0.37, 0.37],
+    ("chimeramix-grid", 5): [0.50, 0.48, 0.52],
+    ("chimeramix-grid", 10): [0.45, 0.46, 0.47],
+}
+
+
+def fill_store(root: Path, preset: str = "quick", seeds: tuple[int, ...] = (0, 1, 2), **spec: dict) -> Store:
+    """A store whose planned jobs all finished with the accuracies of :data:`ACCURACIES`."""
+    store = Store.create(root)
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [5, 10], list(seeds),
+                                preset=preset, **spec))
+    store.merge_plan(jobs)
+    for job in jobs:
+        write_json(store.result_path(job.id), result_of(job))
+    return store
+
+
+def result_of(job: Job) -> dict:
+    if job.kind == "generator":
+        return {"config": job.config, "final": {}}
+    data = job.config["data"]
+    accuracy = ACCURACIES[job.config["method"], data["k"]][data["seed"]]
+    return {"config": job.config, "metrics": {"accuracy": accuracy}}
+
+
+def test_cells_are_mean_and_sample_std_over_seeds(tmp_path: Path) -> None:
+    tables = build_tables(load_results(fill_store(tmp_path / "store")))
+    assert len(tables) == 1
+    table = tables[0]
+    assert (table.dataset, table.methods, table.ks) == ("cifar10", ["baseline", "chimeramix-grid"], [5, 10])
+    cell = table.cells["baseline", 5]  # 30, 32, 34: mean 32, sample variance (4 + 0 + 4) / 2 = 4
+    assert (cell.n, cell.mean, cell.std) == (3, pytest.approx(32.0), pytest.approx(2.0))
+    cell = table.cells["baseline", 10]  # 40, 37, 37: mean 38, variance (4 + 1 + 1) / 2 = 3
+    assert (cell.mean, cell.std) == (pytest.approx(38.0), pytest.approx(math.sqrt(3)))
+    assert table.cells["chimeramix-grid", 10].std == pytest.approx(1.0)
+    text = render(tables, "md")
+    assert "| baseline | 32.00 ± 2.00 (n=3) | 38.00 ± 1.73 (n=3) |" in text
+    assert "ddof=1" in text
+
+
+def test_single_runs_have_no_std(tmp_path: Path) -> None:
+    tables = build_tables(load_results(fill_store(tmp_path / "store", seeds=(1,))))
+    assert math.isnan(tables[0].cells["baseline", 5].std)
+    assert "| baseline | 32.00 (n=1) | 37.00 (n=1) |" in render(tables, "md")
+
+
+def test_compare_with_the_paper(tmp_path: Path) -> None:
+    tables = build_tables(load_results(fill_store(tmp_path / "store")), compare_paper=True)
+    cell = tables[0].cells["baseline", 5]  # paper, ciFAIR-10 Table 1: 31.37 ± 3.28
+    assert cell.paper is not None and (cell.paper.mean, cell.paper.std) == (31.37, 3.28)
+    assert not cell.outside_paper
+    grid = tables[0].cells["chimeramix-grid", 5]  # 50.00 vs 36.94 ± 2.63: outside
+    assert grid.outside_paper
+    text = render(tables, "md", compare_paper=True)
+    assert "32.00 ± 2.00 (n=3)<br>paper 31.37 ± 3.28, Δ +0.63 |" in text
+    assert "paper 36.94 ± 2.63, Δ +13.06 †" in text
+    assert "ciFAIR-10" in text  # the footnote on comparing CIFAR-10 with ciFAIR-10
+    csv_text = render(tables, "csv", compare_paper=True)
+    assert csv_text.splitlines()[0] == "dataset,method,k,n,mean,std,paper_mean,paper_std,diff,outside_paper_std"
+    assert "cifar10,chimeramix-grid,5,3,50.0000,2.0000,36.94,2.63,13.0600,1" in csv_text
+    latex = render(tables, "latex", compare_paper=True)
+    assert r"$32.00 \pm 2.00$ {\scriptsize ($n=3$)} (31.37)" in latex and r"$^\dagger$" in latex
+
+
+@pytest.mark.parametrize(("dataset", "method", "k", "expected"), [
+    ("cifar10", "baseline", 5, (31.37, 3.28)),  # Table 1, ciFAIR-10
+    ("stl10", "glico", 100, (54.82, 1.94)),  # Table 1, STL-10
+    ("cifair100", "supermix", 30, (44.69, 0.63)),  # Table 1, ciFAIR-100
+    ("cifar100", "chimeramix-seg+trivialaugment", 5, (26.36, 0.17)),  # Table 2
+    ("cifair100", "chimeramix-grid+autoaugment", 100, (64.19, 0.68)),  # Table 2
+    ("stl10", "segmix", 20, (37.80, 1.91)),  # Table 3
+    ("cifair10", "gridmix", 30, (54.99, 2.49)),  # Table 3
+    ("cifair10", "chimeramix-seg+autoaugment", 50, (70.09, 0.72)),  # Table 4
+    ("stl10", "trivialaugment", 10, (35.87, 1.57)),  # Table 4
+])
+def test_paper_transcription_spot_checks(dataset: str, method: str, k: int, expected: tuple[float, float]) -> None:
+    value = paper_value(dataset, method, k)
+    assert value is not None and (value.mean, value.std) == expected
+
+
+def test_paper_gaps_are_gaps() -> None:
+    assert paper_value("cifar10", "autoaugment", 20) is None  # Table 4 has no k = 20
+    assert paper_value("cifar100", "autoaugment", 20) is not None  # Table 2 has
+    assert paper_value("stl10", "scattering", 5) is None
+    assert paper_value("folder:x", "baseline", 5) is None
+
+
+def test_mixed_presets_and_settings_are_never_averaged(tmp_path: Path) -> None:
+    store = fill_store(tmp_path / "store", preset="quick", seeds=(0, 1))
+    fill_store(tmp_path / "store", preset="paper", seeds=(2,))
+    with pytest.raises(ChimeraMixError, match="mix the presets paper, quick; pass --preset"):
+        build_tables(load_results(store))
+    quick = build_tables(load_results(store, preset="quick"))
+    assert quick[0].cells["baseline", 5].n == 2
+
+    other = fill_store(tmp_path / "other", seeds=(0, 1))
+    fill_store(tmp_path / "other", seeds=(2,), classifier={"epochs": 1})
+    with pytest.raises(ChimeraMixError, match="differ in classifier.epochs"):
+        build_tables(load_results(other))
+
+
+def test_bad_stores_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ChimeraMixError, match="missing or empty"):
+        Store.open(tmp_path / "nothing")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("hello")
+    with pytest.raises(ChimeraMixError, match="not a chimeramix results store"):
+        Store.open(tmp_path / "foreign")
+    with pytest.raises(ChimeraMixError, match="not a chimeramix results store"):
+        Store.create(tmp_path / "foreign")
+    (tmp_path / "future").mkdir()
+    (tmp_path / "future" / "store.json").write_text(json.dumps({"format": 99}))
+    with pytest.raises(ChimeraMixError, match="format 99"):
+        Store.open(tmp_path / "future")
+    with pytest.raises(ChimeraMixError, match="no finished classifier results"):
+        load_results(Store.create(tmp_path / "empty"))
+
+    store = fill_store(tmp_path / "store")
+    job_id = next(job for job in store.load_plan().values() if job.kind == "classifier").id
+    write_json(store.result_path(job_id), {"config": {}, "accuracy": 0.3})
+    with pytest.raises(ChimeraMixError, match="incompatible chimeramix version"):
+        load_results(store)
+    write_json(store.result_path(job_id), {**result_of(store.load_plan()[job_id]), "metrics": {"accuracy": 31}})
+    with pytest.raises(ChimeraMixError, match="not a fraction"):
+        load_results(store)
+
+
+def test_table_command_writes_table_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = fill_store(tmp_path / "store")
+    plot = tmp_path / "plot.png"
+    assert main(["table", "--store", str(store.root), "--compare", "paper", "--plot", str(plot)]) == 0
+    assert "### cifar10" in capsys.readouterr().out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = tmp_path / "table.csv"
+    assert main(["table", "--store", str(store.root), "--format", "csv", "--output", str(out)]) == 0
+    assert out.read_text().startswith("dataset,method,k,n,mean,std\n")
+    assert main(["table", "--store", str(tmp_path / "missing")]) == 2
+    assert "not a results store" in capsys.readouterr().err
+
+
+def test_sweep_command_dry_run_and_bad_sweep_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    argv = ["sweep", "--datasets", "cifar10", "--methods", "baseline,chimeramix-grid,chimeramix-seg",
+            "--k", "5,10,20,30,50,100", "--seeds", "0-4", "--store", str(store), "--dry-run"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "plan: 150 jobs (60 generators, 90 classifiers); 0 already finished" in out
+    assert "gen-cifar10-k100-s4-seg-paper: 15800 steps" in out
+    assert "estimate on" in out
+    assert not store.exists()  # a dry run writes nothing
+
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nepochs: 3\n")
+    assert main(["sweep", "--file", str(sweep_file), "--store", str(store)]) == 2
+    assert "unknown keys ['epochs']" in capsys.readouterr().err

@@ -1,0 +1,112 @@
+"""Generator training: run directory contents, exact resume, refusals, damaged checkpoints, NaN, real data."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import chimeramix.train.generator as trainer
+from chimeramix.config import DataConfig, GeneratorConfig, apply_preset, resolve_generator
+from chimeramix.errors import ChimeraMixError
+from chimeramix.masks import SEGMENTS_FILE
+from chimeramix.models.generator import GENERATOR_FILE, MixingGenerator
+from chimeramix.train.checkpoint import latest_checkpoint
+from chimeramix.train.generator import RESULT_FILE, load_generator_config, train_generator
+
+
+def tiny_config(root: Path, **changes: Any) -> GeneratorConfig:
+    """A run of seconds on the fabricated 8 px data: 20 images, 3 steps per epoch, 3 epochs."""
+    config = GeneratorConfig(
+        data=DataConfig(dataset="cifar10", k=2, seed=0, data_root=str(root)),
+        blocks=2, mix_after=1, base_channels=8, working_size=32, batch_size=8, repetition=2,
+        epochs=3, checkpoint_every=1, device="cpu",
+    )
+    return replace(config, **changes)
+
+
+def test_run_directory_holds_everything(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = tiny_config(tiny_data_root)
+    result = train_generator(config, tmp_path, progress=False)
+    assert result["steps"] == 9 and result["epochs"] == 3
+    for name in ("config.json", "log.csv", RESULT_FILE, GENERATOR_FILE, "discriminator.safetensors",
+                 "compositions.png", "masks.png", "reconstructions.png"):
+        assert (tmp_path / name).is_file(), name
+    with open(tmp_path / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
+    assert load_generator_config(tmp_path) == resolve_generator(config)
+    generator = MixingGenerator.load(tmp_path)
+    assert not generator.training and generator.blocks == 2
+    assert train_generator(config, tmp_path, resume=True) == result  # a finished run gives its result
+
+
+def test_resume_gives_the_same_weights(
+    tiny_data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tiny_config(tiny_data_root, mask="segmentation")
+    train_generator(config, tmp_path / "whole", progress=False)
+    assert (tmp_path / "whole" / SEGMENTS_FILE).is_file()
+
+    real_save = trainer.save_checkpoint
+
+    def crash_after_first(run_dir: Path, **kwargs: Any) -> Path:
+        folder = real_save(run_dir, **kwargs)
+        if kwargs["state"]["epoch"] == 1:
+            raise KeyboardInterrupt
+        return folder
+
+    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        train_generator(config, tmp_path / "resumed", progress=False)
+    monkeypatch.undo()
+    result = train_generator(config, tmp_path / "resumed", resume=True, progress=False)
+    assert result["steps"] == 9
+    whole = MixingGenerator.load(tmp_path / "whole").state_dict()
+    resumed = MixingGenerator.load(tmp_path / "resumed").state_dict()
+    assert all(torch.equal(whole[key], resumed[key]) for key in whole)
+
+
+def test_another_config_or_a_second_start_is_refused(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = tiny_config(tiny_data_root, epochs=1)
+    train_generator(config, tmp_path, progress=False)
+    with pytest.raises(ChimeraMixError, match="different config.*epochs"):
+        train_generator(replace(config, epochs=2), tmp_path, resume=True, progress=False)
+    with pytest.raises(ChimeraMixError, match="--resume"):
+        train_generator(config, tmp_path, progress=False)
+
+
+def test_damaged_checkpoint_is_named(tiny_data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tiny_config(tiny_data_root, epochs=2)
+
+    def stop_after_pictures(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "write_pictures", stop_after_pictures)
+    with pytest.raises(KeyboardInterrupt):
+        train_generator(config, tmp_path, progress=False)
+    monkeypatch.undo()
+    folder = latest_checkpoint(tmp_path)
+    assert folder is not None
+    (folder / "generator.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(ChimeraMixError, match="generator.safetensors.*damaged"):
+        train_generator(config, tmp_path, resume=True, progress=False)
+
+
+def test_nan_loss_stops_with_the_step(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = tiny_config(tiny_data_root, w_rec=float("nan"))
+    with pytest.raises(ChimeraMixError, match="loss_g loss became nan at step 1 .*none"):
+        train_generator(config, tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_reconstruction_falls_on_real_cifar10(shared_data: Path, tmp_path: Path) -> None:
+    """A short CPU run on real CIFAR-10 images (k = 10, quick preset, one epoch less)."""
+    config = apply_preset(GeneratorConfig(data=DataConfig(k=10, seed=0, data_root=str(shared_data))), "quick")
+    config = replace(config, epochs=config.epochs - 1, device="cpu")
+    result = train_generator(config, tmp_path, progress=False)
+    assert result["final"]["rec"] < 0.5 * result["first_epoch"]["rec"]

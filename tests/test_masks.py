@@ -1,0 +1,154 @@
+"""Grid and segmentation masks: binary, sized, varying per sample, seeded; the segmentation cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import chimeramix.masks as masks_module
+from chimeramix.errors import ChimeraMixError
+from chimeramix.masks import (
+    GridMasks,
+    SegmentationMasks,
+    SegmentationParams,
+    compute_segments,
+    mix,
+    resize_mask,
+    segment_cache,
+)
+
+
+def seeded(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def assert_binary(mask: torch.Tensor, batch: int, size: int) -> None:
+    assert mask.shape == (batch, 1, size, size)
+    assert mask.dtype == torch.float32
+    assert set(mask.unique().tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_grid_masks_are_binary_cells(size: int) -> None:
+    masks = GridMasks(cells=4, p=0.5).sample(64, size, seeded())
+    assert_binary(masks, 64, size)
+    cell = size // 4
+    blocks = masks.view(64, 1, 4, cell, 4, cell)
+    assert torch.equal(blocks.amin(dim=(3, 5)), blocks.amax(dim=(3, 5)))  # constant within every cell
+    assert len({tuple(m.flatten().tolist()) for m in masks}) > 50  # varies per sample
+    assert 0.4 < masks.mean().item() < 0.6
+
+
+def test_grid_masks_are_reproducible_and_follow_p() -> None:
+    assert torch.equal(GridMasks().sample(8, 16, seeded(3)), GridMasks().sample(8, 16, seeded(3)))
+    assert not torch.equal(GridMasks().sample(8, 16, seeded(3)), GridMasks().sample(8, 16, seeded(4)))
+    assert GridMasks(p=0.0).sample(4, 16, seeded()).sum() == 0
+    assert GridMasks(p=1.0).sample(4, 16, seeded()).min() == 1
+
+
+def test_shifted_grid_moves_the_cell_borders() -> None:
+    masks = torch.cat([GridMasks(shift=True).sample(16, 16, seeded(seed)) for seed in range(8)])
+    assert_binary(masks, 128, 16)
+    aligned = masks.view(128, 1, 4, 4, 4, 4)
+    assert not torch.equal(aligned.amin(dim=(3, 5)), aligned.amax(dim=(3, 5)))
+
+
+def test_grid_parameters_are_checked() -> None:
+    with pytest.raises(ChimeraMixError, match="cells"):
+        GridMasks(cells=0)
+
+
+def test_resize_mask_takes_the_majority() -> None:
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0],
+                         [1.0, 0.0, 0.0, 0.0],
+                         [1.0, 0.0, 0.0, 0.0],
+                         [1.0, 0.0, 0.0, 0.0]]).view(1, 1, 4, 4)  # 2 x 2 blocks with 3, 1, 2, 0 ones
+    shrunk = resize_mask(mask, 2)
+    assert shrunk.flatten().tolist() == [1.0, 0.0, 1.0, 0.0]  # a tie goes to the region
+    assert torch.equal(resize_mask(shrunk, 4), shrunk.repeat_interleave(2, 2).repeat_interleave(2, 3))
+
+
+def test_mix_in_pixel_space() -> None:
+    x1, x2 = torch.zeros(2, 3, 32, 32), torch.ones(2, 3, 32, 32)
+    masks = GridMasks().sample(2, 8, seeded())
+    mixed = mix(x1, x2, masks)
+    assert torch.equal(mixed[:, :1], 1 - resize_mask(masks, 32))
+
+
+def stripes(batch: int = 4, size: int = 16, count: int = 4) -> torch.Tensor:
+    """Segment maps made of ``count`` vertical stripes of ids 0..count-1."""
+    ids = torch.arange(size) * count // size
+    return ids.expand(batch, size, size).clone()
+
+
+def test_paper_region_choice_takes_whole_segments() -> None:
+    segments = stripes(256)
+    masks = SegmentationMasks("paper").sample(segments, seeded(), 16)
+    assert_binary(masks, 256, 16)
+    per_segment = masks[:, 0].view(256, 16, 4, 4)
+    assert torch.equal(per_segment.amin(dim=(1, 3)), per_segment.amax(dim=(1, 3)))
+    chosen = per_segment[:, 0, :, 0]
+    assert 0.4 < chosen.mean().item() < 0.6
+    assert len({tuple(row.tolist()) for row in chosen}) == 16  # all 2^4 subsets occur
+
+
+def test_released_region_choice_takes_a_contiguous_id_range() -> None:
+    masks = SegmentationMasks("released").sample(stripes(256), seeded(), 16)
+    chosen = masks[:, 0, 0, ::4]  # one value per stripe, in id order
+    for row in chosen.tolist():
+        ones = [i for i, value in enumerate(row) if value]
+        assert ones and ones == list(range(ones[0], ones[-1] + 1))
+
+
+def test_segmentation_masks_are_reproducible_and_downsampled_by_majority() -> None:
+    segments = torch.zeros(1, 32, 32, dtype=torch.long)
+    segments[:, :, 20:] = 1  # a stripe of 12 px: 1.5 cells of 8 px at size 4
+    masks = SegmentationMasks("released")
+    first = masks.sample(segments.expand(64, 32, 32), seeded(5), 4)
+    assert torch.equal(first, masks.sample(segments.expand(64, 32, 32), seeded(5), 4))
+    only_stripe = first[:, 0, 0].tolist().index([0.0, 0.0, 1.0, 1.0])  # the id range [1, 1] was drawn
+    assert first[only_stripe, 0, :, 2].min() == 1  # cell half covered: the tie goes to the region
+    with pytest.raises(ChimeraMixError, match="region choice"):
+        SegmentationMasks("any")  # type: ignore[arg-type]
+
+
+def test_compute_segments_of_real_images(shared_data: Path) -> None:
+    from chimeramix.data import load_split
+
+    images = load_split("cifar10", "train", shared_data).images[:16]
+    segments = compute_segments(images, scale=60, min_size=60, sigma=0.8)
+    assert segments.shape == (16, 32, 32) and segments.dtype == np.int32
+    counts = segments.reshape(16, -1).max(axis=1) + 1
+    assert counts.max() > 1
+    for image_segments, count in zip(segments, counts):
+        assert set(np.unique(image_segments)) == set(range(count))
+    masks = SegmentationMasks().sample(torch.from_numpy(segments), seeded(), 16)
+    assert_binary(masks, 16, 16)
+
+
+def test_compute_segments_needs_uint8_images() -> None:
+    with pytest.raises(ChimeraMixError, match="uint8"):
+        compute_segments(np.zeros((2, 8, 8, 3), dtype=np.float32), 60, 60, 0.8)
+
+
+def test_segment_cache_is_computed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(6, 16, 16, 3), dtype=np.uint8)
+    params = SegmentationParams(scale=20, min_size=5, sigma=0.5)
+    segments = segment_cache(tmp_path, images, params)
+    assert segments.shape == (6, 2, 16, 16)
+    assert np.array_equal(segments[:, 0], compute_segments(images, 20, 5, 0.5))
+    assert np.array_equal(segments[:, 1], compute_segments(images[:, :, ::-1].copy(), 20, 5, 0.5))
+    assert (tmp_path / masks_module.SEGMENTS_FILE).is_file()
+
+    def fail(*args: object, **kwargs: object) -> np.ndarray:
+        raise AssertionError("segments were recomputed")
+
+    monkeypatch.setattr(masks_module, "compute_segments", fail)
+    assert np.array_equal(segment_cache(tmp_path, images, params), segments)
+    monkeypatch.undo()
+    other = segment_cache(tmp_path, images, SegmentationParams(scale=100, min_size=5, sigma=0.5))
+    assert other.shape == segments.shape  # other parameters: recomputed, not the stale cache

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from chimeramix.data.datasets import write_npz
 
@@ -50,3 +52,13 @@ def tiny_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     test["cifair_dup_of_train"] = np.arange(len(test["labels"])) < 2
     write_npz(root / "cifar10" / "test.npz", test)
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread: tiny networks are many small ops, which threads slow down (badly so when
+    other processes share the cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

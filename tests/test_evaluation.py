@@ -12,6 +12,8 @@ from torch import nn
 from chimeramix.data import load_split
 from chimeramix.evaluation import TOP5_MIN_CLASSES, classification_metrics, evaluate, predict
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_metrics_of_known_predictions() -> None:
     labels = torch.tensor([0, 0, 0, 1, 2, 2])
@@ -52,7 +54,8 @@ def test_predict_batches_and_restores_training_mode() -> None:
 
 def test_evaluate_reports_the_cifair_subset(tiny_data_root: Path) -> None:
     test = load_split("cifar10", "test", tiny_data_root)
-    metrics = evaluate(ChannelMeans(), test, mean=torch.zeros(3), std=torch.ones(3), device=torch.device("cpu"))
+    cpu = torch.device("cpu")
+    metrics = evaluate(ChannelMeans(), test, mean=torch.zeros(3), std=torch.ones(3), device=cpu)
     assert metrics["num_test_images"] == len(test)
     assert metrics["num_cifair10_kept"] == len(test) - 2  # the fixture flags two duplicates
     assert 0.0 <= metrics["accuracy_cifair10_kept"] <= 1.0

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
+from chimeramix.config import QUICK_CLASSIFIER
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import SweepSpec, estimate_cost, load_sweep_file, plan_sweep
 
@@ -36,7 +38,8 @@ def test_steps_follow_the_protocol() -> None:
     assert jobs["cls-stl10-k5-s0-chimeramix-grid-paper"].steps == 200 * 75 == 15_000
     assert jobs["gen-stl10-k5-s0-grid-paper"].steps == 200 * 150
     quick = plan_sweep(SweepSpec(["cifar10"], ["baseline"], [5], [0], preset="quick"))[0]
-    assert quick.steps == 6 * 20  # 6 epochs, max(20 // 5, 1) = 4 repetitions of 50 images at batch 10
+    epochs, base = QUICK_CLASSIFIER["epochs"], QUICK_CLASSIFIER["repetition"]
+    assert quick.steps == epochs * math.ceil(50 * max(base // 5, 1) / 10)
 
 
 def test_overrides_change_ids_by_a_short_hash() -> None:
@@ -86,7 +89,8 @@ def test_cost_estimate_multiplies_steps_by_per_step_costs() -> None:
     jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [5], [0], preset="quick"))
     cost = estimate_cost(jobs, "cpu", {"classifier": 0.5, "generator/64": 2.0})
     assert (cost.generator_jobs, cost.classifier_jobs) == (1, 2)
-    assert cost.classifier_steps == 2 * 120 and cost.generator_steps == 4 * 4
-    assert cost.seconds == pytest.approx(2 * 120 * 0.5 + 16 * 2.0)
+    assert cost.classifier_steps == sum(job.steps for job in jobs[1:])
+    assert cost.generator_steps == jobs[0].steps
+    assert cost.seconds == pytest.approx(cost.classifier_steps * 0.5 + cost.generator_steps * 2.0)
     with pytest.raises(ChimeraMixError, match="--step-seconds"):
         estimate_cost(jobs, "tpu")

@@ -76,7 +76,8 @@ def test_compare_with_the_paper(tmp_path: Path) -> None:
     assert "paper 36.94 ± 2.63, Δ +13.06 †" in text
     assert "ciFAIR-10" in text  # the footnote on comparing CIFAR-10 with ciFAIR-10
     csv_text = render(tables, "csv", compare_paper=True)
-    assert csv_text.splitlines()[0] == "dataset,method,k,n,mean,std,paper_mean,paper_std,diff,outside_paper_std"
+    header = "dataset,method,k,n,mean,std,paper_mean,paper_std,diff,outside_paper_std"
+    assert csv_text.splitlines()[0] == header
     assert "cifar10,chimeramix-grid,5,3,50.0000,2.0000,36.94,2.63,13.0600,1" in csv_text
     latex = render(tables, "latex", compare_paper=True)
     assert r"$32.00 \pm 2.00$ {\scriptsize ($n=3$)} (31.37)" in latex and r"$^\dagger$" in latex
@@ -93,7 +94,9 @@ def test_compare_with_the_paper(tmp_path: Path) -> None:
     ("cifair10", "chimeramix-seg+autoaugment", 50, (70.09, 0.72)),  # Table 4
     ("stl10", "trivialaugment", 10, (35.87, 1.57)),  # Table 4
 ])
-def test_paper_transcription_spot_checks(dataset: str, method: str, k: int, expected: tuple[float, float]) -> None:
+def test_paper_transcription_spot_checks(
+    dataset: str, method: str, k: int, expected: tuple[float, float]
+) -> None:
     value = paper_value(dataset, method, k)
     assert value is not None and (value.mean, value.std) == expected
 
@@ -115,8 +118,13 @@ def test_mixed_presets_and_settings_are_never_averaged(tmp_path: Path) -> None:
 
     other = fill_store(tmp_path / "other", seeds=(0, 1))
     fill_store(tmp_path / "other", seeds=(2,), classifier={"epochs": 1})
-    with pytest.raises(ChimeraMixError, match="differ in classifier.epochs"):
+    with pytest.raises(ChimeraMixError, match=r"differ in classifier\.epochs"):
         build_tables(load_results(other))
+
+    repeated = fill_store(tmp_path / "repeated", seeds=(0, 1))
+    fill_store(tmp_path / "repeated", seeds=(1,), classifier={"checkpoint_every": 1})  # same recipe
+    with pytest.raises(ChimeraMixError, match="seed 1 has several runs"):
+        build_tables(load_results(repeated))
 
 
 def test_bad_stores_are_clear_errors(tmp_path: Path) -> None:
@@ -140,7 +148,8 @@ def test_bad_stores_are_clear_errors(tmp_path: Path) -> None:
     write_json(store.result_path(job_id), {"config": {}, "accuracy": 0.3})
     with pytest.raises(ChimeraMixError, match="incompatible chimeramix version"):
         load_results(store)
-    write_json(store.result_path(job_id), {**result_of(store.load_plan()[job_id]), "metrics": {"accuracy": 31}})
+    percent = {**result_of(store.load_plan()[job_id]), "metrics": {"accuracy": 31}}
+    write_json(store.result_path(job_id), percent)
     with pytest.raises(ChimeraMixError, match="not a fraction"):
         load_results(store)
 

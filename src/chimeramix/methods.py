@@ -366,7 +366,6 @@ class Augmentation:
         self.method = method
         self.images = images
         self.labels = labels.long()
-        self.num_classes = num_classes
         self.crop_padding = crop_padding
         self.cutout_size = cutout_size
         self.mean = mean.to(images.device)

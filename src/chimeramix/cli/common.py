@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
-
-from chimeramix.errors import ChimeraMixError
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, k_required: bool = True) -> None:
@@ -22,16 +19,3 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, k_required: bool = Tr
 def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None,
                         help="folder of prepared datasets (default: $CHIMERAMIX_DATA, else the user cache)")
-
-
-def parse_int_list(text: str) -> list[int]:
-    """``"5,10,20"`` -> [5, 10, 20]; ``"0-4"`` -> [0, 1, 2, 3, 4]; mixtures like ``"0-2,7"`` too."""
-    values: list[int] = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", part)
-        if match is None:
-            raise ChimeraMixError(f"cannot read {text!r} as a list of integers; write e.g. 5,10,20 or 0-4")
-        low = int(match[1])
-        high = int(match[2]) if match[2] is not None else low
-        values.extend(range(low, high + 1))
-    return values

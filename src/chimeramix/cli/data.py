@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chimeramix.cli.common import add_data_root_argument, parse_int_list
+from chimeramix.cli.common import add_data_root_argument
+from chimeramix.config import parse_int_list
 from chimeramix.data.datasets import (
     BUILTIN_DATASETS,
     DATA_ROOT_ENV,

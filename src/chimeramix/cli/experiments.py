@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from chimeramix.cli.common import add_data_root_argument, parse_int_list
-from chimeramix.config import ClassifierConfig, GeneratorConfig
+from chimeramix.cli.common import add_data_root_argument
+from chimeramix.config import ClassifierConfig, GeneratorConfig, parse_int_list
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import (

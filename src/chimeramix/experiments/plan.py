@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import yaml
 
-from chimeramix.cli.common import parse_int_list
 from chimeramix.config import (
     ClassifierConfig,
     DataConfig,
@@ -27,6 +26,7 @@ from chimeramix.config import (
     MaskKind,
     apply_preset,
     from_dict,
+    parse_int_list,
     resolve_classifier,
     resolve_generator,
     to_dict,
@@ -275,10 +275,10 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
 }
 """Seconds per optimizer step by device and ``Job.cost_key``, used only for the plan's time estimate.
 
-CPU: measured on 2 cores of the development machine (eager PyTorch, fp32; WRN-16-8 at batch 10, the
-generator step = generator and discriminator update at batch 64 / 8). CUDA: the WRN-16-8 figure is the
-protocol's H100 eager measurement at batch 10; the others are rough guesses. Override any of them with
-``--step-seconds KEY=SECONDS`` (a key may also be just ``classifier`` or ``generator``).
+CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10. Everything else is a rough
+guess, CPU ones for an unloaded 2-core machine (eager fp32; a generator step updates generator and
+discriminator at batch 64 / 8); on a busy machine steps take many times longer. Override any of them with
+``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or ``generator`` (any architecture).
 """
 
 

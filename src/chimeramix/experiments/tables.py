@@ -148,7 +148,7 @@ def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -
         groups.setdefault((run.dataset, run.method, run.k), []).append(run)
     tables: dict[str, ResultTable] = {}
     for (dataset, method, k), runs in groups.items():
-        _check_same_recipe(dataset, method, k, runs)
+        _check_cell(dataset, method, k, runs)
         table = tables.setdefault(dataset, ResultTable(dataset, [], []))
         if method not in table.methods:
             table.methods.append(method)
@@ -163,7 +163,8 @@ def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -
     return list(tables.values())
 
 
-def _check_same_recipe(dataset: str, method: str, k: int, runs: list[RunResult]) -> None:
+def _check_cell(dataset: str, method: str, k: int, runs: list[RunResult]) -> None:
+    """Runs of one cell must share preset and recipe, and have one run per seed."""
     presets = sorted({run.preset for run in runs})
     where = f"{dataset} / {method} / k={k}"
     if len(presets) > 1:
@@ -177,6 +178,14 @@ def _check_same_recipe(dataset: str, method: str, k: int, runs: list[RunResult])
         keys = ", ".join(_differing_keys(first, second)) or "unknown"
         raise ChimeraMixError(
             f"refusing to average {where}: its runs differ in {keys}; keep one setting per store or preset"
+        )
+    seeds = [run.seed for run in runs]
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        names = ", ".join(run.job_id for run in runs if run.seed == repeated[0])
+        raise ChimeraMixError(
+            f"refusing to average {where}: seed {repeated[0]} has several runs ({names}); delete the extra "
+            "run folders from the store"
         )
 
 

@@ -322,7 +322,7 @@ def train_generator(
         "environment": environment(device),
     }
     write_json(run_dir / RESULT_FILE, result)
-    return result
+    return read_json(run_dir / RESULT_FILE)  # the JSON form, as a finished run returns it
 
 
 def check_run_dir(config: GeneratorConfig, run_dir: Path, resume: bool) -> dict[str, Any] | None:

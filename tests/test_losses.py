@@ -29,7 +29,7 @@ def reference_loss(x_hat: np.ndarray, x: np.ndarray, levels: int = 3) -> float:
         bands, downs = [], []
         for images in (a, b):
             band = np.empty_like(images)
-            down = np.empty(images.shape[:2] + (images.shape[2] // 2, images.shape[3] // 2))
+            down = np.empty((*images.shape[:2], images.shape[2] // 2, images.shape[3] // 2))
             for n in range(images.shape[0]):
                 for c in range(images.shape[1]):
                     low = blur(images[n, c])[::2, ::2]

@@ -6,6 +6,9 @@ Per batch of same-class pairs (x1, x2), with a random horizontal flip of every i
   L_G = α_rec (MSE(x̂1, x1) + MSE(x̂2, x2)) + α_per (L_lap(x̂1, x1) + L_lap(x̂2, x2)) + α_disc MSE(D(x̂), 1);
 - discriminator step: L_D = (MSE(D(x_real), 1) + MSE(D(x̂), 0)) / 2, x_real = x1 or x2 (one coin per batch).
 
+Both use Adam; the learning rate is multiplied by ``lr_gamma`` after 30/60/80 % of the steps (epochs 60/120/160
+of 200 in the paper). Under mixed precision (bf16 autocast on CUDA) the losses are computed in float32.
+
 An epoch is the k x C training images repeated ``max(R // k, 1)`` times in an order that is a pure function of
 (seed, epoch); partners, flips and masks come from one seeded ``torch.Generator`` whose state is checkpointed,
 so ``resume`` continues a run exactly. The run directory holds ``config.json``, ``checkpoints/``, ``log.csv``,
@@ -80,7 +83,6 @@ class TrainingImages:
 
     images: torch.Tensor
     """uint8 N x 3 x H x W at the dataset's size."""
-    labels: torch.Tensor
     partners: SameClassPartners
     segments: torch.Tensor | None
     """int32 N x 2 x H x W Felzenszwalb ids of every image and its flip (segmentation masks only)."""
@@ -105,7 +107,7 @@ def load_training_images(config: GeneratorConfig, run_dir: Path, device: torch.d
     if config.mask == "segmentation":
         segments = torch.from_numpy(segment_cache(run_dir, pixels, segmentation_params(config))).to(device)
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
-    return TrainingImages(images, labels, SameClassPartners(labels), segments)
+    return TrainingImages(images, SameClassPartners(labels), segments)
 
 
 def to_generator_input(images: torch.Tensor, size: int) -> torch.Tensor:

@@ -1,0 +1,234 @@
+"""Steps per second of the reference path and the fast path, on one device, in one run (issue #6).
+
+Measures, on synthetic ciFAIR-10-sized data (k = 10: 100 images of 32 px, 10 classes, epoch order as in
+training), each with the protocol's batch size:
+
+- classifier, baseline batches (crop + flip) and ChimeraMix+Grid batches (p = 0.5; a randomly initialised
+  generator of the paper's architecture composes the replaced batches: speed does not depend on its weights);
+- generator: one generator step plus one discriminator step at batch 64, 64 px, grid masks.
+
+The reference path is the straightforward loop (eager, augmentation and step on one stream, the generator's
+per-step loss check); the fast path is ``chimeramix.train.fast`` (CUDA graphs, side stream, fused or
+capturable optimisers, channels-last classifier). Both run the same steps; only the launch differs.
+
+    python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps each
+    python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from chimeramix.config import GeneratorConfig, resolve_generator
+from chimeramix.data import SameClassPartners
+from chimeramix.masks import GridMasks
+from chimeramix.methods import Augmentation, PairMixing, channel_stats, parse_method
+from chimeramix.models.classifiers import build_classifier
+from chimeramix.models.discriminator import PatchDiscriminator
+from chimeramix.models.generator import MixingGenerator
+from chimeramix.runtime import autocast_dtype, environment, make_generator, select_device
+from chimeramix.train.classifier import cosine_lr
+from chimeramix.train.fast import (
+    GraphedFunction,
+    GraphedPairMixing,
+    SideStream,
+    adam_options,
+    classifier_update,
+    sgd_options,
+)
+from chimeramix.train.generator import (
+    Networks,
+    epoch_order,
+    feature_side,
+    flip_where,
+    to_generator_input,
+    training_step,
+)
+
+CLASSES = 10
+K = 10
+IMAGE_SIZE = 32
+CLASSIFIER_BATCH = 10
+CLASSIFIER_LR = 0.0046
+REPETITION = 50
+
+
+def synthetic_data(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """k x C random uint8 images and their labels (speed does not depend on the pixels)."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(K * CLASSES, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    labels = np.repeat(np.arange(CLASSES), K)
+    return torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
+
+
+def batch_positions(device: torch.device, batch_size: int, steps: int) -> list[torch.Tensor]:
+    """Positions of ``steps`` batches in training order (epochs of the repeated subset)."""
+    batches: list[torch.Tensor] = []
+    epoch = 0
+    while len(batches) < steps:
+        order = torch.from_numpy(epoch_order(0, epoch, K * CLASSES, REPETITION)).to(device)
+        batches += list(order.split(batch_size))
+        epoch += 1
+    return batches[:steps]
+
+
+def timed(device: torch.device, run: Callable[[int], None], warmup: int, steps: int) -> float:
+    """Seconds per step of ``run(step)`` over ``steps`` steps after ``warmup`` untimed ones."""
+    for step in range(warmup):
+        run(step)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    started = time.perf_counter()
+    for step in range(warmup, warmup + steps):
+        run(step)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - started) / steps
+
+
+# -------------------------------------------------------------------------------------------------- classifier
+
+
+def classifier_seconds(device: torch.device, architecture: str, method: str, fast: bool, warmup: int,
+                       steps: int) -> float:
+    images, labels = synthetic_data(device)
+    dtype = autocast_dtype(device, amp=True)
+    mixing = None
+    if parse_method(method).needs_generator:
+        generator = MixingGenerator().to(device).eval()
+        mixing = PairMixing(GridMasks(), mask_size=16, model=generator, working_size=64, autocast_dtype=dtype)
+        if fast:
+            mixing = GraphedPairMixing(mixing)
+    mean, std = channel_stats(images)
+    augmentation = Augmentation(parse_method(method), images, labels, num_classes=CLASSES, crop_padding=4,
+                                cutout_size=16, mean=mean, std=std, pair_mixing=mixing)
+    torch.manual_seed(0)
+    model = build_classifier(architecture, CLASSES, dropout=0.3).to(device)
+    channels_last = fast and device.type == "cuda"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=CLASSIFIER_LR, momentum=0.9, nesterov=True,
+                                weight_decay=0.0053, **(sgd_options(device) if fast else {}))
+    total = warmup + steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total, 1.0))
+    update = classifier_update(model, nn.CrossEntropyLoss(), optimizer, dtype, channels_last=channels_last)
+    step_fn = GraphedFunction(update, optimizers=[optimizer]) if fast else update
+    batches = SideStream(device, enabled=fast)
+    rng = make_generator(1, device)
+    positions = batch_positions(device, CLASSIFIER_BATCH, total)
+    total_loss = torch.zeros((), device=device)
+
+    def run(step: int) -> None:
+        nonlocal total_loss
+        inputs, targets = batches.run(lambda: augmentation(positions[step], rng))
+        total_loss += step_fn(inputs, targets)
+        scheduler.step()
+
+    return timed(device, run, warmup, steps)
+
+
+# --------------------------------------------------------------------------------------------------- generator
+
+
+def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int) -> float:
+    config = resolve_generator(GeneratorConfig())
+    size, batch_size = int(config.working_size or 64), int(config.batch_size or 64)
+    images, labels = synthetic_data(device)
+    partners = SameClassPartners(labels)
+    torch.manual_seed(0)
+    generator = MixingGenerator.from_config(config).to(device)
+    discriminator = PatchDiscriminator().to(device)
+    optimizers: dict[str, torch.optim.Optimizer] = {
+        name: torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.betas,
+                               weight_decay=config.weight_decay, **(adam_options(device) if fast else {}))
+        for name, module in (("generator", generator), ("discriminator", discriminator))
+    }
+    total = warmup + steps
+    schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(optimizer, [total // 2], config.lr_gamma)
+                  for name, optimizer in optimizers.items()}
+    nets = Networks(generator, discriminator, optimizers, schedulers)
+    dtype = autocast_dtype(device, config.amp)
+
+    def autocast() -> AbstractContextManager[Any]:
+        # The reference keeps autocast's weight cache; graph capture needs it off.
+        return torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None,
+                              cache_enabled=not fast)
+
+    unscheduled = replace(nets, schedulers={})  # the fast path steps the schedulers outside the graph
+    step_fn = GraphedFunction(
+        lambda x1, x2, mask, real: training_step(unscheduled, config, x1, x2, mask, real, autocast),
+        optimizers=optimizers.values(),
+    )
+    grid = GridMasks(config.grid_cells, config.grid_p, config.grid_shift)
+    rng = make_generator(0, device)
+    positions = batch_positions(device, batch_size, total)
+    totals = torch.zeros(5, device=device)
+
+    def run(step: int) -> None:
+        nonlocal totals
+        batch = positions[step]
+        second = partners.sample(batch, rng)
+        flips = torch.rand(2, len(batch), generator=rng, device=device) < 0.5
+        mask = grid.sample(len(batch), feature_side(config), rng)
+        real_is_x1 = torch.rand((), generator=rng, device=device) < 0.5
+        x1 = to_generator_input(flip_where(images[batch], flips[0]), size)
+        x2 = to_generator_input(flip_where(images[second], flips[1]), size)
+        if fast:
+            totals += step_fn(x1, x2, mask, real_is_x1)
+            for scheduler in schedulers.values():
+                scheduler.step()
+        else:
+            losses = training_step(nets, config, x1, x2, mask, real_is_x1, autocast)
+            losses.tolist()  # the reference loop checks every step's losses on the host
+            totals += losses
+
+    return timed(device, run, warmup, steps)
+
+
+# -------------------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--architecture", default="wrn-16-8", help="classifier (default: the paper's)")
+    parser.add_argument("--steps", type=int, default=500, help="timed classifier steps per measurement")
+    parser.add_argument("--generator-steps", type=int, default=200, help="timed generator steps")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed steps before each measurement")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args()
+    device = select_device(args.device)
+    rows: list[dict[str, Any]] = []
+    for part in ("classifier baseline", "classifier chimeramix-grid", "generator"):
+        seconds = {}
+        for path in ("reference", "fast"):
+            fast = path == "fast"
+            if part == "generator":
+                value = generator_seconds(device, fast, max(1, args.warmup // 4), args.generator_steps)
+            else:
+                value = classifier_seconds(device, args.architecture, part.split()[1], fast, args.warmup,
+                                           args.steps)
+            seconds[path] = value
+            rows.append({"part": part, "path": path, "ms_per_step": 1000 * value, "steps_per_s": 1 / value})
+            print(f"{part:28s} {path:9s} {1000 * value:9.2f} ms/step {1 / value:9.1f} steps/s", flush=True)
+        print(f"{part:28s} speed-up  {seconds['reference'] / seconds['fast']:9.2f} x", flush=True)
+    info = environment(device)
+    print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
+          f"classifier {args.architecture}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump({"environment": info, "architecture": args.architecture, "rows": rows}, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""``chimeramix generator train`` and ``chimeramix generator sample`` on fabricated data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from chimeramix.cli import main
+from chimeramix.train.generator import load_generator_config
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Any:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_train_then_sample(tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    arguments = ["generator", "train", "--k", "2", "--data-root", str(tiny_data_root), "--out", str(run_dir),
+                 "--mask", "segmentation", "--preset", "quick", "--epochs", "1", "--repetition", "2",
+                 "--batch-size", "8", "--base-channels", "8", "--blocks", "2", "--mix-after", "1",
+                 "--working-size", "32", "--architecture", "released", "--device", "cpu", "--no-progress"]
+    assert main(arguments) == 0
+    assert "reconstruction loss" in capsys.readouterr().out
+    config = load_generator_config(run_dir)
+    assert (config.preset, config.architecture, config.mask, config.epochs) == ("quick", "released",
+                                                                              "segmentation", 1)
+    assert main([*arguments, "--resume"]) == 0  # finished: prints the stored result
+
+    picture = tmp_path / "sample.png"
+    assert main(["generator", "sample", str(run_dir), "--n", "3", "--out", str(picture), "--device", "cpu"]) == 0
+    width, height = Image.open(picture).size
+    assert height > 3 * 32 and width > 5 * 32  # 3 rows of x1, x2 and three compositions
+    assert np.asarray(Image.open(picture)).std() > 0
+
+
+def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generator", "sample", str(tmp_path), "--out", str(tmp_path / "x.png")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("chimeramix: error:") and error.count("\n") == 1

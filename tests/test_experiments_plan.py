@@ -87,7 +87,7 @@ def test_sweep_file(tmp_path: Path) -> None:
 
 def test_cost_estimate_multiplies_steps_by_per_step_costs() -> None:
     jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [5], [0], preset="quick"))
-    cost = estimate_cost(jobs, "cpu", {"classifier": 0.5, "generator/64": 2.0})
+    cost = estimate_cost(jobs, "cpu", {"classifier": 0.5, "generator/64px-16ch-b16": 2.0})
     assert (cost.generator_jobs, cost.classifier_jobs) == (1, 2)
     assert cost.classifier_steps == sum(job.steps for job in jobs[1:])
     assert cost.generator_steps == jobs[0].steps

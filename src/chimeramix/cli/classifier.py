@@ -42,7 +42,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_arguments(parser)
     parser.add_argument("--method", default="baseline",
                         help=f"{', '.join(method_names())}; combine with '+', e.g. "
-                        "chimeramix-seg+trivialaugment (default: baseline)")
+                        "chimeramix-seg+trivialaugment (default: baseline); `run` takes several, comma-separated")
     parser.add_argument("--preset", choices=("paper", "quick"), default="paper",
                         help="paper: the full protocol; quick: a short CPU-sized run (default: paper)")
     overrides = parser.add_argument_group("overrides of the protocol's values")
@@ -63,6 +63,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
+    overrides.add_argument("--fast", action="store_true",
+                           help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
 
 
 def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
@@ -74,6 +76,8 @@ def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
         values["cosine_with_ce"] = True
     if args.no_amp:
         values["amp"] = False
+    if args.fast:
+        values["fast"] = True
     return classifier_config(data, args.method, args.preset, **values, **extra)
 
 
@@ -85,9 +89,25 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    result = run_experiment(config_from(args), args.out, progress=not args.no_progress)
-    print(summary(result, Path(result["run_dir"])))
+    """Each comma-separated method in turn (generators shared), then a comparison when there are several."""
+    results = []
+    for method in args.method.split(","):
+        args.method = method.strip()
+        result = run_experiment(config_from(args), args.out, progress=not args.no_progress)
+        print(summary(result, Path(result["run_dir"])), flush=True)
+        results.append(result)
+    if len(results) > 1:
+        print(comparison(results))
     return 0
+
+
+def comparison(results: list[dict[str, Any]]) -> str:
+    """A small table of the methods' test accuracies, and where the generators' pictures are."""
+    lines = ["", f"{'method':<40} {'accuracy':>9}"]
+    lines += [f"{result['method']:<40} {100 * result['metrics']['accuracy']:>8.2f}%" for result in results]
+    pictures = sorted({result["config"]["generator"] for result in results if result["config"]["generator"]})
+    lines += [f"generator pictures: {Path(folder) / '*.png'}" for folder in pictures]
+    return "\n".join(lines)
 
 
 def summary(result: dict[str, Any], run_dir: Path) -> str:

@@ -84,9 +84,11 @@ class Job:
 
     @property
     def cost_key(self) -> str:
-        """Key of this job's per-step cost: ``classifier/<architecture>`` or ``generator/<working size>``."""
+        """Key of this job's per-step cost: ``classifier/<architecture>`` or
+        ``generator/<working size>px-<base channels>ch-b<batch size>``."""
         if self.kind == "generator":
-            return f"generator/{resolve_generator(from_dict(GeneratorConfig, self.config)).working_size}"
+            config = resolve_generator(from_dict(GeneratorConfig, self.config))
+            return f"generator/{config.working_size}px-{config.base_channels}ch-b{config.batch_size}"
         return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, self.config)).architecture}"
 
 
@@ -257,28 +259,30 @@ def _overrides(values: Any, cls: type[GeneratorConfig] | type[ClassifierConfig])
 
 DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     "cpu": {
-        "classifier/wrn-16-8": 0.25,
+        "classifier/wrn-16-2": 0.06,
+        "classifier/wrn-16-8": 1.0,
         "classifier/resnet50": 2.0,
-        "generator/64": 4.0,
-        "generator/96": 2.0,
-        "classifier": 0.25,
-        "generator": 4.0,
+        "generator/64px-16ch-b16": 1.1,
+        "generator/64px-64ch-b64": 20.0,
+        "classifier": 1.0,
+        "generator": 20.0,
     },
     "cuda": {
         "classifier/wrn-16-8": 0.007,
         "classifier/resnet50": 0.03,
-        "generator/64": 0.03,
-        "generator/96": 0.03,
+        "generator/64px-64ch-b64": 0.03,
+        "generator/96px-64ch-b8": 0.03,
         "classifier": 0.007,
         "generator": 0.03,
     },
 }
 """Seconds per optimizer step by device and ``Job.cost_key``, used only for the plan's time estimate.
 
-CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10. Everything else is a rough
-guess, CPU ones for an unloaded 2-core machine (eager fp32; a generator step updates generator and
-discriminator at batch 64 / 8); on a busy machine steps take many times longer. Override any of them with
-``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or ``generator`` (any architecture).
+CPU (an idle 2-core machine, eager fp32): WRN-16-2 at batch 10 and the quick preset's generator were measured
+(``benchmarks/RESULTS.md``); the others are rough extrapolations. CUDA: the WRN-16-8 figure is the protocol's
+H100 eager measurement at batch 10; the rest are guesses until measured on a GPU. On a busy machine steps take
+many times longer. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be just
+``classifier`` or ``generator`` (any architecture).
 """
 
 

@@ -37,11 +37,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.store.exists() and any(args.store.iterdir()):
         parser.error(f"{args.store} is not empty: a cell is timed from scratch, choose a new --store")
-    overrides = [*args.set, *(["fast=true"] if args.path == "fast" else [])]
     command = [sys.executable, "-m", "chimeramix", "sweep", "--datasets", args.dataset, "--methods", args.methods,
                "--k", args.k, "--seeds", args.seeds, "--preset", "paper", "--store", str(args.store),
-               "--workers", str(args.workers), "--device", args.device, "--no-progress"]
-    for override in overrides:
+               "--workers", str(args.workers), "--device", args.device, "--no-progress",
+               *(["--fast"] if args.path == "fast" else [])]
+    for override in args.set:
         command += ["--generator-set", override, "--classifier-set", override]
     if args.data_root:
         command += ["--data-root", args.data_root]

@@ -22,7 +22,6 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -164,9 +163,8 @@ def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int)
         return torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None,
                               cache_enabled=not fast)
 
-    unscheduled = replace(nets, schedulers={})  # the fast path steps the schedulers outside the graph
     step_fn = GraphedFunction(
-        lambda x1, x2, mask, real: training_step(unscheduled, config, x1, x2, mask, real, autocast),
+        lambda x1, x2, mask, real: training_step(nets, config, x1, x2, mask, real, autocast),
         optimizers=optimizers.values(),
     )
     grid = GridMasks(config.grid_cells, config.grid_p, config.grid_shift)
@@ -185,12 +183,12 @@ def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int)
         x2 = to_generator_input(flip_where(images[second], flips[1]), size)
         if fast:
             totals += step_fn(x1, x2, mask, real_is_x1)
-            for scheduler in schedulers.values():
-                scheduler.step()
         else:
             losses = training_step(nets, config, x1, x2, mask, real_is_x1, autocast)
             losses.tolist()  # the reference loop checks every step's losses on the host
             totals += losses
+        for scheduler in schedulers.values():  # outside the graph
+            scheduler.step()
 
     return timed(device, run, warmup, steps)
 

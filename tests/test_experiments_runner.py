@@ -190,11 +190,12 @@ def test_two_concurrent_sweeps_never_run_a_job_twice(tmp_path: Path) -> None:
 def test_run_options_reach_the_job(tmp_path: Path) -> None:
     store = Store.create(tmp_path / "store")
     jobs = tiny_jobs("chimeramix-grid")
-    options = RunOptions(data_root=str(tmp_path / "data"), device="cpu")
+    options = RunOptions(data_root=str(tmp_path / "data"), device="cpu", fast=True)
     run_sweep(store, jobs, LocalLauncher(1), job_fn=fake_job, options=options, progress=False, poll_s=0.1)
     classifier = next(job for job in jobs if job.kind == "classifier")
     config = store.result(classifier.id)["config"]
     assert config["device"] == "cpu" and config["data"]["data_root"] == str(tmp_path / "data")
+    assert config["fast"] is True and store.load_plan()[classifier.id].config["fast"] is False
     assert config["generator"] == str(store.run_dir(classifier.depends_on or ""))
     assert store.load_plan()[classifier.id].config["generator"] is None  # the plan stays machine-independent
 

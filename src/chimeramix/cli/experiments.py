@@ -54,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             "cluster, else 0)")
     sweep.add_argument("--cpus-per-job", type=float, default=1.0, help="ray: CPUs per job (default 1)")
     sweep.add_argument("--device", default="auto", help="device of every run: auto, cpu, cuda, cuda:1, ...")
+    sweep.add_argument("--fast", action="store_true",
+                       help="run every job on the fast GPU path (CUDA graphs; same computation and job ids)")
     add_data_root_argument(sweep)
     sweep.add_argument("--max-attempts", type=int, default=2,
                        help="a job that failed this often is reported, not retried (default 2)")
@@ -110,7 +112,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
                                cpus_per_job=args.cpus_per_job)
     else:
         launcher = LocalLauncher(args.workers)
-    options = RunOptions(data_root=args.data_root, device=args.device, stale_after_s=args.stale_after)
+    options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast,
+                         stale_after_s=args.stale_after)
     report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,
                        progress=not args.no_progress)
     print(_report_text(store, jobs, report, args.max_attempts))

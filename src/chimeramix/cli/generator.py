@@ -62,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
     overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    overrides.add_argument("--fast", action="store_true",
+                           help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
     overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(handler=run_train)
@@ -88,6 +90,8 @@ def config_from(args: argparse.Namespace) -> GeneratorConfig:
         values["amp"] = False
     if args.tensorboard:
         values["tensorboard"] = True
+    if args.fast:
+        values["fast"] = True
     return replace(config, **values)
 
 

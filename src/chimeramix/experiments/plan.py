@@ -40,7 +40,7 @@ MASK_NAMES: dict[str, str] = {"grid": "grid", "segmentation": "seg"}
 
 NUM_CLASSES: dict[str, int] = {"cifar10": 10, "cifair10": 10, "cifar100": 100, "cifair100": 100, "stl10": 10}
 
-RUN_OPTION_FIELDS = frozenset({"data", "preset", "device", "generator", "method", "mask"})
+RUN_OPTION_FIELDS = frozenset({"data", "preset", "device", "fast", "generator", "method", "mask"})
 """Config fields a sweep sets itself (grid axes, run options); they cannot be overridden."""
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "generator", "classifier"})

@@ -38,6 +38,9 @@ class RunOptions:
 
     data_root: str | None = None
     device: str = "auto"
+    fast: bool = False
+    """Run every job on the fast GPU path (``chimeramix.train.fast``); it computes the same, so job ids
+    do not depend on it."""
     stale_after_s: float = DEFAULT_STALE_AFTER_S
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
@@ -112,9 +115,9 @@ def execute_job(store_root: str, job: Job, job_fn: JobFunction, options: RunOpti
 
 
 def _with_options(job: Job, store: Store, options: RunOptions) -> Job:
-    """The job's config with this machine's data root and device, and its generator's run directory."""
+    """The job's config with this machine's data root, device and path, and its generator's run directory."""
     data = {**job.config["data"], "data_root": options.data_root}
-    config = {**job.config, "device": options.device, "data": data}
+    config = {**job.config, "device": options.device, "fast": options.fast, "data": data}
     if job.depends_on is not None:
         config["generator"] = str(store.run_dir(job.depends_on))
     return replace(job, config=config)

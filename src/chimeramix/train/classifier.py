@@ -8,18 +8,21 @@ seeded ``torch.Generator`` whose state is checkpointed, so ``resume`` continues 
 on CUDA. After the last epoch the model is evaluated once on the full test set (``eval_every`` adds test
 accuracies to the log for curves only; no epoch is ever chosen on the test set).
 
+``fast`` launches the same steps through :mod:`chimeramix.train.fast`: the step (fused SGD, channels-last
+model) and the frozen generator's compositions as CUDA graphs, batches prepared on a side stream. On a CPU
+it runs exactly the reference steps.
+
 The run directory holds ``config.json``, ``checkpoints/``, ``log.csv`` (per epoch: loss, lr, time), the
 segment cache of segmentation methods, and last ``result.json``: a run is finished iff ``result.json`` exists.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,34 +43,25 @@ from chimeramix.config import (
 from chimeramix.data import ImageSet, load_split, repetition, split
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
-from chimeramix.fileio import atomic_write, read_json, write_json
+from chimeramix.fileio import write_json
 from chimeramix.losses import CosineLoss
 from chimeramix.masks import GridMasks, SegmentationMasks, segment_cache
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.runtime import autocast_dtype, environment, make_generator, seed_everything, select_device
-from chimeramix.train.checkpoint import (
-    CONFIG_FILE,
-    latest_checkpoint,
-    load_checkpoint,
-    read_run_config,
-    save_checkpoint,
-    write_run_config,
-)
+from chimeramix.train.checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint, write_run_config
+from chimeramix.train.fast import GraphedFunction, GraphedPairMixing, SideStream, classifier_update, sgd_options
 from chimeramix.train.generator import (
-    RESULT_FILE,
     epoch_order,
     feature_side,
     load_generator_config,
     segmentation_params,
     train_generator,
 )
+from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, progress_of, write_log
 
-LOG_FILE = "log.csv"
 LOG_COLUMNS = ("epoch", "step", "lr", "loss", "test_accuracy", "seconds")
-RESUME_IGNORED = frozenset({"device", "data_root"})
-"""Config fields that may differ when a run is resumed (they do not change what it computes)."""
 AUGMENTATION_STREAM = 1
 """Seed stream of the augmentation generator (weights are initialised from the plain seed)."""
 SAME_TRAIN_SET = {"cifair10": "cifar10", "cifair100": "cifar100"}
@@ -218,7 +212,7 @@ def train_classifier(
     config = resolve(config)
     method = parse_method(config.method)
     run_dir = Path(run_dir)
-    finished = check_run_dir(config, run_dir, resume)
+    finished = check_run_dir(config, run_dir, resume, "classifier")
     if finished is not None:
         return finished
     if config.batch_size is None or config.repetition is None or config.lr is None:
@@ -232,10 +226,14 @@ def train_classifier(
 
     seed_everything(config.data.seed)
     model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout).to(device)
+    channels_last = config.fast and device.type == "cuda"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     criterion = build_criterion(method, config, data.num_classes).to(device)
     parameters = [*model.parameters(), *criterion.parameters()]
     optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                                weight_decay=float(config.weight_decay or 0.0))
+                                weight_decay=float(config.weight_decay or 0.0),
+                                **(sgd_options(device) if config.fast else {}))
     repeats = repetition(config.data.k, config.repetition)
     count = len(data.images)
     per_epoch = steps_per_epoch(count, repeats, config.batch_size)
@@ -243,23 +241,26 @@ def train_classifier(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
     rng = make_generator(int(np.random.SeedSequence([config.data.seed, AUGMENTATION_STREAM])
                              .generate_state(1)[0]), device)
+    # before the checkpoint restores the RNGs: loading the generator draws from them
+    mean, std = channel_stats(data.images)
+    pair_mixing = build_pair_mixing(config, method, data, run_dir, device, generator_config)
+    if config.fast and pair_mixing is not None:
+        pair_mixing = GraphedPairMixing(pair_mixing)
+    augmentation = Augmentation(
+        method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
+        crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
+        pair_mixing=pair_mixing, pair_mixing_p=config.chimeramix_p,
+    )
     modules = {"model": model, "criterion": criterion}
     state = (load_checkpoint(run_dir, modules=modules, optimizers={"sgd": optimizer},
                              schedulers={"lr": scheduler}, map_location=device, generators={"augment": rng})
              if resume else None)
-    log: list[dict[str, Any]] = state["log"] if state else []
-    start_epoch = state["epoch"] if state else 0
-    step = state["step"] if state else 0
-    seconds = state["seconds"] if state else 0.0
+    log, start_epoch, step, seconds = progress_of(state)
 
-    mean, std = channel_stats(data.images)
-    augmentation = Augmentation(
-        method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
-        crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
-        pair_mixing=build_pair_mixing(config, method, data, run_dir, device, generator_config),
-        pair_mixing_p=config.chimeramix_p,
-    )
     dtype = autocast_dtype(device, config.amp)
+    update = classifier_update(model, criterion, optimizer, dtype, channels_last=channels_last)
+    train_step = GraphedFunction(update, optimizers=[optimizer]) if config.fast else update
+    batches = SideStream(device, enabled=config.fast)
     bar = tqdm(total=total_steps, initial=step, desc=f"classifier {method.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
     for epoch in range(start_epoch, config.epochs):
@@ -268,27 +269,17 @@ def train_classifier(
         order = torch.from_numpy(epoch_order(config.data.seed, epoch, count, repeats)).to(device)
         total_loss = torch.zeros((), device=device)
         for positions in order.split(config.batch_size):
-            inputs, targets = augmentation(positions, rng)
-            with torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None):
-                outputs = model(inputs)
-            loss = criterion(outputs.float(), targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            inputs, targets = batches.run(partial(augmentation, positions, rng))
+            loss = train_step(inputs, targets)
             scheduler.step()
             step += 1
-            total_loss += loss.detach()
+            total_loss += loss
             bar.update(1)
             if step % 25 == 0 or step == total_steps:
                 lr = scheduler.get_last_lr()[0]
                 bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", refresh=False)
         mean_loss = float(total_loss) / per_epoch
-        if not math.isfinite(mean_loss):
-            raise ChimeraMixError(
-                f"the training loss became {mean_loss} in epoch {epoch + 1}; the last good checkpoint is "
-                f"{latest_checkpoint(run_dir) or 'none'}: resume from it with --resume, or start a new run "
-                "directory with a lower --lr"
-            )
+        check_losses({"training": mean_loss}, f"in epoch {epoch + 1}", run_dir)
         row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
                                "loss": mean_loss, "test_accuracy": None}
         last_epoch = epoch + 1 == config.epochs
@@ -298,7 +289,7 @@ def train_classifier(
         seconds += time.perf_counter() - started
         row["seconds"] = round(seconds, 3)
         log.append(row)
-        write_log(run_dir / LOG_FILE, log)
+        write_log(run_dir, log, LOG_COLUMNS)
         if (epoch + 1) % config.checkpoint_every == 0 or last_epoch:
             save_checkpoint(run_dir, modules=modules, optimizers={"sgd": optimizer},
                             schedulers={"lr": scheduler}, generators={"augment": rng},
@@ -322,50 +313,6 @@ def train_classifier(
     }
     write_json(run_dir / RESULT_FILE, result)
     return result
-
-
-# ----------------------------------------------------------------------------------------------- run folders
-
-
-def check_run_dir(config: ClassifierConfig, run_dir: Path, resume: bool) -> dict[str, Any] | None:
-    """Refuse a run directory that holds another run; the stored result of a finished one when resuming."""
-    if not (run_dir / CONFIG_FILE).is_file():
-        return None
-    stored = to_dict(read_run_config(run_dir, ClassifierConfig))
-    differing = [key for key in _differences(stored, to_dict(config))
-                 if key.split(".")[-1] not in RESUME_IGNORED]
-    if differing:
-        raise ChimeraMixError(
-            f"{run_dir} holds a classifier run with a different config ({', '.join(differing)}); choose "
-            "another --out, or repeat that run's settings"
-        )
-    if not resume and (latest_checkpoint(run_dir) is not None or (run_dir / RESULT_FILE).is_file()):
-        raise ChimeraMixError(f"{run_dir} already holds this run; pass --resume to continue it (or to read "
-                              "its result), or choose another --out")
-    if (run_dir / RESULT_FILE).is_file():
-        result: dict[str, Any] = read_json(run_dir / RESULT_FILE)
-        return result
-    return None
-
-
-def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(prefix + key)
-    return keys
-
-
-def write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    """The per-epoch log as CSV (``LOG_COLUMNS``), rewritten atomically."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(path, lambda handle: handle.write(text.getvalue().encode()))
 
 
 # ------------------------------------------------------------------------------------- generator + classifier

@@ -13,12 +13,14 @@ An epoch is the k x C training images repeated ``max(R // k, 1)`` times in an or
 (seed, epoch); partners, flips and masks come from one seeded ``torch.Generator`` whose state is checkpointed,
 so ``resume`` continues a run exactly. The run directory holds ``config.json``, ``checkpoints/``, ``log.csv``,
 the pictures, the final weights, and last ``result.json``: a run is finished iff ``result.json`` exists.
+
+``fast`` launches the same steps through :mod:`chimeramix.train.fast`: capturable Adam, the G + D step as one
+CUDA graph (the schedulers step outside it), and the losses checked for NaN once per epoch instead of after
+every step. On a CPU it runs exactly the reference steps.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import time
@@ -35,7 +37,7 @@ from tqdm import tqdm
 from chimeramix.config import GeneratorConfig, resolve_generator, to_dict
 from chimeramix.data import SameClassPartners, load_split, repetition, split
 from chimeramix.errors import ChimeraMixError
-from chimeramix.fileio import atomic_write, read_json, write_json
+from chimeramix.fileio import read_json, write_json
 from chimeramix.losses import adversarial_loss, laplacian_loss, reconstruction_loss
 from chimeramix.masks import (
     GridMasks,
@@ -51,22 +53,19 @@ from chimeramix.models.generator import GENERATOR_FILE, MixingGenerator, resize_
 from chimeramix.runtime import autocast_dtype, environment, make_generator, seed_everything, select_device
 from chimeramix.train.checkpoint import (
     CONFIG_FILE,
-    latest_checkpoint,
     load_checkpoint,
     read_run_config,
     save_checkpoint,
     save_weights,
     write_run_config,
 )
+from chimeramix.train.fast import GraphedFunction, adam_options
+from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, progress_of, write_log
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
-RESULT_FILE = "result.json"
-LOG_FILE = "log.csv"
 LOG_COLUMNS = ("epoch", "step", "lr", "loss_g", "rec", "lap", "adv", "loss_d", "seconds")
 LOSS_NAMES = ("loss_g", "rec", "lap", "adv", "loss_d")
-RESUME_IGNORED = frozenset({"device", "tensorboard"})
-"""Config fields that may differ when a run is resumed (they do not change what it computes)."""
 
 
 def load_generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
@@ -171,8 +170,9 @@ class Networks:
 
 
 def build_networks(config: GeneratorConfig, device: torch.device, total_steps: int) -> Networks:
-    """G, D, their Adam optimisers and step schedules: the lr is multiplied by ``lr_gamma`` after the
-    ``lr_milestones`` fractions of ``total_steps`` (epochs 60/120/160 of 200 in the paper)."""
+    """G, D, their Adam optimisers (capturable ones on the fast path) and step schedules: the lr is
+    multiplied by ``lr_gamma`` after the ``lr_milestones`` fractions of ``total_steps`` (epochs 60/120/160
+    of 200 in the paper)."""
     generator = MixingGenerator.from_config(config).to(device)
     discriminator = PatchDiscriminator().to(device)
     milestones = sorted({round(fraction * total_steps) for fraction in config.lr_milestones})
@@ -180,7 +180,8 @@ def build_networks(config: GeneratorConfig, device: torch.device, total_steps: i
     schedulers = {}
     for name, module in (("generator", generator), ("discriminator", discriminator)):
         optimizer = torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.betas,
-                                     weight_decay=config.weight_decay)
+                                     weight_decay=config.weight_decay,
+                                     **(adam_options(device) if config.fast else {}))
         optimizers[name] = optimizer
         schedulers[name] = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, config.lr_gamma)
     return Networks(generator, discriminator, optimizers, schedulers)
@@ -195,7 +196,8 @@ def training_step(
     real_is_x1: torch.Tensor,
     autocast: Callable[[], AbstractContextManager[Any]],
 ) -> torch.Tensor:
-    """One generator step, then one discriminator step; returns the losses (``LOSS_NAMES``) as one tensor."""
+    """One generator step, then one discriminator step; returns the losses (``LOSS_NAMES``) as one tensor.
+    The caller steps the schedulers (outside the CUDA graph on the fast path)."""
     generator, discriminator = nets.generator, nets.discriminator
     discriminator.requires_grad_(False)
     with autocast():
@@ -218,8 +220,6 @@ def training_step(
     nets.optimizers["discriminator"].zero_grad(set_to_none=True)
     loss_d.backward()
     nets.optimizers["discriminator"].step()
-    for scheduler in nets.schedulers.values():
-        scheduler.step()
     return torch.stack([loss_g, rec, lap, adv, loss_d]).detach()
 
 
@@ -233,7 +233,7 @@ def train_generator(
     """
     config = resolve_generator(config)
     run_dir = Path(run_dir)
-    finished = check_run_dir(config, run_dir, resume)
+    finished = check_run_dir(config, run_dir, resume, "generator")
     if finished is not None:
         return finished
     if config.batch_size is None or config.repetition is None:
@@ -252,16 +252,18 @@ def train_generator(
     state = (load_checkpoint(run_dir, modules=nets.modules(), optimizers=nets.optimizers,
                              schedulers=nets.schedulers, map_location=device, generators={"train": rng})
              if resume else None)
-    log: list[dict[str, Any]] = state["log"] if state else []
-    start_epoch = state["epoch"] if state else 0
-    step = state["step"] if state else 0
-    seconds = state["seconds"] if state else 0.0
+    log, start_epoch, step, seconds = progress_of(state)
 
     dtype = autocast_dtype(device, config.amp)
 
-    def autocast() -> AbstractContextManager[Any]:
-        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+    def autocast() -> AbstractContextManager[Any]:  # graph capture needs autocast's weight cache off
+        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
+                              cache_enabled=not config.fast)
 
+    def gan_step(x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, real_is_x1: torch.Tensor) -> torch.Tensor:
+        return training_step(nets, config, x1, x2, mask, real_is_x1, autocast)
+
+    train_step = GraphedFunction(gan_step, optimizers=nets.optimizers.values()) if config.fast else gan_step
     masks = mask_sampler(config, data)
     size = working_side(config)
     board = tensorboard_writer(run_dir) if config.tensorboard else None
@@ -273,6 +275,7 @@ def train_generator(
         nets.discriminator.train()
         order = torch.from_numpy(epoch_order(config.data.seed, epoch, count, repeats)).to(device)
         totals = torch.zeros(len(LOSS_NAMES), device=device)
+        first_step = step + 1
         for positions in order.split(batch_size):
             partners = data.partners.sample(positions, rng)
             flips = torch.rand(2, len(positions), generator=rng, device=device) < 0.5
@@ -280,26 +283,24 @@ def train_generator(
             real_is_x1 = torch.rand((), generator=rng, device=device) < 0.5
             x1 = to_generator_input(flip_where(data.images[positions], flips[0]), size)
             x2 = to_generator_input(flip_where(data.images[partners], flips[1]), size)
-            losses = training_step(nets, config, x1, x2, mask, real_is_x1, autocast)
+            losses = train_step(x1, x2, mask, real_is_x1)
+            for scheduler in nets.schedulers.values():
+                scheduler.step()
             step += 1
-            values = dict(zip(LOSS_NAMES, losses.tolist()))
-            for name, value in values.items():
-                if not math.isfinite(value):
-                    last = latest_checkpoint(run_dir)
-                    raise ChimeraMixError(
-                        f"the {name} loss became {value} at step {step} (epoch {epoch + 1}); the last good "
-                        f"checkpoint is {last or 'none (no checkpoint yet)'}: resume from it with --resume, "
-                        "or start a new run directory with a lower --lr"
-                    )
             totals += losses
             bar.update(1)
-            bar.set_postfix({name: f"{value:.4g}" for name, value in values.items()}, refresh=False)
+            if not config.fast:  # the fast path does not wait for every step's losses: it checks per epoch
+                values = dict(zip(LOSS_NAMES, losses.tolist()))
+                check_losses(values, f"at step {step} (epoch {epoch + 1})", run_dir)
+                show_losses(bar, values)
+        means = dict(zip(LOSS_NAMES, (totals / steps_per_epoch).tolist()))
+        check_losses(means, f"in epoch {epoch + 1} (steps {first_step}-{step})", run_dir)
+        show_losses(bar, means)
         seconds += time.perf_counter() - started
-        means = (totals / steps_per_epoch).tolist()
         row = {"epoch": epoch + 1, "step": step, "lr": nets.schedulers["generator"].get_last_lr()[0],
-               **dict(zip(LOSS_NAMES, means)), "seconds": round(seconds, 3)}
+               **means, "seconds": round(seconds, 3)}
         log.append(row)
-        write_log(run_dir / LOG_FILE, log)
+        write_log(run_dir, log, LOG_COLUMNS)
         if board is not None:
             for name in LOSS_NAMES:
                 board.add_scalar(f"generator/{name}", row[name], epoch + 1)
@@ -327,44 +328,9 @@ def train_generator(
     return read_json(run_dir / RESULT_FILE)  # the JSON form, as a finished run returns it
 
 
-def check_run_dir(config: GeneratorConfig, run_dir: Path, resume: bool) -> dict[str, Any] | None:
-    """Refuse a run directory that holds another run; the stored result of a finished one when resuming."""
-    if not (run_dir / CONFIG_FILE).is_file():
-        return None
-    stored = load_generator_config(run_dir)
-    differing = [key for key in _differences(to_dict(stored), to_dict(config)) if key not in RESUME_IGNORED]
-    if differing:
-        raise ChimeraMixError(
-            f"{run_dir} holds a generator run with a different config ({', '.join(differing)}); choose "
-            "another --out, or repeat that run's settings"
-        )
-    if not resume and (latest_checkpoint(run_dir) is not None or (run_dir / RESULT_FILE).is_file()):
-        raise ChimeraMixError(f"{run_dir} already holds this run; pass --resume to continue it (or to read "
-                              "its result), or choose another --out")
-    if (run_dir / RESULT_FILE).is_file():
-        result: dict[str, Any] = read_json(run_dir / RESULT_FILE)
-        return result
-    return None
-
-
-def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += _differences(a, b, f"{prefix}{key}.")
-        elif key != "data_root" and a != b:
-            keys.append(prefix + key)
-    return keys
-
-
-def write_log(path: Path, rows: list[dict[str, Any]]) -> None:
-    """The per-epoch loss log as CSV (``LOG_COLUMNS``), rewritten atomically."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=LOG_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(path, lambda handle: handle.write(text.getvalue().encode()))
+def show_losses(bar: tqdm, values: dict[str, float]) -> None:
+    """The losses beside the progress bar."""
+    bar.set_postfix({name: f"{value:.4g}" for name, value in values.items()}, refresh=False)
 
 
 def tensorboard_writer(run_dir: Path) -> Any:

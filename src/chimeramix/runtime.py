@@ -43,20 +43,28 @@ def make_generator(seed: int, device: torch.device) -> torch.Generator:
     return generator
 
 
-def git_commit() -> str | None:
-    """The commit of the chimeramix checkout, or ``None`` when not run from a git checkout."""
+def _git(*args: str) -> str | None:
+    """Output of a git command in the chimeramix checkout, or ``None`` outside a git checkout."""
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
+            ["git", *args], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5,
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    return result.stdout if result.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """The commit of the chimeramix checkout, or ``None`` when not run from a git checkout."""
+    output = _git("rev-parse", "HEAD")
+    return output.strip() or None if output is not None else None
+
+
+def git_dirty() -> bool | None:
+    """Whether the checkout's tracked files differ from its commit (``None`` outside a git checkout)."""
+    output = _git("status", "--porcelain", "--untracked-files=no")
+    return bool(output.strip()) if output is not None else None
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -68,6 +76,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {
         "chimeramix": __version__,
         "commit": git_commit(),
+        "commit_dirty": git_dirty(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

@@ -123,10 +123,18 @@ def _with_options(job: Job, store: Store, options: RunOptions) -> Job:
     return replace(job, config=config)
 
 
+LOG_PROGRESS_INTERVAL_S = 30
+
+
 @contextmanager
 def _output_to(log_path: Path) -> Iterator[TextIO]:
-    """Send this process's stdout and stderr (Python and file-descriptor level) to ``log_path``."""
+    """Send this process's stdout and stderr (Python and file-descriptor level) to ``log_path``.
+
+    Progress bars in the log update every ``LOG_PROGRESS_INTERVAL_S`` seconds (tqdm reads its defaults from
+    ``TQDM_*`` variables), so that a long job's log stays readable.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TQDM_MININTERVAL", str(LOG_PROGRESS_INTERVAL_S))
     with open(log_path, "a", buffering=1, encoding="utf-8") as log:
         sys.stdout.flush()
         sys.stderr.flush()

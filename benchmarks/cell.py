@@ -25,7 +25,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", choices=("reference", "fast"), required=True)
     parser.add_argument("--store", type=Path, required=True, help="a new (or empty) results store folder")
-    parser.add_argument("--dataset", default="cifair10")
+    parser.add_argument("--dataset", default="cifar10",
+                        help="cifar10 (default: what shared/data holds) or cifair10 once prepared")
     parser.add_argument("--k", default="10")
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--methods", default="baseline,chimeramix-grid")

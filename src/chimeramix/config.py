@@ -11,7 +11,9 @@ version of the same recipe (few epochs, small repetition) for demos and tests.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar
 
@@ -228,6 +230,11 @@ def repetition_factor(k: int, base: int) -> int:
     return max(base // k, 1)
 
 
+def steps_per_epoch(num_images: int, repeats: int, batch_size: int) -> int:
+    """Batches in one epoch of ``num_images`` images repeated ``repeats`` times (the last may be smaller)."""
+    return math.ceil(num_images * repeats / batch_size)
+
+
 def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
     """Fill every ``None`` field from the dataset's protocol; returns a new config."""
     protocol = protocol_for(config.data)
@@ -271,8 +278,21 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a config dataclass (tuples become lists)."""
+    """A JSON-ready dict of a config dataclass (nested configs become dicts; tuples stay tuples until JSON
+    writes them as lists, which :func:`from_dict` turns back into tuples)."""
     return dataclasses.asdict(config)
+
+
+def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys (``data.k``) whose values differ between two nested dicts, sorted."""
+    keys = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            keys += differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            keys.append(prefix + key)
+    return keys
 
 
 def from_dict(cls: type[RunConfig], values: dict[str, Any]) -> RunConfig:

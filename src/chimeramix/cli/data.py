@@ -9,8 +9,8 @@ from chimeramix.cli.common import add_data_root_argument
 from chimeramix.config import parse_int_list
 from chimeramix.data.datasets import (
     BUILTIN_DATASETS,
-    DATA_ROOT_ENV,
     SplitSummary,
+    check_data_root,
     dataset_file,
     load_split,
     resolve_data_root,
@@ -19,7 +19,6 @@ from chimeramix.data.datasets import (
 from chimeramix.data.download import prepare
 from chimeramix.data.pack import pack
 from chimeramix.data.splits import split
-from chimeramix.errors import ChimeraMixError
 from chimeramix.viz import image_grid, save_png
 
 PAPER_KS = "5,10,20,30,50,100"
@@ -67,12 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_list(args: argparse.Namespace) -> int:
     root = resolve_data_root(args.data_root)
-    if not root.is_dir() or not any(root.iterdir()):
-        state = "does not exist" if not root.is_dir() else "is empty"
-        raise ChimeraMixError(
-            f"data root {root} {state}; run `chimeramix data prepare NAME --data-root {root}`, or pass "
-            f"--data-root / set {DATA_ROOT_ENV} to a folder that holds prepared data"
-        )
+    check_data_root(root)
     print(f"data root: {root}")
     width = max(len(name) for name in BUILTIN_DATASETS)
     for name in BUILTIN_DATASETS:

@@ -7,8 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from chimeramix.cli.common import add_data_arguments
 from chimeramix.config import DataConfig, GeneratorConfig, apply_preset
 from chimeramix.models.generator import MixingGenerator
@@ -110,8 +108,6 @@ def run_sample(args: argparse.Namespace) -> int:
     config = load_generator_config(args.run_dir)
     generator = MixingGenerator.load(args.run_dir, device)
     data = load_training_images(config, args.run_dir, device)
-    with torch.no_grad():
-        picture = compositions_picture(generator, config, data, args.n, args.seed)
-    save_png(picture, args.out)
+    save_png(compositions_picture(generator, config, data, args.n, args.seed), args.out)
     print(f"{args.n} pairs (x1, x2, three compositions) written to {args.out}")
     return 0

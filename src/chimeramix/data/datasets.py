@@ -105,6 +105,18 @@ def check_dataset_name(name: str) -> None:
     )
 
 
+def check_data_root(root: Path, name: str = "NAME") -> None:
+    """Raise an error with the fix when the data root ``root`` is missing or empty (``name``: the dataset
+    the fix prepares)."""
+    if root.is_dir() and any(root.iterdir()):
+        return
+    state = "does not exist" if not root.is_dir() else "is empty"
+    raise ChimeraMixError(
+        f"data root {root} {state}; run `chimeramix data prepare {name} --data-root {root}`, "
+        f"or pass --data-root / set {DATA_ROOT_ENV} to a folder that holds prepared data"
+    )
+
+
 def dataset_file(root: Path, name: str, split: SplitName) -> Path:
     return root / name / f"{split}.npz"
 
@@ -129,16 +141,7 @@ def load_split(
             test_fraction=folder_test_fraction,
         )
     root = resolve_data_root(data_root)
-    if not root.is_dir():
-        raise ChimeraMixError(
-            f"data root {root} does not exist; run `chimeramix data prepare {name} --data-root {root}`, "
-            f"or pass --data-root / set {DATA_ROOT_ENV} to a folder that holds prepared data"
-        )
-    if not any(root.iterdir()):
-        raise ChimeraMixError(
-            f"data root {root} is empty; run `chimeramix data prepare {name} --data-root {root}`, "
-            f"or pass --data-root / set {DATA_ROOT_ENV} to a folder that holds prepared data"
-        )
+    check_data_root(root, name)
     path = dataset_file(root, name, split)
     if not path.is_file():
         raise ChimeraMixError(

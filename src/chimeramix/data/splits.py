@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from chimeramix.config import repetition_factor
 from chimeramix.data.datasets import ImageSet
 from chimeramix.errors import ChimeraMixError
 
@@ -72,7 +73,7 @@ def repetition(k: int, base: int) -> int:
     """Dataset repetitions per epoch, ``max(R // k, 1)`` (R = 500 for 32 px data, 120 for STL-10)."""
     if k < 1 or base < 1:
         raise ChimeraMixError(f"k and R must be positive, got k = {k}, R = {base}")
-    return max(base // k, 1)
+    return repetition_factor(k, base)
 
 
 class SameClassPartners:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +26,10 @@ from chimeramix.config import (
     apply_preset,
     from_dict,
     parse_int_list,
+    repetition_factor,
     resolve_classifier,
     resolve_generator,
+    steps_per_epoch,
     to_dict,
 )
 from chimeramix.errors import ChimeraMixError
@@ -197,8 +198,8 @@ def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
 
 def _steps(data: DataConfig, epochs: int, batch_size: int, repetition_base: int) -> int:
     """``epochs * ceil(k * C * max(R // k, 1) / batch)``: the protocol's optimizer steps of one run."""
-    images = data.k * num_classes(data.dataset) * max(repetition_base // data.k, 1)
-    return epochs * math.ceil(images / batch_size)
+    repeats = repetition_factor(data.k, repetition_base)
+    return epochs * steps_per_epoch(data.k * num_classes(data.dataset), repeats, batch_size)
 
 
 def num_classes(dataset: str) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from chimeramix.config import differences
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
@@ -175,7 +176,7 @@ def _check_cell(dataset: str, method: str, k: int, runs: list[RunResult]) -> Non
     recipes = {run.recipe for run in runs}
     if len(recipes) > 1:
         first, second = (json.loads(recipe) for recipe in sorted(recipes)[:2])
-        keys = ", ".join(_differing_keys(first, second)) or "unknown"
+        keys = ", ".join(differences(first, second)) or "unknown"
         raise ChimeraMixError(
             f"refusing to average {where}: its runs differ in {keys}; keep one setting per store or preset"
         )
@@ -187,15 +188,6 @@ def _check_cell(dataset: str, method: str, k: int, runs: list[RunResult]) -> Non
             f"refusing to average {where}: seed {repeated[0]} has several runs ({names}); delete the extra "
             "run folders from the store"
         )
-
-
-def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = []
-        for key in sorted(set(a) | set(b)):
-            keys += _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
-        return keys
-    return [prefix.rstrip(".")] if a != b else []
 
 
 # -------------------------------------------------------------------------------------------------- rendering

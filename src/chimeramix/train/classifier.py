@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,10 @@ from chimeramix.config import (
     apply_preset,
     resolve_classifier,
     resolve_generator,
+    steps_per_epoch,
     to_dict,
 )
-from chimeramix.data import ImageSet, load_split, repetition, split
+from chimeramix.data import ImageSet, load_split, repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
 from chimeramix.fileio import write_json
@@ -53,9 +54,11 @@ from chimeramix.runtime import autocast_dtype, environment, make_generator, seed
 from chimeramix.train.checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint, write_run_config
 from chimeramix.train.fast import GraphedFunction, GraphedPairMixing, SideStream, classifier_update, sgd_options
 from chimeramix.train.generator import (
+    TrainingSet,
     epoch_order,
     feature_side,
     load_generator_config,
+    load_training_set,
     segmentation_params,
     train_generator,
 )
@@ -74,27 +77,6 @@ def resolve(config: ClassifierConfig) -> ClassifierConfig:
 
 
 # ------------------------------------------------------------------------------------------------------ data
-
-
-@dataclass
-class TrainingSet:
-    """The k x C training images of one split, on the training device."""
-
-    images: torch.Tensor
-    """uint8 N x 3 x H x W."""
-    labels: torch.Tensor
-    pixels: np.ndarray
-    """The same images as uint8 N x H x W x 3 (for segmentation)."""
-    num_classes: int
-
-
-def load_training_set(data: DataConfig, device: torch.device) -> TrainingSet:
-    train = load_split(data.dataset, "train", data.data_root, folder_image_size=data.folder_image_size)
-    chosen = split(train, data.k, data.seed)
-    pixels = train.take(chosen.indices)
-    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
-    labels = torch.from_numpy(chosen.labels(train.labels)).to(device)
-    return TrainingSet(images, labels, pixels, train.num_classes)
 
 
 def load_test_set(data: DataConfig) -> ImageSet:
@@ -194,11 +176,6 @@ def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
     (0.1, 0.05, 0.0)
     """
     return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
-
-
-def steps_per_epoch(num_images: int, repeats: int, batch_size: int) -> int:
-    """Batches in one epoch (the last one may be smaller)."""
-    return math.ceil(num_images * repeats / batch_size)
 
 
 def train_classifier(

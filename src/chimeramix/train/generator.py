@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from chimeramix.config import GeneratorConfig, resolve_generator, to_dict
+from chimeramix.config import DataConfig, GeneratorConfig, resolve_generator, steps_per_epoch, to_dict
 from chimeramix.data import SameClassPartners, load_split, repetition, split
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import read_json, write_json
@@ -77,6 +77,28 @@ def load_generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
 
 
 @dataclass
+class TrainingSet:
+    """The k x C training images of one split, on the training device."""
+
+    images: torch.Tensor
+    """uint8 N x 3 x H x W."""
+    labels: torch.Tensor
+    pixels: np.ndarray
+    """The same images as uint8 N x H x W x 3 (for segmentation)."""
+    num_classes: int
+
+
+def load_training_set(data: DataConfig, device: torch.device) -> TrainingSet:
+    """The split's training images and labels on ``device`` (and its pixels in host memory)."""
+    train = load_split(data.dataset, "train", data.data_root, folder_image_size=data.folder_image_size)
+    chosen = split(train, data.k, data.seed)
+    pixels = train.take(chosen.indices)
+    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
+    labels = torch.from_numpy(chosen.labels(train.labels)).to(device)
+    return TrainingSet(images, labels, pixels, train.num_classes)
+
+
+@dataclass
 class TrainingImages:
     """The k x C training images of one split, on the training device."""
 
@@ -97,16 +119,11 @@ def segmentation_params(config: GeneratorConfig) -> SegmentationParams:
 
 def load_training_images(config: GeneratorConfig, run_dir: Path, device: torch.device) -> TrainingImages:
     """Load the split's images (and, for segmentation masks, their cached segments) onto ``device``."""
-    data = config.data
-    train = load_split(data.dataset, "train", data.data_root, folder_image_size=data.folder_image_size)
-    chosen = split(train, data.k, data.seed)
-    pixels = train.take(chosen.indices)
-    labels = torch.from_numpy(chosen.labels(train.labels)).to(device)
+    train = load_training_set(config.data, device)
     segments = None
     if config.mask == "segmentation":
-        segments = torch.from_numpy(segment_cache(run_dir, pixels, segmentation_params(config))).to(device)
-    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
-    return TrainingImages(images, SameClassPartners(labels), segments)
+        segments = torch.from_numpy(segment_cache(run_dir, train.pixels, segmentation_params(config))).to(device)
+    return TrainingImages(train.images, SameClassPartners(train.labels), segments)
 
 
 def to_generator_input(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -243,9 +260,9 @@ def train_generator(
     batch_size = config.batch_size
     repeats = repetition(config.data.k, config.repetition)
     count = len(data.images)
-    steps_per_epoch = math.ceil(count * repeats / batch_size)
+    per_epoch = steps_per_epoch(count, repeats, batch_size)
     seed_everything(config.data.seed)
-    nets = build_networks(config, device, steps_per_epoch * config.epochs)
+    nets = build_networks(config, device, per_epoch * config.epochs)
     rng = make_generator(config.data.seed, device)
     if not (run_dir / CONFIG_FILE).is_file():
         write_run_config(run_dir, config, device)
@@ -267,7 +284,7 @@ def train_generator(
     masks = mask_sampler(config, data)
     size = working_side(config)
     board = tensorboard_writer(run_dir) if config.tensorboard else None
-    bar = tqdm(total=steps_per_epoch * config.epochs, initial=step, desc="generator", unit="step",
+    bar = tqdm(total=per_epoch * config.epochs, initial=step, desc="generator", unit="step",
                disable=not progress, dynamic_ncols=True)
     for epoch in range(start_epoch, config.epochs):
         started = time.perf_counter()
@@ -293,7 +310,7 @@ def train_generator(
                 values = dict(zip(LOSS_NAMES, losses.tolist()))
                 check_losses(values, f"at step {step} (epoch {epoch + 1})", run_dir)
                 show_losses(bar, values)
-        means = dict(zip(LOSS_NAMES, (totals / steps_per_epoch).tolist()))
+        means = dict(zip(LOSS_NAMES, (totals / per_epoch).tolist()))
         check_losses(means, f"in epoch {epoch + 1} (steps {first_step}-{step})", run_dir)
         show_losses(bar, means)
         seconds += time.perf_counter() - started

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chimeramix.config import RunConfig, to_dict
+from chimeramix.config import RunConfig, differences, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write, read_json
 from chimeramix.train.checkpoint import CONFIG_FILE, latest_checkpoint, read_run_config
@@ -53,18 +53,6 @@ def progress_of(state: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], 
     if state is None:
         return [], 0, 0, 0.0
     return state["log"], state["epoch"], state["step"], state["seconds"]
-
-
-def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """The dotted keys (``data.k``) whose values differ between two nested dicts, sorted."""
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(prefix + key)
-    return keys
 
 
 def write_log(run_dir: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:

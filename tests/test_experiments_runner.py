@@ -200,6 +200,15 @@ def test_run_options_reach_the_job(tmp_path: Path) -> None:
     assert store.load_plan()[classifier.id].config["generator"] is None  # the plan stays machine-independent
 
 
+def test_local_launcher_spreads_jobs_over_devices(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs("baseline", seeds=(0, 1, 2, 3))
+    launcher = LocalLauncher(2, ["cuda:0", "cuda:1"])
+    run_sweep(store, jobs, launcher, job_fn=fake_job, options=RunOptions(device="cpu"), progress=False, poll_s=0.1)
+    devices = sorted(store.result(job.id)["config"]["device"] for job in jobs)
+    assert devices == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]  # the fake job never touches a device
+
+
 @pytest.mark.parametrize("workers", [0, -1])
 def test_local_launcher_needs_a_worker(workers: int) -> None:
     from chimeramix.errors import ChimeraMixError

@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sweep.add_argument("--store", type=Path, required=True, help="results store folder (created if missing)")
     sweep.add_argument("--launcher", choices=("local", "ray"), default="local")
     sweep.add_argument("--workers", type=int, default=1, help="local: jobs at once here (default 1)")
+    sweep.add_argument("--devices", default=None, metavar="DEV,DEV,...",
+                       help="local: spread the workers' jobs over these devices, e.g. cuda:0,cuda:1 "
+                       "(default: --device for every job)")
     sweep.add_argument("--ray-address", default=None, help="ray: address of a cluster, e.g. HOST:6379")
     sweep.add_argument("--gpus-per-job", type=float, default=None,
                        help="ray: GPUs per job, e.g. 0.25 to share a GPU by four (default 1 on a GPU "
@@ -111,7 +114,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         launcher = RayLauncher(args.ray_address, gpus_per_job=args.gpus_per_job,
                                cpus_per_job=args.cpus_per_job)
     else:
-        launcher = LocalLauncher(args.workers)
+        devices = [name.strip() for name in args.devices.split(",") if name.strip()] if args.devices else []
+        launcher = LocalLauncher(args.workers, devices)
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast,
                          stale_after_s=args.stale_after)
     report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from multiprocessing.connection import wait as wait_for_sentinels
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -25,16 +28,27 @@ def _local_job(store_root: str, job: Job, job_fn: JobFunction, options: RunOptio
 
 
 class LocalLauncher:
-    """Runs up to ``workers`` jobs at once, each in its own freshly spawned Python process."""
+    """Runs up to ``workers`` jobs at once, each in its own freshly spawned Python process.
 
-    def __init__(self, workers: int = 1) -> None:
+    ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the jobs over several devices: each new job goes to the
+    device that runs the fewest jobs at that moment. Without it every job uses ``RunOptions.device``.
+    """
+
+    def __init__(self, workers: int = 1, devices: Sequence[str] = ()) -> None:
         if workers < 1:
             raise ChimeraMixError(f"--workers must be at least 1, got {workers}")
         self.slots = workers
+        self.devices = tuple(devices)
         self._context = multiprocessing.get_context("spawn")
         self._processes: dict[str, BaseProcess] = {}
+        self._device_of: dict[str, str] = {}
 
     def submit(self, store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
+        if self.devices:
+            load = Counter(self._device_of.values())
+            device = min(self.devices, key=lambda name: load[name])
+            self._device_of[job.id] = device
+            options = replace(options, device=device)
         process = self._context.Process(target=_local_job, args=(store_root, job, job_fn, options),
                                         name=f"chimeramix-{job.id}")
         process.start()
@@ -47,6 +61,7 @@ class LocalLauncher:
         for sentinel in ready:
             job_id = sentinels[sentinel]  # type: ignore[index]
             process = self._processes.pop(job_id)
+            self._device_of.pop(job_id, None)
             process.join()
             ended.append(_local_outcome(job_id, process))
         return ended
@@ -58,6 +73,7 @@ class LocalLauncher:
         for process in self._processes.values():
             process.join()
         self._processes.clear()
+        self._device_of.clear()
 
 
 def _local_outcome(job_id: str, process: BaseProcess) -> Ended:

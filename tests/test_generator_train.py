@@ -131,3 +131,16 @@ def test_training_step_under_bf16_autocast() -> None:
     losses = trainer.training_step(nets, config, x1, x2, mask, torch.tensor(True),
                                    lambda: torch.autocast("cpu", dtype=torch.bfloat16))
     assert losses.dtype == torch.float32 and torch.isfinite(losses).all()
+
+
+def test_tensorboard_log_holds_the_losses(tiny_data_root: Path, tmp_path: Path) -> None:
+    event_accumulator = pytest.importorskip(
+        "tensorboard.backend.event_processing.event_accumulator",
+        reason="the tensorboard package is not installed (requirements/ci.txt installs it)",
+    )
+    train_generator(tiny_config(tiny_data_root, tensorboard=True), tmp_path, progress=False)
+    events = event_accumulator.EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert tags, "no scalar was logged"
+    assert all(len(events.Scalars(tag)) >= 1 for tag in tags)

@@ -12,13 +12,13 @@ full train set, so the split rule gives the same indices as on the full data).
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import platformdirs
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
@@ -85,7 +85,17 @@ def default_data_root() -> Path:
     env = os.environ.get(DATA_ROOT_ENV)
     if env:
         return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir("chimeramix")) / "data"
+    return user_cache_dir() / "chimeramix" / "data"
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder: ``%LOCALAPPDATA%`` on Windows, ``~/Library/Caches`` on macOS, else
+    ``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"])
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 def resolve_data_root(data_root: str | os.PathLike[str] | None) -> Path:

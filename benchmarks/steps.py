@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from chimeramix.config import GeneratorConfig, resolve_generator
-from chimeramix.data import SameClassPartners
+from chimeramix.data import SameClassPartners, epoch_order
 from chimeramix.masks import GridMasks
 from chimeramix.methods import Augmentation, PairMixing, channel_stats, parse_method
 from chimeramix.models.classifiers import build_classifier
@@ -47,7 +47,6 @@ from chimeramix.train.fast import (
 )
 from chimeramix.train.generator import (
     Networks,
-    epoch_order,
     feature_side,
     flip_where,
     to_generator_input,

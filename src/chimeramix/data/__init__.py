@@ -7,15 +7,19 @@ from chimeramix.data.datasets import (
     load_split,
     resolve_data_root,
 )
-from chimeramix.data.splits import SameClassPartners, Split, repetition, split
+from chimeramix.data.splits import SameClassPartners, Split, epoch_order, repetition, split
+from chimeramix.data.subset import TrainingSet, load_training_set
 
 __all__ = [
     "BUILTIN_DATASETS",
     "ImageSet",
     "SameClassPartners",
     "Split",
+    "TrainingSet",
     "cifair_duplicate_mask",
+    "epoch_order",
     "load_split",
+    "load_training_set",
     "repetition",
     "resolve_data_root",
     "split",

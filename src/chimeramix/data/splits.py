@@ -76,6 +76,11 @@ def repetition(k: int, base: int) -> int:
     return repetition_factor(k, base)
 
 
+def epoch_order(seed: int, epoch: int, count: int, repetition: int) -> np.ndarray:
+    """Positions of one epoch: ``count`` images repeated ``repetition`` times, shuffled by (seed, epoch)."""
+    return np.random.default_rng([seed, epoch]).permutation(count * repetition) % count
+
+
 class SameClassPartners:
     """Samples, for each training image, a partner uniformly from its class (itself included).
 

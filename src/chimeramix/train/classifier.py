@@ -41,7 +41,7 @@ from chimeramix.config import (
     steps_per_epoch,
     to_dict,
 )
-from chimeramix.data import ImageSet, load_split, repetition
+from chimeramix.data import ImageSet, TrainingSet, epoch_order, load_split, load_training_set, repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
 from chimeramix.fileio import write_json
@@ -53,15 +53,7 @@ from chimeramix.models.generator import MixingGenerator
 from chimeramix.runtime import autocast_dtype, environment, make_generator, seed_everything, select_device
 from chimeramix.train.checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint, write_run_config
 from chimeramix.train.fast import GraphedFunction, GraphedPairMixing, SideStream, classifier_update, sgd_options
-from chimeramix.train.generator import (
-    TrainingSet,
-    epoch_order,
-    feature_side,
-    load_generator_config,
-    load_training_set,
-    segmentation_params,
-    train_generator,
-)
+from chimeramix.train.generator import feature_side, load_generator_config, segmentation_params, train_generator
 from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, progress_of, write_log
 
 LOG_COLUMNS = ("epoch", "step", "lr", "loss", "test_accuracy", "seconds")

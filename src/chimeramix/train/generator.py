@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from chimeramix.config import DataConfig, GeneratorConfig, resolve_generator, steps_per_epoch, to_dict
-from chimeramix.data import SameClassPartners, load_split, repetition, split
+from chimeramix.config import GeneratorConfig, resolve_generator, steps_per_epoch, to_dict
+from chimeramix.data import SameClassPartners, epoch_order, load_training_set, repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import read_json, write_json
 from chimeramix.losses import adversarial_loss, laplacian_loss, reconstruction_loss
@@ -77,30 +77,8 @@ def load_generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
 
 
 @dataclass
-class TrainingSet:
-    """The k x C training images of one split, on the training device."""
-
-    images: torch.Tensor
-    """uint8 N x 3 x H x W."""
-    labels: torch.Tensor
-    pixels: np.ndarray
-    """The same images as uint8 N x H x W x 3 (for segmentation)."""
-    num_classes: int
-
-
-def load_training_set(data: DataConfig, device: torch.device) -> TrainingSet:
-    """The split's training images and labels on ``device`` (and its pixels in host memory)."""
-    train = load_split(data.dataset, "train", data.data_root, folder_image_size=data.folder_image_size)
-    chosen = split(train, data.k, data.seed)
-    pixels = train.take(chosen.indices)
-    images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)
-    labels = torch.from_numpy(chosen.labels(train.labels)).to(device)
-    return TrainingSet(images, labels, pixels, train.num_classes)
-
-
-@dataclass
 class TrainingImages:
-    """The k x C training images of one split, on the training device."""
+    """What the generator trains on: the split's images, their same-class partners and segments."""
 
     images: torch.Tensor
     """uint8 N x 3 x H x W at the dataset's size."""
@@ -129,11 +107,6 @@ def load_training_images(config: GeneratorConfig, run_dir: Path, device: torch.d
 def to_generator_input(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 B x 3 x H x W -> float in [-1, 1] at the generator's working size."""
     return resize_images(images.float() / 127.5 - 1.0, size)
-
-
-def epoch_order(seed: int, epoch: int, count: int, repetition: int) -> np.ndarray:
-    """Positions of one epoch: ``count`` images repeated ``repetition`` times, shuffled by (seed, epoch)."""
-    return np.random.default_rng([seed, epoch]).permutation(count * repetition) % count
 
 
 def flip_where(images: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:

@@ -18,14 +18,7 @@ from chimeramix.models.generator import GENERATOR_FILE, MixingGenerator
 from chimeramix.train.checkpoint import latest_checkpoint
 from chimeramix.train.generator import RESULT_FILE, load_generator_config, train_generator
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Any:
-    """Small convolutions run several times faster on one thread when the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(root: Path, **changes: Any) -> GeneratorConfig:

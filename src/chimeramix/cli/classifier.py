@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from chimeramix.cli.common import add_data_arguments
-from chimeramix.config import ClassifierConfig, DataConfig
+from chimeramix.cli.common import add_data_arguments, data_config
+from chimeramix.config import ClassifierConfig
 from chimeramix.methods import method_names
 from chimeramix.train.classifier import RESULT_FILE, classifier_config, run_experiment, train_classifier
 
@@ -69,8 +69,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
     """The classifier config the arguments describe (preset, then the given overrides)."""
-    data = DataConfig(dataset=args.dataset, k=args.k, seed=args.seed, data_root=args.data_root,
-                      folder_image_size=args.folder_image_size)
+    data = data_config(args)
     values = {name: getattr(args, name) for name in OVERRIDES}
     if args.cosine_with_ce:
         values["cosine_with_ce"] = True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from chimeramix.config import DataConfig
+
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, k_required: bool = True) -> None:
     """``--dataset``, ``--k``, ``--seed``, ``--data-root``, ``--folder-image-size``."""
@@ -19,3 +21,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, k_required: bool = Tr
 def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None,
                         help="folder of prepared datasets (default: $CHIMERAMIX_DATA, else the user cache)")
+
+
+def data_config(args: argparse.Namespace) -> DataConfig:
+    """The :class:`DataConfig` of the arguments that :func:`add_data_arguments` added."""
+    return DataConfig(dataset=args.dataset, k=args.k, seed=args.seed, data_root=args.data_root,
+                      folder_image_size=args.folder_image_size)

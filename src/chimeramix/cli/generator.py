@@ -7,8 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.cli.common import add_data_arguments
-from chimeramix.config import DataConfig, GeneratorConfig, apply_preset
+from chimeramix.cli.common import add_data_arguments, data_config
+from chimeramix.config import GeneratorConfig, apply_preset
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.runtime import select_device
 from chimeramix.train.generator import (
@@ -77,8 +77,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def config_from(args: argparse.Namespace) -> GeneratorConfig:
     """The generator config the arguments describe (preset, then the given overrides)."""
-    data = DataConfig(dataset=args.dataset, k=args.k, seed=args.seed, data_root=args.data_root,
-                      folder_image_size=args.folder_image_size)
+    data = data_config(args)
     config = apply_preset(GeneratorConfig(data=data, mask=args.mask), args.preset)
     values: dict[str, Any] = {name: getattr(args, name) for name in OVERRIDES
                               if getattr(args, name) is not None}

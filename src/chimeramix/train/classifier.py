@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -170,14 +170,105 @@ def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
     return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
 
 
-def train_classifier(
-    config: ClassifierConfig, run_dir: str | os.PathLike[str], *, resume: bool = False, progress: bool = True
-) -> dict[str, Any]:
-    """Train and evaluate a classifier into ``run_dir``; returns the result (also written to ``result.json``).
+@dataclass
+class ClassifierRun:
+    """One classifier run while it trains: its config, data, model, optimiser, augmentation and progress.
 
-    ``resume=True`` continues from the latest checkpoint (or returns the stored result of a finished run);
-    a run directory that holds another config, or a run when ``resume`` is off, is refused.
+    :func:`open_run` builds it (resuming from the latest checkpoint when asked); a training loop calls
+    :meth:`epoch_batches` and ``augmentation``, steps ``optimizer`` and ``scheduler`` itself, and ends
+    every epoch with :meth:`end_epoch` (log row, optional curve point, checkpoint) and the run with
+    :meth:`finish` (test metrics, ``result.json``). :func:`train_classifier` is the reference loop;
+    :mod:`chimeramix.train.packed` trains several runs as one batched model with the same pieces.
     """
+
+    config: ClassifierConfig
+    method: Method
+    run_dir: Path
+    device: torch.device
+    test: ImageSet
+    model: nn.Module
+    criterion: nn.Module
+    optimizer: torch.optim.SGD
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    rng: torch.Generator
+    """The augmentation's random numbers (checkpointed)."""
+    augmentation: Augmentation
+    mean: torch.Tensor
+    std: torch.Tensor
+    count: int
+    """Images in the training subset."""
+    repeats: int
+    per_epoch: int
+    total_steps: int
+    log: list[dict[str, Any]]
+    start_epoch: int
+    step: int
+    seconds: float
+    """Training seconds so far (over every attempt)."""
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return autocast_dtype(self.device, self.config.amp)
+
+    def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
+        """The training-subset positions of every step of ``epoch`` (a pure function of seed and epoch)."""
+        order = epoch_order(self.config.data.seed, epoch, self.count, self.repeats)
+        return list(torch.from_numpy(order).to(self.device).split(int(self.config.batch_size or 1)))
+
+    def end_epoch(self, epoch: int, mean_loss: float, seconds: float) -> None:
+        """Close ``epoch`` (0-based) that took ``seconds``: check its mean loss, log it (with a test accuracy
+        every ``eval_every`` epochs, for curves only) and write a checkpoint when one is due."""
+        check_losses({"training": mean_loss}, f"in epoch {epoch + 1}", self.run_dir)
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": self.step, "lr": self.scheduler.get_last_lr()[0],
+                               "loss": mean_loss, "test_accuracy": None}
+        last_epoch = epoch + 1 == self.config.epochs
+        started = time.perf_counter()
+        if self.config.eval_every and (epoch + 1) % self.config.eval_every == 0 and not last_epoch:
+            row["test_accuracy"] = self.test_metrics()["accuracy"]
+        self.seconds += seconds + time.perf_counter() - started
+        row["seconds"] = round(self.seconds, 3)
+        self.log.append(row)
+        write_log(self.run_dir, self.log, LOG_COLUMNS)
+        if (epoch + 1) % self.config.checkpoint_every == 0 or last_epoch:
+            save_checkpoint(self.run_dir, **self._checkpointed(),
+                            state={"epoch": epoch + 1, "step": self.step, "seconds": self.seconds, "log": self.log})
+
+    def test_metrics(self) -> dict[str, Any]:
+        """Metrics of the model on the whole test set."""
+        return evaluate(self.model, self.test, mean=self.mean, std=self.std, device=self.device,
+                        autocast_dtype=self.amp_dtype)
+
+    def finish(self) -> dict[str, Any]:
+        """Evaluate once on the test set and write ``result.json``; returns the result."""
+        started = time.perf_counter()
+        metrics = self.test_metrics()
+        self.seconds += time.perf_counter() - started
+        result = {
+            "metrics": metrics,
+            "method": self.method.name,
+            "epochs": self.config.epochs,
+            "steps": self.step,
+            "parameters": count_parameters(self.model),
+            "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()},
+            "log": self.log,
+            "wall_seconds": round(self.seconds, 3),
+            "config": to_dict(self.config),
+            "environment": environment(self.device),
+        }
+        write_json(self.run_dir / RESULT_FILE, result)
+        return result
+
+    def _checkpointed(self) -> dict[str, Any]:
+        return {"modules": {"model": self.model, "criterion": self.criterion}, "optimizers": {"sgd": self.optimizer},
+                "schedulers": {"lr": self.scheduler}, "generators": {"augment": self.rng}}
+
+
+def open_run(
+    config: ClassifierConfig, run_dir: str | os.PathLike[str], *, resume: bool = False
+) -> ClassifierRun | dict[str, Any]:
+    """The run of ``config`` in ``run_dir``, ready to train (from its latest checkpoint when ``resume``); the
+    stored result instead when ``resume`` finds the run finished. A run directory that holds another config,
+    or a run when ``resume`` is off, is refused."""
     config = resolve(config)
     method = parse_method(config.method)
     run_dir = Path(run_dir)
@@ -185,7 +276,7 @@ def train_classifier(
     if finished is not None:
         return finished
     if config.batch_size is None or config.repetition is None or config.lr is None:
-        raise ValueError("train_classifier resolves the config first")
+        raise ValueError("open_run resolves the config first")
     generator_config = check_generator(config, method) if method.needs_generator else None
     device = select_device(config.device)
     data = load_training_set(config.data, device)
@@ -195,12 +286,11 @@ def train_classifier(
 
     seed_everything(config.data.seed)
     model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout).to(device)
-    channels_last = config.fast and device.type == "cuda"
-    if channels_last:
+    if config.fast and device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     criterion = build_criterion(method, config, data.num_classes).to(device)
-    parameters = [*model.parameters(), *criterion.parameters()]
-    optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+    optimizer = torch.optim.SGD([*model.parameters(), *criterion.parameters()], lr=config.lr,
+                                momentum=config.momentum, nesterov=config.nesterov,
                                 weight_decay=float(config.weight_decay or 0.0),
                                 **(sgd_options(device) if config.fast else {}))
     repeats = repetition(config.data.k, config.repetition)
@@ -220,68 +310,49 @@ def train_classifier(
         crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
         pair_mixing=pair_mixing, pair_mixing_p=config.chimeramix_p,
     )
-    modules = {"model": model, "criterion": criterion}
-    state = (load_checkpoint(run_dir, modules=modules, optimizers={"sgd": optimizer},
-                             schedulers={"lr": scheduler}, map_location=device, generators={"augment": rng})
-             if resume else None)
-    log, start_epoch, step, seconds = progress_of(state)
+    run = ClassifierRun(config, method, run_dir, device, test, model, criterion, optimizer, scheduler, rng,
+                        augmentation, mean, std, count, repeats, per_epoch, total_steps, [], 0, 0, 0.0)
+    if resume:
+        state = load_checkpoint(run_dir, **run._checkpointed(), map_location=device)
+        run.log, run.start_epoch, run.step, run.seconds = progress_of(state)
+    return run
 
-    dtype = autocast_dtype(device, config.amp)
-    update = classifier_update(model, criterion, optimizer, dtype, channels_last=channels_last)
-    train_step = GraphedFunction(update, optimizers=[optimizer]) if config.fast else update
-    batches = SideStream(device, enabled=config.fast)
-    bar = tqdm(total=total_steps, initial=step, desc=f"classifier {method.name}", unit="step",
+
+def train_classifier(
+    config: ClassifierConfig, run_dir: str | os.PathLike[str], *, resume: bool = False, progress: bool = True
+) -> dict[str, Any]:
+    """Train and evaluate a classifier into ``run_dir``; returns the result (also written to ``result.json``).
+
+    ``resume=True`` continues from the latest checkpoint (or returns the stored result of a finished run);
+    a run directory that holds another config, or a run when ``resume`` is off, is refused.
+    """
+    run = open_run(config, run_dir, resume=resume)
+    if not isinstance(run, ClassifierRun):
+        return run
+    fast, device = run.config.fast, run.device
+    update = classifier_update(run.model, run.criterion, run.optimizer, run.amp_dtype,
+                               channels_last=fast and device.type == "cuda")
+    train_step = GraphedFunction(update, optimizers=[run.optimizer]) if fast else update
+    batches = SideStream(device, enabled=fast)
+    bar = tqdm(total=run.total_steps, initial=run.step, desc=f"classifier {run.method.name}", unit="step",
                disable=not progress, dynamic_ncols=True)
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(run.start_epoch, run.config.epochs):
         started = time.perf_counter()
-        model.train()
-        order = torch.from_numpy(epoch_order(config.data.seed, epoch, count, repeats)).to(device)
+        run.model.train()
         total_loss = torch.zeros((), device=device)
-        for positions in order.split(config.batch_size):
-            inputs, targets = batches.run(partial(augmentation, positions, rng))
+        for positions in run.epoch_batches(epoch):
+            inputs, targets = batches.run(partial(run.augmentation, positions, run.rng))
             loss = train_step(inputs, targets)
-            scheduler.step()
-            step += 1
+            run.scheduler.step()
+            run.step += 1
             total_loss += loss
             bar.update(1)
-            if step % 25 == 0 or step == total_steps:
-                lr = scheduler.get_last_lr()[0]
-                bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{lr:.3g}", refresh=False)
-        mean_loss = float(total_loss) / per_epoch
-        check_losses({"training": mean_loss}, f"in epoch {epoch + 1}", run_dir)
-        row: dict[str, Any] = {"epoch": epoch + 1, "step": step, "lr": scheduler.get_last_lr()[0],
-                               "loss": mean_loss, "test_accuracy": None}
-        last_epoch = epoch + 1 == config.epochs
-        if config.eval_every and (epoch + 1) % config.eval_every == 0 and not last_epoch:
-            curve_point = evaluate(model, test, mean=mean, std=std, device=device, autocast_dtype=dtype)
-            row["test_accuracy"] = curve_point["accuracy"]
-        seconds += time.perf_counter() - started
-        row["seconds"] = round(seconds, 3)
-        log.append(row)
-        write_log(run_dir, log, LOG_COLUMNS)
-        if (epoch + 1) % config.checkpoint_every == 0 or last_epoch:
-            save_checkpoint(run_dir, modules=modules, optimizers={"sgd": optimizer},
-                            schedulers={"lr": scheduler}, generators={"augment": rng},
-                            state={"epoch": epoch + 1, "step": step, "seconds": seconds, "log": log})
+            if run.step % 25 == 0 or run.step == run.total_steps:
+                bar.set_postfix(loss=f"{loss.item():.4f}", lr=f"{run.scheduler.get_last_lr()[0]:.3g}",
+                                refresh=False)
+        run.end_epoch(epoch, float(total_loss) / run.per_epoch, time.perf_counter() - started)
     bar.close()
-
-    started = time.perf_counter()
-    metrics = evaluate(model, test, mean=mean, std=std, device=device, autocast_dtype=dtype)
-    seconds += time.perf_counter() - started
-    result = {
-        "metrics": metrics,
-        "method": method.name,
-        "epochs": config.epochs,
-        "steps": step,
-        "parameters": count_parameters(model),
-        "normalization": {"mean": mean.tolist(), "std": std.tolist()},
-        "log": log,
-        "wall_seconds": round(seconds, 3),
-        "config": to_dict(config),
-        "environment": environment(device),
-    }
-    write_json(run_dir / RESULT_FILE, result)
-    return result
+    return run.finish()
 
 
 # ------------------------------------------------------------------------------------- generator + classifier

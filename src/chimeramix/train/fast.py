@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import nn
 
 from chimeramix.methods import PairMixing
 
@@ -180,8 +179,8 @@ class GraphedFunction:
 
 
 def classifier_update(
-    model: nn.Module,
-    criterion: nn.Module,
+    model: Callable[[torch.Tensor], torch.Tensor],
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     optimizer: torch.optim.Optimizer,
     autocast_dtype: torch.dtype | None,
     *,
@@ -189,6 +188,9 @@ def classifier_update(
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """One classifier training step as a function ``(inputs, targets) -> loss``: forward pass (under
     autocast when ``autocast_dtype`` is set), loss in float32, backward pass, optimiser step.
+
+    A loss with several elements (a pack's per-run losses, :mod:`chimeramix.train.packed`) is summed for the
+    backward pass, so each element's gradient reaches only its own weights.
 
     ``channels_last`` feeds the model channels-last inputs (give it a channels-last model too); the autocast
     cache is off, as CUDA graph capture requires, which changes nothing here since every weight is cast once.
@@ -202,7 +204,7 @@ def classifier_update(
             outputs = model(inputs)
         loss = criterion(outputs.float(), targets)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.sum().backward()
         optimizer.step()
         return loss.detach()
 

@@ -1,0 +1,179 @@
+"""Packs (``chimeramix.train.packed``): G runs trained as one vmapped model give what G lone runs give.
+
+Without dropout a packed run matches its lone run to floating-point tolerance (grouped and plain
+convolutions sum in other orders): same augmentation draws, losses, weights and predictions. A pack resumes
+exactly, its runs resume alone, and configs that differ in more than the split seed are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import safetensors.torch
+import torch
+
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.errors import ChimeraMixError
+from chimeramix.train import classifier as classifier_module
+from chimeramix.train.classifier import train_classifier
+from chimeramix.train.generator import train_generator
+from chimeramix.train.packed import StackedModules, pack_key, train_classifier_pack
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SEEDS = (0, 1, 2)
+
+
+def data(root: Path, seed: int) -> DataConfig:
+    return DataConfig("cifar10", k=2, seed=seed, data_root=str(root))
+
+
+@pytest.fixture(scope="module")
+def generators(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """A tiny finished generator per split seed."""
+    runs = {}
+    for seed in SEEDS:
+        runs[seed] = tmp_path_factory.mktemp(f"generator-{seed}")
+        config = GeneratorConfig(data=data(tiny_data_root, seed), blocks=2, mix_after=1, base_channels=4,
+                                 batch_size=8, repetition=2, epochs=1, device="cpu")
+        train_generator(config, runs[seed], progress=False)
+    return runs
+
+
+def tiny(root: Path, seed: int, generators: dict[int, Path], **changes: Any) -> ClassifierConfig:
+    """ChimeraMix+Grid without dropout, WRN-10-1, 2 epochs of 5 steps."""
+    values: dict[str, Any] = {"method": "chimeramix-grid", "generator": str(generators[seed]),
+                              "architecture": "wrn-10-1", "dropout": 0.0, "epochs": 2, "repetition": 4,
+                              "batch_size": 8, "cutout_size": 4, "checkpoint_every": 1, "device": "cpu",
+                              **changes}
+    return ClassifierConfig(data=data(root, seed), **values)
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return safetensors.torch.load_file(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors")
+
+
+def losses(result: dict[str, Any]) -> list[float]:
+    return [row["loss"] for row in result["log"]]
+
+
+@pytest.fixture(scope="module")
+def lone_and_packed(tiny_data_root: Path, generators: dict[int, Path],
+                    tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    """The runs of SEEDS trained alone, and the same runs trained as one pack."""
+    configs = [tiny(tiny_data_root, seed, generators) for seed in SEEDS]
+    lone = []
+    for config in configs:
+        run_dir = tmp_path_factory.mktemp("lone")
+        lone.append({**train_classifier(config, run_dir, progress=False), "run_dir": run_dir})
+    pack_dirs = [tmp_path_factory.mktemp("packed") for _ in configs]
+    packed = [{**result, "run_dir": run_dir}
+              for result, run_dir in zip(train_classifier_pack(configs, pack_dirs, progress=False), pack_dirs)]
+    return {"lone": lone, "packed": packed}
+
+
+def test_packed_runs_match_lone_runs(lone_and_packed: dict[str, list[dict[str, Any]]]) -> None:
+    for lone, packed in zip(lone_and_packed["lone"], lone_and_packed["packed"]):
+        assert packed["pack_size"] == len(SEEDS)
+        assert packed["config"] == lone["config"]
+        assert losses(packed) == pytest.approx(losses(lone), rel=1e-4)
+        expected, actual = weights(lone["run_dir"]), weights(packed["run_dir"])
+        assert expected.keys() == actual.keys()
+        for name in expected:
+            torch.testing.assert_close(actual[name], expected[name], rtol=1e-3, atol=1e-4, msg=name)
+        assert packed["metrics"]["confusion_matrix"] == lone["metrics"]["confusion_matrix"]
+    assert len({tuple(losses(run)) for run in lone_and_packed["packed"]}) == len(SEEDS)  # different runs
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_a_pack_resumes_exactly_and_its_runs_resume_alone(
+    tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path,
+    lone_and_packed: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configs = [tiny(tiny_data_root, seed, generators) for seed in SEEDS]
+    run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS]
+    save = classifier_module.save_checkpoint
+    saved: list[Path] = []
+
+    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
+        saved.append(save(run_dir, **kwargs))
+        if len(saved) == len(SEEDS) + 1:
+            raise Interrupt  # epoch 1 saved by every run, epoch 2 by the first only
+
+    monkeypatch.setattr(classifier_module, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupt):
+        train_classifier_pack(configs, run_dirs, progress=False)
+    monkeypatch.undo()
+    # the first run is at epoch 2, the others at epoch 1: they resume as two packs
+    resumed = train_classifier_pack(configs, run_dirs, resume=True, progress=False)
+    for result, packed in zip(resumed, lone_and_packed["packed"]):
+        assert losses(result) == losses(packed)
+        assert result["metrics"] == packed["metrics"]
+    # a packed run resumes alone
+    alone = replace(configs[1], epochs=3)
+    with pytest.raises(ChimeraMixError, match="different config"):
+        train_classifier(alone, run_dirs[1], resume=True, progress=False)
+
+
+def test_a_lone_run_continues_in_a_pack(tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path,
+                                        lone_and_packed: dict[str, list[dict[str, Any]]],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    configs = [tiny(tiny_data_root, seed, generators) for seed in SEEDS[:2]]
+    run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS[:2]]
+    save = classifier_module.save_checkpoint
+
+    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
+        save(run_dir, **kwargs)
+        raise Interrupt
+
+    monkeypatch.setattr(classifier_module, "save_checkpoint", save_then_stop)
+    for config, run_dir in zip(configs, run_dirs):  # both lone runs stop after epoch 1
+        with pytest.raises(Interrupt):
+            train_classifier(config, run_dir, progress=False)
+    monkeypatch.undo()
+    resumed = train_classifier_pack(configs, run_dirs, resume=True, progress=False)
+    for result, lone in zip(resumed, lone_and_packed["lone"]):
+        assert losses(result) == pytest.approx(losses(lone), rel=1e-4)
+        assert result["metrics"]["confusion_matrix"] == lone["metrics"]["confusion_matrix"]
+
+
+def test_packs_with_dropout_and_soft_targets_train(tiny_data_root: Path, tmp_path: Path) -> None:
+    configs = [ClassifierConfig(data=data(tiny_data_root, seed), method="cutmix", architecture="wrn-10-1",
+                                dropout=0.3, epochs=1, repetition=2, batch_size=8, device="cpu")
+               for seed in SEEDS[:2]]
+    results = train_classifier_pack(configs, [tmp_path / "a", tmp_path / "b"], progress=False)
+    assert [result["steps"] for result in results] == [3, 3]
+    assert losses(results[0]) != losses(results[1])
+
+
+def test_runs_of_a_pack_may_differ_only_in_the_split(tiny_data_root: Path, generators: dict[int, Path],
+                                                     tmp_path: Path) -> None:
+    first, second = (tiny(tiny_data_root, seed, generators) for seed in SEEDS[:2])
+    assert pack_key(first) == pack_key(second)
+    for changed, field in ((replace(second, lr=0.5), "lr"), (replace(second, data=replace(second.data, k=3)),
+                                                             "data.k")):
+        with pytest.raises(ChimeraMixError, match=rf"differ only in .*not in {field}"):
+            train_classifier_pack([first, changed], [tmp_path / "a", tmp_path / "b"], progress=False)
+    assert not (tmp_path / "a").exists()  # refused before anything is written
+
+
+def test_stacked_modules_round_trip() -> None:
+    torch.manual_seed(0)
+    modules = [torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3)) for _ in range(3)]
+    stacked = StackedModules(modules)
+    inputs = torch.randn(3, 5, 4)
+    outputs = stacked(inputs)
+    for index, module in enumerate(modules):  # the same batch statistics, and the same running statistics
+        torch.testing.assert_close(outputs[index], module(inputs[index]))
+    with torch.no_grad():
+        stacked.parameters["0.weight"].add_(1.0)
+    stacked.unstack_into(modules)
+    for index, module in enumerate(modules):
+        torch.testing.assert_close(module[0].weight, stacked.parameters["0.weight"][index].detach())
+        torch.testing.assert_close(module[1].running_mean, stacked.buffers["1.running_mean"][index])

@@ -11,7 +11,10 @@ The reference path is the straightforward loop (eager, augmentation and step on 
 per-step loss check); the fast path is ``chimeramix.train.fast`` (CUDA graphs, side stream, fused or
 capturable optimisers, channels-last classifier). Both run the same steps; only the launch differs.
 
-    python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps each
+A pack (``--pack G``, ``chimeramix.train.packed``) trains G runs in one batched step: its figure is ms per
+pack step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
+
+    python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps each, packs of 5
     python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 3
 """
 
@@ -22,6 +25,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -52,6 +56,7 @@ from chimeramix.train.generator import (
     to_generator_input,
     training_step,
 )
+from chimeramix.train.packed import StackedModules, stack_batches
 
 CLASSES = 10
 K = 10
@@ -98,37 +103,54 @@ def timed(device: torch.device, run: Callable[[int], None], warmup: int, steps: 
 
 
 def classifier_seconds(device: torch.device, architecture: str, method: str, fast: bool, warmup: int,
-                       steps: int) -> float:
+                       steps: int, pack: int = 1) -> float:
+    """Seconds per training step of one run (``pack`` 1), or per step of a pack of ``pack`` runs (each with
+    its own generator and augmentation RNG, as ``chimeramix.train.packed`` trains them)."""
     images, labels = synthetic_data(device)
     dtype = autocast_dtype(device, amp=True)
-    mixing = None
-    if parse_method(method).needs_generator:
-        generator = MixingGenerator().to(device).eval()
-        mixing = PairMixing(GridMasks(), mask_size=16, model=generator, working_size=64, autocast_dtype=dtype)
-        if fast:
-            mixing = GraphedPairMixing(mixing)
     mean, std = channel_stats(images)
-    augmentation = Augmentation(parse_method(method), images, labels, num_classes=CLASSES, crop_padding=4,
-                                cutout_size=16, mean=mean, std=std, pair_mixing=mixing)
+    augmentations = []
+    for _ in range(pack):
+        mixing = None
+        if parse_method(method).needs_generator:
+            generator = MixingGenerator().to(device).eval()
+            mixing = PairMixing(GridMasks(), mask_size=16, model=generator, working_size=64, autocast_dtype=dtype)
+            if fast:
+                mixing = GraphedPairMixing(mixing)
+        augmentations.append(Augmentation(parse_method(method), images, labels, num_classes=CLASSES,
+                                          crop_padding=4, cutout_size=16, mean=mean, std=std, pair_mixing=mixing))
     torch.manual_seed(0)
-    model = build_classifier(architecture, CLASSES, dropout=0.3).to(device)
-    channels_last = fast and device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=CLASSIFIER_LR, momentum=0.9, nesterov=True,
+    models = [build_classifier(architecture, CLASSES, dropout=0.3).to(device) for _ in range(pack)]
+    channels_last = fast and device.type == "cuda" and pack == 1
+    if pack == 1:
+        model: Callable[[torch.Tensor], torch.Tensor] = models[0].to(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.CrossEntropyLoss()
+        parameters = list(models[0].parameters())
+    else:
+        model = stacked = StackedModules(models)
+        criterion = StackedModules([nn.CrossEntropyLoss() for _ in range(pack)])
+        parameters = list(stacked.parameters.values())
+    optimizer = torch.optim.SGD(parameters, lr=CLASSIFIER_LR, momentum=0.9, nesterov=True,
                                 weight_decay=0.0053, **(sgd_options(device) if fast else {}))
     total = warmup + steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total, 1.0))
-    update = classifier_update(model, nn.CrossEntropyLoss(), optimizer, dtype, channels_last=channels_last)
+    update = classifier_update(model, criterion, optimizer, dtype, channels_last=channels_last)
     step_fn = GraphedFunction(update, optimizers=[optimizer]) if fast else update
     batches = SideStream(device, enabled=fast)
-    rng = make_generator(1, device)
+    rngs = [make_generator(1 + index, device) for index in range(pack)]
     positions = batch_positions(device, CLASSIFIER_BATCH, total)
-    total_loss = torch.zeros((), device=device)
+
+    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if pack == 1:
+            return augmentations[0](positions[step], rngs[0])
+        return stack_batches([augment(positions[step], rng) for augment, rng in zip(augmentations, rngs)])
+
+    total_loss = torch.zeros(pack, device=device)
 
     def run(step: int) -> None:
         nonlocal total_loss
-        inputs, targets = batches.run(lambda: augmentation(positions[step], rng))
+        inputs, targets = batches.run(partial(batch, step))
         total_loss += step_fn(inputs, targets)
         scheduler.step()
 
@@ -202,23 +224,31 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500, help="timed classifier steps per measurement")
     parser.add_argument("--generator-steps", type=int, default=200, help="timed generator steps")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps before each measurement")
+    parser.add_argument("--pack", type=int, default=5,
+                        help="also time packs of this many classifier runs (default 5, a cell's splits; 1: no)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args()
     device = select_device(args.device)
+    parts: list[tuple[str, str | None, int]] = [("classifier baseline", "baseline", 1),
+                                                ("classifier chimeramix-grid", "chimeramix-grid", 1)]
+    if args.pack > 1:
+        parts += [(f"classifier {method} pack of {args.pack}", method, args.pack)
+                  for method in ("baseline", "chimeramix-grid")]
+    parts.append(("generator", None, 1))
     rows: list[dict[str, Any]] = []
-    for part in ("classifier baseline", "classifier chimeramix-grid", "generator"):
+    for part, method, pack in parts:
         seconds = {}
         for path in ("reference", "fast"):
             fast = path == "fast"
-            if part == "generator":
+            if method is None:
                 value = generator_seconds(device, fast, max(1, args.warmup // 4), args.generator_steps)
             else:
-                value = classifier_seconds(device, args.architecture, part.split()[1], fast, args.warmup,
-                                           args.steps)
+                value = classifier_seconds(device, args.architecture, method, fast, args.warmup, args.steps, pack)
             seconds[path] = value
-            rows.append({"part": part, "path": path, "ms_per_step": 1000 * value, "steps_per_s": 1 / value})
-            print(f"{part:28s} {path:9s} {1000 * value:9.2f} ms/step {1 / value:9.1f} steps/s", flush=True)
-        print(f"{part:28s} speed-up  {seconds['reference'] / seconds['fast']:9.2f} x", flush=True)
+            rows.append({"part": part, "path": path, "pack": pack, "ms_per_step": 1000 * value,
+                         "steps_per_s": 1 / value, "run_steps_per_s": pack / value})
+            print(f"{part:40s} {path:9s} {1000 * value:9.2f} ms/step {pack / value:9.1f} run-steps/s", flush=True)
+        print(f"{part:40s} speed-up  {seconds['reference'] / seconds['fast']:9.2f} x", flush=True)
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
           f"classifier {args.architecture}")

@@ -37,3 +37,20 @@ def test_real_sweep_and_table(
     assert main(["table", "--store", str(store)]) == 0
     table = capsys.readouterr().out
     assert "| baseline |" in table and "| chimeramix-grid |" in table and "(n=1)" in table
+
+
+@pytest.mark.slow
+def test_real_sweep_trains_packs(tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    argv = ["sweep", "--datasets", "cifar10", "--methods", "baseline,chimeramix-grid", "--k", "2",
+            "--seeds", "0-2", "--pack", "2", "--preset", "quick", "--store", str(store), "--data-root",
+            str(tiny_data_root), "--device", "cpu", "--no-progress", *TINY]
+    assert main(argv) == 0
+    assert "9 of 9 jobs finished (9 by this sweep)" in capsys.readouterr().out
+    finished = Store.open(store)
+    classifiers = sorted((job.config["method"], job.config["data"]["seed"], job.id)
+                         for job in finished.load_plan().values() if job.kind == "classifier")
+    pack_sizes = [finished.result(job_id)["pack_size"] for _, _, job_id in classifiers]
+    assert pack_sizes == [2, 2, 1, 2, 2, 1]  # seeds 0 and 1 packed, seed 2 alone, for each method
+    first_log = finished.log_path(classifiers[0][2]).read_text()
+    assert "pack of 2" in first_log and "in a pack; output in" in finished.log_path(classifiers[1][2]).read_text()

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,9 @@ TESTS = Path(__file__).resolve().parent
 SLOW_STEPS = 20
 
 
-def _ledger(run_dir: Path, job: Job, resume: bool) -> None:
+def _ledger(run_dir: Path, job: Job, resume: bool, pack: int = 1) -> None:
     with open(run_dir.parent.parent / "ledger.txt", "a", encoding="utf-8") as handle:
-        handle.write(f"{job.id} {int(resume)} {os.getpid()}\n")
+        handle.write(f"{job.id} {int(resume)} {os.getpid()} {pack}\n")
 
 
 def _finish(run_dir: Path, job: Job) -> None:
@@ -38,25 +39,37 @@ def _finish(run_dir: Path, job: Job) -> None:
     tmp.replace(run_dir / "result.json")
 
 
-def fake_job(job: Job, run_dir: Path, resume: bool) -> None:
+def fake_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
     """Record the execution, print to the (redirected) output, take a moment, write result.json."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _ledger(run_dir, job, resume)
-    print(f"fake progress of {job.id}")
+    for job, run_dir in zip(jobs, run_dirs):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _ledger(run_dir, job, resume, len(jobs))
+        print(f"fake progress of {job.id}")
     time.sleep(0.3)
-    _finish(run_dir, job)
+    for job, run_dir in zip(jobs, run_dirs):
+        _finish(run_dir, job)
 
 
-def failing_generator_job(job: Job, run_dir: Path, resume: bool) -> None:
+def failing_generator_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
     """Generators always fail; classifiers succeed."""
-    if job.kind == "generator":
-        _ledger(run_dir, job, resume)
+    if jobs[0].kind == "generator":
+        _ledger(run_dirs[0], jobs[0], resume)
         raise RuntimeError("generator exploded")
-    fake_job(job, run_dir, resume)
+    fake_job(jobs, run_dirs, resume)
 
 
-def slow_job(job: Job, run_dir: Path, resume: bool) -> None:
+def failing_pack_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
+    """Packs of several jobs fail; jobs alone succeed."""
+    if len(jobs) > 1:
+        for job, run_dir in zip(jobs, run_dirs):
+            _ledger(run_dir, job, resume, len(jobs))
+        raise RuntimeError("pack exploded")
+    fake_job(jobs, run_dirs, resume)
+
+
+def slow_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
     """SLOW_STEPS steps of 0.1 s with a checkpoint after each; resumes from the checkpoint."""
+    job, run_dir = jobs[0], run_dirs[0]
     run_dir.mkdir(parents=True, exist_ok=True)
     _ledger(run_dir, job, resume)
     checkpoint = run_dir / "checkpoint.json"
@@ -215,3 +228,31 @@ def test_local_launcher_needs_a_worker(workers: int) -> None:
 
     with pytest.raises(ChimeraMixError, match="--workers"):
         LocalLauncher(workers)
+
+
+def test_packs_join_the_splits_of_a_cell_once_their_generators_are_done(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs("baseline,chimeramix-grid", seeds=(0, 1, 2))
+    report = run_sweep(store, jobs, LocalLauncher(1), job_fn=fake_job, options=RunOptions(pack=2),
+                       progress=False, poll_s=0.1)
+    assert report.complete and sorted(report.ran) == sorted(job.id for job in jobs)
+    kinds = {job.id: (job.kind, job.config.get("method"), job.config["data"]["seed"]) for job in jobs}
+    runs = [(kinds[job_id], int(pack)) for job_id, _, _, pack in ledger(store.root)]
+    assert sorted(runs) == sorted([(("generator", None, seed), 1) for seed in (0, 1, 2)]
+                                  + [(("classifier", method, seed), 2 if seed < 2 else 1)
+                                     for method in ("baseline", "chimeramix-grid") for seed in (0, 1, 2)])
+    # one worker finishes the generators one by one: the chimeramix pack still waits for both of its splits
+    chimeramix = [pack for (kind, method, _), pack in runs if method == "chimeramix-grid"]
+    assert chimeramix.count(2) == 2
+
+
+def test_a_failed_pack_is_retried_job_by_job(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs("baseline", seeds=(0, 1))
+    report = run_sweep(store, jobs, LocalLauncher(1), job_fn=failing_pack_job, options=RunOptions(pack=2),
+                       max_attempts=2, progress=False, poll_s=0.1)
+    assert report.complete
+    assert sorted(int(pack) for _, _, _, pack in ledger(store.root)) == [1, 1, 2, 2]
+    for job in jobs:
+        assert [failure["error"] for failure in store.failures(job.id)] == ["RuntimeError: pack exploded"]
+        assert "in a pack" in store.log_path(job.id).read_text() or "pack of 2" in store.log_path(job.id).read_text()

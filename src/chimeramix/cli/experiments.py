@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sweep.add_argument("--device", default="auto", help="device of every run: auto, cpu, cuda, cuda:1, ...")
     sweep.add_argument("--fast", action="store_true",
                        help="run every job on the fast GPU path (CUDA graphs; same computation and job ids)")
+    sweep.add_argument("--pack", type=int, default=1, metavar="N",
+                       help="train up to N classifier jobs that differ only in their split seed as one pack: "
+                            "one worker, one batched model (default 1: none; on a GPU, 5 packs a cell's splits)")
     add_data_root_argument(sweep)
     sweep.add_argument("--max-attempts", type=int, default=2,
                        help="a job that failed this often is reported, not retried (default 2)")
@@ -116,7 +119,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     else:
         devices = [name.strip() for name in args.devices.split(",") if name.strip()] if args.devices else []
         launcher = LocalLauncher(args.workers, devices)
-    options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast,
+    if args.pack < 1:
+        raise ChimeraMixError(f"--pack must be at least 1, got {args.pack}")
+    options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
                          stale_after_s=args.stale_after)
     report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,
                        progress=not args.no_progress)

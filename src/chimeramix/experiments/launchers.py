@@ -1,7 +1,8 @@
 """Where jobs run: ``local`` (one fresh process per job on this machine) or ``ray`` (tasks on a Ray cluster).
 
-Both run :func:`chimeramix.experiments.runner.execute_job`, so claims, logs and failure records behave the
-same; several jobs may share one GPU either way (local: all see the same devices; ray: ``gpus_per_job`` < 1).
+Both run :func:`chimeramix.experiments.runner.execute_jobs` for each task (a job, or a pack of jobs), so claims,
+logs and failure records behave the same; several tasks may share one GPU either way (local: all see the same
+devices; ray: ``gpus_per_job`` < 1).
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from typing import Any
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
-from chimeramix.experiments.runner import Ended, JobFunction, Outcome, RunOptions, execute_job
+from chimeramix.experiments.runner import Ended, JobFunction, Outcome, RunOptions, execute_jobs
 
 EXIT_CODES: dict[Outcome, int] = {"done": 0, "failed": 10, "busy": 11}
 """Exit code of a local job process per outcome; any other code means the process crashed or was killed."""
 
 
-def _local_job(store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
-    sys.exit(EXIT_CODES[execute_job(store_root, job, job_fn, options)])
+def _local_task(store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
+    sys.exit(EXIT_CODES[execute_jobs(store_root, jobs, job_fn, options)])
 
 
 class LocalLauncher:
-    """Runs up to ``workers`` jobs at once, each in its own freshly spawned Python process.
+    """Runs up to ``workers`` tasks at once, each in its own freshly spawned Python process.
 
-    ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the jobs over several devices: each new job goes to the
-    device that runs the fewest jobs at that moment. Without it every job uses ``RunOptions.device``.
+    ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the tasks over several devices: each new task goes to
+    the device that runs the fewest tasks at that moment. Without it every task uses ``RunOptions.device``.
     """
 
     def __init__(self, workers: int = 1, devices: Sequence[str] = ()) -> None:
@@ -40,30 +41,32 @@ class LocalLauncher:
         self.slots = workers
         self.devices = tuple(devices)
         self._context = multiprocessing.get_context("spawn")
-        self._processes: dict[str, BaseProcess] = {}
-        self._device_of: dict[str, str] = {}
+        self._processes: dict[tuple[str, ...], BaseProcess] = {}
+        """Running tasks by their job ids."""
+        self._device_of: dict[tuple[str, ...], str] = {}
 
-    def submit(self, store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
+    def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
+        job_ids = tuple(job.id for job in jobs)
         if self.devices:
             load = Counter(self._device_of.values())
             device = min(self.devices, key=lambda name: load[name])
-            self._device_of[job.id] = device
+            self._device_of[job_ids] = device
             options = replace(options, device=device)
-        process = self._context.Process(target=_local_job, args=(store_root, job, job_fn, options),
-                                        name=f"chimeramix-{job.id}")
+        process = self._context.Process(target=_local_task, args=(store_root, jobs, job_fn, options),
+                                        name=f"chimeramix-{job_ids[0]}")
         process.start()
-        self._processes[job.id] = process
+        self._processes[job_ids] = process
 
     def wait(self, timeout_s: float) -> list[Ended]:
-        sentinels = {process.sentinel: job_id for job_id, process in self._processes.items()}
+        sentinels = {process.sentinel: job_ids for job_ids, process in self._processes.items()}
         ready = wait_for_sentinels(list(sentinels), timeout=timeout_s) if sentinels else []
         ended = []
         for sentinel in ready:
-            job_id = sentinels[sentinel]  # type: ignore[index]
-            process = self._processes.pop(job_id)
-            self._device_of.pop(job_id, None)
+            job_ids = sentinels[sentinel]  # type: ignore[index]
+            process = self._processes.pop(job_ids)
+            self._device_of.pop(job_ids, None)
             process.join()
-            ended.append(_local_outcome(job_id, process))
+            ended.append(_local_outcome(job_ids, process))
         return ended
 
     def close(self) -> None:
@@ -76,17 +79,18 @@ class LocalLauncher:
         self._device_of.clear()
 
 
-def _local_outcome(job_id: str, process: BaseProcess) -> Ended:
+def _local_outcome(job_ids: tuple[str, ...], process: BaseProcess) -> Ended:
     code = process.exitcode
     for outcome, expected in EXIT_CODES.items():
         if code == expected:
-            return Ended(job_id, outcome)
+            return Ended(job_ids, outcome)
     reason = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-    return Ended(job_id, "crashed", f"worker process {process.pid} died ({reason})", pid=process.pid)
+    return Ended(job_ids, "crashed", f"worker process {process.pid} died ({reason})", pid=process.pid)
 
 
 class RayLauncher:
-    """Runs jobs as Ray tasks, each asking for ``gpus_per_job`` GPUs (a fraction shares a GPU).
+    """Runs tasks (a job, or a pack) as Ray tasks, each asking for ``gpus_per_job`` GPUs (a fraction shares
+    a GPU).
 
     ``address`` is an existing cluster (``ray start --head`` ... or ``auto``); when this process is already
     connected to Ray, that connection is used. The store must be on a file system every node sees.
@@ -123,12 +127,13 @@ class RayLauncher:
                 fits.append(cluster_gpus / gpus_per_job)
             slots = max(1, int(min(fits, default=1)))
         self.slots = slots
-        self._task = ray.remote(execute_job).options(num_gpus=gpus_per_job, num_cpus=cpus_per_job,
+        self._task = ray.remote(execute_jobs).options(num_gpus=gpus_per_job, num_cpus=cpus_per_job,
                                                      max_retries=0)
-        self._refs: dict[Any, str] = {}
+        self._refs: dict[Any, tuple[str, ...]] = {}
+        """Running tasks' job ids by their Ray object reference."""
 
-    def submit(self, store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None:
-        self._refs[self._task.remote(store_root, job, job_fn, options)] = job.id
+    def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
+        self._refs[self._task.remote(store_root, jobs, job_fn, options)] = tuple(job.id for job in jobs)
 
     def wait(self, timeout_s: float) -> list[Ended]:
         if not self._refs:
@@ -138,12 +143,12 @@ class RayLauncher:
             ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
         ended = []
         for ref in ready:
-            job_id = self._refs.pop(ref)
+            job_ids = self._refs.pop(ref)
             try:
-                ended.append(Ended(job_id, self._ray.get(ref)))
+                ended.append(Ended(job_ids, self._ray.get(ref)))
             except Exception as error:  # a dead worker or an error outside the job: a crashed attempt
                 detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                ended.append(Ended(job_id, "crashed", f"ray task failed: {detail}"))
+                ended.append(Ended(job_ids, "crashed", f"ray task failed: {detail}"))
         return ended
 
     def close(self) -> None:

@@ -1,18 +1,21 @@
-"""Running a sweep: the job executor (claim, run, record) and the coordinator loop that feeds a launcher.
+"""Running a sweep: the task executor (claim, run, record) and the coordinator loop that feeds a launcher.
 
-The function that trains one job is injectable (:data:`JobFunction`); the default, :func:`train_job`,
-calls the generator and classifier trainers. Whatever runs a job, the store decides what happened: a job
-is finished iff its run directory holds ``result.json``.
+A *task* is what one worker runs: one job, or a *pack* of classifier jobs that differ only in their split
+seed, trained together as one batched model (:mod:`chimeramix.train.packed`; ``RunOptions.pack``). The
+function that trains a task is injectable (:data:`JobFunction`); the default, :func:`train_jobs`, calls the
+trainers. Whatever runs a task, the store decides what happened: a job is finished iff its run directory
+holds ``result.json``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,8 +28,9 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, Store
 
-JobFunction = Callable[[Job, Path, bool], Any]
-"""``job_fn(job, run_dir, resume)`` trains ``job`` in ``run_dir`` and writes ``run_dir/result.json`` last."""
+JobFunction = Callable[[Sequence[Job], Sequence[Path], bool], Any]
+"""``job_fn(jobs, run_dirs, resume)`` trains a task's jobs (one, or a pack) in their run directories and writes
+each ``run_dir/result.json`` last; ``resume``: some run directory already holds work."""
 
 Outcome = Literal["done", "failed", "busy", "crashed"]
 """How an attempt ended: finished; raised (recorded); claimed by someone else; its worker died."""
@@ -41,37 +45,46 @@ class RunOptions:
     fast: bool = False
     """Run every job on the fast GPU path (``chimeramix.train.fast``); it computes the same, so job ids
     do not depend on it."""
+    pack: int = 1
+    """Train up to this many classifier jobs that differ only in their split seed as one pack (one worker)."""
     stale_after_s: float = DEFAULT_STALE_AFTER_S
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
 
 @dataclass(frozen=True)
 class Ended:
-    """A launcher's report that one submitted job stopped running."""
+    """A launcher's report that one submitted task stopped running."""
 
-    job_id: str
+    job_ids: tuple[str, ...]
     outcome: Outcome
     detail: str = ""
     pid: int | None = None
-    """The worker process that died (``crashed`` on this host), so that its claim can be cleared."""
+    """The worker process that died (``crashed`` on this host), so that its claims can be cleared."""
 
 
 class Launcher(Protocol):
-    """Runs :func:`execute_job` calls somewhere; ``slots`` of them at a time."""
+    """Runs :func:`execute_jobs` calls (tasks) somewhere; ``slots`` of them at a time."""
 
     slots: int
 
-    def submit(self, store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> None: ...
+    def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None: ...
 
     def wait(self, timeout_s: float) -> list[Ended]:
-        """Block up to ``timeout_s`` for running jobs to end; return those that did."""
+        """Block up to ``timeout_s`` for running tasks to end; return those that did."""
         ...
 
     def close(self) -> None: ...
 
 
-def train_job(job: Job, run_dir: Path, resume: bool) -> Any:
-    """The default job function: train the job's generator or classifier with its progress bars on."""
+def train_jobs(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Any:
+    """The default job function: train the job's generator or classifier, or a pack of classifiers, with
+    progress bars on."""
+    if len(jobs) > 1:
+        from chimeramix.train.packed import train_classifier_pack
+
+        configs = [from_dict(ClassifierConfig, job.config) for job in jobs]
+        return train_classifier_pack(configs, run_dirs, resume=True, progress=True)
+    job, run_dir = jobs[0], run_dirs[0]
     if job.kind == "generator":
         from chimeramix.train.generator import train_generator
 
@@ -81,37 +94,56 @@ def train_job(job: Job, run_dir: Path, resume: bool) -> Any:
     return train_classifier(from_dict(ClassifierConfig, job.config), run_dir, resume=resume, progress=True)
 
 
-def execute_job(store_root: str, job: Job, job_fn: JobFunction, options: RunOptions) -> Outcome:
-    """Claim ``job``, run it with its output appended to ``STORE/logs/<id>.log``, release the claim.
+def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, options: RunOptions) -> Outcome:
+    """Claim a task's jobs, run those claimed with the output appended to ``STORE/logs/<first id>.log``
+    (the other jobs' logs point there), release the claims.
 
-    An exception from ``job_fn`` is recorded as a failed attempt (``failed``); a job someone else holds
-    is left alone (``busy``). A run directory with content is resumed (``resume=True``).
+    An exception from ``job_fn`` is recorded as a failed attempt of every job it ran (``failed``); jobs
+    someone else holds are left alone (``busy`` when that leaves none). Run directories with content are
+    resumed (``resume=True``).
     """
     store = Store.open(store_root)
-    if store.is_finished(job.id):
-        return "done"
-    claim = store.claim(job.id, stale_after_s=options.stale_after_s, heartbeat_s=options.heartbeat_s)
-    if claim is None:
-        return "busy"
+    claims = []
     try:
-        if store.is_finished(job.id):
-            return "done"
-        run_dir = store.run_dir(job.id)
-        resume = run_dir.is_dir() and any(run_dir.iterdir())
-        with _output_to(store.log_path(job.id)) as log:
-            print(f"=== {job.id}: attempt on {socket.gethostname()} pid {os.getpid()} at "
-                  f"{time.strftime('%Y-%m-%d %H:%M:%S')}, resume={resume}", file=log, flush=True)
+        for job in jobs:
+            if not store.is_finished(job.id):
+                claim = store.claim(job.id, stale_after_s=options.stale_after_s, heartbeat_s=options.heartbeat_s)
+                if claim is not None:
+                    claims.append((job, claim))
+        mine = [job for job, _ in claims if not store.is_finished(job.id)]
+        if not mine:
+            return "done" if all(store.is_finished(job.id) for job in jobs) else "busy"
+        run_dirs = [store.run_dir(job.id) for job in mine]
+        resume = any(run_dir.is_dir() and any(run_dir.iterdir()) for run_dir in run_dirs)
+        log_path = store.log_path(mine[0].id)
+        attempt = (f"attempt on {socket.gethostname()} pid {os.getpid()} at {time.strftime('%Y-%m-%d %H:%M:%S')}, "
+                   f"resume={resume}")
+        for job in mine[1:]:
+            _append_line(store.log_path(job.id), f"=== {job.id}: {attempt}, in a pack; output in {log_path}")
+        with _output_to(log_path) as log:
+            pack = f", pack of {len(mine)}: {' '.join(job.id for job in mine)}" if len(mine) > 1 else ""
+            print(f"=== {mine[0].id}: {attempt}{pack}", file=log, flush=True)
             try:
-                job_fn(_with_options(job, store, options), run_dir, resume)
-                if not store.is_finished(job.id):
-                    raise ChimeraMixError(f"job {job.id} ended without writing {store.result_path(job.id)}")
+                job_fn([_with_options(job, store, options) for job in mine], run_dirs, resume)
+                unfinished = [job.id for job in mine if not store.is_finished(job.id)]
+                if unfinished:
+                    raise ChimeraMixError(f"jobs {unfinished} ended without writing their result.json")
             except Exception as error:
                 traceback.print_exc(file=log)
-                store.record_failure(job.id, f"{type(error).__name__}: {error}")
+                for job in mine:
+                    if not store.is_finished(job.id):
+                        store.record_failure(job.id, f"{type(error).__name__}: {error}")
                 return "failed"
         return "done"
     finally:
-        claim.release()
+        for _, claim in claims:
+            claim.release()
+
+
+def _append_line(path: Path, line: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
 
 
 def _with_options(job: Job, store: Store, options: RunOptions) -> Job:
@@ -177,7 +209,7 @@ def run_sweep(
     jobs: list[Job],
     launcher: Launcher,
     *,
-    job_fn: JobFunction = train_job,
+    job_fn: JobFunction = train_jobs,
     options: RunOptions | None = None,
     max_attempts: int = 2,
     poll_s: float = 1.0,
@@ -186,45 +218,52 @@ def run_sweep(
     """Run every unfinished job of ``jobs`` (dependencies first) on ``launcher`` until none is left.
 
     Finished jobs are skipped, interrupted ones resumed, failed ones retried until they have failed
-    ``max_attempts`` times. Jobs another sweep holds are waited for, never run twice.
+    ``max_attempts`` times (alone, not in a pack). Jobs another sweep holds are waited for, never run twice.
     """
     options = options or RunOptions()
     store.merge_plan(jobs)
     by_id = {job.id: job for job in jobs}
     running: set[str] = set()
+    tasks = 0  # in flight on the launcher; each holds one slot
     report = SweepReport()
     bar = tqdm(total=len(jobs), desc="sweep", unit="job", disable=not progress, dynamic_ncols=True)
     try:
         while True:
-            for ended in launcher.wait(0 if not running else poll_s):
-                running.discard(ended.job_id)
-                if ended.outcome == "crashed":
-                    store.record_failure(ended.job_id, ended.detail)
-                    if ended.pid is not None:
-                        store.clear_claim_of(ended.job_id, ended.pid)
-                elif ended.outcome == "done" and store.is_finished(ended.job_id):
-                    report.ran.append(ended.job_id)
+            for ended in launcher.wait(0 if not tasks else poll_s):
+                tasks -= 1
+                for job_id in ended.job_ids:
+                    running.discard(job_id)
+                    if ended.outcome == "crashed":
+                        store.record_failure(job_id, ended.detail)
+                        if ended.pid is not None:
+                            store.clear_claim_of(job_id, ended.pid)
+                    elif ended.outcome == "done" and store.is_finished(job_id):
+                        report.ran.append(job_id)
             finished = {job_id for job_id in by_id if store.is_finished(job_id)}
             exhausted = {job_id for job_id in by_id
                          if job_id not in finished and len(store.failures(job_id)) >= max_attempts}
             blocked = _blocked(by_id, exhausted)
             waiting = submitted = 0
+            candidates = []
             for job in jobs:
                 if job.id in finished | exhausted | blocked.keys() | running:
                     continue
-                if job.depends_on is not None and job.depends_on not in finished:
-                    continue
                 if store.live_claim(job.id, options.stale_after_s) is not None:
                     waiting += 1
-                elif len(running) < launcher.slots:
-                    launcher.submit(str(store.root), job, job_fn, options)
-                    running.add(job.id)
-                    submitted += 1
+                else:
+                    candidates.append(job)
+            for task in _ready_tasks(candidates, finished, store, options.pack):
+                if tasks >= launcher.slots:
+                    break
+                launcher.submit(str(store.root), task, job_fn, options)
+                running.update(job.id for job in task)
+                tasks += 1
+                submitted += 1
             bar.n = len(finished)
             bar.set_postfix(running=len(running), waiting=waiting, failed=len(exhausted), refresh=True)
-            if not running and not waiting and not submitted:
+            if not tasks and not waiting and not submitted:
                 break
-            if not running:
+            if not tasks:
                 time.sleep(poll_s)  # only other sweeps' jobs are in progress: poll the store
     finally:
         bar.close()
@@ -233,6 +272,39 @@ def run_sweep(
     report.failed = {job_id: store.failures(job_id) for job_id in sorted(exhausted)}
     report.blocked = dict(sorted(blocked.items()))
     return report
+
+
+def _ready_tasks(candidates: list[Job], finished: set[str], store: Store, pack: int) -> Iterator[tuple[Job, ...]]:
+    """The tasks that can start now, in plan order: ready jobs alone, then packs of up to ``pack`` classifier
+    jobs that differ only in their split seed. A pack starts once all its members are ready (their generators
+    finished), so that generators finishing one by one do not split it; a job that failed before runs alone.
+    """
+
+    def ready(job: Job) -> bool:
+        return job.depends_on is None or job.depends_on in finished
+
+    groups: dict[str, list[Job]] = {}
+    for job in candidates:
+        group = _pack_group(job) if pack > 1 and not store.failures(job.id) else None
+        if group is not None:
+            groups.setdefault(group, []).append(job)
+        elif ready(job):
+            yield (job,)
+    for members in groups.values():
+        for start in range(0, len(members), pack):
+            chunk = tuple(members[start : start + pack])
+            if all(ready(job) for job in chunk):
+                yield chunk
+
+
+def _pack_group(job: Job) -> str | None:
+    """What the classifier jobs of one pack share (:func:`chimeramix.train.packed.pack_key`); ``None`` for
+    generator jobs."""
+    if job.kind != "classifier":
+        return None
+    from chimeramix.train.packed import pack_key
+
+    return json.dumps(pack_key(from_dict(ClassifierConfig, job.config)), sort_keys=True)
 
 
 def _blocked(jobs: dict[str, Job], exhausted: set[str]) -> dict[str, str]:

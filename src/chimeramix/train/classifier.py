@@ -205,6 +205,8 @@ class ClassifierRun:
     step: int
     seconds: float
     """Training seconds so far (over every attempt)."""
+    pack_size: int = 1
+    """Runs trained together with this one as one batched model, itself included (``train.packed``)."""
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -252,6 +254,7 @@ class ClassifierRun:
             "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()},
             "log": self.log,
             "wall_seconds": round(self.seconds, 3),
+            "pack_size": self.pack_size,
             "config": to_dict(self.config),
             "environment": environment(self.device),
         }

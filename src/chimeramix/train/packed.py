@@ -133,6 +133,7 @@ def train_pack(runs: Sequence[ClassifierRun], *, progress: bool = True) -> list[
     config, device = first.config, first.device
     for run in runs:
         run.model.train()
+        run.pack_size = len(runs)
     model = StackedModules([run.model for run in runs])
     criterion = StackedModules([run.criterion for run in runs])
     optimizer = torch.optim.SGD([*model.parameters.values(), *criterion.parameters.values()],
@@ -151,7 +152,7 @@ def train_pack(runs: Sequence[ClassifierRun], *, progress: bool = True) -> list[
         started = time.perf_counter()
         total_losses = torch.zeros(len(runs), device=device)
         for positions in zip(*(run.epoch_batches(epoch) for run in runs), strict=True):
-            inputs, targets = batches.run(partial(_stacked_batch, runs, positions))
+            inputs, targets = batches.run(partial(_packed_batch, runs, positions))
             total_losses += train_step(inputs, targets)
             scheduler.step()
             for run in runs:
@@ -163,12 +164,16 @@ def train_pack(runs: Sequence[ClassifierRun], *, progress: bool = True) -> list[
             run.end_epoch(epoch, total_loss / run.per_epoch, seconds)
         bar.set_postfix(loss=f"{float(total_losses.mean()) / first.per_epoch:.4f}", refresh=False)
     bar.close()
-    return [{**run.finish(), "pack_size": len(runs)} for run in runs]
+    return [run.finish() for run in runs]
 
 
-def _stacked_batch(runs: Sequence[ClassifierRun], positions: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Every run's augmented batch (from its own RNG), stacked: ``G x B x 3 x H x W`` and the targets."""
-    batches = [run.augmentation(where, run.rng) for run, where in zip(runs, positions)]
+def _packed_batch(runs: Sequence[ClassifierRun], positions: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Every run's augmented batch (from its own RNG), stacked."""
+    return stack_batches([run.augmentation(where, run.rng) for run, where in zip(runs, positions)])
+
+
+def stack_batches(batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """G (inputs, targets) batches as one pack batch: ``G x B x 3 x H x W`` inputs, ``G x B (x C)`` targets."""
     return torch.stack([inputs for inputs, _ in batches]), torch.stack([targets for _, targets in batches])
 
 

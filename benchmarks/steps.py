@@ -50,7 +50,7 @@ from chimeramix.train.fast import (
     sgd_options,
 )
 from chimeramix.train.generator import (
-    Networks,
+    AdversarialObjective,
     feature_side,
     flip_where,
     to_generator_input,
@@ -176,7 +176,6 @@ def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int)
     total = warmup + steps
     schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(optimizer, [total // 2], config.lr_gamma)
                   for name, optimizer in optimizers.items()}
-    nets = Networks(generator, discriminator, optimizers, schedulers)
     dtype = autocast_dtype(device, config.amp)
 
     def autocast() -> AbstractContextManager[Any]:
@@ -184,10 +183,8 @@ def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int)
         return torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None,
                               cache_enabled=not fast)
 
-    step_fn = GraphedFunction(
-        lambda x1, x2, mask, real: training_step(nets, config, x1, x2, mask, real, autocast),
-        optimizers=optimizers.values(),
-    )
+    objective = AdversarialObjective(generator, discriminator, config, autocast)
+    step_fn = GraphedFunction(partial(training_step, objective, optimizers), optimizers=optimizers.values())
     grid = GridMasks(config.grid_cells, config.grid_p, config.grid_shift)
     rng = make_generator(0, device)
     positions = batch_positions(device, batch_size, total)
@@ -205,7 +202,7 @@ def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int)
         if fast:
             totals += step_fn(x1, x2, mask, real_is_x1)
         else:
-            losses = training_step(nets, config, x1, x2, mask, real_is_x1, autocast)
+            losses = training_step(objective, optimizers, x1, x2, mask, real_is_x1)
             losses.tolist()  # the reference loop checks every step's losses on the host
             totals += losses
         for scheduler in schedulers.values():  # outside the graph

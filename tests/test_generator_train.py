@@ -121,8 +121,9 @@ def test_training_step_under_bf16_autocast() -> None:
     nets = trainer.build_networks(config, torch.device("cpu"), total_steps=10)
     x1, x2 = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
     mask = (torch.rand(2, 1, 8, 8) < 0.5).float()
-    losses = trainer.training_step(nets, config, x1, x2, mask, torch.tensor(True),
-                                   lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    objective = trainer.AdversarialObjective(nets.generator, nets.discriminator, config,
+                                             lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    losses = trainer.training_step(objective, nets.optimizers, x1, x2, mask, torch.tensor(True))
     assert losses.dtype == torch.float32 and torch.isfinite(losses).all()
 
 

@@ -27,11 +27,13 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from chimeramix.config import GeneratorConfig, resolve_generator, steps_per_epoch, to_dict
@@ -177,40 +179,202 @@ def build_networks(config: GeneratorConfig, device: torch.device, total_steps: i
     return Networks(generator, discriminator, optimizers, schedulers)
 
 
+class AdversarialObjective(nn.Module):
+    """The losses of one training step of generator G (f, g) and discriminator D, as one module.
+
+    ``objective("generator", x1, x2, mask)`` returns ``(L_G, L_rec, L_lap, L_adv, x̂)`` and
+    ``objective("discriminator", x1, x2, x̂, real_is_x1)`` returns ``L_D`` (x_real = x1 where ``real_is_x1``,
+    else x2). The forward passes run under ``autocast()``, the losses in float32. One module for both halves,
+    so that a pack of runs can call either through ``torch.func.vmap`` (:mod:`chimeramix.train.packed`).
+    """
+
+    def __init__(self, generator: MixingGenerator, discriminator: PatchDiscriminator, config: GeneratorConfig,
+                 autocast: Callable[[], AbstractContextManager[Any]]) -> None:
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.weights = (config.w_rec, config.w_lap, config.w_adv)
+        self.autocast = autocast
+
+    def forward(self, half: Literal["generator", "discriminator"], x1: torch.Tensor, x2: torch.Tensor,
+                third: torch.Tensor, real_is_x1: torch.Tensor | None = None) -> Any:
+        if half == "generator":
+            return self.generator_losses(x1, x2, third)
+        if real_is_x1 is None:
+            raise ValueError("the discriminator's loss needs real_is_x1")
+        return self.discriminator_loss(x1, x2, third, real_is_x1)
+
+    def generator_losses(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        with self.autocast():
+            e1, e2 = self.generator.encode(torch.cat([x1, x2])).chunk(2)
+            x1_hat, x2_hat, mixed = self.generator.decode(torch.cat([e1, e2, mix(e1, e2, mask)])).chunk(3)
+            fooled = self.discriminator(mixed)
+        rec = reconstruction_loss(x1_hat, x1) + reconstruction_loss(x2_hat, x2)
+        lap = laplacian_loss(x1_hat, x1) + laplacian_loss(x2_hat, x2)
+        adv = adversarial_loss(fooled, real=True)
+        w_rec, w_lap, w_adv = self.weights
+        return w_rec * rec + w_lap * lap + w_adv * adv, rec, lap, adv, mixed
+
+    def discriminator_loss(self, x1: torch.Tensor, x2: torch.Tensor, mixed: torch.Tensor,
+                           real_is_x1: torch.Tensor) -> torch.Tensor:
+        real = torch.where(real_is_x1, x1, x2)
+        with self.autocast():
+            judged_real, judged_fake = self.discriminator(torch.cat([real, mixed])).chunk(2)
+        return (adversarial_loss(judged_real, real=True) + adversarial_loss(judged_fake, real=False)) / 2
+
+
 def training_step(
-    nets: Networks,
-    config: GeneratorConfig,
+    objective: AdversarialObjective,
+    optimizers: dict[str, torch.optim.Optimizer],
     x1: torch.Tensor,
     x2: torch.Tensor,
     mask: torch.Tensor,
     real_is_x1: torch.Tensor,
-    autocast: Callable[[], AbstractContextManager[Any]],
 ) -> torch.Tensor:
     """One generator step, then one discriminator step; returns the losses (``LOSS_NAMES``) as one tensor.
     The caller steps the schedulers (outside the CUDA graph on the fast path)."""
-    generator, discriminator = nets.generator, nets.discriminator
-    discriminator.requires_grad_(False)
-    with autocast():
-        e1, e2 = generator.encode(torch.cat([x1, x2])).chunk(2)
-        x1_hat, x2_hat, mixed = generator.decode(torch.cat([e1, e2, mix(e1, e2, mask)])).chunk(3)
-        fooled = discriminator(mixed)
-    rec = reconstruction_loss(x1_hat, x1) + reconstruction_loss(x2_hat, x2)
-    lap = laplacian_loss(x1_hat, x1) + laplacian_loss(x2_hat, x2)
-    adv = adversarial_loss(fooled, real=True)
-    loss_g = config.w_rec * rec + config.w_lap * lap + config.w_adv * adv
-    nets.optimizers["generator"].zero_grad(set_to_none=True)
+    objective.discriminator.requires_grad_(False)
+    loss_g, rec, lap, adv, mixed = objective("generator", x1, x2, mask)
+    optimizers["generator"].zero_grad(set_to_none=True)
     loss_g.backward()
-    nets.optimizers["generator"].step()
+    optimizers["generator"].step()
 
-    discriminator.requires_grad_(True)
-    real = torch.where(real_is_x1, x1, x2)
-    with autocast():
-        judged_real, judged_fake = discriminator(torch.cat([real, mixed.detach()])).chunk(2)
-    loss_d = (adversarial_loss(judged_real, real=True) + adversarial_loss(judged_fake, real=False)) / 2
-    nets.optimizers["discriminator"].zero_grad(set_to_none=True)
+    objective.discriminator.requires_grad_(True)
+    loss_d = objective("discriminator", x1, x2, mixed.detach(), real_is_x1)
+    optimizers["discriminator"].zero_grad(set_to_none=True)
     loss_d.backward()
-    nets.optimizers["discriminator"].step()
+    optimizers["discriminator"].step()
     return torch.stack([loss_g, rec, lap, adv, loss_d]).detach()
+
+
+@dataclass
+class GeneratorRun:
+    """One generator run while it trains: config, images, networks, RNG, masks and progress.
+
+    :func:`open_generator_run` builds it (resuming when asked); a loop draws every step's batch with
+    :meth:`batch` from :meth:`epoch_batches`, steps the optimisers and schedulers itself, and ends every epoch
+    with :meth:`end_epoch` and the run with :meth:`finish`. :func:`train_generator` is the reference loop;
+    :mod:`chimeramix.train.packed` trains several runs as one batched model with the same pieces.
+    """
+
+    config: GeneratorConfig
+    run_dir: Path
+    device: torch.device
+    data: TrainingImages
+    nets: Networks
+    objective: AdversarialObjective
+    rng: torch.Generator
+    """Partners, flips, masks and the real/fake coin (checkpointed)."""
+    masks: MaskSampler
+    count: int
+    repeats: int
+    per_epoch: int
+    log: list[dict[str, Any]]
+    start_epoch: int
+    step: int
+    seconds: float
+    board: Any = None
+    """A TensorBoard writer, when the config asks for one."""
+
+    def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
+        """The training-subset positions of every step of ``epoch`` (a pure function of seed and epoch)."""
+        order = epoch_order(self.config.data.seed, epoch, self.count, self.repeats)
+        return list(torch.from_numpy(order).to(self.device).split(int(self.config.batch_size or 1)))
+
+    def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(x1, x2, mask, real_is_x1)`` of one step: same-class partners, flips, a mask and the coin, all
+        drawn from the run's RNG."""
+        partners = self.data.partners.sample(positions, self.rng)
+        flips = torch.rand(2, len(positions), generator=self.rng, device=self.device) < 0.5
+        mask = self.masks(positions, flips[0], self.rng)
+        real_is_x1 = torch.rand((), generator=self.rng, device=self.device) < 0.5
+        size = working_side(self.config)
+        x1 = to_generator_input(flip_where(self.data.images[positions], flips[0]), size)
+        x2 = to_generator_input(flip_where(self.data.images[partners], flips[1]), size)
+        return x1, x2, mask, real_is_x1
+
+    def end_epoch(self, epoch: int, totals: torch.Tensor, seconds: float) -> dict[str, float]:
+        """Close ``epoch`` (0-based), whose summed losses are ``totals`` and which took ``seconds``: check and
+        log the mean losses, write a checkpoint and the pictures when due; returns the means."""
+        means = dict(zip(LOSS_NAMES, (totals / self.per_epoch).tolist()))
+        first_step = self.step - self.per_epoch + 1
+        check_losses(means, f"in epoch {epoch + 1} (steps {first_step}-{self.step})", self.run_dir)
+        self.seconds += seconds
+        row = {"epoch": epoch + 1, "step": self.step, "lr": self.nets.schedulers["generator"].get_last_lr()[0],
+               **means, "seconds": round(self.seconds, 3)}
+        self.log.append(row)
+        write_log(self.run_dir, self.log, LOG_COLUMNS)
+        if self.board is not None:
+            for name in LOSS_NAMES:
+                self.board.add_scalar(f"generator/{name}", row[name], epoch + 1)
+        if (epoch + 1) % self.config.checkpoint_every == 0 or epoch + 1 == self.config.epochs:
+            save_checkpoint(self.run_dir, **self._checkpointed(),
+                            state={"epoch": epoch + 1, "step": self.step, "seconds": self.seconds, "log": self.log})
+            write_pictures(self.nets.generator, self.config, self.data, self.run_dir)
+        return means
+
+    def finish(self) -> dict[str, Any]:
+        """Write the final weights and ``result.json``; returns the result."""
+        if self.board is not None:
+            self.board.close()
+        save_weights(self.nets.generator, self.run_dir / GENERATOR_FILE)
+        save_weights(self.nets.discriminator, self.run_dir / DISCRIMINATOR_FILE)
+        log = self.log
+        result = {
+            "final": {name: log[-1][name] for name in LOSS_NAMES} if log else {},
+            "first_epoch": {name: log[0][name] for name in LOSS_NAMES} if log else {},
+            "epochs": self.config.epochs,
+            "steps": self.step,
+            "wall_seconds": round(self.seconds, 3),
+            "config": to_dict(self.config),
+            "environment": environment(self.device),
+        }
+        write_json(self.run_dir / RESULT_FILE, result)
+        finished: dict[str, Any] = read_json(self.run_dir / RESULT_FILE)  # the JSON form, as a finished run
+        return finished
+
+    def _checkpointed(self) -> dict[str, Any]:
+        return {"modules": self.nets.modules(), "optimizers": self.nets.optimizers,
+                "schedulers": self.nets.schedulers, "generators": {"train": self.rng}}
+
+
+def open_generator_run(
+    config: GeneratorConfig, run_dir: str | os.PathLike[str], *, resume: bool = False
+) -> GeneratorRun | dict[str, Any]:
+    """The run of ``config`` in ``run_dir``, ready to train (from its latest checkpoint when ``resume``); the
+    stored result instead when ``resume`` finds the run finished. A run directory that holds another config,
+    or a run when ``resume`` is off, is refused."""
+    config = resolve_generator(config)
+    run_dir = Path(run_dir)
+    finished = check_run_dir(config, run_dir, resume, "generator")
+    if finished is not None:
+        return finished
+    if config.batch_size is None or config.repetition is None:
+        raise ValueError("open_generator_run resolves the config first")
+    device = select_device(config.device)
+    data = load_training_images(config, run_dir, device)
+    repeats = repetition(config.data.k, config.repetition)
+    count = len(data.images)
+    per_epoch = steps_per_epoch(count, repeats, config.batch_size)
+    seed_everything(config.data.seed)
+    nets = build_networks(config, device, per_epoch * config.epochs)
+    rng = make_generator(config.data.seed, device)
+    if not (run_dir / CONFIG_FILE).is_file():
+        write_run_config(run_dir, config, device)
+    dtype = autocast_dtype(device, config.amp)
+
+    def autocast() -> AbstractContextManager[Any]:  # graph capture needs autocast's weight cache off
+        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
+                              cache_enabled=not config.fast)
+
+    objective = AdversarialObjective(nets.generator, nets.discriminator, config, autocast)
+    run = GeneratorRun(config, run_dir, device, data, nets, objective, rng, mask_sampler(config, data), count,
+                       repeats, per_epoch, [], 0, 0, 0.0)
+    if resume:
+        state = load_checkpoint(run_dir, **run._checkpointed(), map_location=device)
+        run.log, run.start_epoch, run.step, run.seconds = progress_of(state)
+    run.board = tensorboard_writer(run_dir) if config.tensorboard else None
+    return run
 
 
 def train_generator(
@@ -221,101 +385,33 @@ def train_generator(
     ``resume=True`` continues from the latest checkpoint (or returns the stored result of a finished run);
     a run directory that holds another config, or a run when ``resume`` is off, is refused.
     """
-    config = resolve_generator(config)
-    run_dir = Path(run_dir)
-    finished = check_run_dir(config, run_dir, resume, "generator")
-    if finished is not None:
-        return finished
-    if config.batch_size is None or config.repetition is None:
-        raise ValueError("train_generator resolves the config first")
-    device = select_device(config.device)
-    data = load_training_images(config, run_dir, device)
-    batch_size = config.batch_size
-    repeats = repetition(config.data.k, config.repetition)
-    count = len(data.images)
-    per_epoch = steps_per_epoch(count, repeats, batch_size)
-    seed_everything(config.data.seed)
-    nets = build_networks(config, device, per_epoch * config.epochs)
-    rng = make_generator(config.data.seed, device)
-    if not (run_dir / CONFIG_FILE).is_file():
-        write_run_config(run_dir, config, device)
-    state = (load_checkpoint(run_dir, modules=nets.modules(), optimizers=nets.optimizers,
-                             schedulers=nets.schedulers, map_location=device, generators={"train": rng})
-             if resume else None)
-    log, start_epoch, step, seconds = progress_of(state)
-
-    dtype = autocast_dtype(device, config.amp)
-
-    def autocast() -> AbstractContextManager[Any]:  # graph capture needs autocast's weight cache off
-        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
-                              cache_enabled=not config.fast)
-
-    def gan_step(x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor, real_is_x1: torch.Tensor) -> torch.Tensor:
-        return training_step(nets, config, x1, x2, mask, real_is_x1, autocast)
-
+    run = open_generator_run(config, run_dir, resume=resume)
+    if not isinstance(run, GeneratorRun):
+        return run
+    config, nets = run.config, run.nets
+    gan_step = partial(training_step, run.objective, nets.optimizers)
     train_step = GraphedFunction(gan_step, optimizers=nets.optimizers.values()) if config.fast else gan_step
-    masks = mask_sampler(config, data)
-    size = working_side(config)
-    board = tensorboard_writer(run_dir) if config.tensorboard else None
-    bar = tqdm(total=per_epoch * config.epochs, initial=step, desc="generator", unit="step",
+    bar = tqdm(total=run.per_epoch * config.epochs, initial=run.step, desc="generator", unit="step",
                disable=not progress, dynamic_ncols=True)
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(run.start_epoch, config.epochs):
         started = time.perf_counter()
         nets.generator.train()
         nets.discriminator.train()
-        order = torch.from_numpy(epoch_order(config.data.seed, epoch, count, repeats)).to(device)
-        totals = torch.zeros(len(LOSS_NAMES), device=device)
-        first_step = step + 1
-        for positions in order.split(batch_size):
-            partners = data.partners.sample(positions, rng)
-            flips = torch.rand(2, len(positions), generator=rng, device=device) < 0.5
-            mask = masks(positions, flips[0], rng)
-            real_is_x1 = torch.rand((), generator=rng, device=device) < 0.5
-            x1 = to_generator_input(flip_where(data.images[positions], flips[0]), size)
-            x2 = to_generator_input(flip_where(data.images[partners], flips[1]), size)
-            losses = train_step(x1, x2, mask, real_is_x1)
+        totals = torch.zeros(len(LOSS_NAMES), device=run.device)
+        for positions in run.epoch_batches(epoch):
+            losses = train_step(*run.batch(positions))
             for scheduler in nets.schedulers.values():
                 scheduler.step()
-            step += 1
+            run.step += 1
             totals += losses
             bar.update(1)
             if not config.fast:  # the fast path does not wait for every step's losses: it checks per epoch
                 values = dict(zip(LOSS_NAMES, losses.tolist()))
-                check_losses(values, f"at step {step} (epoch {epoch + 1})", run_dir)
+                check_losses(values, f"at step {run.step} (epoch {epoch + 1})", run.run_dir)
                 show_losses(bar, values)
-        means = dict(zip(LOSS_NAMES, (totals / per_epoch).tolist()))
-        check_losses(means, f"in epoch {epoch + 1} (steps {first_step}-{step})", run_dir)
-        show_losses(bar, means)
-        seconds += time.perf_counter() - started
-        row = {"epoch": epoch + 1, "step": step, "lr": nets.schedulers["generator"].get_last_lr()[0],
-               **means, "seconds": round(seconds, 3)}
-        log.append(row)
-        write_log(run_dir, log, LOG_COLUMNS)
-        if board is not None:
-            for name in LOSS_NAMES:
-                board.add_scalar(f"generator/{name}", row[name], epoch + 1)
-        last_epoch = epoch + 1 == config.epochs
-        if (epoch + 1) % config.checkpoint_every == 0 or last_epoch:
-            save_checkpoint(run_dir, modules=nets.modules(), optimizers=nets.optimizers,
-                            schedulers=nets.schedulers, generators={"train": rng},
-                            state={"epoch": epoch + 1, "step": step, "seconds": seconds, "log": log})
-            write_pictures(nets.generator, config, data, run_dir)
+        show_losses(bar, run.end_epoch(epoch, totals, time.perf_counter() - started))
     bar.close()
-    if board is not None:
-        board.close()
-    save_weights(nets.generator, run_dir / GENERATOR_FILE)
-    save_weights(nets.discriminator, run_dir / DISCRIMINATOR_FILE)
-    result = {
-        "final": {name: log[-1][name] for name in LOSS_NAMES} if log else {},
-        "first_epoch": {name: log[0][name] for name in LOSS_NAMES} if log else {},
-        "epochs": config.epochs,
-        "steps": step,
-        "wall_seconds": round(seconds, 3),
-        "config": to_dict(config),
-        "environment": environment(device),
-    }
-    write_json(run_dir / RESULT_FILE, result)
-    return read_json(run_dir / RESULT_FILE)  # the JSON form, as a finished run returns it
+    return run.finish()
 
 
 def show_losses(bar: tqdm, values: dict[str, float]) -> None:

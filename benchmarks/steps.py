@@ -56,7 +56,7 @@ from chimeramix.train.generator import (
     to_generator_input,
     training_step,
 )
-from chimeramix.train.packed import StackedModules, stack_batches
+from chimeramix.train.packed import StackedModules, packed_training_step, stack_batches
 
 CLASSES = 10
 K = 10
@@ -141,7 +141,7 @@ def classifier_seconds(device: torch.device, architecture: str, method: str, fas
     rngs = [make_generator(1 + index, device) for index in range(pack)]
     positions = batch_positions(device, CLASSIFIER_BATCH, total)
 
-    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(step: int) -> tuple[torch.Tensor, ...]:
         if pack == 1:
             return augmentations[0](positions[step], rngs[0])
         return stack_batches([augment(positions[step], rng) for augment, rng in zip(augmentations, rngs)])
@@ -160,22 +160,12 @@ def classifier_seconds(device: torch.device, architecture: str, method: str, fas
 # --------------------------------------------------------------------------------------------------- generator
 
 
-def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int) -> float:
+def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int, pack: int = 1) -> float:
+    """Seconds per G + D step of one run (``pack`` 1), or per step of a pack of ``pack`` runs."""
     config = resolve_generator(GeneratorConfig())
     size, batch_size = int(config.working_size or 64), int(config.batch_size or 64)
     images, labels = synthetic_data(device)
     partners = SameClassPartners(labels)
-    torch.manual_seed(0)
-    generator = MixingGenerator.from_config(config).to(device)
-    discriminator = PatchDiscriminator().to(device)
-    optimizers: dict[str, torch.optim.Optimizer] = {
-        name: torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.betas,
-                               weight_decay=config.weight_decay, **(adam_options(device) if fast else {}))
-        for name, module in (("generator", generator), ("discriminator", discriminator))
-    }
-    total = warmup + steps
-    schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(optimizer, [total // 2], config.lr_gamma)
-                  for name, optimizer in optimizers.items()}
     dtype = autocast_dtype(device, config.amp)
 
     def autocast() -> AbstractContextManager[Any]:
@@ -183,28 +173,47 @@ def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int)
         return torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None,
                               cache_enabled=not fast)
 
-    objective = AdversarialObjective(generator, discriminator, config, autocast)
-    step_fn = GraphedFunction(partial(training_step, objective, optimizers), optimizers=optimizers.values())
+    torch.manual_seed(0)
+    objectives = [AdversarialObjective(MixingGenerator.from_config(config).to(device),
+                                       PatchDiscriminator().to(device), config, autocast) for _ in range(pack)]
+    networks = ("generator", "discriminator")
+    stacked = StackedModules(objectives) if pack > 1 else None
+    parameters = {name: ([parameter for parameter, _ in stacked.parameter_pairs(objectives, f"{name}.")]
+                         if stacked is not None else list(getattr(objectives[0], name).parameters()))
+                  for name in networks}
+    optimizers: dict[str, torch.optim.Optimizer] = {
+        name: torch.optim.Adam(parameters[name], lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
+                               **(adam_options(device) if fast else {}))
+        for name in networks
+    }
+    gan_step = (partial(training_step, objectives[0], optimizers) if stacked is None
+                else partial(packed_training_step, stacked, optimizers))
+    total = warmup + steps
+    schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(optimizer, [total // 2], config.lr_gamma)
+                  for name, optimizer in optimizers.items()}
+    step_fn = GraphedFunction(gan_step, optimizers=optimizers.values()) if fast else gan_step
     grid = GridMasks(config.grid_cells, config.grid_p, config.grid_shift)
-    rng = make_generator(0, device)
+    rngs = [make_generator(index, device) for index in range(pack)]
     positions = batch_positions(device, batch_size, total)
-    totals = torch.zeros(5, device=device)
+    totals = torch.zeros((), device=device)
+
+    def batch(step: int, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
+        first = positions[step]
+        second = partners.sample(first, rng)
+        flips = torch.rand(2, len(first), generator=rng, device=device) < 0.5
+        mask = grid.sample(len(first), feature_side(config), rng)
+        real_is_x1 = torch.rand((), generator=rng, device=device) < 0.5
+        x1 = to_generator_input(flip_where(images[first], flips[0]), size)
+        x2 = to_generator_input(flip_where(images[second], flips[1]), size)
+        return x1, x2, mask, real_is_x1
 
     def run(step: int) -> None:
         nonlocal totals
-        batch = positions[step]
-        second = partners.sample(batch, rng)
-        flips = torch.rand(2, len(batch), generator=rng, device=device) < 0.5
-        mask = grid.sample(len(batch), feature_side(config), rng)
-        real_is_x1 = torch.rand((), generator=rng, device=device) < 0.5
-        x1 = to_generator_input(flip_where(images[batch], flips[0]), size)
-        x2 = to_generator_input(flip_where(images[second], flips[1]), size)
-        if fast:
-            totals += step_fn(x1, x2, mask, real_is_x1)
-        else:
-            losses = training_step(objective, optimizers, x1, x2, mask, real_is_x1)
+        inputs = batch(step, rngs[0]) if pack == 1 else stack_batches([batch(step, rng) for rng in rngs])
+        losses = step_fn(*inputs)
+        if not fast:
             losses.tolist()  # the reference loop checks every step's losses on the host
-            totals += losses
+        totals = totals + losses
         for scheduler in schedulers.values():  # outside the graph
             scheduler.step()
 
@@ -222,7 +231,7 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=200, help="timed generator steps")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps before each measurement")
     parser.add_argument("--pack", type=int, default=5,
-                        help="also time packs of this many classifier runs (default 5, a cell's splits; 1: no)")
+                        help="also time packs of this many runs (default 5, a cell's splits; 1: no)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args()
     device = select_device(args.device)
@@ -232,13 +241,15 @@ def main() -> None:
         parts += [(f"classifier {method} pack of {args.pack}", method, args.pack)
                   for method in ("baseline", "chimeramix-grid")]
     parts.append(("generator", None, 1))
+    if args.pack > 1:
+        parts.append((f"generator pack of {args.pack}", None, args.pack))
     rows: list[dict[str, Any]] = []
     for part, method, pack in parts:
         seconds = {}
         for path in ("reference", "fast"):
             fast = path == "fast"
             if method is None:
-                value = generator_seconds(device, fast, max(1, args.warmup // 4), args.generator_steps)
+                value = generator_seconds(device, fast, max(1, args.warmup // 4), args.generator_steps, pack)
             else:
                 value = classifier_seconds(device, args.architecture, method, fast, args.warmup, args.steps, pack)
             seconds[path] = value

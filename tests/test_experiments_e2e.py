@@ -48,9 +48,9 @@ def test_real_sweep_trains_packs(tiny_data_root: Path, tmp_path: Path, capsys: p
     assert main(argv) == 0
     assert "9 of 9 jobs finished (9 by this sweep)" in capsys.readouterr().out
     finished = Store.open(store)
-    classifiers = sorted((job.config["method"], job.config["data"]["seed"], job.id)
-                         for job in finished.load_plan().values() if job.kind == "classifier")
-    pack_sizes = [finished.result(job_id)["pack_size"] for _, _, job_id in classifiers]
-    assert pack_sizes == [2, 2, 1, 2, 2, 1]  # seeds 0 and 1 packed, seed 2 alone, for each method
-    first_log = finished.log_path(classifiers[0][2]).read_text()
-    assert "pack of 2" in first_log and "in a pack; output in" in finished.log_path(classifiers[1][2]).read_text()
+    runs = sorted((job.kind, job.config.get("method", ""), job.config["data"]["seed"], job.id)
+                  for job in finished.load_plan().values())
+    pack_sizes = [finished.result(job_id)["pack_size"] for *_, job_id in runs]
+    assert pack_sizes == [2, 2, 1] * 3  # seeds 0 and 1 packed, seed 2 alone: classifiers of 2 methods, generators
+    assert "pack of 2" in finished.log_path(runs[0][-1]).read_text()
+    assert "in a pack; output in" in finished.log_path(runs[1][-1]).read_text()

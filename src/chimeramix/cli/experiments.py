@@ -60,8 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sweep.add_argument("--fast", action="store_true",
                        help="run every job on the fast GPU path (CUDA graphs; same computation and job ids)")
     sweep.add_argument("--pack", type=int, default=1, metavar="N",
-                       help="train up to N classifier jobs that differ only in their split seed as one pack: "
-                            "one worker, one batched model (default 1: none; on a GPU, 5 packs a cell's splits)")
+                       help="train up to N jobs of one kind (generators, classifiers) that differ only in their "
+                            "split seed as one pack: one worker, one batched model (default 1: none; on a GPU, 5 "
+                            "packs a cell's splits)")
     add_data_root_argument(sweep)
     sweep.add_argument("--max-attempts", type=int, default=2,
                        help="a job that failed this often is reported, not retried (default 2)")

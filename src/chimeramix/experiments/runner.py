@@ -1,6 +1,6 @@
 """Running a sweep: the task executor (claim, run, record) and the coordinator loop that feeds a launcher.
 
-A *task* is what one worker runs: one job, or a *pack* of classifier jobs that differ only in their split
+A *task* is what one worker runs: one job, or a *pack* of jobs of one kind that differ only in their split
 seed, trained together as one batched model (:mod:`chimeramix.train.packed`; ``RunOptions.pack``). The
 function that trains a task is injectable (:data:`JobFunction`); the default, :func:`train_jobs`, calls the
 trainers. Whatever runs a task, the store decides what happened: a job is finished iff its run directory
@@ -46,7 +46,7 @@ class RunOptions:
     """Run every job on the fast GPU path (``chimeramix.train.fast``); it computes the same, so job ids
     do not depend on it."""
     pack: int = 1
-    """Train up to this many classifier jobs that differ only in their split seed as one pack (one worker)."""
+    """Train up to this many jobs of one kind that differ only in their split seed as one pack (one worker)."""
     stale_after_s: float = DEFAULT_STALE_AFTER_S
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
@@ -77,13 +77,16 @@ class Launcher(Protocol):
 
 
 def train_jobs(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Any:
-    """The default job function: train the job's generator or classifier, or a pack of classifiers, with
-    progress bars on."""
+    """The default job function: train the job's generator or classifier, or a pack of them, with progress
+    bars on."""
     if len(jobs) > 1:
-        from chimeramix.train.packed import train_classifier_pack
+        from chimeramix.train.packed import train_classifier_pack, train_generator_pack
 
-        configs = [from_dict(ClassifierConfig, job.config) for job in jobs]
-        return train_classifier_pack(configs, run_dirs, resume=True, progress=True)
+        if jobs[0].kind == "generator":
+            generators = [from_dict(GeneratorConfig, job.config) for job in jobs]
+            return train_generator_pack(generators, run_dirs, resume=True, progress=True)
+        classifiers = [from_dict(ClassifierConfig, job.config) for job in jobs]
+        return train_classifier_pack(classifiers, run_dirs, resume=True, progress=True)
     job, run_dir = jobs[0], run_dirs[0]
     if job.kind == "generator":
         from chimeramix.train.generator import train_generator
@@ -275,8 +278,8 @@ def run_sweep(
 
 
 def _ready_tasks(candidates: list[Job], finished: set[str], store: Store, pack: int) -> Iterator[tuple[Job, ...]]:
-    """The tasks that can start now, in plan order: ready jobs alone, then packs of up to ``pack`` classifier
-    jobs that differ only in their split seed. A pack starts once all its members are ready (their generators
+    """The tasks that can start now, in plan order: ready jobs alone, then packs of up to ``pack`` jobs of one
+    kind that differ only in their split seed. A pack starts once all its members are ready (their generators
     finished), so that generators finishing one by one do not split it; a job that failed before runs alone.
     """
 
@@ -297,14 +300,12 @@ def _ready_tasks(candidates: list[Job], finished: set[str], store: Store, pack: 
                 yield chunk
 
 
-def _pack_group(job: Job) -> str | None:
-    """What the classifier jobs of one pack share (:func:`chimeramix.train.packed.pack_key`); ``None`` for
-    generator jobs."""
-    if job.kind != "classifier":
-        return None
+def _pack_group(job: Job) -> str:
+    """What the jobs of one pack share: the kind and :func:`chimeramix.train.packed.pack_key`."""
     from chimeramix.train.packed import pack_key
 
-    return json.dumps(pack_key(from_dict(ClassifierConfig, job.config)), sort_keys=True)
+    config_type = GeneratorConfig if job.kind == "generator" else ClassifierConfig
+    return json.dumps([job.kind, pack_key(from_dict(config_type, job.config))], sort_keys=True)
 
 
 def _blocked(jobs: dict[str, Job], exhausted: set[str]) -> dict[str, str]:

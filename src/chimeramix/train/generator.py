@@ -182,8 +182,8 @@ def build_networks(config: GeneratorConfig, device: torch.device, total_steps: i
 class AdversarialObjective(nn.Module):
     """The losses of one training step of generator G (f, g) and discriminator D, as one module.
 
-    ``objective("generator", x1, x2, mask)`` returns ``(L_G, L_rec, L_lap, L_adv, x̂)`` and
-    ``objective("discriminator", x1, x2, x̂, real_is_x1)`` returns ``L_D`` (x_real = x1 where ``real_is_x1``,
+    ``objective(x1, x2, mask, half="generator")`` returns ``(L_G, L_rec, L_lap, L_adv, x̂)`` and
+    ``objective(x1, x2, x̂, real_is_x1, half="discriminator")`` returns ``L_D`` (x_real = x1 where ``real_is_x1``,
     else x2). The forward passes run under ``autocast()``, the losses in float32. One module for both halves,
     so that a pack of runs can call either through ``torch.func.vmap`` (:mod:`chimeramix.train.packed`).
     """
@@ -196,8 +196,8 @@ class AdversarialObjective(nn.Module):
         self.weights = (config.w_rec, config.w_lap, config.w_adv)
         self.autocast = autocast
 
-    def forward(self, half: Literal["generator", "discriminator"], x1: torch.Tensor, x2: torch.Tensor,
-                third: torch.Tensor, real_is_x1: torch.Tensor | None = None) -> Any:
+    def forward(self, x1: torch.Tensor, x2: torch.Tensor, third: torch.Tensor, real_is_x1: torch.Tensor | None = None,
+                *, half: Literal["generator", "discriminator"]) -> Any:
         if half == "generator":
             return self.generator_losses(x1, x2, third)
         if real_is_x1 is None:
@@ -234,13 +234,13 @@ def training_step(
     """One generator step, then one discriminator step; returns the losses (``LOSS_NAMES``) as one tensor.
     The caller steps the schedulers (outside the CUDA graph on the fast path)."""
     objective.discriminator.requires_grad_(False)
-    loss_g, rec, lap, adv, mixed = objective("generator", x1, x2, mask)
+    loss_g, rec, lap, adv, mixed = objective(x1, x2, mask, half="generator")
     optimizers["generator"].zero_grad(set_to_none=True)
     loss_g.backward()
     optimizers["generator"].step()
 
     objective.discriminator.requires_grad_(True)
-    loss_d = objective("discriminator", x1, x2, mixed.detach(), real_is_x1)
+    loss_d = objective(x1, x2, mixed.detach(), real_is_x1, half="discriminator")
     optimizers["discriminator"].zero_grad(set_to_none=True)
     loss_d.backward()
     optimizers["discriminator"].step()
@@ -275,6 +275,8 @@ class GeneratorRun:
     seconds: float
     board: Any = None
     """A TensorBoard writer, when the config asks for one."""
+    pack_size: int = 1
+    """Runs trained together with this one as one batched model, itself included (``train.packed``)."""
 
     def epoch_batches(self, epoch: int) -> list[torch.Tensor]:
         """The training-subset positions of every step of ``epoch`` (a pure function of seed and epoch)."""
@@ -326,6 +328,7 @@ class GeneratorRun:
             "epochs": self.config.epochs,
             "steps": self.step,
             "wall_seconds": round(self.seconds, 3),
+            "pack_size": self.pack_size,
             "config": to_dict(self.config),
             "environment": environment(self.device),
         }

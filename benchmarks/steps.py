@@ -255,7 +255,7 @@ def main() -> None:
             seconds[path] = value
             rows.append({"part": part, "path": path, "pack": pack, "ms_per_step": 1000 * value,
                          "steps_per_s": 1 / value, "run_steps_per_s": pack / value})
-            print(f"{part:40s} {path:9s} {1000 * value:9.2f} ms/step {pack / value:9.1f} run-steps/s", flush=True)
+            print(f"{part:40s} {path:9s} {1000 * value:9.2f} ms/step {pack / value:10.3f} run-steps/s", flush=True)
         print(f"{part:40s} speed-up  {seconds['reference'] / seconds['fast']:9.2f} x", flush=True)
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "

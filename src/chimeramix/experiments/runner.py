@@ -304,8 +304,12 @@ def _pack_group(job: Job) -> str:
     """What the jobs of one pack share: the kind and :func:`chimeramix.train.packed.pack_key`."""
     from chimeramix.train.packed import pack_key
 
-    config_type = GeneratorConfig if job.kind == "generator" else ClassifierConfig
-    return json.dumps([job.kind, pack_key(from_dict(config_type, job.config))], sort_keys=True)
+    config: GeneratorConfig | ClassifierConfig
+    if job.kind == "generator":
+        config = from_dict(GeneratorConfig, job.config)
+    else:
+        config = from_dict(ClassifierConfig, job.config)
+    return json.dumps([job.kind, pack_key(config)], sort_keys=True)
 
 
 def _blocked(jobs: dict[str, Job], exhausted: set[str]) -> dict[str, str]:

@@ -20,8 +20,9 @@ import pytest
 
 from chimeramix.experiments.launchers import LocalLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
-from chimeramix.experiments.runner import RunOptions, run_sweep
+from chimeramix.experiments.runner import LOG_PROGRESS_INTERVAL_S, RunOptions, _output_to, run_sweep
 from chimeramix.experiments.store import Store
+from chimeramix.runtime import PROGRESS_INTERVAL_VARIABLE, progress_bar
 
 TESTS = Path(__file__).resolve().parent
 SLOW_STEPS = 20
@@ -259,3 +260,17 @@ def test_a_failed_pack_is_retried_job_by_job_and_a_pack_waits_for_its_generators
         assert [failure["error"] for failure in store.failures(job.id)] == ["RuntimeError: pack exploded"]
     logs = [store.log_path(job.id).read_text() for job in jobs]
     assert sum("pack of 2" in log for log in logs) == 2 and sum("in a pack; output in" in log for log in logs) == 2
+
+
+def test_progress_bars_in_a_worker_log_update_every_30_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interval() -> float:
+        bar = progress_bar("steps", 10)
+        bar.close()
+        return float(bar.mininterval)
+
+    monkeypatch.setenv(PROGRESS_INTERVAL_VARIABLE, "0.5")
+    assert interval() == 0.5
+    monkeypatch.delenv(PROGRESS_INTERVAL_VARIABLE)
+    assert interval() == 0.1
+    with _output_to(tmp_path / "job.log"):  # what a sweep worker runs its job in
+        assert interval() == LOG_PROGRESS_INTERVAL_S == 30

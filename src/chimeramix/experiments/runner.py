@@ -27,6 +27,7 @@ from chimeramix.config import ClassifierConfig, GeneratorConfig, from_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, Store
+from chimeramix.runtime import PROGRESS_INTERVAL_VARIABLE
 
 JobFunction = Callable[[Sequence[Job], Sequence[Path], bool], Any]
 """``job_fn(jobs, run_dirs, resume)`` trains a task's jobs (one, or a pack) in their run directories and writes
@@ -165,11 +166,11 @@ LOG_PROGRESS_INTERVAL_S = 30
 def _output_to(log_path: Path) -> Iterator[TextIO]:
     """Send this process's stdout and stderr (Python and file-descriptor level) to ``log_path``.
 
-    Progress bars in the log update every ``LOG_PROGRESS_INTERVAL_S`` seconds (tqdm reads its defaults from
-    ``TQDM_*`` variables), so that a long job's log stays readable.
+    The trainers' progress bars in the log update every ``LOG_PROGRESS_INTERVAL_S`` seconds
+    (:func:`chimeramix.runtime.progress_bar`), so that a long job's log stays readable.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("TQDM_MININTERVAL", str(LOG_PROGRESS_INTERVAL_S))
+    os.environ.setdefault(PROGRESS_INTERVAL_VARIABLE, str(LOG_PROGRESS_INTERVAL_S))
     with open(log_path, "a", buffering=1, encoding="utf-8") as log:
         sys.stdout.flush()
         sys.stderr.flush()

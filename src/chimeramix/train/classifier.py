@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from chimeramix.config import (
     ClassifierConfig,
@@ -50,7 +49,14 @@ from chimeramix.masks import GridMasks, SegmentationMasks, segment_cache
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.models.generator import MixingGenerator
-from chimeramix.runtime import autocast_dtype, environment, make_generator, seed_everything, select_device
+from chimeramix.runtime import (
+    autocast_dtype,
+    environment,
+    make_generator,
+    progress_bar,
+    seed_everything,
+    select_device,
+)
 from chimeramix.train.checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint, write_run_config
 from chimeramix.train.fast import GraphedFunction, GraphedPairMixing, SideStream, classifier_update, sgd_options
 from chimeramix.train.generator import feature_side, load_generator_config, segmentation_params, train_generator
@@ -337,8 +343,7 @@ def train_classifier(
                                channels_last=fast and device.type == "cuda")
     train_step = GraphedFunction(update, optimizers=[run.optimizer]) if fast else update
     batches = SideStream(device, enabled=fast)
-    bar = tqdm(total=run.total_steps, initial=run.step, desc=f"classifier {run.method.name}", unit="step",
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(f"classifier {run.method.name}", run.total_steps, run.step, enabled=progress)
     for epoch in range(run.start_epoch, run.config.epochs):
         started = time.perf_counter()
         run.model.train()

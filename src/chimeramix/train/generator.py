@@ -52,7 +52,14 @@ from chimeramix.masks import (
 )
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import GENERATOR_FILE, MixingGenerator, resize_images
-from chimeramix.runtime import autocast_dtype, environment, make_generator, seed_everything, select_device
+from chimeramix.runtime import (
+    autocast_dtype,
+    environment,
+    make_generator,
+    progress_bar,
+    seed_everything,
+    select_device,
+)
 from chimeramix.train.checkpoint import (
     CONFIG_FILE,
     load_checkpoint,
@@ -394,8 +401,7 @@ def train_generator(
     config, nets = run.config, run.nets
     gan_step = partial(training_step, run.objective, nets.optimizers)
     train_step = GraphedFunction(gan_step, optimizers=nets.optimizers.values()) if config.fast else gan_step
-    bar = tqdm(total=run.per_epoch * config.epochs, initial=run.step, desc="generator", unit="step",
-               disable=not progress, dynamic_ncols=True)
+    bar = progress_bar("generator", run.per_epoch * config.epochs, run.step, enabled=progress)
     for epoch in range(run.start_epoch, config.epochs):
         started = time.perf_counter()
         nets.generator.train()

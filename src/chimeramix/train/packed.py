@@ -34,10 +34,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, MultiStepLR
-from tqdm import tqdm
 
 from chimeramix.config import ClassifierConfig, GeneratorConfig, differences, resolve_generator, to_dict
 from chimeramix.errors import ChimeraMixError
+from chimeramix.runtime import progress_bar
 from chimeramix.train.classifier import ClassifierRun, open_run, resolve
 from chimeramix.train.fast import GraphedFunction, SideStream, classifier_update
 from chimeramix.train.generator import LOSS_NAMES, GeneratorRun, open_generator_run, show_losses
@@ -234,8 +234,8 @@ def _train_classifiers(runs: list[ClassifierRun], *, progress: bool = True) -> l
     update = classifier_update(model, criterion, optimizer, first.amp_dtype)
     train_step = GraphedFunction(update, optimizers=[optimizer]) if config.fast else update
     batches = SideStream(device, enabled=config.fast)
-    bar = tqdm(total=first.total_steps, initial=first.step, desc=f"classifier {first.method.name} x{len(runs)}",
-               unit="step", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(f"classifier {first.method.name} x{len(runs)}", first.total_steps, first.step,
+                       enabled=progress)
     for epoch in range(first.start_epoch, config.epochs):
         started = time.perf_counter()
         total_losses = torch.zeros(len(runs), device=device)
@@ -284,8 +284,7 @@ def _train_generators(runs: list[GeneratorRun], *, progress: bool = True) -> lis
     schedulers = {name: pack_scheduler(first.nets.schedulers[name], optimizers[name]) for name in pairs}
     gan_step = partial(packed_training_step, objective, optimizers)
     train_step = GraphedFunction(gan_step, optimizers=optimizers.values()) if config.fast else gan_step
-    bar = tqdm(total=first.per_epoch * config.epochs, initial=first.step, desc=f"generator x{len(runs)}",
-               unit="step", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(f"generator x{len(runs)}", first.per_epoch * config.epochs, first.step, enabled=progress)
     for epoch in range(first.start_epoch, config.epochs):
         started = time.perf_counter()
         objective.template.train()

@@ -17,13 +17,23 @@ import pytest
 import safetensors.torch
 import torch
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, resolve_generator
 from chimeramix.errors import ChimeraMixError
+from chimeramix.models.classifiers import build_classifier
+from chimeramix.models.discriminator import PatchDiscriminator
+from chimeramix.models.generator import MixingGenerator
 from chimeramix.train import classifier as classifier_module
 from chimeramix.train import generator as generator_module
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import DISCRIMINATOR_FILE, train_generator
-from chimeramix.train.packed import StackedModules, pack_key, train_classifier_pack, train_generator_pack
+from chimeramix.train.fast import classifier_update
+from chimeramix.train.generator import DISCRIMINATOR_FILE, AdversarialObjective, train_generator
+from chimeramix.train.packed import (
+    StackedModules,
+    pack_key,
+    packed_training_step,
+    train_classifier_pack,
+    train_generator_pack,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -263,3 +273,29 @@ def test_a_pack_holds_one_kind_of_run(tiny_data_root: Path, generators: dict[int
     mixed: list[Any] = [tiny_generator(tiny_data_root, 0), tiny(tiny_data_root, 1, generators)]
     with pytest.raises(ChimeraMixError, match="not both"):
         train_generator_pack(mixed, [tmp_path / "a", tmp_path / "b"], progress=False)
+
+
+def test_pack_steps_under_bf16_autocast() -> None:
+    """The mixed-precision path of packs (bf16 autocast, used on CUDA), checked with CPU autocast."""
+    torch.manual_seed(0)
+    models = [build_classifier("wrn-10-1", 10, dropout=0.3) for _ in range(2)]
+    model = StackedModules(models)
+    criterion = StackedModules([torch.nn.CrossEntropyLoss() for _ in range(2)])
+    optimizer = torch.optim.SGD(list(model.parameters.values()), lr=0.01, momentum=0.9, nesterov=True)
+    update = classifier_update(model, criterion, optimizer, torch.bfloat16)
+    soft = torch.softmax(torch.randn(2, 4, 10), dim=-1)  # mixed labels
+    for targets in (torch.randint(0, 10, (2, 4)), soft):
+        losses = update(torch.randn(2, 4, 3, 16, 16), targets)
+        assert losses.shape == (2,) and losses.dtype == torch.float32 and torch.isfinite(losses).all()
+
+    config = resolve_generator(GeneratorConfig(blocks=2, mix_after=1, base_channels=4, working_size=32))
+    objectives = [AdversarialObjective(MixingGenerator.from_config(config), PatchDiscriminator(), config,
+                                       lambda: torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False))
+                  for _ in range(2)]
+    stacked = StackedModules(objectives)
+    optimizers = {name: torch.optim.Adam([p for p, _ in stacked.parameter_pairs(objectives, f"{name}.")])
+                  for name in ("generator", "discriminator")}
+    x1, x2 = torch.rand(2, 2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3, 32, 32) * 2 - 1
+    mask = (torch.rand(2, 2, 1, 8, 8) < 0.5).float()
+    losses = packed_training_step(stacked, optimizers, x1, x2, mask, torch.tensor([True, False]))
+    assert losses.shape == (2, 5) and losses.dtype == torch.float32 and torch.isfinite(losses).all()

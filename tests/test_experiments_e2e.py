@@ -51,6 +51,6 @@ def test_real_sweep_trains_packs(tiny_data_root: Path, tmp_path: Path, capsys: p
     runs = sorted((job.kind, job.config.get("method", ""), job.config["data"]["seed"], job.id)
                   for job in finished.load_plan().values())
     pack_sizes = [finished.result(job_id)["pack_size"] for *_, job_id in runs]
-    assert pack_sizes == [2, 2, 1] * 3  # seeds 0 and 1 packed, seed 2 alone: classifiers of 2 methods, generators
-    assert "pack of 2" in finished.log_path(runs[0][-1]).read_text()
-    assert "in a pack; output in" in finished.log_path(runs[1][-1]).read_text()
+    assert pack_sizes == [2] * 6 + [2, 2, 1]  # 6 classifiers (2 methods of one batch form) by 2; generators 2 + 1
+    logs = [finished.log_path(job_id).read_text() for *_, job_id in runs]
+    assert sum("pack of 2" in log for log in logs) == sum("in a pack; output in" in log for log in logs) == 4

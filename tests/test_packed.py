@@ -69,6 +69,12 @@ def tiny(root: Path, seed: int, generators: dict[int, Path], **changes: Any) -> 
     return ClassifierConfig(data=data(root, seed), **values)
 
 
+def cell(root: Path, generators: dict[int, Path]) -> list[ClassifierConfig]:
+    """The runs of SEEDS; the middle one with another method of the same batch form (cutout, no generator)."""
+    return [tiny(root, seed, generators, **({"method": "cutout", "generator": None} if seed == SEEDS[1] else {}))
+            for seed in SEEDS]
+
+
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return safetensors.torch.load_file(run_dir / "checkpoints" / "epoch-0002" / "model.safetensors")
 
@@ -80,8 +86,8 @@ def losses(result: dict[str, Any]) -> list[float]:
 @pytest.fixture(scope="module")
 def lone_and_packed(tiny_data_root: Path, generators: dict[int, Path],
                     tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    """The runs of SEEDS trained alone, and the same runs trained as one pack."""
-    configs = [tiny(tiny_data_root, seed, generators) for seed in SEEDS]
+    """The runs of :func:`cell` trained alone, and the same runs trained as one pack."""
+    configs = cell(tiny_data_root, generators)
     lone = []
     for config in configs:
         run_dir = tmp_path_factory.mktemp("lone")
@@ -103,6 +109,7 @@ def test_packed_runs_match_lone_runs(lone_and_packed: dict[str, list[dict[str, A
             torch.testing.assert_close(actual[name], expected[name], rtol=1e-3, atol=1e-4, msg=name)
         assert packed["metrics"]["confusion_matrix"] == lone["metrics"]["confusion_matrix"]
     assert len({tuple(losses(run)) for run in lone_and_packed["packed"]}) == len(SEEDS)  # different runs
+    assert [run["method"] for run in lone_and_packed["packed"]] == ["chimeramix-grid", "cutout", "chimeramix-grid"]
 
 
 class Interrupt(Exception):
@@ -113,7 +120,7 @@ def test_a_pack_resumes_exactly_and_its_runs_resume_alone(
     tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path,
     lone_and_packed: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    configs = [tiny(tiny_data_root, seed, generators) for seed in SEEDS]
+    configs = cell(tiny_data_root, generators)
     run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS]
     save = classifier_module.save_checkpoint
     saved: list[Path] = []
@@ -141,7 +148,7 @@ def test_a_pack_resumes_exactly_and_its_runs_resume_alone(
 def test_a_lone_run_continues_in_a_pack(tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path,
                                         lone_and_packed: dict[str, list[dict[str, Any]]],
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    configs = [tiny(tiny_data_root, seed, generators) for seed in SEEDS[:2]]
+    configs = cell(tiny_data_root, generators)[:2]
     run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS[:2]]
     save = classifier_module.save_checkpoint
 
@@ -169,12 +176,15 @@ def test_packs_with_dropout_and_soft_targets_train(tiny_data_root: Path, tmp_pat
     assert losses(results[0]) != losses(results[1])
 
 
-def test_runs_of_a_pack_may_differ_only_in_the_split(tiny_data_root: Path, generators: dict[int, Path],
-                                                     tmp_path: Path) -> None:
+def test_runs_of_a_pack_may_differ_only_in_split_and_method(tiny_data_root: Path, generators: dict[int, Path],
+                                                            tmp_path: Path) -> None:
     first, second = (tiny(tiny_data_root, seed, generators) for seed in SEEDS[:2])
     assert pack_key(first) == pack_key(second)
-    for changed, field in ((replace(second, lr=0.5), "lr"), (replace(second, data=replace(second.data, k=3)),
-                                                             "data.k")):
+    assert pack_key(first) == pack_key(replace(second, method="cutout", generator=None))  # one form of batches
+    refused = ((replace(second, lr=0.5), "lr"), (replace(second, data=replace(second.data, k=3)), "data.k"),
+               (replace(second, method="mixup"), "batches.soft_labels"),
+               (replace(second, method="cosine-loss"), "batches.cosine_loss"))
+    for changed, field in refused:
         with pytest.raises(ChimeraMixError, match=rf"differ only in .*not in {field}"):
             train_classifier_pack([first, changed], [tmp_path / "a", tmp_path / "b"], progress=False)
     assert not (tmp_path / "a").exists()  # refused before anything is written

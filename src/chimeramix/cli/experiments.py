@@ -61,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="run every job on the fast GPU path (CUDA graphs; same computation and job ids)")
     sweep.add_argument("--pack", type=int, default=1, metavar="N",
                        help="train up to N jobs of one kind (generators, classifiers) that differ only in their "
-                            "split seed as one pack: one worker, one batched model (default 1: none; on a GPU, 5 "
-                            "packs a cell's splits)")
+                            "split seed and method (methods of one batch form) as one pack: one worker, one "
+                            "batched model (default 1: none; on a GPU, 5 packs a cell's splits, 10 its two methods)")
     add_data_root_argument(sweep)
     sweep.add_argument("--max-attempts", type=int, default=2,
                        help="a job that failed this often is reported, not retried (default 2)")

@@ -1,7 +1,8 @@
 """Running a sweep: the task executor (claim, run, record) and the coordinator loop that feeds a launcher.
 
 A *task* is what one worker runs: one job, or a *pack* of jobs of one kind that differ only in their split
-seed, trained together as one batched model (:mod:`chimeramix.train.packed`; ``RunOptions.pack``). The
+seed (and, for classifiers, in methods of one batch form), trained together as one batched model
+(:mod:`chimeramix.train.packed`; ``RunOptions.pack``). The
 function that trains a task is injectable (:data:`JobFunction`); the default, :func:`train_jobs`, calls the
 trainers. Whatever runs a task, the store decides what happened: a job is finished iff its run directory
 holds ``result.json``.
@@ -47,7 +48,8 @@ class RunOptions:
     """Run every job on the fast GPU path (``chimeramix.train.fast``); it computes the same, so job ids
     do not depend on it."""
     pack: int = 1
-    """Train up to this many jobs of one kind that differ only in their split seed as one pack (one worker)."""
+    """Train up to this many jobs of one kind that differ only in split seed and method as one pack (one
+    worker; :func:`chimeramix.train.packed.pack_key` says which jobs may share a pack)."""
     stale_after_s: float = DEFAULT_STALE_AFTER_S
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
@@ -280,8 +282,9 @@ def run_sweep(
 
 def _ready_tasks(candidates: list[Job], finished: set[str], store: Store, pack: int) -> Iterator[tuple[Job, ...]]:
     """The tasks that can start now, in plan order: ready jobs alone, then packs of up to ``pack`` jobs of one
-    kind that differ only in their split seed. A pack starts once all its members are ready (their generators
-    finished), so that generators finishing one by one do not split it; a job that failed before runs alone.
+    kind that :func:`chimeramix.train.packed.pack_key` groups. A pack starts once all its members are ready
+    (their generators finished), so that generators finishing one by one do not split it; a job that failed
+    before runs alone.
     """
 
     def ready(job: Job) -> bool:

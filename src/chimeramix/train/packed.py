@@ -1,8 +1,9 @@
 """Several runs trained as one batched model: a *pack* (issue #6, concurrent runs on one GPU).
 
 At the protocol's batch sizes (10 images for the classifier, 64 for the generator) one run leaves a GPU
-mostly idle, and the five splits of a table cell differ only in their data. A pack trains G runs whose configs
-are equal except for the split seed (and therefore the generator a classifier uses) in lock-step:
+mostly idle, and the runs of a table differ only in their data and augmentation. A pack trains G runs whose
+configs are equal except for the split seed (and therefore the generator a classifier uses) and, for
+classifiers, the augmentation method (as long as the methods' batches and losses have one form) in lock-step:
 
 - their weights and buffers are stacked along a new leading dimension (``torch.func.stack_module_state``), and
   one step runs the G forward passes as one ``torch.func.vmap`` of the model (a convolution becomes one
@@ -37,20 +38,30 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler, MultiStepLR
 
 from chimeramix.config import ClassifierConfig, GeneratorConfig, differences, resolve_generator, to_dict
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods import parse_method
 from chimeramix.runtime import progress_bar
 from chimeramix.train.classifier import ClassifierRun, open_run, resolve
 from chimeramix.train.fast import GraphedFunction, SideStream, classifier_update
 from chimeramix.train.generator import LOSS_NAMES, GeneratorRun, open_generator_run, show_losses
 
-PACK_VARYING = frozenset({"data.seed", "generator"})
-"""Config fields that may differ between the runs of a pack."""
+PACK_VARYING = frozenset({"data.seed", "generator", "method"})
+"""Config fields that may differ between the runs of a pack; methods only as far as :func:`pack_key` allows."""
 
 Run = TypeVar("Run", ClassifierRun, GeneratorRun)
 
 
 def pack_key(config: ClassifierConfig | GeneratorConfig) -> dict[str, Any]:
-    """What runs of one pack share: the resolved config without :data:`PACK_VARYING`."""
-    values = to_dict(resolve(config) if isinstance(config, ClassifierConfig) else resolve_generator(config))
+    """What runs of one pack share: the resolved config without :data:`PACK_VARYING`, and for a classifier
+    the form of its method's batches and loss (the targets of label mixing are class probabilities, the
+    others class indices; the cosine loss is another module than cross-entropy), which stacked runs share."""
+    if isinstance(config, ClassifierConfig):
+        resolved = resolve(config)
+        values = to_dict(resolved)
+        method = parse_method(resolved.method)
+        values["batches"] = {"soft_labels": method.component("label-mixing") is not None,
+                             "cosine_loss": method.cosine_loss}
+    else:
+        values = to_dict(resolve_generator(config))
     values["data"] = {key: value for key, value in values["data"].items() if f"data.{key}" not in PACK_VARYING}
     return {key: value for key, value in values.items() if key not in PACK_VARYING}
 
@@ -64,8 +75,8 @@ def check_packable(configs: Sequence[ClassifierConfig | GeneratorConfig]) -> Non
         differing = differences(first, pack_key(config))
         if differing:
             raise ChimeraMixError(
-                f"runs of one pack may differ only in {sorted(PACK_VARYING)}, not in {', '.join(differing)}; "
-                "train them in separate packs"
+                f"runs of one pack may differ only in {sorted(PACK_VARYING)} (methods with one form of batches "
+                f"and loss), not in {', '.join(differing)}; train them in separate packs"
             )
 
 
@@ -234,8 +245,8 @@ def _train_classifiers(runs: list[ClassifierRun], *, progress: bool = True) -> l
     update = classifier_update(model, criterion, optimizer, first.amp_dtype)
     train_step = GraphedFunction(update, optimizers=[optimizer]) if config.fast else update
     batches = SideStream(device, enabled=config.fast)
-    bar = progress_bar(f"classifier {first.method.name} x{len(runs)}", first.total_steps, first.step,
-                       enabled=progress)
+    methods = ", ".join(dict.fromkeys(run.method.name for run in runs))
+    bar = progress_bar(f"classifier {methods} x{len(runs)}", first.total_steps, first.step, enabled=progress)
     for epoch in range(first.start_epoch, config.epochs):
         started = time.perf_counter()
         total_losses = torch.zeros(len(runs), device=device)

@@ -22,5 +22,5 @@ fi
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_fast_step.py tests/test_fast_train.py tests/test_packed.py \
     2>&1 | tee "$OUT/pytest.txt"
 "$PYTHON" benchmarks/steps.py --json "$OUT/steps.json" 2>&1 | tee "$OUT/steps.txt"
-"$PYTHON" benchmarks/cell.py --path fast --workers 1 --pack 5 --store "/tmp/cell-trial-$$" --set epochs=1 \
+"$PYTHON" benchmarks/cell.py --path fast --workers 1 --pack 10 --store "/tmp/cell-trial-$$" --set epochs=1 \
     2>&1 | tee "$OUT/cell-trial.txt"

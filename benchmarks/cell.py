@@ -5,7 +5,8 @@ then prints the wall time and ``chimeramix table`` of the store (mean ± std ove
 accuracy of the fast path can be compared with the reference path's (issue #6: target <= 15 min on one H100
 for ciFAIR-10 at k = 10 with ``--path fast``). ``--set KEY=VALUE`` shortens a trial run (both trainers).
 
-    python benchmarks/cell.py --path fast --workers 5 --pack 5 --store /tmp/cell-fast
+    python benchmarks/cell.py --path fast --workers 2 --pack 10 --store /tmp/cell-fast
+    python benchmarks/cell.py --path fast --workers 5 --pack 10 --generator-pack 1 --store /tmp/cell-fast2
     python benchmarks/cell.py --path reference --store /tmp/cell-ref
     python benchmarks/cell.py --path fast --set epochs=1 --store /tmp/cell-try   # a quick check
 """
@@ -32,7 +33,9 @@ def main() -> None:
     parser.add_argument("--methods", default="baseline,chimeramix-grid")
     parser.add_argument("--workers", type=int, default=1, help="jobs at once on this machine (processes)")
     parser.add_argument("--pack", type=int, default=1,
-                        help="classifier runs per pack (one batched model; `chimeramix sweep --pack`)")
+                        help="runs per pack (one batched model; `chimeramix sweep --pack`)")
+    parser.add_argument("--generator-pack", type=int, default=None,
+                        help="generator runs per pack (default: --pack; `chimeramix sweep --generator-pack`)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -44,6 +47,8 @@ def main() -> None:
                "--k", args.k, "--seeds", args.seeds, "--preset", "paper", "--store", str(args.store),
                "--workers", str(args.workers), "--pack", str(args.pack), "--device", args.device, "--no-progress",
                *(["--fast"] if args.path == "fast" else [])]
+    if args.generator_pack is not None:
+        command += ["--generator-pack", str(args.generator_pack)]
     for override in args.set:
         command += ["--generator-set", override, "--classifier-set", override]
     if args.data_root:
@@ -53,7 +58,8 @@ def main() -> None:
     code = subprocess.run(command, check=False).returncode
     seconds = time.perf_counter() - started
     print(f"cell wall time: {seconds:.1f} s ({seconds / 60:.1f} min), path {args.path}, workers "
-          f"{args.workers}, pack {args.pack}, commit {git_commit()}, exit code {code}", flush=True)
+          f"{args.workers}, pack {args.pack}, generator pack {args.generator_pack or args.pack}, commit "
+          f"{git_commit()}, exit code {code}", flush=True)
     subprocess.run([sys.executable, "-m", "chimeramix", "table", "--store", str(args.store)], check=False)
     sys.exit(code)
 

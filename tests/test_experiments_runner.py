@@ -245,6 +245,17 @@ def test_packs_join_the_splits_of_a_cell(tmp_path: Path) -> None:
                                               for method in methods for seed in (0, 1, 2)], key=str)
 
 
+def test_generators_may_have_their_own_pack_size(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs("chimeramix-grid", seeds=(0, 1))
+    options = RunOptions(pack=2, generator_pack=1)
+    assert run_sweep(store, jobs, LocalLauncher(2), job_fn=fake_job, options=options, progress=False,
+                     poll_s=0.1).complete
+    kinds = {job.id: job.kind for job in jobs}
+    assert sorted((kinds[job_id], int(pack)) for job_id, _, _, pack in ledger(store.root)) == [
+        ("classifier", 2), ("classifier", 2), ("generator", 1), ("generator", 1)]
+
+
 def test_a_failed_pack_is_retried_job_by_job_and_a_pack_waits_for_its_generators(tmp_path: Path) -> None:
     store = Store.create(tmp_path / "store")
     jobs = tiny_jobs("chimeramix-grid", seeds=(0, 1))

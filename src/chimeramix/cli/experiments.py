@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="train up to N jobs of one kind (generators, classifiers) that differ only in their "
                             "split seed and method (methods of one batch form) as one pack: one worker, one "
                             "batched model (default 1: none; on a GPU, 5 packs a cell's splits, 10 its two methods)")
+    sweep.add_argument("--generator-pack", type=int, default=None, metavar="N",
+                       help="the pack size for generator jobs (default: --pack)")
     add_data_root_argument(sweep)
     sweep.add_argument("--max-attempts", type=int, default=2,
                        help="a job that failed this often is reported, not retried (default 2)")
@@ -120,9 +122,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     else:
         devices = [name.strip() for name in args.devices.split(",") if name.strip()] if args.devices else []
         launcher = LocalLauncher(args.workers, devices)
-    if args.pack < 1:
-        raise ChimeraMixError(f"--pack must be at least 1, got {args.pack}")
+    for flag, size in (("--pack", args.pack), ("--generator-pack", args.generator_pack)):
+        if size is not None and size < 1:
+            raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
+                         generator_pack=args.generator_pack,
                          stale_after_s=args.stale_after)
     report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,
                        progress=not args.no_progress)

@@ -50,6 +50,12 @@ class RunOptions:
     pack: int = 1
     """Train up to this many jobs of one kind that differ only in split seed and method as one pack (one
     worker; :func:`chimeramix.train.packed.pack_key` says which jobs may share a pack)."""
+    generator_pack: int | None = None
+    """The pack size for generator jobs; ``None``: ``pack``."""
+
+    def pack_size(self, kind: str) -> int:
+        """The largest pack of jobs of this kind (``generator`` or ``classifier``)."""
+        return self.generator_pack if kind == "generator" and self.generator_pack is not None else self.pack
     stale_after_s: float = DEFAULT_STALE_AFTER_S
     heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
@@ -258,7 +264,7 @@ def run_sweep(
                     waiting += 1
                 else:
                     candidates.append(job)
-            for task in _ready_tasks(candidates, finished, store, options.pack):
+            for task in _ready_tasks(candidates, finished, store, options):
                 if tasks >= launcher.slots:
                     break
                 launcher.submit(str(store.root), task, job_fn, options)
@@ -280,11 +286,12 @@ def run_sweep(
     return report
 
 
-def _ready_tasks(candidates: list[Job], finished: set[str], store: Store, pack: int) -> Iterator[tuple[Job, ...]]:
-    """The tasks that can start now, in plan order: ready jobs alone, then packs of up to ``pack`` jobs of one
-    kind that :func:`chimeramix.train.packed.pack_key` groups. A pack starts once all its members are ready
-    (their generators finished), so that generators finishing one by one do not split it; a job that failed
-    before runs alone.
+def _ready_tasks(candidates: list[Job], finished: set[str], store: Store,
+                 options: RunOptions) -> Iterator[tuple[Job, ...]]:
+    """The tasks that can start now, in plan order: ready jobs alone, then packs of up to
+    ``options.pack_size(kind)`` jobs of one kind that :func:`chimeramix.train.packed.pack_key` groups. A pack
+    starts once all its members are ready (their generators finished), so that generators finishing one by one
+    do not split it; a job that failed before runs alone.
     """
 
     def ready(job: Job) -> bool:
@@ -292,14 +299,15 @@ def _ready_tasks(candidates: list[Job], finished: set[str], store: Store, pack: 
 
     groups: dict[str, list[Job]] = {}
     for job in candidates:
-        group = _pack_group(job) if pack > 1 and not store.failures(job.id) else None
+        group = _pack_group(job) if options.pack_size(job.kind) > 1 and not store.failures(job.id) else None
         if group is not None:
             groups.setdefault(group, []).append(job)
         elif ready(job):
             yield (job,)
     for members in groups.values():
-        for start in range(0, len(members), pack):
-            chunk = tuple(members[start : start + pack])
+        size = options.pack_size(members[0].kind)
+        for start in range(0, len(members), size):
+            chunk = tuple(members[start : start + size])
             if all(ready(job) for job in chunk):
                 yield chunk
 

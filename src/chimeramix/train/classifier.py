@@ -57,10 +57,10 @@ from chimeramix.runtime import (
     seed_everything,
     select_device,
 )
-from chimeramix.train.checkpoint import CONFIG_FILE, load_checkpoint, save_checkpoint, write_run_config
+from chimeramix.train.checkpoint import CONFIG_FILE, save_checkpoint, write_run_config
 from chimeramix.train.fast import GraphedFunction, GraphedPairMixing, SideStream, classifier_update, sgd_options
 from chimeramix.train.generator import feature_side, load_generator_config, segmentation_params, train_generator
-from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, progress_of, write_log
+from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, resume_progress, write_log
 
 LOG_COLUMNS = ("epoch", "step", "lr", "loss", "test_accuracy", "seconds")
 AUGMENTATION_STREAM = 1
@@ -238,7 +238,7 @@ class ClassifierRun:
         self.log.append(row)
         write_log(self.run_dir, self.log, LOG_COLUMNS)
         if (epoch + 1) % self.config.checkpoint_every == 0 or last_epoch:
-            save_checkpoint(self.run_dir, **self._checkpointed(),
+            save_checkpoint(self.run_dir, **self.checkpointed(),
                             state={"epoch": epoch + 1, "step": self.step, "seconds": self.seconds, "log": self.log})
 
     def test_metrics(self) -> dict[str, Any]:
@@ -267,7 +267,8 @@ class ClassifierRun:
         write_json(self.run_dir / RESULT_FILE, result)
         return result
 
-    def _checkpointed(self) -> dict[str, Any]:
+    def checkpointed(self) -> dict[str, Any]:
+        """What a checkpoint of the run holds, as the keyword arguments of ``save_checkpoint``."""
         return {"modules": {"model": self.model, "criterion": self.criterion}, "optimizers": {"sgd": self.optimizer},
                 "schedulers": {"lr": self.scheduler}, "generators": {"augment": self.rng}}
 
@@ -322,8 +323,7 @@ def open_run(
     run = ClassifierRun(config, method, run_dir, device, test, model, criterion, optimizer, scheduler, rng,
                         augmentation, mean, std, count, repeats, per_epoch, total_steps, [], 0, 0, 0.0)
     if resume:
-        state = load_checkpoint(run_dir, **run._checkpointed(), map_location=device)
-        run.log, run.start_epoch, run.step, run.seconds = progress_of(state)
+        resume_progress(run, device)
     return run
 
 

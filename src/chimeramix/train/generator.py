@@ -62,14 +62,13 @@ from chimeramix.runtime import (
 )
 from chimeramix.train.checkpoint import (
     CONFIG_FILE,
-    load_checkpoint,
     read_run_config,
     save_checkpoint,
     save_weights,
     write_run_config,
 )
 from chimeramix.train.fast import GraphedFunction, adam_options
-from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, progress_of, write_log
+from chimeramix.train.rundir import RESULT_FILE, check_losses, check_run_dir, resume_progress, write_log
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
 DISCRIMINATOR_FILE = "discriminator.safetensors"
@@ -317,7 +316,7 @@ class GeneratorRun:
             for name in LOSS_NAMES:
                 self.board.add_scalar(f"generator/{name}", row[name], epoch + 1)
         if (epoch + 1) % self.config.checkpoint_every == 0 or epoch + 1 == self.config.epochs:
-            save_checkpoint(self.run_dir, **self._checkpointed(),
+            save_checkpoint(self.run_dir, **self.checkpointed(),
                             state={"epoch": epoch + 1, "step": self.step, "seconds": self.seconds, "log": self.log})
             write_pictures(self.nets.generator, self.config, self.data, self.run_dir)
         return means
@@ -343,7 +342,8 @@ class GeneratorRun:
         finished: dict[str, Any] = read_json(self.run_dir / RESULT_FILE)  # the JSON form, as a finished run
         return finished
 
-    def _checkpointed(self) -> dict[str, Any]:
+    def checkpointed(self) -> dict[str, Any]:
+        """What a checkpoint of the run holds, as the keyword arguments of ``save_checkpoint``."""
         return {"modules": self.nets.modules(), "optimizers": self.nets.optimizers,
                 "schedulers": self.nets.schedulers, "generators": {"train": self.rng}}
 
@@ -381,8 +381,7 @@ def open_generator_run(
     run = GeneratorRun(config, run_dir, device, data, nets, objective, rng, mask_sampler(config, data), count,
                        repeats, per_epoch, [], 0, 0, 0.0)
     if resume:
-        state = load_checkpoint(run_dir, **run._checkpointed(), map_location=device)
-        run.log, run.start_epoch, run.step, run.seconds = progress_of(state)
+        resume_progress(run, device)
     run.board = tensorboard_writer(run_dir) if config.tensorboard else None
     return run
 

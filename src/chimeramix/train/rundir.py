@@ -2,7 +2,7 @@
 
 A run directory holds ``config.json`` (written first), ``checkpoints/``, ``log.csv`` (one row per epoch)
 and, last, ``result.json``: a run is finished iff ``result.json`` exists. Here: refusing a directory that
-holds another run, the progress a checkpoint stores, the CSV log, and the loss check that names the last
+holds another run, resuming a run from its checkpoint, the CSV log, and the loss check that names the last
 good checkpoint.
 """
 
@@ -13,12 +13,14 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import torch
 
 from chimeramix.config import RunConfig, differences, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write, read_json
-from chimeramix.train.checkpoint import CONFIG_FILE, latest_checkpoint, read_run_config
+from chimeramix.train.checkpoint import CONFIG_FILE, latest_checkpoint, load_checkpoint, read_run_config
 
 RESULT_FILE = "result.json"
 LOG_FILE = "log.csv"
@@ -47,12 +49,26 @@ def check_run_dir(config: RunConfig, run_dir: Path, resume: bool, kind: str) -> 
     return None
 
 
-def progress_of(state: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], int, int, float]:
-    """(log rows, epochs done, steps done, training seconds) from a checkpoint's ``state``; ``None``: a new
-    run."""
-    if state is None:
-        return [], 0, 0, 0.0
-    return state["log"], state["epoch"], state["step"], state["seconds"]
+class Resumable(Protocol):
+    """What :func:`resume_progress` needs of a run (a classifier's or a generator's)."""
+
+    run_dir: Path
+    log: list[dict[str, Any]]
+    start_epoch: int
+    step: int
+    seconds: float
+
+    def checkpointed(self) -> dict[str, Any]:
+        """The keyword arguments of ``save_checkpoint`` / ``load_checkpoint``: modules, optimisers, ..."""
+        ...
+
+
+def resume_progress(run: Resumable, map_location: torch.device) -> None:
+    """Load the run's latest checkpoint into its objects (weights, optimisers, schedules, RNG states) and take
+    its progress (log rows, epochs and steps done, training seconds); a run without a checkpoint starts anew."""
+    state = load_checkpoint(run.run_dir, **run.checkpointed(), map_location=map_location)
+    if state is not None:
+        run.log, run.start_epoch, run.step, run.seconds = state["log"], state["epoch"], state["step"], state["seconds"]
 
 
 def write_log(run_dir: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:

@@ -177,6 +177,16 @@ def test_sweep_command_dry_run_and_bad_sweep_file(tmp_path: Path, capsys: pytest
     assert "gen-cifar10-k100-s4-seg-paper: 15800 steps" in out
     assert "estimate on" in out
     assert not store.exists()  # a dry run writes nothing
+    assert "pack of" not in out
+
+    assert main([*argv, "--pack", "10", "--generator-pack", "5"]) == 0
+    packs = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  pack of")]
+    assert len(packs) == 12 + 6 + 6  # generators: 2 masks x 6 k, by 5; classifiers: 15 per k by 10, of 3 methods
+    assert sum(line.startswith("  pack of 10:") for line in packs) == 6
+    for pack in packs:  # one k (and dataset) per pack
+        assert len({job_id.split("-k")[1].split("-")[0] for job_id in pack.split(": ")[1].split()}) == 1
+    assert main([*argv[:-1], "--pack", "0"]) == 2
+    assert "--pack must be at least 1" in capsys.readouterr().err and not store.exists()
 
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nepochs: 3\n")

@@ -21,7 +21,7 @@ from chimeramix.experiments.plan import (
     load_sweep_file,
     plan_sweep,
 )
-from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, run_sweep
+from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import build_tables, load_results, plot_tables, render
 from chimeramix.fileio import atomic_write
@@ -102,6 +102,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_sweep_command(args: argparse.Namespace) -> int:
     spec = _sweep_spec(args)
     jobs = plan_sweep(spec)
+    for flag, size in (("--pack", args.pack), ("--generator-pack", args.generator_pack)):
+        if size is not None and size < 1:
+            raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
+    options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
+                         generator_pack=args.generator_pack, stale_after_s=args.stale_after)
     store = Store(args.store) if args.dry_run and not args.store.exists() else Store.create(args.store)
     pending = [job for job in jobs if not store.is_finished(job.id)]
     device = _estimate_device(args)
@@ -114,6 +119,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             state = f"{job.steps} steps" if job.id in to_run else "finished"
             after = f" (after {job.depends_on})" if job.depends_on else ""
             print(f"  {job.id}: {state}{after}")
+        for task in plan_tasks(pending, options):
+            if len(task) > 1:
+                print(f"  pack of {len(task)}: {' '.join(job.id for job in task)}")
         return 0
     launcher: Launcher
     if args.launcher == "ray":
@@ -122,12 +130,6 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     else:
         devices = [name.strip() for name in args.devices.split(",") if name.strip()] if args.devices else []
         launcher = LocalLauncher(args.workers, devices)
-    for flag, size in (("--pack", args.pack), ("--generator-pack", args.generator_pack)):
-        if size is not None and size < 1:
-            raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
-    options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
-                         generator_pack=args.generator_pack,
-                         stale_after_s=args.stale_after)
     report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,
                        progress=not args.no_progress)
     print(_report_text(store, jobs, report, args.max_attempts))

@@ -286,30 +286,31 @@ def run_sweep(
     return report
 
 
-def _ready_tasks(candidates: list[Job], finished: set[str], store: Store,
-                 options: RunOptions) -> Iterator[tuple[Job, ...]]:
-    """The tasks that can start now, in plan order: ready jobs alone, then packs of up to
-    ``options.pack_size(kind)`` jobs of one kind that :func:`chimeramix.train.packed.pack_key` groups. A pack
-    starts once all its members are ready (their generators finished), so that generators finishing one by one
-    do not split it; a job that failed before runs alone.
-    """
-
-    def ready(job: Job) -> bool:
-        return job.depends_on is None or job.depends_on in finished
-
+def plan_tasks(jobs: Sequence[Job], options: RunOptions,
+               alone: Callable[[str], bool] = lambda job_id: False) -> list[tuple[Job, ...]]:
+    """``jobs`` as tasks, in plan order: jobs alone first, then packs of up to ``options.pack_size(kind)`` jobs
+    of one kind that :func:`chimeramix.train.packed.pack_key` groups. Jobs for which ``alone(id)`` is true
+    (a failed job, when retried) stay alone."""
+    tasks: list[tuple[Job, ...]] = []
     groups: dict[str, list[Job]] = {}
-    for job in candidates:
-        group = _pack_group(job) if options.pack_size(job.kind) > 1 and not store.failures(job.id) else None
-        if group is not None:
-            groups.setdefault(group, []).append(job)
-        elif ready(job):
-            yield (job,)
+    for job in jobs:
+        if options.pack_size(job.kind) > 1 and not alone(job.id):
+            groups.setdefault(_pack_group(job), []).append(job)
+        else:
+            tasks.append((job,))
     for members in groups.values():
         size = options.pack_size(members[0].kind)
-        for start in range(0, len(members), size):
-            chunk = tuple(members[start : start + size])
-            if all(ready(job) for job in chunk):
-                yield chunk
+        tasks += [tuple(members[start : start + size]) for start in range(0, len(members), size)]
+    return tasks
+
+
+def _ready_tasks(candidates: list[Job], finished: set[str], store: Store,
+                 options: RunOptions) -> list[tuple[Job, ...]]:
+    """The tasks of :func:`plan_tasks` that can start now: all their jobs' generators are finished. A pack waits
+    for all of its members, so that generators finishing one by one do not split it."""
+    tasks = plan_tasks(candidates, options, alone=lambda job_id: bool(store.failures(job_id)))
+    return [task for task in tasks
+            if all(job.depends_on is None or job.depends_on in finished for job in task)]
 
 
 def _pack_group(job: Job) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,3 +64,38 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+class Interrupt(Exception):
+    """A simulated crash of a run (see :class:`CheckpointStop`)."""
+
+
+class CheckpointStop:
+    """Kills runs right after a checkpoint: :meth:`after` makes a trainer module's ``save_checkpoint`` raise
+    once it has written its ``count``-th checkpoint, and after every later one; :meth:`undo` restores it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.monkeypatch = monkeypatch
+
+    def after(self, module: ModuleType, count: int = 1, error: type[BaseException] = Interrupt) -> None:
+        save = module.save_checkpoint
+        written = 0
+
+        def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
+            nonlocal written
+            folder: Path = save(run_dir, **kwargs)
+            written += 1
+            if written >= count:
+                raise error
+            return folder
+
+        self.monkeypatch.setattr(module, "save_checkpoint", save_then_stop)
+
+    def undo(self) -> None:
+        self.monkeypatch.undo()
+
+
+@pytest.fixture
+def checkpoint_stop(monkeypatch: pytest.MonkeyPatch) -> CheckpointStop:
+    """Kills runs right after a checkpoint (:class:`CheckpointStop`); raises :class:`Interrupt` by default."""
+    return CheckpointStop(monkeypatch)

@@ -27,6 +27,7 @@ from chimeramix.train.classifier import (
     train_classifier,
 )
 from chimeramix.train.generator import train_generator
+from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -119,27 +120,15 @@ def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generator
 # -------------------------------------------------------------------------------------------------- resume
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_resume_gives_the_same_final_weights(tiny_data_root: Path, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+                                             checkpoint_stop: CheckpointStop) -> None:
     config = tiny(tiny_data_root, "segmix+trivialaugment+random-erasing", epochs=3, dropout=0.3)
     full = train_classifier(config, tmp_path / "full", progress=False)
 
-    save = classifier_module.save_checkpoint
-
-    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
-        path = save(run_dir, **kwargs)
-        if kwargs["state"]["epoch"] == 1:
-            raise Interrupt
-        return path
-
-    monkeypatch.setattr(classifier_module, "save_checkpoint", save_then_stop)
+    checkpoint_stop.after(classifier_module)  # epoch 1's checkpoint
     with pytest.raises(Interrupt):
         train_classifier(config, tmp_path / "resumed", progress=False)
-    monkeypatch.undo()
+    checkpoint_stop.undo()
     with pytest.raises(ChimeraMixError, match="--resume"):
         train_classifier(config, tmp_path / "resumed", progress=False)
     resumed = train_classifier(config, tmp_path / "resumed", resume=True, progress=False)

@@ -25,6 +25,7 @@ from chimeramix.train import classifier as classifier_module
 from chimeramix.train.checkpoint import latest_checkpoint
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.generator import DISCRIMINATOR_FILE, train_generator
+from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -95,25 +96,15 @@ def test_fast_classifier_matches_the_reference(classifiers: dict[str, dict[str, 
     assert_same_weights(reference["run_dir"] / final, fast["run_dir"] / final)
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_a_fast_run_resumes_on_the_reference_path(tiny_data_root: Path, tmp_path: Path,
                                                   generators: dict[str, Path],
                                                   classifiers: dict[str, dict[str, Any]],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  checkpoint_stop: CheckpointStop) -> None:
     config = tiny_classifier(tiny_data_root, generators["reference"], fast=True)
-    save = classifier_module.save_checkpoint
-
-    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
-        save(run_dir, **kwargs)
-        raise Interrupt  # after the first epoch's checkpoint
-
-    monkeypatch.setattr(classifier_module, "save_checkpoint", save_then_stop)
+    checkpoint_stop.after(classifier_module)  # the first epoch's checkpoint
     with pytest.raises(Interrupt):
         train_classifier(config, tmp_path, progress=False)
-    monkeypatch.undo()
+    checkpoint_stop.undo()
     resumed = train_classifier(replace(config, fast=False), tmp_path, resume=True, progress=False)
     reference = classifiers["reference"]
     assert without_seconds(resumed["log"]) == without_seconds(reference["log"])

@@ -17,6 +17,7 @@ from chimeramix.masks import SEGMENTS_FILE
 from chimeramix.models.generator import GENERATOR_FILE, MixingGenerator
 from chimeramix.train.checkpoint import latest_checkpoint
 from chimeramix.train.generator import RESULT_FILE, load_generator_config, train_generator
+from conftest import CheckpointStop
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,24 +49,16 @@ def test_run_directory_holds_everything(tiny_data_root: Path, tmp_path: Path) ->
 
 
 def test_resume_gives_the_same_weights(
-    tiny_data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_data_root: Path, tmp_path: Path, checkpoint_stop: CheckpointStop
 ) -> None:
     config = tiny_config(tiny_data_root, mask="segmentation")
     train_generator(config, tmp_path / "whole", progress=False)
     assert (tmp_path / "whole" / SEGMENTS_FILE).is_file()
 
-    real_save = trainer.save_checkpoint
-
-    def crash_after_first(run_dir: Path, **kwargs: Any) -> Path:
-        folder = real_save(run_dir, **kwargs)
-        if kwargs["state"]["epoch"] == 1:
-            raise KeyboardInterrupt
-        return folder
-
-    monkeypatch.setattr(trainer, "save_checkpoint", crash_after_first)
+    checkpoint_stop.after(trainer, error=KeyboardInterrupt)  # epoch 1's checkpoint, then a Ctrl-C
     with pytest.raises(KeyboardInterrupt):
         train_generator(config, tmp_path / "resumed", progress=False)
-    monkeypatch.undo()
+    checkpoint_stop.undo()
     result = train_generator(config, tmp_path / "resumed", resume=True, progress=False)
     assert result["steps"] == 9
     whole = MixingGenerator.load(tmp_path / "whole").state_dict()

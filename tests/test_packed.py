@@ -34,6 +34,7 @@ from chimeramix.train.packed import (
     train_classifier_pack,
     train_generator_pack,
 )
+from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -112,28 +113,16 @@ def test_packed_runs_match_lone_runs(lone_and_packed: dict[str, list[dict[str, A
     assert [run["method"] for run in lone_and_packed["packed"]] == ["chimeramix-grid", "cutout", "chimeramix-grid"]
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_a_pack_resumes_exactly_and_its_runs_resume_alone(
     tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path,
-    lone_and_packed: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch,
+    lone_and_packed: dict[str, list[dict[str, Any]]], checkpoint_stop: CheckpointStop,
 ) -> None:
     configs = cell(tiny_data_root, generators)
     run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS]
-    save = classifier_module.save_checkpoint
-    saved: list[Path] = []
-
-    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
-        saved.append(save(run_dir, **kwargs))
-        if len(saved) == len(SEEDS) + 1:
-            raise Interrupt  # epoch 1 saved by every run, epoch 2 by the first only
-
-    monkeypatch.setattr(classifier_module, "save_checkpoint", save_then_stop)
+    checkpoint_stop.after(classifier_module, len(SEEDS) + 1)  # epoch 1 saved by every run, epoch 2 by the first
     with pytest.raises(Interrupt):
         train_classifier_pack(configs, run_dirs, progress=False)
-    monkeypatch.undo()
+    checkpoint_stop.undo()
     # the first run is at epoch 2, the others at epoch 1: they resume as two packs
     resumed = train_classifier_pack(configs, run_dirs, resume=True, progress=False)
     for result, packed in zip(resumed, lone_and_packed["packed"]):
@@ -147,20 +136,14 @@ def test_a_pack_resumes_exactly_and_its_runs_resume_alone(
 
 def test_a_lone_run_continues_in_a_pack(tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path,
                                         lone_and_packed: dict[str, list[dict[str, Any]]],
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                        checkpoint_stop: CheckpointStop) -> None:
     configs = cell(tiny_data_root, generators)[:2]
     run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS[:2]]
-    save = classifier_module.save_checkpoint
-
-    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
-        save(run_dir, **kwargs)
-        raise Interrupt
-
-    monkeypatch.setattr(classifier_module, "save_checkpoint", save_then_stop)
+    checkpoint_stop.after(classifier_module)
     for config, run_dir in zip(configs, run_dirs):  # both lone runs stop after epoch 1
         with pytest.raises(Interrupt):
             train_classifier(config, run_dir, progress=False)
-    monkeypatch.undo()
+    checkpoint_stop.undo()
     resumed = train_classifier_pack(configs, run_dirs, resume=True, progress=False)
     for result, lone in zip(resumed, lone_and_packed["lone"]):
         assert losses(result) == pytest.approx(losses(lone), rel=1e-4)
@@ -255,23 +238,15 @@ def test_packed_generators_match_lone_generators(tiny_data_root: Path, tmp_path:
 
 
 def test_a_generator_pack_resumes_exactly(tiny_data_root: Path, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                          checkpoint_stop: CheckpointStop) -> None:
     configs = [tiny_generator(tiny_data_root, seed, epochs=2) for seed in SEEDS[:2]]
     full_dirs = [tmp_path / f"full-{seed}" for seed in SEEDS[:2]]
     train_generator_pack(configs, full_dirs, progress=False)
     run_dirs = [tmp_path / f"run-{seed}" for seed in SEEDS[:2]]
-    save = generator_module.save_checkpoint
-    saved: list[Path] = []
-
-    def save_then_stop(run_dir: Path, **kwargs: Any) -> Path:
-        saved.append(save(run_dir, **kwargs))
-        if len(saved) == 2:
-            raise Interrupt  # both runs saved epoch 1
-
-    monkeypatch.setattr(generator_module, "save_checkpoint", save_then_stop)
+    checkpoint_stop.after(generator_module, 2)  # both runs saved epoch 1
     with pytest.raises(Interrupt):
         train_generator_pack(configs, run_dirs, progress=False)
-    monkeypatch.undo()
+    checkpoint_stop.undo()
     resumed = train_generator_pack(configs, run_dirs, resume=True, progress=False)
     for run_dir, full_dir in zip(run_dirs, full_dirs):
         assert generator_losses(run_dir) == generator_losses(full_dir)

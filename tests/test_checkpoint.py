@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
+from chimeramix.rundir import CHECKPOINTS
 from chimeramix.train.checkpoint import (
-    CHECKPOINTS,
     KEEP,
     capture_rng_state,
     latest_checkpoint,
@@ -40,7 +40,7 @@ def save(run_dir: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Opt
          scheduler: torch.optim.lr_scheduler.MultiStepLR, generator: torch.Generator) -> Path:
     return save_checkpoint(run_dir, modules={"model": model}, optimizers={"opt": optimizer},
                            schedulers={"sched": scheduler}, state={"epoch": epoch, "rows": [1.5]},
-                           generators={"masks": generator})
+                           rngs={"masks": generator})
 
 
 def test_round_trip_continues_exactly(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_round_trip_continues_exactly(tmp_path: Path) -> None:
     fresh, fresh_optimizer, fresh_scheduler = make_objects()
     fresh_generator = torch.Generator().manual_seed(99)
     state = load_checkpoint(tmp_path, modules={"model": fresh}, optimizers={"opt": fresh_optimizer},
-                            schedulers={"sched": fresh_scheduler}, generators={"masks": fresh_generator})
+                            schedulers={"sched": fresh_scheduler}, rngs={"masks": fresh_generator})
     assert state == {"epoch": 1, "rows": [1.5]}
     assert fresh_scheduler.get_last_lr() == scheduler.get_last_lr()
     draws = (torch.rand(2, generator=fresh_generator), torch.rand(2), np.random.rand(), random.random())

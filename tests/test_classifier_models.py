@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from chimeramix.config import folder_protocol
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.models.wide_resnet import WideResNet
+from chimeramix.protocol import folder_protocol
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -14,18 +14,14 @@ import safetensors.torch
 
 from chimeramix import config as config_module
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, resolve_classifier
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, resolve_classifier
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
-from chimeramix.train import classifier as classifier_module
-from chimeramix.train.classifier import (
-    RESULT_FILE,
-    check_generator,
-    cosine_lr,
-    resolve,
-    run_experiment,
-    train_classifier,
-)
+from chimeramix.rundir import RESULT_FILE
+from chimeramix.train import run as run_module
+from chimeramix.train.classifier import cosine_lr, resolve, train_classifier
+from chimeramix.train.frozen_generator import check_generator
 from chimeramix.train.generator import train_generator
 from conftest import CheckpointStop, Interrupt
 
@@ -51,9 +47,9 @@ def tiny(root: Path, method: str = "baseline", **overrides: Any) -> ClassifierCo
 def generators(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Finished tiny generator runs on the tiny split, one per mask kind."""
     runs = {}
-    for mask in ("grid", "segmentation"):
+    for mask in ("grid", "seg"):
         run_dir = tmp_path_factory.mktemp(f"generator-{mask}")
-        config = GeneratorConfig(data=data(tiny_data_root), mask=mask, epochs=1, repetition=2,
+        config = GeneratorConfig(data=data(tiny_data_root), masks=MaskConfig(kind=mask), epochs=1, repetition=2,
                                  **TINY_GENERATOR)
         train_generator(config, run_dir, progress=False)
         runs[mask] = run_dir
@@ -100,9 +96,9 @@ METHODS = [name for name in COMPONENTS] + ["chimeramix-seg+trivialaugment", "chi
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generators: dict[str, Path],
                                  method: str) -> None:
-    kind = "segmentation" if "seg" in method else "grid"
+    kind = "seg" if "seg" in method else "grid"
     generator = str(generators[kind]) if method.startswith("chimeramix") else None
-    config = tiny(tiny_data_root, method, generator=generator, epochs=1, chimeramix_p=1.0,
+    config = tiny(tiny_data_root, method, generator=generator, epochs=1, pair_mixing_p=1.0,
                   cosine_with_ce="cosine" in method)
     result = train_classifier(config, tmp_path, progress=False)
     stored = json.loads((tmp_path / RESULT_FILE).read_text())
@@ -125,7 +121,7 @@ def test_resume_gives_the_same_final_weights(tiny_data_root: Path, tmp_path: Pat
     config = tiny(tiny_data_root, "segmix+trivialaugment+random-erasing", epochs=3, dropout=0.3)
     full = train_classifier(config, tmp_path / "full", progress=False)
 
-    checkpoint_stop.after(classifier_module)  # epoch 1's checkpoint
+    checkpoint_stop.after(run_module)  # epoch 1's checkpoint
     with pytest.raises(Interrupt):
         train_classifier(config, tmp_path / "resumed", progress=False)
     checkpoint_stop.undo()
@@ -163,7 +159,7 @@ def test_mismatched_generators_are_refused_unless_allowed(tiny_data_root: Path,
         check_generator(resolve(other_k), grid)
     assert check_generator(resolve(replace(other_k, allow_mismatch=True)), grid).data.k == 2
     wrong_mask = replace(other_k, data=data(tiny_data_root), method=seg.name)
-    with pytest.raises(ChimeraMixError, match=r"grid masks \(not segmentation\)"):
+    with pytest.raises(ChimeraMixError, match=r"grid masks \(not seg\)"):
         check_generator(resolve(wrong_mask), seg)
     cifair = replace(other_k, data=DataConfig("cifair10", k=K, seed=0))
     check_generator(resolve(cifair), grid)  # ciFAIR-10 has CIFAR-10's train set

@@ -26,7 +26,7 @@ def test_generators_are_shared_by_every_method_that_needs_them() -> None:
     assert grid.depends_on == combo.depends_on == "gen-cifar10-k10-s1-grid-quick"
     assert by_id["cls-cifar10-k10-s1-chimeramix-seg-quick"].depends_on == "gen-cifar10-k10-s1-seg-quick"
     assert by_id["cls-cifar10-k10-s1-baseline-quick"].depends_on is None
-    assert by_id["gen-cifar10-k10-s1-seg-quick"].config["mask"] == "segmentation"
+    assert by_id["gen-cifar10-k10-s1-seg-quick"].config["masks"]["kind"] == "seg"
 
 
 def test_steps_follow_the_protocol() -> None:

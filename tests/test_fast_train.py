@@ -20,11 +20,10 @@ from chimeramix.cli.generator import config_from
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.runner import RunOptions, SweepReport
-from chimeramix.models.generator import GENERATOR_FILE
-from chimeramix.train import classifier as classifier_module
+from chimeramix.train import run as run_module
 from chimeramix.train.checkpoint import latest_checkpoint
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import DISCRIMINATOR_FILE, train_generator
+from chimeramix.train.generator import train_generator
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -82,7 +81,7 @@ def classifiers(tiny_data_root: Path, generators: dict[str, Path],
 
 
 def test_fast_generator_matches_the_reference(generators: dict[str, Path]) -> None:
-    for name in (GENERATOR_FILE, DISCRIMINATOR_FILE):
+    for name in ("generator.safetensors", "discriminator.safetensors"):
         assert_same_weights(generators["reference"] / name, generators["fast"] / name)
     logs = [(generators[path] / "log.csv").read_text().splitlines() for path in PATHS]
     assert [row.rsplit(",", 1)[0] for row in logs[0]] == [row.rsplit(",", 1)[0] for row in logs[1]]  # no seconds
@@ -101,7 +100,7 @@ def test_a_fast_run_resumes_on_the_reference_path(tiny_data_root: Path, tmp_path
                                                   classifiers: dict[str, dict[str, Any]],
                                                   checkpoint_stop: CheckpointStop) -> None:
     config = tiny_classifier(tiny_data_root, generators["reference"], fast=True)
-    checkpoint_stop.after(classifier_module)  # the first epoch's checkpoint
+    checkpoint_stop.after(run_module)  # the first epoch's checkpoint
     with pytest.raises(Interrupt):
         train_classifier(config, tmp_path, progress=False)
     checkpoint_stop.undo()

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from chimeramix.cli import main
-from chimeramix.train.generator import load_generator_config
+from chimeramix.train.frozen_generator import generator_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -17,14 +17,14 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_train_then_sample(tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "run"
     arguments = ["generator", "train", "--k", "2", "--data-root", str(tiny_data_root), "--out", str(run_dir),
-                 "--mask", "segmentation", "--preset", "quick", "--epochs", "1", "--repetition", "2",
+                 "--mask", "seg", "--preset", "quick", "--epochs", "1", "--repetition", "2",
                  "--batch-size", "8", "--base-channels", "8", "--blocks", "2", "--mix-after", "1",
                  "--working-size", "32", "--architecture", "released", "--device", "cpu", "--no-progress"]
     assert main(arguments) == 0
     assert "reconstruction loss" in capsys.readouterr().out
-    config = load_generator_config(run_dir)
-    assert (config.preset, config.architecture, config.mask, config.epochs) == ("quick", "released",
-                                                                              "segmentation", 1)
+    config = generator_config(run_dir)
+    assert (config.preset, config.architecture, config.masks.kind, config.epochs) == ("quick", "released",
+                                                                                    "seg", 1)
     assert main([*arguments, "--resume"]) == 0  # finished: prints the stored result
 
     picture = tmp_path / "sample.png"

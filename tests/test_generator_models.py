@@ -6,10 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
+from chimeramix.config import ClassifierConfig, GeneratorConfig, resolve_generator
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator, ResidualBlock, resize_images
+from chimeramix.rundir import RunFolder
+from chimeramix.train.frozen_generator import load_generator
 
 
 def small(architecture: str = "paper") -> MixingGenerator:
@@ -93,8 +97,31 @@ def test_bad_parameters_are_refused() -> None:
 
 
 def test_load_needs_a_finished_run(tmp_path: Path) -> None:
+    with pytest.raises(ChimeraMixError, match="not a chimeramix run folder"):
+        load_generator(tmp_path)
+    RunFolder(tmp_path).write_config(resolve_generator(GeneratorConfig()), torch.device("cpu"))
     with pytest.raises(ChimeraMixError, match="no trained generator"):
-        MixingGenerator.load(tmp_path)
+        load_generator(tmp_path)
+    RunFolder(tmp_path).write_config(ClassifierConfig(), torch.device("cpu"))
+    with pytest.raises(ChimeraMixError, match="holds a classifier run, not a generator run"):
+        load_generator(tmp_path)
+
+
+def test_released_upsampling_is_a_bias_free_2x2_transposed_convolution() -> None:
+    upsampling = [m for m in MixingGenerator(architecture="released").decoder if isinstance(m, nn.ConvTranspose2d)]
+    assert [(m.kernel_size, m.stride, m.bias) for m in upsampling] == [((2, 2), (2, 2), None)] * 2
+    paper = [m for m in MixingGenerator().decoder if isinstance(m, nn.ConvTranspose2d)]
+    assert all(m.kernel_size == (3, 3) and m.bias is not None for m in paper)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert MixingGenerator(architecture="released", base_channels=8).compose(x, x, torch.ones(1, 1, 16, 16)).shape \
+        == x.shape
+
+
+@pytest.mark.parametrize(("architecture", "size", "side"), [("paper", 64, 3), ("released", 64, 4),
+                                                            ("paper", 96, 5), ("released", 96, 6)])
+def test_patch_map_sizes(architecture: str, size: int, side: int) -> None:
+    discriminator = PatchDiscriminator(architecture=architecture)  # type: ignore[arg-type]
+    assert discriminator(torch.rand(2, 3, size, size)).shape == (2, 1, side, side)
 
 
 def test_resize_images() -> None:

@@ -11,12 +11,16 @@ import pytest
 import torch
 
 import chimeramix.train.generator as trainer
-from chimeramix.config import DataConfig, GeneratorConfig, apply_preset, resolve_generator
+from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig, apply_preset, resolve_generator
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import SEGMENTS_FILE
-from chimeramix.models.generator import GENERATOR_FILE, MixingGenerator
+from chimeramix.models.discriminator import PatchDiscriminator
+from chimeramix.models.generator import MixingGenerator
+from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE
+from chimeramix.train import run as run_module
 from chimeramix.train.checkpoint import latest_checkpoint
-from chimeramix.train.generator import RESULT_FILE, load_generator_config, train_generator
+from chimeramix.train.frozen_generator import generator_config, load_generator
+from chimeramix.train.generator import train_generator
+from chimeramix.train.objectives.adversarial import AdversarialObjective
 from conftest import CheckpointStop
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -36,14 +40,14 @@ def test_run_directory_holds_everything(tiny_data_root: Path, tmp_path: Path) ->
     config = tiny_config(tiny_data_root)
     result = train_generator(config, tmp_path, progress=False)
     assert result["steps"] == 9 and result["epochs"] == 3
-    for name in ("config.json", "log.csv", RESULT_FILE, GENERATOR_FILE, "discriminator.safetensors",
+    for name in ("config.json", "log.csv", RESULT_FILE, "generator.safetensors", "discriminator.safetensors",
                  "compositions.png", "masks.png", "reconstructions.png"):
         assert (tmp_path / name).is_file(), name
     with open(tmp_path / "log.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [int(row["epoch"]) for row in rows] == [1, 2, 3]
-    assert load_generator_config(tmp_path) == resolve_generator(config)
-    generator = MixingGenerator.load(tmp_path)
+    assert generator_config(tmp_path) == resolve_generator(config)
+    generator = load_generator(tmp_path)
     assert not generator.training and generator.blocks == 2
     assert train_generator(config, tmp_path, resume=True) == result  # a finished run gives its result
 
@@ -51,18 +55,18 @@ def test_run_directory_holds_everything(tiny_data_root: Path, tmp_path: Path) ->
 def test_resume_gives_the_same_weights(
     tiny_data_root: Path, tmp_path: Path, checkpoint_stop: CheckpointStop
 ) -> None:
-    config = tiny_config(tiny_data_root, mask="segmentation")
+    config = tiny_config(tiny_data_root, masks=MaskConfig(kind="seg"))
     train_generator(config, tmp_path / "whole", progress=False)
     assert (tmp_path / "whole" / SEGMENTS_FILE).is_file()
 
-    checkpoint_stop.after(trainer, error=KeyboardInterrupt)  # epoch 1's checkpoint, then a Ctrl-C
+    checkpoint_stop.after(run_module, error=KeyboardInterrupt)  # epoch 1's checkpoint, then a Ctrl-C
     with pytest.raises(KeyboardInterrupt):
         train_generator(config, tmp_path / "resumed", progress=False)
     checkpoint_stop.undo()
     result = train_generator(config, tmp_path / "resumed", resume=True, progress=False)
     assert result["steps"] == 9
-    whole = MixingGenerator.load(tmp_path / "whole").state_dict()
-    resumed = MixingGenerator.load(tmp_path / "resumed").state_dict()
+    whole = load_generator(tmp_path / "whole").state_dict()
+    resumed = load_generator(tmp_path / "resumed").state_dict()
     assert all(torch.equal(whole[key], resumed[key]) for key in whole)
 
 
@@ -111,13 +115,14 @@ def test_reconstruction_falls_on_real_cifar10(shared_data: Path, tmp_path: Path)
 def test_training_step_under_bf16_autocast() -> None:
     """The mixed-precision path (bf16 autocast, used on CUDA) checked with CPU autocast."""
     config = resolve_generator(replace(tiny_config(Path(".")), device="cpu"))
-    nets = trainer.build_networks(config, torch.device("cpu"), total_steps=10)
+    objective = AdversarialObjective(MixingGenerator.from_config(config), PatchDiscriminator(), config,
+                                     lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    optimizers = {name: torch.optim.Adam(getattr(objective, name).parameters())
+                  for name in ("generator", "discriminator")}
     x1, x2 = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
     mask = (torch.rand(2, 1, 8, 8) < 0.5).float()
-    objective = trainer.AdversarialObjective(nets.generator, nets.discriminator, config,
-                                             lambda: torch.autocast("cpu", dtype=torch.bfloat16))
-    losses = trainer.training_step(objective, nets.optimizers, x1, x2, mask, torch.tensor(True))
-    assert losses.dtype == torch.float32 and torch.isfinite(losses).all()
+    losses = objective.step(objective, optimizers, x1, x2, mask, torch.tensor(True))
+    assert losses.shape == (5,) and losses.dtype == torch.float32 and torch.isfinite(losses).all()
 
 
 def test_tensorboard_log_holds_the_losses(tiny_data_root: Path, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Grid and segmentation masks: binary, sized, varying per sample, seeded; the segmentation cache."""
+"""Grid and segmentation masks: binary, sized, varying per sample, seeded, the released region rule; the
+segmentation cache."""
 
 from __future__ import annotations
 
@@ -8,17 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-import chimeramix.masks as masks_module
+import chimeramix.segments as segments_module
+from chimeramix.config import MaskConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import (
-    GridMasks,
-    SegmentationMasks,
-    SegmentationParams,
-    compute_segments,
-    mix,
-    resize_mask,
-    segment_cache,
-)
+from chimeramix.masks import GridMasks, SegmentationMasks, build_masks, mix, resize_mask
+from chimeramix.rundir import SEGMENTS_FILE
+from chimeramix.segments import SegmentationParams, compute_segments, segment_cache
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -84,9 +80,14 @@ def stripes(batch: int = 4, size: int = 16, count: int = 4) -> torch.Tensor:
     return ids.expand(batch, size, size).clone()
 
 
-def test_paper_region_choice_takes_whole_segments() -> None:
+def pair(segments: torch.Tensor) -> list[torch.Tensor]:
+    """The same maps for x1 and x2."""
+    return [segments, segments]
+
+
+def test_paper_region_choice_takes_whole_segments_of_x1() -> None:
     segments = stripes(256)
-    masks = SegmentationMasks("paper").sample(segments, seeded(), 16)
+    masks = SegmentationMasks("paper").sample(256, 16, seeded(), [segments, torch.zeros_like(segments)])
     assert_binary(masks, 256, 16)
     per_segment = masks[:, 0].view(256, 16, 4, 4)
     assert torch.equal(per_segment.amin(dim=(1, 3)), per_segment.amax(dim=(1, 3)))
@@ -95,24 +96,65 @@ def test_paper_region_choice_takes_whole_segments() -> None:
     assert len({tuple(row.tolist()) for row in chosen}) == 16  # all 2^4 subsets occur
 
 
-def test_released_region_choice_takes_a_contiguous_id_range() -> None:
-    masks = SegmentationMasks("released").sample(stripes(256), seeded(), 16)
-    chosen = masks[:, 0, 0, ::4]  # one value per stripe, in id order
+def test_released_region_choice_takes_a_contiguous_id_range_of_x2() -> None:
+    x2 = stripes(256)
+    masks = SegmentationMasks("released").sample(256, 16, seeded(), [torch.zeros_like(x2), x2])
+    chosen = masks[:, 0, 0, ::4]  # one value per stripe of x2, in id order
     for row in chosen.tolist():
         ones = [i for i, value in enumerate(row) if value]
         assert ones and ones == list(range(ones[0], ones[-1] + 1))
+        assert not row[-1]  # the last id is never chosen
+
+
+@pytest.mark.parametrize(("count", "expected"), [(1, [1.0]), (2, [1.0, 0.0]), (3, [0.5, 0.75, 0.0])])
+def test_released_selection_probabilities_per_segment(count: int, expected: list[float]) -> None:
+    """The released rule: l uniform in {0..max(1, n-1)-1}, u uniform in {l+1..max(l+2, n)-1}, ids in [l, u).
+    n = 2: l = 0, u = 1, so segment 0 always, 1 never; n = 3: [0, 1), [0, 2) or [1, 2) with probabilities
+    1/4, 1/4, 1/2."""
+    draws = 20_000
+    x2 = stripes(draws, size=12, count=count)
+    masks = SegmentationMasks("released").sample(draws, 12, seeded(1), [x2, x2])
+    frequency = masks[:, 0, 0, :: 12 // count].mean(dim=0).tolist()
+    assert frequency == pytest.approx(expected, abs=0.015)  # 4 standard errors at 20,000 draws
+
+
+def test_released_masks_are_never_all_x1_with_two_segments_or_more() -> None:
+    rng = torch.Generator().manual_seed(2)
+    x2 = torch.randint(0, 6, (512, 16, 16), generator=rng)
+    x2[:, 0, 0] = 0
+    x2[:, -1, -1] = x2.flatten(1).amax(dim=1)  # ids 0..n-1 all present: n >= 2 almost surely
+    x2 = torch.unique(x2, return_inverse=True)[1]  # ids of every map made contiguous
+    masks = SegmentationMasks("released").sample(512, 16, seeded(3), [x2, x2])
+    several = x2.flatten(1).amax(dim=1) >= 1
+    assert several.all()
+    assert (masks.flatten(1).amin(dim=1) == 0).all()  # some feature of x2 in every mask
+    single = SegmentationMasks("released").sample(4, 16, seeded(), pair(torch.zeros(4, 16, 16, dtype=torch.long)))
+    assert single.min() == 1  # one segment: all ones, as the released code
 
 
 def test_segmentation_masks_are_reproducible_and_downsampled_by_majority() -> None:
     segments = torch.zeros(1, 32, 32, dtype=torch.long)
-    segments[:, :, 20:] = 1  # a stripe of 12 px: 1.5 cells of 8 px at size 4
+    segments[:, :, 20:28] = 1  # a stripe of 8 px over two cells of 8 px at size 4, half of each
+    segments[:, :, 28:] = 2
+    maps = pair(segments.expand(64, 32, 32))
     masks = SegmentationMasks("released")
-    first = masks.sample(segments.expand(64, 32, 32), seeded(5), 4)
-    assert torch.equal(first, masks.sample(segments.expand(64, 32, 32), seeded(5), 4))
-    only_stripe = first[:, 0, 0].tolist().index([0.0, 0.0, 1.0, 1.0])  # the id range [1, 1] was drawn
-    assert first[only_stripe, 0, :, 2].min() == 1  # cell half covered: the tie goes to the region
+    first = masks.sample(64, 4, seeded(5), maps)
+    assert torch.equal(first, masks.sample(64, 4, seeded(5), maps))
+    only_stripe = first[:, 0, 0].tolist().index([0.0, 0.0, 1.0, 1.0])  # the id range [1, 2) was drawn
+    assert first[only_stripe, 0, :, 2:].min() == 1  # cells half covered: the tie goes to the region
     with pytest.raises(ChimeraMixError, match="region choice"):
         SegmentationMasks("any")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="x1 and x2"):
+        masks.sample(64, 4, seeded())
+
+
+def test_one_factory_builds_both_kinds() -> None:
+    grid = build_masks(MaskConfig(kind="grid", grid_cells=2, grid_shift=True))
+    assert isinstance(grid, GridMasks) and grid.cells == 2 and grid.shift
+    seg = build_masks(MaskConfig(kind="seg", region_choice="released"))
+    assert isinstance(seg, SegmentationMasks) and seg.region_choice == "released"
+    for masks in (grid, seg):  # one signature
+        assert_binary(masks.sample(3, 8, seeded(), pair(stripes(3, 8))), 3, 8)
 
 
 def test_compute_segments_of_real_images(shared_data: Path) -> None:
@@ -125,7 +167,7 @@ def test_compute_segments_of_real_images(shared_data: Path) -> None:
     assert counts.max() > 1
     for image_segments, count in zip(segments, counts):
         assert set(np.unique(image_segments)) == set(range(count))
-    masks = SegmentationMasks().sample(torch.from_numpy(segments), seeded(), 16)
+    masks = SegmentationMasks().sample(16, 16, seeded(), pair(torch.from_numpy(segments)))
     assert_binary(masks, 16, 16)
 
 
@@ -138,17 +180,18 @@ def test_segment_cache_is_computed_once(tmp_path: Path, monkeypatch: pytest.Monk
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(6, 16, 16, 3), dtype=np.uint8)
     params = SegmentationParams(scale=20, min_size=5, sigma=0.5)
-    segments = segment_cache(tmp_path, images, params)
+    path = tmp_path / SEGMENTS_FILE
+    segments = segment_cache(path, images, params)
     assert segments.shape == (6, 2, 16, 16)
     assert np.array_equal(segments[:, 0], compute_segments(images, 20, 5, 0.5))
     assert np.array_equal(segments[:, 1], compute_segments(images[:, :, ::-1].copy(), 20, 5, 0.5))
-    assert (tmp_path / masks_module.SEGMENTS_FILE).is_file()
+    assert path.is_file()
 
     def fail(*args: object, **kwargs: object) -> np.ndarray:
         raise AssertionError("segments were recomputed")
 
-    monkeypatch.setattr(masks_module, "compute_segments", fail)
-    assert np.array_equal(segment_cache(tmp_path, images, params), segments)
+    monkeypatch.setattr(segments_module, "compute_segments", fail)
+    assert np.array_equal(segment_cache(path, images, params), segments)
     monkeypatch.undo()
-    other = segment_cache(tmp_path, images, SegmentationParams(scale=100, min_size=5, sigma=0.5))
+    other = segment_cache(path, images, SegmentationParams(scale=100, min_size=5, sigma=0.5))
     assert other.shape == segments.shape  # other parameters: recomputed, not the stale cache

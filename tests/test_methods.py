@@ -19,8 +19,8 @@ from chimeramix.methods import (
     cutout,
     normalize,
     parse_method,
-    sample_crops,
 )
+from chimeramix.methods.image_ops import crop_flip_ids, sample_crops
 from chimeramix.models.generator import MixingGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,20 +37,23 @@ def training_set(count: int = 16, seed: int = 0) -> tuple[torch.Tensor, torch.Te
 
 
 def augmentation(name: str, *, padding: int = 2, pair_mixing: PairMixing | None = None,
-                 p: float = 0.5, images: torch.Tensor | None = None) -> Augmentation:
+                 p: float = 0.5, images: torch.Tensor | None = None, stage_order: str = "paper") -> Augmentation:
     if images is None:
         images, labels = training_set()
     else:
         labels = torch.arange(len(images)) % NUM_CLASSES
     mean, std = channel_stats(images)
     return Augmentation(parse_method(name), images, labels, num_classes=NUM_CLASSES, crop_padding=padding,
-                        cutout_size=6, mean=mean, std=std, pair_mixing=pair_mixing, pair_mixing_p=p)
+                        cutout_size=6, mean=mean, std=std, pair_mixing=pair_mixing, pair_mixing_p=p,
+                        stage_order=stage_order)  # type: ignore[arg-type]
 
 
 def identity_geometry(params: StepParams) -> StepParams:
     """The same parameters without crop shift and flip (use with padding 0)."""
-    params.crop_offsets = torch.zeros_like(params.crop_offsets)
-    params.flips = torch.zeros_like(params.flips)
+    for images in (params.images, params.partner_images):
+        if images is not None:
+            images.crop_offsets = torch.zeros_like(images.crop_offsets)
+            images.flips = torch.zeros_like(images.flips)
     return params
 
 
@@ -95,7 +98,7 @@ def test_unknown_method_lists_the_known_ones() -> None:
 
 def test_method_properties() -> None:
     method = parse_method("chimeramix-seg+trivialaugment")
-    assert method.needs_generator and method.mask_kind == "segmentation"
+    assert method.needs_generator and method.mask_kind == "seg"
     assert parse_method("gridmix").mask_kind == "grid" and not parse_method("gridmix").needs_generator
     assert parse_method("mixup").mask_kind is None
     assert parse_method("cosine-loss").cosine_loss
@@ -139,8 +142,8 @@ def test_cutout_method_holes_are_the_only_change() -> None:
     positions = torch.arange(8)
     params = identity_geometry(aug.sample(positions, torch.Generator().manual_seed(3)))
     inputs, targets = aug.apply(params)
-    assert params.cutout_centres is not None
-    expected = cutout(plain(aug, positions), params.cutout_centres, 6)
+    assert params.images.cutout_centres is not None
+    expected = cutout(plain(aug, positions), params.images.cutout_centres, 6)
     assert torch.equal(inputs, expected)
     changed = (inputs != plain(aug, positions)).any(dim=1)
     assert all(0 < int(changed[i].sum()) <= 36 for i in range(8))
@@ -232,6 +235,52 @@ def test_chimeramix_composes_with_the_frozen_generator() -> None:
     expected = normalize(((down + 1) / 2).clamp(0, 1), aug.mean, aug.std)
     assert not inputs.is_inference() and not inputs.requires_grad
     assert torch.allclose(inputs, expected, atol=1e-5)
+
+
+class RecordingMixing(PairMixing):
+    """Pixel-space mixing that records what it was given."""
+
+    seen: list[torch.Tensor]
+
+    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        self.seen = [x1, x2]
+        return super().compose(x1, x2, masks)
+
+
+def test_the_released_stage_order_mixes_the_augmented_images_and_partners() -> None:
+    """Paper order: the pair is mixed before crop and flip; released order: each image and its partner get
+    their own crop and flip first, and the segments follow them."""
+    images, _ = training_set()
+    for order in ("paper", "released"):
+        mixing = RecordingMixing(GridMasks(4), mask_size=SIZE)
+        aug = augmentation("gridmix", padding=2, p=1.0, pair_mixing=mixing, images=images, stage_order=order)
+        params = aug.sample(torch.arange(8), torch.Generator().manual_seed(6))
+        assert params.partners is not None
+        aug.apply(params)
+        raw = [images[params.positions].float() / 255, images[params.partners].float() / 255]
+        if order == "paper":
+            assert params.partner_images is None
+            for seen, expected in zip(mixing.seen, raw):
+                assert torch.equal(seen, expected)
+            continue
+        assert params.partner_images is not None
+        for seen, expected, own in zip(mixing.seen, raw, (params.images, params.partner_images)):
+            torch.testing.assert_close(seen, crop_flip(expected, own.crop_offsets, own.flips, 2))
+        assert not torch.equal(params.images.crop_offsets, params.partner_images.crop_offsets)
+
+
+def test_released_segments_are_cropped_and_flipped_with_their_images() -> None:
+    images, _ = training_set()
+    segments = torch.arange(SIZE).div(4, rounding_mode="floor").expand(16, SIZE, SIZE).contiguous()
+    mixing = PairMixing(SegmentationMasks("released"), mask_size=SIZE, segments=segments)
+    aug = augmentation("segmix", padding=3, p=1.0, pair_mixing=mixing, images=images, stage_order="released")
+    params = aug.sample(torch.arange(16), torch.Generator().manual_seed(4))
+    assert params.masks is not None and params.partner_images is not None
+    moved = crop_flip_ids(segments, params.partner_images.crop_offsets, params.partner_images.flips, 3)
+    for mask, ids in zip(params.masks[:, 0], moved):  # the mask is a union of the moved segments of x2
+        for segment in ids.unique():
+            values = mask[ids == segment]
+            assert values.min() == values.max()
 
 
 # ------------------------------------------------------------------------- policies, erasing, determinism

@@ -1,113 +1,88 @@
-"""Typed configuration: every default of the protocol lives in this module.
+"""Typed configuration of every run; the defaults live here and in :mod:`chimeramix.protocol`.
 
-A run is described by one dataclass (:class:`GeneratorConfig` or :class:`ClassifierConfig`). Fields left at
-``None`` mean "the protocol's value for this dataset"; :func:`resolve_generator` / :func:`resolve_classifier`
-fill them from :data:`PROTOCOLS` so that the config saved with a run is complete and explicit.
+A run is described by one dataclass (:class:`GeneratorConfig` or :class:`ClassifierConfig`, with a nested
+:class:`DataConfig` and :class:`MaskConfig`). Fields left at ``None`` mean "the protocol's or the recipe's
+value"; :func:`resolve_generator` / :func:`resolve_classifier` fill them, so that the config saved with a run
+is complete and explicit.
 
-Presets: ``paper`` is the full protocol (200 epochs, repetition ``max(R // k, 1)``); ``quick`` is a CPU-sized
-version of the same recipe (few epochs, small repetition) for demos and tests.
+Every field may declare *roles* (:data:`MACHINE`, :data:`SPLIT`, :data:`PACKABLE`, :data:`SWEEP`); the lists
+that other modules need (what may differ on resume, inside a pack, between the runs of one table cell, what a
+sweep sets itself) are derived from them by :func:`fields_with_role`, never written out twice.
+
+Presets: ``paper`` is the full protocol; ``quick`` is a CPU-sized version of the same recipe for demos and
+tests. Recipes: ``paper`` (the default) and ``released`` (the authors' code, see :data:`~chimeramix.protocol.RECIPES`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, TypeVar
 
 from chimeramix.errors import ChimeraMixError
+from chimeramix.protocol import DatasetProtocol, Recipe, dataset_protocol, recipe_values
 
 Preset = Literal["paper", "quick"]
-MaskKind = Literal["grid", "segmentation"]
+MaskKind = Literal["grid", "seg"]
+"""Grid masks, or masks made of segmentation regions: one spelling everywhere (methods, job ids, run names)."""
 RegionChoice = Literal["paper", "released"]
-GeneratorArchitecture = Literal["paper", "released"]
+Architecture = Literal["paper", "released"]
+
+# ---------------------------------------------------------------------------------------------- field roles
+
+MACHINE = "machine"
+"""Does not change what the run computes (where, how fast, how often it saves): may differ on resume, is left
+out of a table cell's recipe."""
+SPLIT = "split"
+"""Differs between the splits (seeds) of one table cell."""
+PACKABLE = "packable"
+"""May differ between the runs of one training pack."""
+SWEEP = "sweep"
+"""Set by a sweep itself (grid axes, machine options, dependencies): not a sweep override."""
 
 
-@dataclass(frozen=True)
-class DatasetProtocol:
-    """The paper's per-dataset hyperparameters (supplement C, ``shared/docs/protocol.md``)."""
-
-    image_size: int
-    """Side of the (square) images the classifier sees."""
-    generator_size: int
-    """Side at which the generator works; 32 px datasets are upsampled to 64 (features 16 x 16)."""
-    generator_batch_size: int
-    generator_repetition: int
-    """R in ``max(R // k, 1)`` for the generator."""
-    segmentation_scale: float
-    """Felzenszwalb ``scale`` (also used as ``min_size``)."""
-    classifier: str
-    """Classifier architecture name (see ``chimeramix.models.classifiers``)."""
-    classifier_batch_size: int
-    classifier_lr: float
-    classifier_weight_decay: float
-    classifier_repetition: int
-    """R in ``max(R // k, 1)`` for the classifier."""
-    crop_padding: int
-    cutout_size: int
+def role_field(default: Any = None, *roles: str, factory: Any = None) -> Any:
+    metadata = {"roles": frozenset(roles)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
-CIFAR10_PROTOCOL = DatasetProtocol(
-    image_size=32,
-    generator_size=64,
-    generator_batch_size=64,
-    generator_repetition=500,
-    segmentation_scale=60,
-    classifier="wrn-16-8",
-    classifier_batch_size=10,
-    classifier_lr=0.0046,
-    classifier_weight_decay=0.0053,
-    classifier_repetition=500,
-    crop_padding=4,
-    cutout_size=16,
-)
+def fields_with_role(cls: type, role: str) -> frozenset[str]:
+    """The dotted names (``data.seed``) of the leaf fields of ``cls`` with ``role``; a role on a nested config
+    field applies to all its leaves.
 
-PROTOCOLS: dict[str, DatasetProtocol] = {
-    "cifar10": CIFAR10_PROTOCOL,
-    "cifair10": CIFAR10_PROTOCOL,
-    "cifar100": replace(CIFAR10_PROTOCOL, cutout_size=8),
-    "cifair100": replace(CIFAR10_PROTOCOL, cutout_size=8),
-    "stl10": DatasetProtocol(
-        image_size=96,
-        generator_size=96,
-        generator_batch_size=8,
-        generator_repetition=120,  # the paper's value; the released code uses 30
-        segmentation_scale=400,
-        classifier="resnet50",
-        classifier_batch_size=16,
-        classifier_lr=0.0074,
-        classifier_weight_decay=0.00041,
-        classifier_repetition=120,
-        crop_padding=12,
-        cutout_size=24,
-    ),
-}
-
-
-def folder_protocol(image_size: int) -> DatasetProtocol:
-    """Protocol for a user's ``folder:`` dataset, chosen by its (square) image size.
-
-    Up to 64 px: the CIFAR recipe (WRN-16-8; the generator works at twice the size, capped at 64 px).
-    Larger: the STL-10 recipe (ResNet-50, generator at the image size), with crop padding and cutout scaled
-    to the image (1/8 and 1/4 of the side).
+    >>> sorted(fields_with_role(ClassifierConfig, PACKABLE))
+    ['data.seed', 'generator', 'method']
     """
-    if image_size <= 64:
-        return replace(
-            CIFAR10_PROTOCOL,
-            image_size=image_size,
-            generator_size=max(image_size, min(2 * image_size, 64)),
-            crop_padding=max(1, image_size // 8),
-            cutout_size=max(1, image_size // 2),
-        )
-    return replace(
-        PROTOCOLS["stl10"],
-        image_size=image_size,
-        generator_size=image_size,
-        crop_padding=max(1, image_size // 8),
-        cutout_size=max(1, image_size // 4),
-    )
+    return frozenset(name for name, roles in _leaf_roles(cls).items() if role in roles)
+
+
+def leaf_fields(cls: type) -> frozenset[str]:
+    """The dotted names of every leaf field of ``cls``."""
+    return frozenset(_leaf_roles(cls))
+
+
+def _leaf_roles(cls: type, prefix: str = "", inherited: frozenset[str] = frozenset()) -> dict[str, frozenset[str]]:
+    hints = typing.get_type_hints(cls)
+    leaves: dict[str, frozenset[str]] = {}
+    for f in fields(cls):
+        roles = inherited | f.metadata.get("roles", frozenset())
+        nested = _nested_config(hints[f.name])
+        if nested is None:
+            leaves[prefix + f.name] = roles
+        else:
+            leaves.update(_leaf_roles(nested, f"{prefix}{f.name}.", roles))
+    return leaves
+
+
+def _nested_config(hint: Any) -> type | None:
+    """The config dataclass a field holds (``MaskConfig | None`` -> ``MaskConfig``), or ``None``."""
+    candidates = typing.get_args(hint) or (hint,)
+    return next((c for c in candidates if isinstance(c, type) and dataclasses.is_dataclass(c)), None)
 
 
 # ----------------------------------------------------------------------------------------------- run configs
@@ -119,34 +94,49 @@ class DataConfig:
 
     dataset: str = "cifar10"
     k: int = 10
-    seed: int = 0
-    data_root: str | None = None
+    seed: int = role_field(0, SPLIT, PACKABLE)
+    data_root: str | None = role_field(None, MACHINE)
     """Data root; ``None``: ``$CHIMERAMIX_DATA``, else the per-user cache (see ``chimeramix.data``)."""
     folder_image_size: int = 32
     """Side to which ``folder:`` images are resized."""
 
 
 @dataclass
+class MaskConfig:
+    """The masks m of a mixing run (paper section 3.2): a Bernoulli grid, or regions of a segmentation."""
+
+    kind: MaskKind = role_field("grid", SWEEP)
+    grid_cells: int = 4
+    """Cells per side of the grid."""
+    grid_p: float = 0.5
+    grid_shift: bool | None = None
+    """Shift the grid by a random offset per batch (recipe ``released``)."""
+    segmentation_scale: float | None = None
+    """Felzenszwalb ``scale``; ``None``: the dataset's (60 for 32 px data, 400 for STL-10)."""
+    segmentation_min_size: int | None = None
+    """Felzenszwalb ``min_size``; ``None``: the scale."""
+    segmentation_sigma: float = 0.8
+    region_choice: RegionChoice | None = None
+    """``paper``: each segment of x1 with probability 0.5; ``released``: an id range [l, u) of x2's segments."""
+
+
+@dataclass
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    mask: MaskKind = "grid"
-    architecture: GeneratorArchitecture = "paper"
-    """``paper``: residual blocks after the mix run; ``released``: none do (the authors' code)."""
+    data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
+    masks: MaskConfig = role_field(None, factory=MaskConfig)
+    recipe: Recipe = role_field("paper", SWEEP)
+    architecture: Architecture | None = None
+    """``paper``: residual blocks after the mix run, 3x3 upsampling; ``released``: none do, 2x2 bias-free."""
+    discriminator: Architecture | None = None
+    """``paper``: 3x3 patch map at 64 px; ``released``: zero-padded before the last conv, 4x4."""
     blocks: int = 4
     mix_after: int = 2
     base_channels: int = 64
     working_size: int | None = None
-    # grid masks
-    grid_cells: int = 4
-    grid_p: float = 0.5
-    grid_shift: bool = False
-    # segmentation masks
-    segmentation_scale: float | None = None
-    segmentation_min_size: int | None = None
-    segmentation_sigma: float = 0.8
-    region_choice: RegionChoice = "paper"
+    input_crop: int | None = None
+    """Reflect padding of the random crop of the generator's inputs (0: none; ``released``: 8 px at 64 px)."""
     # optimisation
     epochs: int = 200
     batch_size: int | None = None
@@ -154,34 +144,44 @@ class GeneratorConfig:
     """R in ``max(R // k, 1)``."""
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    weight_decay: float = 5e-4
+    weight_decay: float | None = None
     lr_milestones: tuple[float, ...] = (0.3, 0.6, 0.8)
     """Fractions of training at which the lr is multiplied by ``lr_gamma`` (epochs 60/120/160 of 200)."""
     lr_gamma: float = 0.2
     w_rec: float = 1000.0
     w_lap: float = 1.0
     w_adv: float = 1.0
+    discriminator_loss: Literal["mean", "sum"] | None = None
+    """L_D as the mean (paper recipe) or the sum (released) of its real and fake terms."""
     # bookkeeping
-    checkpoint_every: int = 10
+    checkpoint_every: int = role_field(10, MACHINE)
     """Epochs between checkpoints (and pictures); the last epoch always writes one."""
-    device: str = "auto"
+    device: str = role_field("auto", MACHINE, SWEEP)
     amp: bool = True
     """bf16 autocast on CUDA; ignored on CPU."""
-    tensorboard: bool = False
-    fast: bool = False
+    tensorboard: bool = role_field(False, MACHINE)
+    fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
-    preset: str = "paper"
+    preset: str = role_field("paper", SWEEP)
+
+    @property
+    def feature_size(self) -> int:
+        """The side of the encoder's features (and of the masks): a quarter of the working side."""
+        if self.working_size is None:
+            raise ValueError("feature_size needs a config resolved by config.resolve_generator")
+        return self.working_size // 4
 
 
 @dataclass
 class ClassifierConfig:
-    """A classifier run with one augmentation method (paper section 3.1, 4, supplement C.2)."""
+    """A classifier run with one augmentation method (paper sections 3.1, 4, supplement C.2)."""
 
-    data: DataConfig = field(default_factory=DataConfig)
-    method: str = "baseline"
-    generator: str | None = None
+    data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
+    method: str = role_field("baseline", SWEEP, PACKABLE)
+    recipe: Recipe = role_field("paper", SWEEP)
+    generator: str | None = role_field(None, SWEEP, SPLIT, PACKABLE)
     """Run directory of a finished generator (``chimeramix-*`` methods)."""
-    allow_mismatch: bool = False
+    allow_mismatch: bool = role_field(False, MACHINE)
     architecture: str | None = None
     dropout: float = 0.3
     epochs: int = 200
@@ -193,19 +193,29 @@ class ClassifierConfig:
     repetition: int | None = None
     crop_padding: int | None = None
     cutout_size: int | None = None
-    chimeramix_p: float = 0.5
-    """Probability that a batch is replaced by generated compositions."""
+    masks: MaskConfig | None = None
+    """Masks of pixel-space pair mixing (gridmix, segmix); ChimeraMix uses its generator's masks."""
+    pair_mixing_p: float = 0.5
+    """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
+    SegMix)."""
     cosine_with_ce: bool = False
     """``cosine-loss``: add the cross-entropy term of Barz & Denzler's combined loss."""
-    eval_every: int = 0
+    normalization: Literal["subset", "half"] | None = None
+    """Inputs normalised with the training subset's statistics (paper recipe) or mean 0.5 / std 0.5."""
+    stage_order: Literal["paper", "released"] | None = None
+    """``paper``: pair mixing before policy, crop and flip; ``released``: after them (see ``methods``)."""
+    eval_every: int = role_field(0, MACHINE)
     """Epochs between test evaluations for curves only (0: only after the last epoch)."""
-    checkpoint_every: int = 10
-    device: str = "auto"
+    checkpoint_every: int = role_field(10, MACHINE)
+    device: str = role_field("auto", MACHINE, SWEEP)
     amp: bool = True
-    fast: bool = False
+    tensorboard: bool = role_field(False, MACHINE)
+    fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
-    preset: str = "paper"
+    preset: str = role_field("paper", SWEEP)
 
+
+RunConfig = TypeVar("RunConfig", GeneratorConfig, ClassifierConfig)
 
 QUICK_GENERATOR = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_channels": 16, "batch_size": 16,
                    "lr": 1e-3}
@@ -216,43 +226,47 @@ QUICK_CLASSIFIER = {"epochs": 10, "repetition": 50, "checkpoint_every": 5, "arch
 
 def protocol_for(data: DataConfig) -> DatasetProtocol:
     """The protocol of ``data.dataset`` (built-in name or ``folder:PATH``)."""
-    if data.dataset.startswith("folder:"):
-        return folder_protocol(data.folder_image_size)
-    try:
-        return PROTOCOLS[data.dataset]
-    except KeyError:
-        known = ", ".join([*PROTOCOLS, "folder:PATH"])
-        raise ChimeraMixError(f"unknown dataset {data.dataset!r}; use one of: {known}") from None
+    return dataset_protocol(data.dataset, data.folder_image_size)
 
 
-def repetition_factor(k: int, base: int) -> int:
-    """Dataset repetitions per epoch, ``max(R // k, 1)`` (supplement C)."""
-    return max(base // k, 1)
+def _unset(config: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``values`` for the fields of ``config`` that are still ``None``."""
+    return {name: value for name, value in values.items() if getattr(config, name) is None}
 
 
-def steps_per_epoch(num_images: int, repeats: int, batch_size: int) -> int:
-    """Batches in one epoch of ``num_images`` images repeated ``repeats`` times (the last may be smaller)."""
-    return math.ceil(num_images * repeats / batch_size)
+def resolve_masks(masks: MaskConfig, recipe: str, protocol: DatasetProtocol) -> MaskConfig:
+    """Fill the mask fields the dataset's protocol and the recipe decide."""
+    scale = masks.segmentation_scale if masks.segmentation_scale is not None else protocol.segmentation_scale
+    resolved = replace(masks, segmentation_scale=scale,
+                       segmentation_min_size=masks.segmentation_min_size or int(scale))
+    return replace(resolved, **_unset(resolved, recipe_values(recipe, "masks")))
 
 
 def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
-    """Fill every ``None`` field from the dataset's protocol; returns a new config."""
+    """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config."""
     protocol = protocol_for(config.data)
-    scale = config.segmentation_scale if config.segmentation_scale is not None else protocol.segmentation_scale
-    return replace(
+    working_size = config.working_size or protocol.generator_size
+    resolved = replace(
         config,
-        working_size=config.working_size or protocol.generator_size,
-        segmentation_scale=scale,
-        segmentation_min_size=config.segmentation_min_size or int(scale),
+        working_size=working_size,
+        masks=resolve_masks(config.masks, config.recipe, protocol),
         batch_size=config.batch_size or protocol.generator_batch_size,
         repetition=config.repetition or protocol.generator_repetition,
     )
+    return replace(resolved, **_unset(resolved, recipe_values(config.recipe, "generator", working_size)))
 
 
-def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
-    """Fill every ``None`` field from the dataset's protocol; returns a new config."""
+def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
+    """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
+
+    ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
+    then holds; ``None`` for other methods (their ``masks`` stay ``None``).
+    """
     protocol = protocol_for(config.data)
-    return replace(
+    masks = None
+    if mask_kind is not None:
+        masks = resolve_masks(replace(config.masks or MaskConfig(), kind=mask_kind), config.recipe, protocol)
+    resolved = replace(
         config,
         architecture=config.architecture or protocol.classifier,
         batch_size=config.batch_size or protocol.classifier_batch_size,
@@ -261,10 +275,9 @@ def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
         repetition=config.repetition or protocol.classifier_repetition,
         crop_padding=config.crop_padding if config.crop_padding is not None else protocol.crop_padding,
         cutout_size=config.cutout_size or protocol.cutout_size,
+        masks=masks,
     )
-
-
-RunConfig = TypeVar("RunConfig", GeneratorConfig, ClassifierConfig)
+    return replace(resolved, **_unset(resolved, recipe_values(config.recipe, "classifier")))
 
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
@@ -275,6 +288,16 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
         values = QUICK_GENERATOR if isinstance(config, GeneratorConfig) else QUICK_CLASSIFIER
         return replace(config, preset="quick", **values)  # type: ignore[arg-type]
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
+
+
+def classifier_config(data: DataConfig, method: str, preset: str, **overrides: Any) -> ClassifierConfig:
+    """A classifier config for ``method`` with ``preset`` applied, then ``overrides`` (``None`` values are
+    ignored)."""
+    config = apply_preset(ClassifierConfig(data=data, method=method), preset)
+    return replace(config, **{key: value for key, value in overrides.items() if value is not None})
+
+
+# ---------------------------------------------------------------------------------------- dicts and overrides
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -295,21 +318,59 @@ def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = ""
     return keys
 
 
-def from_dict(cls: type[RunConfig], values: dict[str, Any]) -> RunConfig:
+def from_dict(cls: type[RunConfig], values: Mapping[str, Any]) -> RunConfig:
     """Rebuild a config written by :func:`to_dict`; unknown keys are an error naming them."""
+    built = _build(cls, values, "")
+    assert isinstance(built, cls)
+    return built
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(f"{prefix}{key}" for key in set(values) - known)
     if unknown:
         raise ChimeraMixError(
             f"config has unknown keys {unknown} for {cls.__name__}; it was written by another chimeramix "
             "version: rerun the job with this version"
         )
+    hints = typing.get_type_hints(cls)
     kwargs = dict(values)
-    kwargs["data"] = DataConfig(**values.get("data", {}))
     for f in fields(cls):
-        if f.name in kwargs and isinstance(kwargs[f.name], list):
+        if f.name not in kwargs:
+            continue
+        nested = _nested_config(hints[f.name])
+        if nested is not None and isinstance(kwargs[f.name], Mapping):
+            kwargs[f.name] = _build(nested, kwargs[f.name], f"{prefix}{f.name}.")
+        elif isinstance(kwargs[f.name], list):
             kwargs[f.name] = tuple(kwargs[f.name])
     return cls(**kwargs)
+
+
+def with_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    """``config`` with nested ``overrides`` (``{"epochs": 2, "masks": {"grid_cells": 2}}``) merged in."""
+    return from_dict(type(config), merge(to_dict(config), overrides))
+
+
+def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested dicts merged, ``overrides`` winning."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> dotted keys: ``{"masks": {"grid_cells": 2}}`` -> ``{"masks.grid_cells": 2}``."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
 
 
 def parse_int_list(text: str) -> list[int]:

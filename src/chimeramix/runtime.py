@@ -33,17 +33,27 @@ def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (all devices) for weight initialisation."""
+    """Seed Python, NumPy and PyTorch (all devices) for weight initialisation (and dropout)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
-def make_generator(seed: int, device: torch.device) -> torch.Generator:
+def make_rng(seed: int, device: torch.device) -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed`` (for augmentation randomness)."""
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
-    return generator
+    rng = torch.Generator(device=device)
+    rng.manual_seed(seed)
+    return rng
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """A seed for stream ``stream`` of a run seeded with ``seed``, independent of the plain seed (which
+    initialises the weights through torch's global RNG): NumPy's ``SeedSequence([seed, stream])``.
+
+    >>> stream_seed(0, 1) != stream_seed(0, 2) != 0
+    True
+    """
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
 
 
 def _git(*args: str) -> str | None:

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.cli.common import add_data_arguments, data_config
-from chimeramix.config import ClassifierConfig
+from chimeramix.config import ClassifierConfig, classifier_config
+from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import method_names
-from chimeramix.train.classifier import RESULT_FILE, classifier_config, run_experiment, train_classifier
+from chimeramix.rundir import RESULT_FILE
+from chimeramix.train.classifier import train_classifier
 
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
-             "chimeramix_p", "eval_every", "checkpoint_every", "device")
+             "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
 """Config fields that have a command-line option of the same name."""
 
 
@@ -45,6 +47,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         "chimeramix-seg+trivialaugment (default: baseline); `run` takes several, comma-separated")
     parser.add_argument("--preset", choices=("paper", "quick"), default="paper",
                         help="paper: the full protocol; quick: a short CPU-sized run (default: paper)")
+    parser.add_argument("--recipe", choices=("paper", "released"), default=None,
+                        help="paper: the paper's text; released: the authors' code (default: paper; see README)")
     overrides = parser.add_argument_group("overrides of the protocol's values")
     overrides.add_argument("--epochs", type=int)
     overrides.add_argument("--batch-size", type=int)
@@ -55,8 +59,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--dropout", type=float, help="WideResNet dropout (default 0.3)")
     overrides.add_argument("--cosine-with-ce", action="store_true",
                            help="cosine-loss: add the cross-entropy term of the combined loss")
-    overrides.add_argument("--chimeramix-p", type=float, metavar="P",
-                           help="probability that a batch is replaced by compositions (default 0.5)")
+    overrides.add_argument("--pair-mixing-p", type=float, metavar="P",
+                           help="probability that a batch is replaced by compositions with same-class partners "
+                                "(ChimeraMix, GridMix, SegMix; default 0.5)")
     overrides.add_argument("--eval-every", type=int, metavar="EPOCHS",
                            help="also evaluate the test set every so many epochs, for curves only")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")

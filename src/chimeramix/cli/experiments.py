@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from chimeramix.cli.common import add_data_root_argument
-from chimeramix.config import ClassifierConfig, GeneratorConfig, parse_int_list
+from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import (
@@ -34,15 +34,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     "cost, then run it. Rerunning skips finished jobs, resumes interrupted ones and retries "
                     "failed ones.")
     sweep.add_argument("--file", type=Path, default=None, metavar="SWEEP.yaml",
-                       help="YAML with keys datasets, methods, k, seeds, preset, generator, classifier; the "
+                       help="YAML with keys datasets, methods, k, seeds, preset, recipe, generator, classifier; the "
                             "options below override it")
     sweep.add_argument("--datasets", default=None, help="comma-separated, e.g. cifar10,stl10")
     sweep.add_argument("--methods", default=None, help="comma-separated, e.g. baseline,chimeramix-grid")
     sweep.add_argument("--k", default=None, help="images per class, e.g. 5,10,20,30,50,100")
     sweep.add_argument("--seeds", default=None, help="split seeds, e.g. 0-4")
     sweep.add_argument("--preset", choices=("paper", "quick"), default=None, help="default: paper")
+    sweep.add_argument("--recipe", choices=("paper", "released"), default=None,
+                       help="paper: the paper's text; released: the authors' code (default: paper; see README)")
     sweep.add_argument("--generator-set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a generator config field, e.g. epochs=2 (repeatable)")
+                       help="override a generator config field, e.g. epochs=2 or masks.grid_cells=2 "
+                            "(repeatable)")
     sweep.add_argument("--classifier-set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a classifier config field, e.g. epochs=2 (repeatable)")
     sweep.add_argument("--store", type=Path, required=True, help="results store folder (created if missing)")
@@ -148,12 +151,14 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
         spec.seeds = parse_int_list(args.seeds)
     if args.preset:
         spec.preset = args.preset
+    if args.recipe:
+        spec.recipe = args.recipe
     generator = _key_values(args.generator_set, "--generator-set")
     classifier = _key_values(args.classifier_set, "--classifier-set")
     check_overrides(generator, GeneratorConfig)
     check_overrides(classifier, ClassifierConfig)
-    spec.generator = {**spec.generator, **generator}
-    spec.classifier = {**spec.classifier, **classifier}
+    spec.generator = merge(spec.generator, generator)
+    spec.classifier = merge(spec.classifier, classifier)
     missing = [name for name, values in (("--datasets", spec.datasets), ("--methods", spec.methods),
                                          ("--k", spec.ks), ("--seeds", spec.seeds)) if not values]
     if missing:
@@ -162,13 +167,18 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
 
 
 def _key_values(items: list[str], option: str) -> dict[str, Any]:
-    """``["epochs=2", "lr=0.1"]`` -> ``{"epochs": 2, "lr": 0.1}`` (values read as YAML)."""
+    """``["epochs=2", "masks.grid_cells=2"]`` -> ``{"epochs": 2, "masks": {"grid_cells": 2}}`` (values read as
+    YAML; dotted keys are nested fields)."""
     values: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ChimeraMixError(f"cannot read {option} {item!r}; write KEY=VALUE, e.g. epochs=2")
-        values[key.strip()] = yaml.safe_load(text)
+        *parents, name = key.strip().split(".")
+        target = values
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[name] = yaml.safe_load(text)
     return values
 
 

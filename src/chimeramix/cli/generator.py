@@ -8,22 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.cli.common import add_data_arguments, data_config
-from chimeramix.config import GeneratorConfig, apply_preset
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.config import GeneratorConfig, MaskConfig, apply_preset
+from chimeramix.rundir import RESULT_FILE, RunFolder
 from chimeramix.runtime import select_device
-from chimeramix.train.generator import (
-    RESULT_FILE,
-    compositions_picture,
-    load_generator_config,
-    load_training_images,
-    train_generator,
-)
+from chimeramix.train.frozen_generator import generator_config, load_generator
+from chimeramix.train.generator import train_generator
+from chimeramix.train.pairs import load_pair_data
+from chimeramix.train.pictures import compositions_picture
 from chimeramix.viz import save_png
 
-OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "blocks",
-             "mix_after", "base_channels", "working_size", "grid_cells", "region_choice", "checkpoint_every",
-             "device")
+OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
+             "mix_after", "base_channels", "working_size", "input_crop", "checkpoint_every", "device", "recipe")
 """Config fields that have a command-line option of the same name."""
+MASK_OVERRIDES = ("grid_cells", "region_choice")
+"""Mask config fields that have a command-line option of the same name."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,11 +30,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     train = actions.add_parser("train", help="train a mixing generator on one split")
     add_data_arguments(train)
-    train.add_argument("--mask", choices=("grid", "segmentation"), default="grid",
-                       help="mask kind (default grid)")
+    train.add_argument("--mask", choices=("grid", "seg"), default="grid",
+                       help="mask kind: a grid, or segmentation regions (default grid)")
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
     train.add_argument("--preset", choices=("paper", "quick"), default="paper",
                        help="paper: the full protocol; quick: a short CPU-sized run (default: paper)")
+    train.add_argument("--recipe", choices=("paper", "released"), default=None,
+                       help="paper: the paper's text; released: the authors' code (default: paper; see README)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     overrides = train.add_argument_group("overrides of the protocol's values")
     overrides.add_argument("--epochs", type=int)
@@ -44,14 +44,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     overrides.add_argument("--repetition", type=int, metavar="R", help="R of the repetition max(R // k, 1)")
     overrides.add_argument("--lr", type=float, help="initial learning rate (default 2e-4)")
     overrides.add_argument("--weight-decay", type=float,
-                           help="Adam weight decay (paper 5e-4, released code 0)")
+                           help="Adam weight decay (default: the recipe's; paper 5e-4, released code 0)")
     overrides.add_argument("--architecture", choices=("paper", "released"),
-                           help="paper: residual blocks after the mix run; released: none do (default paper)")
+                           help="paper: residual blocks after the mix run; released: none do, 2x2 upsampling "
+                                "(default: the recipe's)")
+    overrides.add_argument("--discriminator", choices=("paper", "released"),
+                           help="released: zero-padded before the last conv, 4x4 patches at 64 px")
     overrides.add_argument("--blocks", type=int, help="residual blocks (default 4)")
     overrides.add_argument("--mix-after", type=int, metavar="BLOCKS", help="mix after this block (default 2)")
     overrides.add_argument("--base-channels", type=int, help="channels of the first conv (default 64)")
     overrides.add_argument("--working-size", type=int, metavar="PX",
                            help="side at which the generator works (default: 64 px for 32 px data)")
+    overrides.add_argument("--input-crop", type=int, metavar="PX",
+                           help="reflect padding of a random crop of the inputs (default: the recipe's)")
     overrides.add_argument("--grid-cells", type=int, help="grid mask cells per side (default 4)")
     overrides.add_argument("--grid-shift", action="store_true",
                            help="shift the grid by a random offset per batch, as the released code does")
@@ -78,11 +83,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def config_from(args: argparse.Namespace) -> GeneratorConfig:
     """The generator config the arguments describe (preset, then the given overrides)."""
     data = data_config(args)
-    config = apply_preset(GeneratorConfig(data=data, mask=args.mask), args.preset)
+    masks: dict[str, Any] = {name: getattr(args, name) for name in MASK_OVERRIDES if getattr(args, name) is not None}
+    if args.grid_shift:
+        masks["grid_shift"] = True
+    config = apply_preset(GeneratorConfig(data=data, masks=MaskConfig(kind=args.mask, **masks)), args.preset)
     values: dict[str, Any] = {name: getattr(args, name) for name in OVERRIDES
                               if getattr(args, name) is not None}
-    if args.grid_shift:
-        values["grid_shift"] = True
     if args.no_amp:
         values["amp"] = False
     if args.tensorboard:
@@ -104,9 +110,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_sample(args: argparse.Namespace) -> int:
     device = select_device(args.device)
-    config = load_generator_config(args.run_dir)
-    generator = MixingGenerator.load(args.run_dir, device)
-    data = load_training_images(config, args.run_dir, device)
+    config = generator_config(args.run_dir)
+    generator = load_generator(args.run_dir, device)
+    data = load_pair_data(config, RunFolder(args.run_dir), device)
     save_png(compositions_picture(generator, config, data, args.n, args.seed), args.out)
     print(f"{args.n} pairs (x1, x2, three compositions) written to {args.out}")
     return 0

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from chimeramix.config import repetition_factor
 from chimeramix.data.datasets import ImageSet
 from chimeramix.errors import ChimeraMixError
+from chimeramix.protocol import repetition_factor
 
 
 @dataclass(frozen=True)
@@ -104,10 +104,10 @@ class SameClassPartners:
         self._counts = counts
         self._starts = starts
 
-    def sample(self, positions: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def sample(self, positions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """Partner positions (same class) for the given positions in the training subset."""
         classes = self.labels[positions]
-        uniform = torch.rand(positions.shape, generator=generator, device=generator.device)
+        uniform = torch.rand(positions.shape, generator=rng, device=rng.device)
         offset = (uniform.to(self.labels.device) * self._counts[classes]).long()
         offset = torch.minimum(offset, self._counts[classes] - 1)
         return self._members[self._starts[classes] + offset]

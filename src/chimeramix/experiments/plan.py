@@ -3,48 +3,45 @@
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
 generator job. Generator jobs are shared: every method that needs the same generator (same dataset, k, seed,
-mask kind, preset and generator overrides) uses one run. Job ids are readable
-(``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with a short hash of the
-overrides appended when there are any.
+mask kind, preset, recipe and generator overrides) uses one run. Job ids are readable
+(``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
+released recipe and a short hash of the overrides appended when there are any.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
 from chimeramix.config import (
+    SWEEP,
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
+    MaskConfig,
     MaskKind,
     apply_preset,
+    fields_with_role,
+    flatten,
     from_dict,
+    leaf_fields,
     parse_int_list,
-    repetition_factor,
     resolve_classifier,
     resolve_generator,
-    steps_per_epoch,
     to_dict,
+    with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
+from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
 JobKind = Literal["generator", "classifier"]
 
-MASK_NAMES: dict[str, str] = {"grid": "grid", "segmentation": "seg"}
-"""Mask kind -> its short name in job ids."""
-
-NUM_CLASSES: dict[str, int] = {"cifar10": 10, "cifair10": 10, "cifar100": 100, "cifair100": 100, "stl10": 10}
-
-RUN_OPTION_FIELDS = frozenset({"data", "preset", "device", "fast", "generator", "method", "mask"})
-"""Config fields a sweep sets itself (grid axes, run options); they cannot be overridden."""
-
-SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "generator", "classifier"})
+SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier"})
 
 
 @dataclass
@@ -56,8 +53,10 @@ class SweepSpec:
     ks: list[int]
     seeds: list[int]
     preset: str = "paper"
+    recipe: Recipe = "paper"
     generator: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`GeneratorConfig` fields, e.g. ``{"epochs": 2}``."""
+    """Overrides of :class:`GeneratorConfig` fields, nested as the config: ``{"epochs": 2, "masks":
+    {"grid_cells": 2}}``."""
     classifier: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`ClassifierConfig` fields."""
 
@@ -92,6 +91,10 @@ class Job:
             return f"generator/{config.working_size}px-{config.base_channels}ch-b{config.batch_size}"
         return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, self.config)).architecture}"
 
+    @property
+    def recipe(self) -> str:
+        return str(self.config.get("recipe", "paper"))
+
 
 def load_sweep_file(path: str | Path) -> SweepSpec:
     """Read a YAML sweep file (keys: datasets, methods, k, seeds, preset, generator, classifier)."""
@@ -118,19 +121,22 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         ks=_int_list(values["k"], "k"),
         seeds=_int_list(values["seeds"], "seeds"),
         preset=str(values.get("preset", "paper")),
+        recipe=_recipe(values.get("recipe", "paper")),
         generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
     )
 
 
 def check_overrides(values: dict[str, Any], cls: type[GeneratorConfig] | type[ClassifierConfig]) -> None:
-    """Raise a clear error for override keys that are not settable fields of ``cls``."""
-    allowed = {f.name for f in fields(cls)} - RUN_OPTION_FIELDS
-    unknown = sorted(set(values) - allowed)
+    """Raise a clear error for override keys that are not settable fields of ``cls`` (nested as the config,
+    e.g. ``masks: {grid_cells: 2}``); the fields a sweep sets itself are not."""
+    set_by_sweep = fields_with_role(cls, SWEEP)
+    allowed = leaf_fields(cls) - set_by_sweep
+    unknown = sorted(set(flatten(values)) - allowed)
     if unknown:
         raise ChimeraMixError(
-            f"unknown {cls.__name__} override keys {unknown}; use fields of that config except "
-            f"{', '.join(sorted(RUN_OPTION_FIELDS))}, e.g. {', '.join(sorted(allowed)[:6])}"
+            f"unknown {cls.__name__} override keys {unknown}; use fields of that config (nested fields as "
+            f"mappings, e.g. masks: {{grid_cells: 2}}) except those a sweep sets: {', '.join(sorted(set_by_sweep))}"
         )
 
 
@@ -142,6 +148,8 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
     check_overrides(spec.classifier, ClassifierConfig)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
+    if spec.recipe not in RECIPES:
+        raise ChimeraMixError(f"unknown recipe {spec.recipe!r}; use one of {', '.join(RECIPES)}")
     methods = list({parse_method(name).name: parse_method(name) for name in spec.methods}.values())
     generators: dict[str, Job] = {}
     classifiers: list[Job] = []
@@ -162,29 +170,28 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
 
 def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, mask: MaskKind) -> Job:
     data = DataConfig(dataset=dataset, k=k, seed=seed)
-    config = apply_preset(GeneratorConfig(data=data, mask=mask), spec.preset)
-    config = from_dict(GeneratorConfig, {**to_dict(config), **spec.generator})
+    config = apply_preset(GeneratorConfig(data=data, masks=MaskConfig(kind=mask), recipe=spec.recipe), spec.preset)
+    config = with_overrides(config, spec.generator)
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    suffix = _hash_suffix(spec.generator)
-    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{MASK_NAMES[mask]}-{spec.preset}{suffix}"
+    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{mask}-{_suffix(spec, spec.generator)}"
     return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
 
 
 def _classifier_job(
     spec: SweepSpec, dataset: str, k: int, seed: int, method: str, generator_job: Job | None
 ) -> Job:
-    config = apply_preset(ClassifierConfig(data=DataConfig(dataset=dataset, k=k, seed=seed), method=method),
-                          spec.preset)
-    config = from_dict(ClassifierConfig, {**to_dict(config), **spec.classifier})
+    data = DataConfig(dataset=dataset, k=k, seed=seed)
+    config = apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset)
+    config = with_overrides(config, spec.classifier)
     resolved = resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     overrides = dict(spec.classifier)
     if generator_job is not None and spec.generator:
         overrides["generator"] = spec.generator
-    name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}-{spec.preset}{_hash_suffix(overrides)}"
+    name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
                steps=steps)
@@ -203,16 +210,17 @@ def _steps(data: DataConfig, epochs: int, batch_size: int, repetition_base: int)
 
 
 def num_classes(dataset: str) -> int:
-    """Number of classes of a built-in dataset, or of a ``folder:PATH`` dataset (its sub-folders)."""
-    if dataset in NUM_CLASSES:
-        return NUM_CLASSES[dataset]
-    if dataset.startswith("folder:"):
-        folder = Path(dataset.removeprefix("folder:")).expanduser()
+    """Number of classes of a built-in dataset (the registry's), or of a ``folder:PATH`` dataset (its
+    sub-folders)."""
+    if dataset in DATASETS:
+        return DATASETS[dataset].num_classes
+    if dataset.startswith(FOLDER_PREFIX):
+        folder = Path(dataset.removeprefix(FOLDER_PREFIX)).expanduser()
         if folder.is_dir():
             return sum(1 for entry in folder.iterdir() if entry.is_dir())
         raise ChimeraMixError(f"dataset folder {folder} does not exist; check the folder: path")
     raise ChimeraMixError(
-        f"unknown dataset {dataset!r}; use one of {', '.join(NUM_CLASSES)} or folder:PATH"
+        f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)} or folder:PATH"
     )
 
 
@@ -223,12 +231,21 @@ def _dataset_slug(dataset: str) -> str:
     return f"folder-{Path(folder).name or 'root'}-{_hash(folder)}"
 
 
-def _hash_suffix(overrides: dict[str, Any]) -> str:
-    return f"-{_hash(overrides)}" if overrides else ""
+def _suffix(spec: SweepSpec, overrides: dict[str, Any]) -> str:
+    """``<preset>[-<recipe>][-<hash of the overrides>]``."""
+    recipe = "" if spec.recipe == "paper" else f"-{spec.recipe}"
+    return f"{spec.preset}{recipe}" + (f"-{_hash(overrides)}" if overrides else "")
 
 
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def _recipe(value: Any) -> Recipe:
+    if value not in RECIPES:
+        raise ChimeraMixError(f"unknown recipe {value!r} in the sweep file; use one of {', '.join(RECIPES)}")
+    recipe: Recipe = value
+    return recipe
 
 
 def _str_list(value: Any, key: str) -> list[str]:

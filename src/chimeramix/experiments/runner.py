@@ -2,7 +2,7 @@
 
 A *task* is what one worker runs: one job, or a *pack* of jobs of one kind that differ only in their split
 seed (and, for classifiers, in methods of one batch form), trained together as one batched model
-(:mod:`chimeramix.train.packed`; ``RunOptions.pack``). The
+(:mod:`chimeramix.train.trainers`; ``RunOptions.pack``). The
 function that trains a task is injectable (:data:`JobFunction`); the default, :func:`train_jobs`, calls the
 trainers. Whatever runs a task, the store decides what happened: a job is finished iff its run directory
 holds ``result.json``.
@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol, TextIO
 
 from tqdm import tqdm
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, from_dict
+from chimeramix.config import from_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, Store
@@ -49,7 +49,7 @@ class RunOptions:
     do not depend on it."""
     pack: int = 1
     """Train up to this many jobs of one kind that differ only in split seed and method as one pack (one
-    worker; :func:`chimeramix.train.packed.pack_key` says which jobs may share a pack)."""
+    worker; the trainers' pack keys say which jobs may share a pack)."""
     generator_pack: int | None = None
     """The pack size for generator jobs; ``None``: ``pack``."""
 
@@ -86,24 +86,11 @@ class Launcher(Protocol):
 
 
 def train_jobs(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Any:
-    """The default job function: train the job's generator or classifier, or a pack of them, with progress
-    bars on."""
-    if len(jobs) > 1:
-        from chimeramix.train.packed import train_classifier_pack, train_generator_pack
+    """The default job function: train the task's runs (one, or a pack) with their trainer, progress bars on."""
+    from chimeramix.train.trainers import TRAINERS, train  # imports torch: only workers need it
 
-        if jobs[0].kind == "generator":
-            generators = [from_dict(GeneratorConfig, job.config) for job in jobs]
-            return train_generator_pack(generators, run_dirs, resume=True, progress=True)
-        classifiers = [from_dict(ClassifierConfig, job.config) for job in jobs]
-        return train_classifier_pack(classifiers, run_dirs, resume=True, progress=True)
-    job, run_dir = jobs[0], run_dirs[0]
-    if job.kind == "generator":
-        from chimeramix.train.generator import train_generator
-
-        return train_generator(from_dict(GeneratorConfig, job.config), run_dir, resume=resume, progress=True)
-    from chimeramix.train.classifier import train_classifier
-
-    return train_classifier(from_dict(ClassifierConfig, job.config), run_dir, resume=resume, progress=True)
+    configs = [from_dict(TRAINERS[job.kind].config, job.config) for job in jobs]
+    return train(configs, run_dirs, resume=resume or len(jobs) > 1, progress=True)
 
 
 def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, options: RunOptions) -> Outcome:
@@ -289,7 +276,7 @@ def run_sweep(
 def plan_tasks(jobs: Sequence[Job], options: RunOptions,
                alone: Callable[[str], bool] = lambda job_id: False) -> list[tuple[Job, ...]]:
     """``jobs`` as tasks, in plan order: jobs alone first, then packs of up to ``options.pack_size(kind)`` jobs
-    of one kind that :func:`chimeramix.train.packed.pack_key` groups. Jobs for which ``alone(id)`` is true
+    of one kind that their trainer's pack key groups. Jobs for which ``alone(id)`` is true
     (a failed job, when retried) stay alone."""
     tasks: list[tuple[Job, ...]] = []
     groups: dict[str, list[Job]] = {}
@@ -314,15 +301,11 @@ def _ready_tasks(candidates: list[Job], finished: set[str], store: Store,
 
 
 def _pack_group(job: Job) -> str:
-    """What the jobs of one pack share: the kind and :func:`chimeramix.train.packed.pack_key`."""
-    from chimeramix.train.packed import pack_key
+    """What the jobs of one pack share: the kind and its trainer's pack key."""
+    from chimeramix.train.trainers import TRAINERS
 
-    config: GeneratorConfig | ClassifierConfig
-    if job.kind == "generator":
-        config = from_dict(GeneratorConfig, job.config)
-    else:
-        config = from_dict(ClassifierConfig, job.config)
-    return json.dumps([job.kind, pack_key(config)], sort_keys=True)
+    trainer = TRAINERS[job.kind]
+    return json.dumps([job.kind, trainer.pack_key(from_dict(trainer.config, job.config))], sort_keys=True)
 
 
 def _blocked(jobs: dict[str, Job], exhausted: set[str]) -> dict[str, str]:

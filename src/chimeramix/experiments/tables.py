@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chimeramix.config import differences
+from chimeramix.config import MACHINE, SPLIT, ClassifierConfig, GeneratorConfig, differences, fields_with_role
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
@@ -26,9 +26,10 @@ from chimeramix.fileio import atomic_path
 
 TableFormat = Literal["md", "csv", "latex"]
 
-MACHINE_FIELDS = frozenset({"device", "amp", "fast", "checkpoint_every", "eval_every", "tensorboard",
-                            "generator", "allow_mismatch", "seed", "data_root"})
-"""Config fields that do not change what a run measures (at any nesting level); left out of the recipe."""
+NOT_RECIPE: dict[type, frozenset[str]] = {cls: fields_with_role(cls, MACHINE) | fields_with_role(cls, SPLIT)
+              for cls in (ClassifierConfig, GeneratorConfig)}
+"""Config fields left out of a cell's recipe: those that do not change what a run measures, and those that
+differ between its splits (the seed, the generator's folder)."""
 
 FULL_SEEDS = 5
 """The protocol's number of splits; cells with fewer runs show their n."""
@@ -48,6 +49,13 @@ class RunResult:
     """Test accuracy in percent."""
     recipe: str
     """Canonical JSON of everything that must agree for runs to be averaged."""
+    training_recipe: str = "paper"
+    """``paper`` or ``released`` (``ClassifierConfig.recipe``)."""
+
+    @property
+    def label(self) -> str:
+        """The table row: the method, marked when it ran the released recipe."""
+        return self.method if self.training_recipe == "paper" else f"{self.method} [{self.training_recipe}]"
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,8 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
         if preset is not None and run.preset != preset:
             continue
         generator = _generator_recipe(store, job.depends_on)
-        recipe = json.dumps({"classifier": _recipe(result["config"]), "generator": generator}, sort_keys=True)
+        recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig), "generator": generator},
+                            sort_keys=True)
         results.append(replace(run, recipe=recipe))
     if not results:
         which = f" with preset {preset!r}" if preset else ""
@@ -107,7 +116,8 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
         config = result["config"]
         run = RunResult(job_id=job_id, dataset=str(config["data"]["dataset"]), method=str(config["method"]),
                         k=int(config["data"]["k"]), seed=int(config["data"]["seed"]),
-                        preset=str(config["preset"]), accuracy=math.nan, recipe="")
+                        preset=str(config["preset"]), accuracy=math.nan, recipe="",
+                        training_recipe=str(config.get("recipe", "paper")))
         metrics = result["metrics"]
         fraction = float(metrics["accuracy"])
     except (KeyError, TypeError, ValueError):
@@ -132,21 +142,26 @@ def _generator_recipe(store: Store, generator_job: str | None) -> dict[str, Any]
             f"generator {generator_job} of a finished classifier run has no result.json (the store was "
             "edited by hand); rerun the sweep to rebuild it"
         )
-    recipe: dict[str, Any] = _recipe(store.result(generator_job)["config"])
-    return recipe
+    return _recipe(store.result(generator_job)["config"], GeneratorConfig)
 
 
-def _recipe(values: Any) -> Any:
-    if isinstance(values, dict):
-        return {key: _recipe(value) for key, value in values.items() if key not in MACHINE_FIELDS}
-    return values
+def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:
+    """``values`` (a config dict) without the fields of :data:`NOT_RECIPE`."""
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        name = prefix + key
+        if isinstance(value, dict):
+            kept[key] = _recipe(value, cls, f"{name}.")
+        elif name not in NOT_RECIPE[cls]:
+            kept[key] = value
+    return kept
 
 
 def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -> list[ResultTable]:
     """Aggregate runs into one table per dataset; refuse cells whose runs differ in preset or settings."""
     groups: dict[tuple[str, str, int], list[RunResult]] = {}
     for run in results:
-        groups.setdefault((run.dataset, run.method, run.k), []).append(run)
+        groups.setdefault((run.dataset, run.label, run.k), []).append(run)
     tables: dict[str, ResultTable] = {}
     for (dataset, method, k), runs in groups.items():
         _check_cell(dataset, method, k, runs)
@@ -157,7 +172,7 @@ def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -
             table.ks.append(k)
         values = np.array([run.accuracy for run in runs])
         std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
-        paper = paper_value(dataset, method, k) if compare_paper else None
+        paper = paper_value(dataset, runs[0].method, k) if compare_paper else None
         table.cells[method, k] = Cell(n=len(values), mean=float(values.mean()), std=std, paper=paper)
     for table in tables.values():
         table.ks.sort()

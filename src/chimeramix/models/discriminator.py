@@ -2,7 +2,9 @@
 
 Four 4x4 convolutions with 64/128/256/512 channels and stride 2 (the paper's text says 1; the authors' code
 uses 2), instance norm on all but the first, LeakyReLU 0.2, then a 4x4 convolution to one channel and a
-sigmoid. A 64 px image gives a 3 x 3 map of patch probabilities, a 96 px image 5 x 5.
+sigmoid. A 64 px image gives a 3 x 3 map of patch probabilities, a 96 px image 5 x 5. Architecture
+``released`` zero-pads one row and column (top, left) before the last convolution, as the authors' code
+does: 4 x 4 at 64 px, 6 x 6 at 96 px.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from chimeramix.config import Architecture
+
 
 class PatchDiscriminator(nn.Module):
     """D(x) ∈ (0, 1)^{B x 1 x h x w}: the probability that each patch of x is real."""
 
-    def __init__(self, channels: tuple[int, ...] = (64, 128, 256, 512)) -> None:
+    def __init__(self, channels: tuple[int, ...] = (64, 128, 256, 512), architecture: Architecture = "paper") -> None:
         super().__init__()
         layers: list[nn.Module] = []
         previous = 3
@@ -24,6 +28,8 @@ class PatchDiscriminator(nn.Module):
                 layers.append(nn.InstanceNorm2d(width))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             previous = width
+        if architecture == "released":
+            layers.append(nn.ZeroPad2d((1, 0, 1, 0)))
         layers += [nn.Conv2d(previous, 1, 4, padding=1), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
         for module in self.modules():

@@ -8,26 +8,21 @@ A CycleGAN-style ResNet generator with instance norm, split into an encoder f an
 
 (C = ``base_channels``, 64 in the paper.) Images are in [-1, 1] at the generator's working size
 (``GeneratorConfig.working_size``: 64 px for 32 px datasets, which :func:`resize_images` upsamples; 96 px for
-STL-10); features are 4x smaller. Architecture ``paper`` runs all residual blocks; ``released`` reproduces
-the network the authors' code effectively trained, whose decoder has no residual block (a bug skipped them).
+STL-10); features are 4x smaller. Architecture ``paper`` runs all residual blocks and upsamples with 3x3
+transposed convolutions; ``released`` reproduces the network the authors' code effectively trained: its
+decoder has no residual block (a bug skipped them) and upsamples with 2x2 stride-2 transposed convolutions
+without bias.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chimeramix.config import GeneratorArchitecture, GeneratorConfig
+from chimeramix.config import Architecture, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.masks import resize_mask
-from chimeramix.train.checkpoint import load_weights, read_run_config
-
-GENERATOR_FILE = "generator.safetensors"
-"""Final generator weights in a finished run directory."""
 
 
 class ResidualBlock(nn.Module):
@@ -53,8 +48,11 @@ def conv_norm_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
     return [conv, nn.InstanceNorm2d(channels), nn.ReLU(inplace=True)]
 
 
-def upsample(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
-    """A 3x3 transposed convolution that doubles height and width."""
+def upsample(in_channels: int, out_channels: int, architecture: Architecture) -> nn.ConvTranspose2d:
+    """A transposed convolution that doubles height and width: 3x3 (``paper``) or 2x2 without bias
+    (``released``)."""
+    if architecture == "released":
+        return nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2, bias=False)
     return nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)
 
 
@@ -65,7 +63,7 @@ class MixingGenerator(nn.Module):
         self,
         blocks: int = 4,
         mix_after: int = 2,
-        architecture: GeneratorArchitecture = "paper",
+        architecture: Architecture = "paper",
         base_channels: int = 64,
     ) -> None:
         super().__init__()
@@ -90,8 +88,8 @@ class MixingGenerator(nn.Module):
         )
         self.decoder = nn.Sequential(
             *(ResidualBlock(4 * c) for _ in range(decoder_blocks)),
-            *conv_norm_relu(upsample(4 * c, 2 * c), 2 * c),
-            *conv_norm_relu(upsample(2 * c, c), c),
+            *conv_norm_relu(upsample(4 * c, 2 * c, architecture), 2 * c),
+            *conv_norm_relu(upsample(2 * c, c, architecture), c),
             nn.ReflectionPad2d(3),
             nn.Conv2d(c, 3, 7),
             nn.Tanh(),
@@ -121,25 +119,17 @@ class MixingGenerator(nn.Module):
 
     @classmethod
     def from_config(cls, config: GeneratorConfig) -> MixingGenerator:
-        return cls(config.blocks, config.mix_after, config.architecture, config.base_channels)
-
-    @classmethod
-    def load(cls, run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> MixingGenerator:
-        """The trained generator of a finished run directory, in eval mode on ``device``."""
-        path = Path(run_dir) / GENERATOR_FILE
-        if not path.is_file():
-            raise ChimeraMixError(f"{run_dir} holds no trained generator ({GENERATOR_FILE}); finish its "
-                                  "training with `chimeramix generator train ... --resume`")
-        generator = cls.from_config(read_run_config(run_dir, GeneratorConfig))
-        load_weights(generator, path)
-        return generator.to(device).eval()
+        return cls(config.blocks, config.mix_after, config.architecture or "paper", config.base_channels)
 
 
-def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Bilinear resize of B x C x H x W images to ``size`` x ``size`` (antialiased when shrinking), e.g.
-    32 px data to the generator's 64 px and the compositions back."""
+def resize_images(images: torch.Tensor, size: int, *, align_corners: bool = False) -> torch.Tensor:
+    """Bilinear resize of B x C x H x W images to ``size`` x ``size``, e.g. 32 px data to the generator's
+    64 px and the compositions back: antialiased when shrinking, or ``align_corners=True`` without antialias
+    as the released code resizes the classifier's batches."""
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
+    if align_corners:
+        return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=True)
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False,
                          antialias=images.shape[-1] > size)
 

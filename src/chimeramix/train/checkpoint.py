@@ -1,4 +1,4 @@
-"""Checkpoints that a crash cannot corrupt, and the run's saved config.
+"""Checkpoints that a crash cannot corrupt, and the safetensors weight files.
 
 A checkpoint is a folder ``<run_dir>/checkpoints/epoch-NNNN/`` holding
 
@@ -27,16 +27,13 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from chimeramix.config import RunConfig, from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write, read_json, write_json
-from chimeramix.runtime import environment
+from chimeramix.rundir import RunFolder
 
-CHECKPOINTS = "checkpoints"
 LATEST = "latest"
 KEEP = 2
 """Number of checkpoints kept on disk."""
-CONFIG_FILE = "config.json"
 TRAINING_FILE = "training.pt"
 STATE_FILE = "state.json"
 
@@ -44,9 +41,9 @@ STATE_FILE = "state.json"
 # ------------------------------------------------------------------------------------------------ RNG state
 
 
-def capture_rng_state(generators: Mapping[str, torch.Generator] | None = None) -> dict[str, Any]:
+def capture_rng_state(rngs: Mapping[str, torch.Generator] | None = None) -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's (CPU and every CUDA device) global RNGs and of
-    ``generators``, as tensors and numbers only (so ``torch.load(weights_only=True)`` reads them back)."""
+    ``rngs``, as tensors and numbers only (so ``torch.load(weights_only=True)`` reads them back)."""
     name, keys, position, has_gauss, cached_gauss = np.random.get_state(legacy=True)
     state: dict[str, Any] = {
         "python": random.getstate(),
@@ -59,13 +56,13 @@ def capture_rng_state(generators: Mapping[str, torch.Generator] | None = None) -
         },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "generators": {key: generator.get_state() for key, generator in (generators or {}).items()},
+        "generators": {key: rng.get_state() for key, rng in (rngs or {}).items()},
     }
     return state
 
 
 def restore_rng_state(
-    state: Mapping[str, Any], generators: Mapping[str, torch.Generator] | None = None
+    state: Mapping[str, Any], rngs: Mapping[str, torch.Generator] | None = None
 ) -> None:
     """Restore what :func:`capture_rng_state` captured (CUDA states only where CUDA is available)."""
     version, internal, gauss_next = state["python"]
@@ -83,11 +80,11 @@ def restore_rng_state(
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    for key, generator in (generators or {}).items():
+    for key, rng in (rngs or {}).items():
         if key not in state["generators"]:
             raise ChimeraMixError(f"the checkpoint holds no state for the random generator {key!r}; "
                                   "start the run afresh in a new run directory")
-        generator.set_state(state["generators"][key])
+        rng.set_state(state["generators"][key])
 
 
 # ----------------------------------------------------------------------------------------------- checkpoints
@@ -100,14 +97,14 @@ def save_checkpoint(
     optimizers: Mapping[str, torch.optim.Optimizer],
     schedulers: Mapping[str, Any],
     state: Mapping[str, Any],
-    generators: Mapping[str, torch.Generator] | None = None,
+    rngs: Mapping[str, torch.Generator] | None = None,
 ) -> Path:
     """Write a checkpoint named after ``state["epoch"]`` and make it the latest; returns its folder.
 
     ``state`` must be JSON-ready and hold an integer ``epoch``. The global RNG states and those of
-    ``generators`` are saved too, so that :func:`load_checkpoint` continues a run exactly.
+    ``rngs`` are saved too, so that :func:`load_checkpoint` continues a run exactly.
     """
-    root = Path(run_dir) / CHECKPOINTS
+    root = RunFolder(run_dir).checkpoints
     root.mkdir(parents=True, exist_ok=True)
     name = f"epoch-{int(state['epoch']):04d}"
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
@@ -117,7 +114,7 @@ def save_checkpoint(
         training = {
             "optimizers": {key: optimizer.state_dict() for key, optimizer in optimizers.items()},
             "schedulers": {key: scheduler.state_dict() for key, scheduler in schedulers.items()},
-            "rng": capture_rng_state(generators),
+            "rng": capture_rng_state(rngs),
         }
         atomic_write(staging / TRAINING_FILE, lambda handle: torch.save(training, handle))
         write_json(staging / STATE_FILE, dict(state))
@@ -136,7 +133,7 @@ def save_checkpoint(
 
 def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     """The folder that ``checkpoints/latest`` names, or ``None`` when the run has no checkpoint."""
-    pointer = Path(run_dir) / CHECKPOINTS / LATEST
+    pointer = RunFolder(run_dir).checkpoints / LATEST
     if not pointer.is_file():
         return None
     folder = pointer.parent / pointer.read_text(encoding="utf-8").strip()
@@ -153,7 +150,7 @@ def load_checkpoint(
     optimizers: Mapping[str, torch.optim.Optimizer],
     schedulers: Mapping[str, Any],
     map_location: str | torch.device = "cpu",
-    generators: Mapping[str, torch.Generator] | None = None,
+    rngs: Mapping[str, torch.Generator] | None = None,
 ) -> dict[str, Any] | None:
     """Load the latest checkpoint into the given objects and restore the RNG states; returns the saved
     ``state`` dict, or ``None`` when the run has no checkpoint. A damaged file raises
@@ -182,7 +179,7 @@ def load_checkpoint(
             f"delete {folder} and write an older checkpoint's name into {latest}, or delete "
             f"{folder.parent} to start over"
         ) from error
-    restore_rng_state(rng, generators)
+    restore_rng_state(rng, rngs)
     return state
 
 
@@ -218,26 +215,3 @@ def _write_bytes(path: Path, data: bytes) -> None:
 def _reason(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:200] if text else type(error).__name__
-
-
-# ------------------------------------------------------------------------------------------------ run config
-
-
-def write_run_config(run_dir: str | os.PathLike[str], config: Any, device: torch.device) -> None:
-    """Write ``config.json``: the resolved run config and the environment that runs it."""
-    write_json(Path(run_dir) / CONFIG_FILE, {"config": to_dict(config), "environment": environment(device)})
-
-
-def read_run_config(run_dir: str | os.PathLike[str], cls: type[RunConfig]) -> RunConfig:
-    """The config a run saved with :func:`write_run_config`, as a ``cls`` instance."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise ChimeraMixError(f"{run_dir} is not a chimeramix run directory (no {CONFIG_FILE}); "
-                              "check the path")
-    try:
-        values = read_json(path)["config"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ChimeraMixError(f"cannot read {path} ({error}); the file is damaged: rerun the job in a new "
-                              "run directory") from error
-    return from_dict(cls, values)
-

@@ -175,40 +175,7 @@ class GraphedFunction:
         entry.graph = graph
 
 
-# -------------------------------------------------------------------------------------------------- classifier
-
-
-def classifier_update(
-    model: Callable[[torch.Tensor], torch.Tensor],
-    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    optimizer: torch.optim.Optimizer,
-    autocast_dtype: torch.dtype | None,
-    *,
-    channels_last: bool = False,
-) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """One classifier training step as a function ``(inputs, targets) -> loss``: forward pass (under
-    autocast when ``autocast_dtype`` is set), loss in float32, backward pass, optimiser step.
-
-    A loss with several elements (a pack's per-run losses, :mod:`chimeramix.train.packed`) is summed for the
-    backward pass, so each element's gradient reaches only its own weights.
-
-    ``channels_last`` feeds the model channels-last inputs (give it a channels-last model too); the autocast
-    cache is off, as CUDA graph capture requires, which changes nothing here since every weight is cast once.
-    """
-
-    def update(inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(inputs.device.type, autocast_dtype or torch.bfloat16,
-                            enabled=autocast_dtype is not None, cache_enabled=False):
-            outputs = model(inputs)
-        loss = criterion(outputs.float(), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        optimizer.step()
-        return loss.detach()
-
-    return update
+# ------------------------------------------------------------------------------------------------- batches
 
 
 class SideStream:
@@ -249,7 +216,8 @@ class GraphedPairMixing(PairMixing):
 
     def __init__(self, base: PairMixing) -> None:
         super().__init__(base.masks, mask_size=base.mask_size, segments=base.segments, model=base.model,
-                         working_size=base.working_size, autocast_dtype=base.autocast_dtype)
+                         working_size=base.working_size, autocast_dtype=base.autocast_dtype,
+                         align_corners=base.align_corners)
         if self.model is not None:
             self.model.requires_grad_(False)
         self._graphed = GraphedFunction(super().compose)

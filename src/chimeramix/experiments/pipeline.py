@@ -1,0 +1,50 @@
+"""One experiment: the generator a method needs (trained, or reused from the output folder), then the
+classifier (``chimeramix run``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, apply_preset
+from chimeramix.methods import parse_method
+from chimeramix.train.classifier import train_classifier
+from chimeramix.train.generator import train_generator
+
+
+def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str = "paper") -> str:
+    """A run folder's name, e.g. ``classifier-cifar10-k10-seed0-baseline-quick`` (``-released`` appended for
+    the released recipe)."""
+    dataset = "".join(c if c.isalnum() else "_" for c in data.dataset).strip("_")
+    suffix = "" if recipe == "paper" else f"-{recipe}"
+    return f"{kind}-{dataset}-k{data.k}-seed{data.seed}-{variant}-{preset}{suffix}"
+
+
+def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
+    """The generator config that a ChimeraMix classifier config needs: its data, recipe, preset, device,
+    precision and path, and the method's mask kind."""
+    kind = parse_method(config.method).mask_kind or "grid"
+    generator = GeneratorConfig(data=config.data, masks=MaskConfig(kind=kind), recipe=config.recipe,
+                                device=config.device, amp=config.amp, fast=config.fast)
+    return apply_preset(generator, config.preset)
+
+
+def run_experiment(
+    config: ClassifierConfig, out_dir: str | os.PathLike[str], *, progress: bool = True
+) -> dict[str, Any]:
+    """Train the generator that ``config.method`` needs (or reuse/resume the matching one under ``out_dir``),
+    then the classifier; both with ``config.preset`` and ``config.recipe``. Returns the classifier's result,
+    whose ``run_dir`` key names its folder."""
+    method = parse_method(config.method)
+    out_dir = Path(out_dir)
+    if method.needs_generator:
+        generator = generator_config_for(config)
+        generator_dir = out_dir / run_name("generator", config.data, generator.masks.kind, config.preset,
+                                           config.recipe)
+        train_generator(generator, generator_dir, resume=True, progress=progress)
+        config = replace(config, generator=str(generator_dir))
+    run_dir = out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)
+    result = train_classifier(config, run_dir, resume=True, progress=progress)
+    return {**result, "run_dir": str(run_dir)}

@@ -1,0 +1,236 @@
+"""The per-step augmentation of a method: parameters sampled in one place, applied in another.
+
+One training step runs the method's stages in the order of the recipe (``ClassifierConfig.stage_order``)::
+
+    paper:     pair mixing -> policy -> crop + flip -> normalise -> erasing -> label mixing
+    released:  policy -> crop + flip -> [random erasing] -> normalise -> [cutout] -> pair mixing -> label mixing
+
+In the paper order pair mixing comes first, so that the cached segmentations match the images; erasing works
+on normalised images, so a cutout hole is the normalised zero and the random-erasing noise is N(0, 1) like the
+normalised pixels. The released order is the authors' code: every image (and, for pair mixing, its partner,
+independently) goes through the per-image pipeline first, Random Erasing fills with uniform noise before
+normalising, and the generator (or pixel mixing) composes the augmented batch.
+
+Randomness is sampled in one place and applied in another: :meth:`Augmentation.sample` draws everything a step
+needs from one ``torch.Generator`` (crop offsets, flips, holes, partners, masks; the torchvision transforms get
+a seed for a forked global RNG), and :meth:`Augmentation.apply` is deterministic given those parameters.
+Crop, flip, cutout and the mixing run batched on the training device; the torchvision policies and Random
+Erasing transform one image at a time on CPU tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+from torchvision.transforms import v2
+
+from chimeramix.data import SameClassPartners
+from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.image_ops import (
+    crop_flip,
+    crop_flip_ids,
+    cutout,
+    denormalize,
+    erase_uniform,
+    normalize,
+    per_image,
+    sample_crops,
+    sample_cutout,
+    sample_seed,
+    with_seed,
+)
+from chimeramix.methods.pair_mixing import PairMixing
+from chimeramix.methods.registry import Method
+
+RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
+MIXING_ALPHA = 1.0
+StageOrder = Literal["paper", "released"]
+
+
+@dataclass
+class ImageParams:
+    """The per-image augmentation of a batch (policy, crop and flip, erasing)."""
+
+    policy_seed: int | None
+    crop_offsets: torch.Tensor
+    flips: torch.Tensor
+    cutout_centres: torch.Tensor | None
+    erasing_seed: int | None
+
+
+@dataclass
+class StepParams:
+    """Everything random about one training step, drawn by :meth:`Augmentation.sample`."""
+
+    positions: torch.Tensor
+    """Positions of the batch images in the training subset."""
+    images: ImageParams
+    partners: torch.Tensor | None
+    """Same-class partner positions when the batch is replaced by compositions, else ``None``."""
+    partner_images: ImageParams | None
+    """The partners' own augmentation (released stage order only)."""
+    masks: torch.Tensor | None
+    mixing_seed: int | None
+
+
+class Augmentation:
+    """The per-step augmentation of one method on a training subset held on the training device.
+
+    ``images`` are uint8 N x 3 x H x W, ``labels`` int64 N. A step is a pure function of the batch positions
+    and a ``torch.Generator``::
+
+        inputs, targets = augmentation(positions, rng)
+
+    ``inputs`` are normalised float images; ``targets`` are class indices, or class probabilities (B x C)
+    for mixup / cutmix. ``pair_mixing`` is required exactly when the method has a pair-mixing component.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        num_classes: int,
+        crop_padding: int,
+        cutout_size: int,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        pair_mixing: PairMixing | None = None,
+        pair_mixing_p: float = 0.5,
+        stage_order: StageOrder = "paper",
+    ) -> None:
+        if (pair_mixing is None) != (method.pair_mixing is None):
+            raise ValueError(f"method {method.name!r} and the given pair mixing do not match")
+        if not 0.0 <= pair_mixing_p <= 1.0:
+            raise ChimeraMixError(f"the pair-mixing probability must lie in [0, 1], got {pair_mixing_p}")
+        if stage_order not in ("paper", "released"):
+            raise ChimeraMixError(f"unknown stage order {stage_order!r}; use 'paper' or 'released'")
+        self.method = method
+        self.images = images
+        self.labels = labels.long()
+        self.crop_padding = crop_padding
+        self.cutout_size = cutout_size
+        self.mean = mean.to(images.device)
+        self.std = std.to(images.device)
+        self.pair_mixing = pair_mixing
+        self.pair_mixing_p = pair_mixing_p
+        self.released = stage_order == "released"
+        self.partners = SameClassPartners(self.labels)
+        self.policy = _policy(method.component("policy"), images.shape[-1])
+        erasing = method.component("erasing")
+        self.random_erasing: nn.Module | None = None
+        if erasing == "random-erasing":
+            self.random_erasing = v2.RandomErasing(**RANDOM_ERASING, value=0 if self.released else "random")
+        self.cutout = erasing == "cutout"
+        self.label_mixing = _label_mixing(method.component("label-mixing"), num_classes)
+
+    def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.apply(self.sample(positions, rng))
+
+    # ------------------------------------------------------------------------------------------- sampling
+
+    def sample(self, positions: torch.Tensor, rng: torch.Generator) -> StepParams:
+        """Draw the step's parameters from ``rng`` (always in the same order)."""
+        if self.released:
+            own = self._sample_images(len(positions), rng)
+            partners, partner_images, masks = self._sample_pairs(positions, rng, own)
+        else:
+            partners, partner_images, masks = self._sample_pairs(positions, rng, None)
+            own = self._sample_images(len(positions), rng)
+        mixing_seed = sample_seed(rng) if self.label_mixing is not None else None
+        return StepParams(positions, own, partners, partner_images, masks, mixing_seed)
+
+    def _sample_images(self, count: int, rng: torch.Generator) -> ImageParams:
+        height, width = self.images.shape[-2:]
+        policy_seed = sample_seed(rng) if self.policy is not None else None
+        offsets, flips = sample_crops(count, self.crop_padding, rng)
+        centres = sample_cutout(count, height, width, rng) if self.cutout else None
+        erasing_seed = sample_seed(rng) if self.random_erasing is not None else None
+        return ImageParams(policy_seed, offsets, flips, centres, erasing_seed)
+
+    def _sample_pairs(self, positions: torch.Tensor, rng: torch.Generator, own: ImageParams | None
+                      ) -> tuple[torch.Tensor | None, ImageParams | None, torch.Tensor | None]:
+        """The coin, and when it says "replace": partners, (released) their augmentation, and masks."""
+        mixing = self.pair_mixing
+        if mixing is None or not torch.rand(1, generator=rng, device=rng.device).item() < self.pair_mixing_p:
+            return None, None, None
+        partners = self.partners.sample(positions, rng)
+        segments = mixing.pair_segments(positions, partners)
+        partner_images = None
+        if own is not None:  # released: the masks follow the augmented images' segments
+            partner_images = self._sample_images(len(positions), rng)
+            if segments is not None:
+                segments = [crop_flip_ids(ids, params.crop_offsets, params.flips, self.crop_padding)
+                            for ids, params in zip(segments, (own, partner_images))]
+        return partners, partner_images, mixing.sample_masks(len(positions), rng, segments)
+
+    # ------------------------------------------------------------------------------------------- applying
+
+    def apply(self, params: StepParams) -> tuple[torch.Tensor, torch.Tensor]:
+        """The augmented, normalised batch and its targets; deterministic given ``params``."""
+        images = self.images[params.positions].float().div(255)
+        targets = self.labels[params.positions]
+        mixing, partners, masks = self.pair_mixing, params.partners, params.masks
+        if self.released:
+            images = self._augment_released(images, params.images)
+            if mixing is not None and partners is not None and masks is not None:
+                assert params.partner_images is not None
+                others = self._augment_released(self.images[partners].float().div(255), params.partner_images)
+                composed = mixing.compose(self._to_unit(images), self._to_unit(others), masks)
+                images = normalize(composed, self.mean, self.std)
+        else:
+            if mixing is not None and partners is not None and masks is not None:
+                images = mixing.compose(images, self.images[partners].float().div(255), masks)
+            images = self._augment_paper(images, params.images)
+        if self.label_mixing is not None and params.mixing_seed is not None:
+            label_mixing = self.label_mixing
+            images, targets = with_seed(params.mixing_seed, lambda: label_mixing(images, targets))
+        return images, targets
+
+    def _augment_paper(self, images: torch.Tensor, params: ImageParams) -> torch.Tensor:
+        """policy -> crop + flip -> normalise -> cutout or Random Erasing (N(0, 1) noise)."""
+        if self.policy is not None and params.policy_seed is not None:
+            images = per_image(self.policy, images, params.policy_seed)
+        images = crop_flip(images, params.crop_offsets, params.flips, self.crop_padding)
+        images = normalize(images, self.mean, self.std)
+        if params.cutout_centres is not None:
+            images = cutout(images, params.cutout_centres, self.cutout_size)
+        if self.random_erasing is not None and params.erasing_seed is not None:
+            images = per_image(self.random_erasing, images, params.erasing_seed)
+        return images
+
+    def _augment_released(self, images: torch.Tensor, params: ImageParams) -> torch.Tensor:
+        """policy -> crop + flip -> Random Erasing (uniform noise) -> normalise -> cutout."""
+        if self.policy is not None and params.policy_seed is not None:
+            images = per_image(self.policy, images, params.policy_seed)
+        images = crop_flip(images, params.crop_offsets, params.flips, self.crop_padding)
+        if self.random_erasing is not None and params.erasing_seed is not None:
+            images = erase_uniform(images, self.random_erasing, params.erasing_seed)
+        images = normalize(images, self.mean, self.std)
+        if params.cutout_centres is not None:
+            images = cutout(images, params.cutout_centres, self.cutout_size)
+        return images
+
+    def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
+        return denormalize(images, self.mean, self.std).clamp(0, 1)
+
+
+def _policy(name: str | None, image_size: int) -> nn.Module | None:
+    if name == "autoaugment":
+        policy = v2.AutoAugmentPolicy.CIFAR10 if image_size <= 64 else v2.AutoAugmentPolicy.IMAGENET
+        return v2.AutoAugment(policy)
+    if name == "trivialaugment":
+        return v2.TrivialAugmentWide()
+    return None
+
+
+def _label_mixing(name: str | None, num_classes: int) -> nn.Module | None:
+    if name == "mixup":
+        return v2.MixUp(alpha=MIXING_ALPHA, num_classes=num_classes)
+    if name == "cutmix":
+        return v2.CutMix(alpha=MIXING_ALPHA, num_classes=num_classes)
+    return None

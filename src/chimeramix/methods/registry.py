@@ -1,0 +1,153 @@
+"""The method registry: one entry per component, whose keys are the command-line names.
+
+A method is one component or several joined by ``+`` (``chimeramix-seg+trivialaugment``, ``cutout+mixup``).
+Every component has a role, and a method holds at most one component per role:
+
+- ``baseline``: only the protocol's reflect-padded random crop and horizontal flip (which every method
+  applies); it stands alone.
+- mixing, at most one of
+  - pair mixing (``gridmix``, ``segmix``, ``chimeramix-grid``, ``chimeramix-seg``): with probability
+    ``pair_mixing_p`` (0.5) the whole batch is replaced by compositions of each image with a same-class
+    partner of the training subset; labels are unchanged. GridMix / SegMix mix pixels under the mask (paper
+    Table 3); ChimeraMix lets the frozen generator mix features.
+  - label mixing (``mixup``, ``cutmix``): every batch, lambda ~ Beta(1, 1), soft labels (torchvision v2).
+- policy (``autoaugment``, ``trivialaugment``): torchvision v2; AutoAugment uses the CIFAR-10 policy up to
+  64 px and the ImageNet policy above (STL-10).
+- erasing (``cutout``, ``random-erasing``): one square hole per image, or Random Erasing.
+- loss (``cosine-loss``): the model is trained with :class:`~chimeramix.losses.CosineLoss`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from chimeramix.config import MaskKind
+from chimeramix.errors import ChimeraMixError
+
+Role = Literal["baseline", "pair-mixing", "label-mixing", "policy", "erasing", "loss"]
+ROLE_ORDER: tuple[Role, ...] = ("baseline", "pair-mixing", "label-mixing", "policy", "erasing", "loss")
+"""Order of the components in a method's canonical name."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """One entry of the registry: its role and what it does."""
+
+    role: Role
+    description: str
+
+
+COMPONENTS: dict[str, Component] = {
+    "baseline": Component("baseline", "random crop (reflect padding) and horizontal flip only"),
+    "cutout": Component("erasing", "one square hole per image (DeVries & Taylor 2017) of side cutout_size"),
+    "random-erasing": Component(
+        "erasing", "Random Erasing (Zhong et al. 2020): p 0.5, area 0.02-0.4, aspect 0.3-3.3, noise fill"
+    ),
+    "cosine-loss": Component("loss", "cosine loss to one-hot class embeddings (Barz & Denzler 2020)"),
+    "mixup": Component("label-mixing", "MixUp (Zhang et al. 2018) every batch, lambda ~ Beta(1, 1)"),
+    "cutmix": Component("label-mixing", "CutMix (Yun et al. 2019) every batch, lambda ~ Beta(1, 1)"),
+    "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)"),
+    "trivialaugment": Component("policy", "TrivialAugment (wide)"),
+    "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
+    "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
+    "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator"),
+    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator"),
+}
+"""The registry of method components; the keys are the command-line names."""
+
+MIXING_ROLES: tuple[Role, ...] = ("pair-mixing", "label-mixing")
+MASK_KINDS: dict[str, MaskKind] = {"gridmix": "grid", "chimeramix-grid": "grid", "segmix": "seg",
+                                   "chimeramix-seg": "seg"}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A parsed method name: at most one component per role."""
+
+    components: tuple[str, ...]
+    """Component names in canonical order (see :data:`ROLE_ORDER`)."""
+
+    @property
+    def name(self) -> str:
+        """The canonical name, e.g. ``chimeramix-seg+trivialaugment``."""
+        return "+".join(self.components)
+
+    def component(self, role: Role) -> str | None:
+        """The component with this role, or ``None``."""
+        return next((name for name in self.components if COMPONENTS[name].role == role), None)
+
+    @property
+    def pair_mixing(self) -> str | None:
+        return self.component("pair-mixing")
+
+    @property
+    def needs_generator(self) -> bool:
+        """Whether the method composes images with a trained ChimeraMix generator."""
+        return (self.pair_mixing or "").startswith("chimeramix-")
+
+    @property
+    def mask_kind(self) -> MaskKind | None:
+        """``grid`` or ``seg`` for pair mixing, else ``None``."""
+        return MASK_KINDS.get(self.pair_mixing or "")
+
+    @property
+    def pixel_mask_kind(self) -> MaskKind | None:
+        """The mask kind of pixel-space pair mixing (gridmix, segmix), whose masks the classifier's config
+        holds; ``None`` otherwise (ChimeraMix takes its generator's masks)."""
+        return None if self.needs_generator else self.mask_kind
+
+    @property
+    def soft_labels(self) -> bool:
+        """Whether the targets are class probabilities (label mixing) rather than class indices."""
+        return self.component("label-mixing") is not None
+
+    @property
+    def cosine_loss(self) -> bool:
+        return self.component("loss") is not None
+
+
+def method_names() -> list[str]:
+    """The component names, for ``--help`` and error messages."""
+    return list(COMPONENTS)
+
+
+def parse_method(name: str) -> Method:
+    """Parse ``A`` or ``A+B+...``; unknown names and senseless combinations raise :class:`ChimeraMixError`.
+
+    >>> parse_method("trivialaugment+chimeramix-seg").name
+    'chimeramix-seg+trivialaugment'
+    >>> parse_method("mixup+cutmix")
+    Traceback (most recent call last):
+    ...
+    chimeramix.errors.ChimeraMixError: method 'mixup+cutmix' combines two mixing methods (mixup, cutmix); \
+each batch is mixed by one method: keep one of them
+    """
+    parts = [part.strip() for part in name.split("+")]
+    unknown = [part for part in parts if part not in COMPONENTS]
+    if unknown:
+        raise ChimeraMixError(
+            f"unknown method {unknown[0]!r} in {name!r}; use one of {', '.join(COMPONENTS)}, or several "
+            "joined by '+' (e.g. chimeramix-seg+trivialaugment)"
+        )
+    if len(set(parts)) < len(parts):
+        raise ChimeraMixError(f"method {name!r} names a component twice; name each one once")
+    if "baseline" in parts and len(parts) > 1:
+        raise ChimeraMixError(
+            f"method {name!r} combines 'baseline' with other methods; baseline means no augmentation beyond "
+            "crop and flip: drop 'baseline'"
+        )
+    mixing = [part for part in parts if COMPONENTS[part].role in MIXING_ROLES]
+    if len(mixing) > 1:
+        raise ChimeraMixError(
+            f"method {name!r} combines two mixing methods ({', '.join(mixing)}); each batch is mixed by one "
+            "method: keep one of them"
+        )
+    for role in ("policy", "erasing"):
+        same = [part for part in parts if COMPONENTS[part].role == role]
+        if len(same) > 1:
+            raise ChimeraMixError(
+                f"method {name!r} combines two {role} methods ({', '.join(same)}); keep one of them"
+            )
+    ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(COMPONENTS[part].role))
+    return Method(tuple(ordered))

@@ -1,0 +1,76 @@
+"""A finished generator run, loaded for use: the frozen generator of ChimeraMix classifier runs (checked
+against the classifier's data) and of ``chimeramix generator sample``."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, resolve_generator
+from chimeramix.errors import ChimeraMixError
+from chimeramix.methods import Method
+from chimeramix.models.generator import MixingGenerator
+from chimeramix.protocol import train_set
+from chimeramix.rundir import RunFolder
+from chimeramix.train.checkpoint import load_weights
+
+
+def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
+    """The resolved config a generator run saved (a classifier run is refused with a clear error)."""
+    return RunFolder(run_dir).read_config(GeneratorConfig)
+
+
+def load_generator(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> MixingGenerator:
+    """The trained generator of a finished run folder, in eval mode on ``device``."""
+    folder = RunFolder(run_dir)
+    config = generator_config(run_dir)
+    path = folder.weights("generator")
+    if not path.is_file():
+        raise ChimeraMixError(f"{run_dir} holds no trained generator ({path.name}); finish its training with "
+                              "`chimeramix generator train ... --resume`")
+    generator = MixingGenerator.from_config(config)
+    load_weights(generator, path)
+    return generator.to(device).eval()
+
+
+def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig:
+    """The config of the finished generator run that ``config.generator`` names, checked against the
+    classifier's dataset, image size, k, seed, recipe and mask kind (a mismatch is an error unless allowed)."""
+    if config.generator is None:
+        raise ChimeraMixError(
+            f"method {method.name!r} needs a trained generator; pass --generator RUN_DIR (train one with "
+            "`chimeramix generator train`), or let `chimeramix run` train it"
+        )
+    folder = RunFolder(config.generator)
+    if not folder.is_finished:
+        raise ChimeraMixError(
+            f"{folder.path} is not a finished generator run (no {folder.result_file.name}); finish it with "
+            "`chimeramix generator train ... --resume`, or pass another --generator"
+        )
+    trained = folder.read_config(GeneratorConfig)
+    wanted = resolve_generator(GeneratorConfig(data=config.data, recipe=config.recipe))
+    problems = []
+    if _train_images(trained.data) != _train_images(config.data):
+        problems.append(f"dataset {trained.data.dataset} (not {config.data.dataset})")
+    if trained.working_size != wanted.working_size:
+        problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")
+    if trained.data.k != config.data.k:
+        problems.append(f"k = {trained.data.k} (not {config.data.k})")
+    if trained.data.seed != config.data.seed:
+        problems.append(f"split seed {trained.data.seed} (not {config.data.seed})")
+    if trained.masks.kind != method.mask_kind:
+        problems.append(f"{trained.masks.kind} masks (not {method.mask_kind})")
+    if trained.recipe != config.recipe:
+        problems.append(f"the {trained.recipe} recipe (not {config.recipe})")
+    if problems and not config.allow_mismatch:
+        raise ChimeraMixError(
+            f"generator {folder.path} was trained for {', '.join(problems)}; train a matching generator, or "
+            "pass --allow-mismatch to use it anyway"
+        )
+    return trained
+
+
+def _train_images(data: DataConfig) -> tuple[str, int]:
+    name = train_set(data.dataset)
+    return name, data.folder_image_size if name.startswith("folder:") else 0

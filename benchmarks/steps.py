@@ -1,268 +1,128 @@
-"""Steps per second of the reference path and the fast path, on one device, in one run (issue #6).
+"""Milliseconds per training step of the real trainers, reference path and fast path, lone and packed.
 
-Measures, on synthetic ciFAIR-10-sized data (k = 10: 100 images of 32 px, 10 classes, epoch order as in
-training), each with the protocol's batch size:
+Every figure times the trainers themselves (``chimeramix.train.trainers.train``: the one loop, with its
+augmentation, NaN checks and logging) on synthetic ciFAIR-10-sized data: k = 10 images of 32 px in each of 10
+classes (speed does not depend on the pixels), the protocol's batch sizes. A run trains two epochs of about
+``--steps`` steps each; the first is the warm-up (CUDA graph capture on the fast path), the second is timed from
+the run's own per-epoch log. Measured:
 
-- classifier, baseline batches (crop + flip) and ChimeraMix+Grid batches (p = 0.5; a randomly initialised
-  generator of the paper's architecture composes the replaced batches: speed does not depend on its weights);
-- generator: one generator step plus one discriminator step at batch 64, 64 px, grid masks.
+- classifier, baseline batches (crop + flip) and ChimeraMix+Grid batches (p = 0.5; the generator is the one
+  trained by the generator measurement: speed does not depend on its weights);
+- generator: one generator step plus one discriminator step at batch 64, 64 px, grid masks;
+- with ``--pack G`` (default 5, a cell's splits) the same as packs of G runs (seeds 0..G-1): ms per pack
+  step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
 
-The reference path is the straightforward loop (eager, augmentation and step on one stream, the generator's
-per-step loss check); the fast path is ``chimeramix.train.fast`` (CUDA graphs, side stream, fused or
-capturable optimisers, channels-last classifier). Both run the same steps; only the launch differs.
-
-A pack (``--pack G``, ``chimeramix.train.packed``) trains G runs in one batched step: its figure is ms per
-pack step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
-
-    python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps each, packs of 5
-    python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 3
+    python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps, packs of 5
+    python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 2 \\
+        --generator-channels 16 --pack 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from functools import partial
+import math
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from chimeramix.config import GeneratorConfig, resolve_generator
-from chimeramix.data import SameClassPartners, epoch_order
-from chimeramix.masks import GridMasks
-from chimeramix.methods import Augmentation, PairMixing, channel_stats, parse_method
-from chimeramix.models.classifiers import build_classifier
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
-from chimeramix.runtime import autocast_dtype, environment, make_generator, select_device
-from chimeramix.train.classifier import cosine_lr
-from chimeramix.train.fast import (
-    GraphedFunction,
-    GraphedPairMixing,
-    SideStream,
-    adam_options,
-    classifier_update,
-    sgd_options,
-)
-from chimeramix.train.generator import (
-    AdversarialObjective,
-    feature_side,
-    flip_where,
-    to_generator_input,
-    training_step,
-)
-from chimeramix.train.packed import StackedModules, packed_training_step, stack_batches
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.data.datasets import write_npz
+from chimeramix.runtime import environment, select_device
+from chimeramix.train.trainers import train
 
 CLASSES = 10
 K = 10
 IMAGE_SIZE = 32
-CLASSIFIER_BATCH = 10
-CLASSIFIER_LR = 0.0046
-REPETITION = 50
 
 
-def synthetic_data(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """k x C random uint8 images and their labels (speed does not depend on the pixels)."""
+def synthetic_root(folder: Path) -> Path:
+    """A data root holding a ``cifar10`` of k x C random train images and C test images."""
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(K * CLASSES, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    labels = np.repeat(np.arange(CLASSES), K)
-    return torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
+    for split, per_class in (("train", K), ("test", 1)):
+        labels = rng.permutation(np.repeat(np.arange(CLASSES), per_class))
+        images = rng.integers(0, 256, size=(len(labels), IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+        write_npz(folder / "cifar10" / f"{split}.npz",
+                  {"images": images, "labels": labels, "classes": np.array([f"c{c}" for c in range(CLASSES)])})
+    return folder
 
 
-def batch_positions(device: torch.device, batch_size: int, steps: int) -> list[torch.Tensor]:
-    """Positions of ``steps`` batches in training order (epochs of the repeated subset)."""
-    batches: list[torch.Tensor] = []
-    epoch = 0
-    while len(batches) < steps:
-        order = torch.from_numpy(epoch_order(0, epoch, K * CLASSES, REPETITION)).to(device)
-        batches += list(order.split(batch_size))
-        epoch += 1
-    return batches[:steps]
+def seconds_per_step(results: list[dict[str, Any]]) -> float:
+    """The second epoch's seconds per step, from the first run's log (a pack shares its wall time)."""
+    first, second = results[0]["log"][:2]
+    return (second["seconds"] - first["seconds"]) / (second["step"] - first["step"])
 
 
-def timed(device: torch.device, run: Callable[[int], None], warmup: int, steps: int) -> float:
-    """Seconds per step of ``run(step)`` over ``steps`` steps after ``warmup`` untimed ones."""
-    for step in range(warmup):
-        run(step)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    started = time.perf_counter()
-    for step in range(warmup, warmup + steps):
-        run(step)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - started) / steps
+def generator_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, channels: int,
+                      pack: int) -> tuple[float, list[Path]]:
+    """Seconds per G + D step of one run or a pack; the run folders (finished generators)."""
+    repetition = K * math.ceil(steps * 64 / (K * CLASSES))  # about `steps` batches of 64 per epoch
+    configs = [GeneratorConfig(data=DataConfig("cifar10", K, seed, str(root)), epochs=2, repetition=repetition,
+                               base_channels=channels, checkpoint_every=2, device=device, fast=fast)
+               for seed in range(pack)]
+    folders = [out / f"generator-{'fast' if fast else 'reference'}-{pack}-{seed}" for seed in range(pack)]
+    return seconds_per_step(train(configs, folders, progress=False)), folders
 
 
-# -------------------------------------------------------------------------------------------------- classifier
-
-
-def classifier_seconds(device: torch.device, architecture: str, method: str, fast: bool, warmup: int,
-                       steps: int, pack: int = 1) -> float:
-    """Seconds per training step of one run (``pack`` 1), or per step of a pack of ``pack`` runs (each with
-    its own generator and augmentation RNG, as ``chimeramix.train.packed`` trains them)."""
-    images, labels = synthetic_data(device)
-    dtype = autocast_dtype(device, amp=True)
-    mean, std = channel_stats(images)
-    augmentations = []
-    for _ in range(pack):
-        mixing = None
-        if parse_method(method).needs_generator:
-            generator = MixingGenerator().to(device).eval()
-            mixing = PairMixing(GridMasks(), mask_size=16, model=generator, working_size=64, autocast_dtype=dtype)
-            if fast:
-                mixing = GraphedPairMixing(mixing)
-        augmentations.append(Augmentation(parse_method(method), images, labels, num_classes=CLASSES,
-                                          crop_padding=4, cutout_size=16, mean=mean, std=std, pair_mixing=mixing))
-    torch.manual_seed(0)
-    models = [build_classifier(architecture, CLASSES, dropout=0.3).to(device) for _ in range(pack)]
-    channels_last = fast and device.type == "cuda" and pack == 1
-    if pack == 1:
-        model: Callable[[torch.Tensor], torch.Tensor] = models[0].to(
-            memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.CrossEntropyLoss()
-        parameters = list(models[0].parameters())
-    else:
-        model = stacked = StackedModules(models)
-        criterion = StackedModules([nn.CrossEntropyLoss() for _ in range(pack)])
-        parameters = list(stacked.parameters.values())
-    optimizer = torch.optim.SGD(parameters, lr=CLASSIFIER_LR, momentum=0.9, nesterov=True,
-                                weight_decay=0.0053, **(sgd_options(device) if fast else {}))
-    total = warmup + steps
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total, 1.0))
-    update = classifier_update(model, criterion, optimizer, dtype, channels_last=channels_last)
-    step_fn = GraphedFunction(update, optimizers=[optimizer]) if fast else update
-    batches = SideStream(device, enabled=fast)
-    rngs = [make_generator(1 + index, device) for index in range(pack)]
-    positions = batch_positions(device, CLASSIFIER_BATCH, total)
-
-    def batch(step: int) -> tuple[torch.Tensor, ...]:
-        if pack == 1:
-            return augmentations[0](positions[step], rngs[0])
-        return stack_batches([augment(positions[step], rng) for augment, rng in zip(augmentations, rngs)])
-
-    total_loss = torch.zeros(pack, device=device)
-
-    def run(step: int) -> None:
-        nonlocal total_loss
-        inputs, targets = batches.run(partial(batch, step))
-        total_loss += step_fn(inputs, targets)
-        scheduler.step()
-
-    return timed(device, run, warmup, steps)
-
-
-# --------------------------------------------------------------------------------------------------- generator
-
-
-def generator_seconds(device: torch.device, fast: bool, warmup: int, steps: int, pack: int = 1) -> float:
-    """Seconds per G + D step of one run (``pack`` 1), or per step of a pack of ``pack`` runs."""
-    config = resolve_generator(GeneratorConfig())
-    size, batch_size = int(config.working_size or 64), int(config.batch_size or 64)
-    images, labels = synthetic_data(device)
-    partners = SameClassPartners(labels)
-    dtype = autocast_dtype(device, config.amp)
-
-    def autocast() -> AbstractContextManager[Any]:
-        # The reference keeps autocast's weight cache; graph capture needs it off.
-        return torch.autocast(device.type, dtype or torch.bfloat16, enabled=dtype is not None,
-                              cache_enabled=not fast)
-
-    torch.manual_seed(0)
-    objectives = [AdversarialObjective(MixingGenerator.from_config(config).to(device),
-                                       PatchDiscriminator().to(device), config, autocast) for _ in range(pack)]
-    networks = ("generator", "discriminator")
-    stacked = StackedModules(objectives) if pack > 1 else None
-    parameters = {name: ([parameter for parameter, _ in stacked.parameter_pairs(objectives, f"{name}.")]
-                         if stacked is not None else list(getattr(objectives[0], name).parameters()))
-                  for name in networks}
-    optimizers: dict[str, torch.optim.Optimizer] = {
-        name: torch.optim.Adam(parameters[name], lr=config.lr, betas=config.betas, weight_decay=config.weight_decay,
-                               **(adam_options(device) if fast else {}))
-        for name in networks
-    }
-    gan_step = (partial(training_step, objectives[0], optimizers) if stacked is None
-                else partial(packed_training_step, stacked, optimizers))
-    total = warmup + steps
-    schedulers = {name: torch.optim.lr_scheduler.MultiStepLR(optimizer, [total // 2], config.lr_gamma)
-                  for name, optimizer in optimizers.items()}
-    step_fn = GraphedFunction(gan_step, optimizers=optimizers.values()) if fast else gan_step
-    grid = GridMasks(config.grid_cells, config.grid_p, config.grid_shift)
-    rngs = [make_generator(index, device) for index in range(pack)]
-    positions = batch_positions(device, batch_size, total)
-    totals = torch.zeros((), device=device)
-
-    def batch(step: int, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
-        first = positions[step]
-        second = partners.sample(first, rng)
-        flips = torch.rand(2, len(first), generator=rng, device=device) < 0.5
-        mask = grid.sample(len(first), feature_side(config), rng)
-        real_is_x1 = torch.rand((), generator=rng, device=device) < 0.5
-        x1 = to_generator_input(flip_where(images[first], flips[0]), size)
-        x2 = to_generator_input(flip_where(images[second], flips[1]), size)
-        return x1, x2, mask, real_is_x1
-
-    def run(step: int) -> None:
-        nonlocal totals
-        inputs = batch(step, rngs[0]) if pack == 1 else stack_batches([batch(step, rng) for rng in rngs])
-        losses = step_fn(*inputs)
-        if not fast:
-            losses.tolist()  # the reference loop checks every step's losses on the host
-        totals = totals + losses
-        for scheduler in schedulers.values():  # outside the graph
-            scheduler.step()
-
-    return timed(device, run, warmup, steps)
-
-
-# -------------------------------------------------------------------------------------------------------- main
+def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, architecture: str,
+                       method: str, generators: list[Path]) -> float:
+    """Seconds per classifier step of one run (one generator) or a pack (one generator per run)."""
+    configs = [ClassifierConfig(data=DataConfig("cifar10", K, seed, str(root)), method=method,
+                                architecture=architecture, epochs=2, repetition=K * max(1, steps // K),
+                                checkpoint_every=2, device=device, fast=fast,
+                                generator=str(generators[seed]) if method.startswith("chimeramix") else None)
+               for seed in range(len(generators))]
+    folders = [out / f"classifier-{method}-{'fast' if fast else 'reference'}-{len(configs)}-{seed}"
+               for seed in range(len(configs))]
+    return seconds_per_step(train(configs, folders, progress=False))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--architecture", default="wrn-16-8", help="classifier (default: the paper's)")
-    parser.add_argument("--steps", type=int, default=500, help="timed classifier steps per measurement")
-    parser.add_argument("--generator-steps", type=int, default=200, help="timed generator steps")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed steps before each measurement")
+    parser.add_argument("--steps", type=int, default=500, help="classifier steps per epoch (timed: one epoch)")
+    parser.add_argument("--generator-steps", type=int, default=200, help="generator steps per epoch")
+    parser.add_argument("--generator-channels", type=int, default=64, help="generator base channels (paper: 64)")
     parser.add_argument("--pack", type=int, default=5,
                         help="also time packs of this many runs (default 5, a cell's splits; 1: no)")
+    parser.add_argument("--paths", default="reference,fast", help="which paths to time (default both)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the figures as JSON")
     args = parser.parse_args()
     device = select_device(args.device)
-    parts: list[tuple[str, str | None, int]] = [("classifier baseline", "baseline", 1),
-                                                ("classifier chimeramix-grid", "chimeramix-grid", 1)]
-    if args.pack > 1:
-        parts += [(f"classifier {method} pack of {args.pack}", method, args.pack)
-                  for method in ("baseline", "chimeramix-grid")]
-    parts.append(("generator", None, 1))
-    if args.pack > 1:
-        parts.append((f"generator pack of {args.pack}", None, args.pack))
+    paths = [path.strip() for path in args.paths.split(",")]
+    packs = [1] if args.pack <= 1 else [1, args.pack]
     rows: list[dict[str, Any]] = []
-    for part, method, pack in parts:
-        seconds = {}
-        for path in ("reference", "fast"):
-            fast = path == "fast"
-            if method is None:
-                value = generator_seconds(device, fast, max(1, args.warmup // 4), args.generator_steps, pack)
-            else:
-                value = classifier_seconds(device, args.architecture, method, fast, args.warmup, args.steps, pack)
-            seconds[path] = value
-            rows.append({"part": part, "path": path, "pack": pack, "ms_per_step": 1000 * value,
-                         "steps_per_s": 1 / value, "run_steps_per_s": pack / value})
-            print(f"{part:40s} {path:9s} {1000 * value:9.2f} ms/step {pack / value:10.3f} run-steps/s", flush=True)
-        print(f"{part:40s} speed-up  {seconds['reference'] / seconds['fast']:9.2f} x", flush=True)
+
+    def record(part: str, path: str, pack: int, seconds: float) -> None:
+        rows.append({"part": part, "path": path, "pack": pack, "ms_per_step": 1000 * seconds,
+                     "steps_per_s": 1 / seconds, "run_steps_per_s": pack / seconds})
+        print(f"{part:44s} {path:9s} {1000 * seconds:9.2f} ms/step {pack / seconds:10.3f} run-steps/s", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="chimeramix-steps-") as temporary:
+        folder = Path(temporary)
+        root = synthetic_root(folder / "data")
+        generators: dict[int, list[Path]] = {}
+        for pack in packs:
+            for path in paths:
+                seconds, generators[pack] = generator_seconds(root, folder, str(device), path == "fast",
+                                                              args.generator_steps, args.generator_channels, pack)
+                record("generator" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
+        for method in ("baseline", "chimeramix-grid"):
+            for pack in packs:
+                for path in paths:
+                    seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
+                                                 args.architecture, method, generators[pack])
+                    record(f"classifier {method}" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
-          f"classifier {args.architecture}")
+          f"classifier {args.architecture}, generator {args.generator_channels} channels")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"environment": info, "architecture": args.architecture, "rows": rows}, handle, indent=1)
+            json.dump({"environment": info, "architecture": args.architecture,
+                       "generator_channels": args.generator_channels, "rows": rows}, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from chimeramix.methods import COMPONENTS, parse_method
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import cosine_lr, resolve, train_classifier
-from chimeramix.train.frozen_generator import check_generator
+from chimeramix.train.frozen_generator import check_generator, generator_config
 from chimeramix.train.generator import train_generator
 from conftest import CheckpointStop, Interrupt
 
@@ -197,6 +197,15 @@ def test_run_trains_the_generator_once(tiny_data_root: Path, tmp_path: Path) -> 
     assert first["config"]["generator"] == str(tmp_path / generator_dirs[0])
     second = run_experiment(config_module.apply_preset(config, "quick"), tmp_path, progress=False)
     assert second["metrics"] == first["metrics"]
+
+
+@pytest.mark.usefixtures("tiny_quick_presets")
+def test_run_fast_trains_its_generator_on_the_fast_path_too(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = ClassifierConfig(data=data(tiny_data_root), method="chimeramix-seg", recipe="released", fast=True)
+    result = run_experiment(config_module.apply_preset(config, "quick"), tmp_path, progress=False)
+    generator = generator_config(result["config"]["generator"])
+    assert generator.fast and generator.recipe == "released" and generator.masks.kind == "seg"
+    assert Path(result["config"]["generator"]).name == "generator-cifar10-k2-seed0-seg-quick-released"
 
 
 @pytest.mark.usefixtures("tiny_quick_presets")

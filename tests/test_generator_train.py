@@ -70,6 +70,16 @@ def test_resume_gives_the_same_weights(
     assert all(torch.equal(whole[key], resumed[key]) for key in whole)
 
 
+def test_weights_and_pair_draws_use_independent_streams(tiny_data_root: Path, tmp_path: Path) -> None:
+    """Weight initialisation uses torch's global RNG seeded with the split seed; the pairs, flips, masks and
+    coins a separate stream of it (``SeedSequence([seed, 1])``), as the classifier's augmentation does."""
+    run = trainer.open_generator_run(tiny_config(tiny_data_root), tmp_path)
+    assert isinstance(run, trainer.GeneratorRun)
+    plain = torch.Generator().manual_seed(0)
+    assert not torch.equal(run.rng.get_state(), plain.get_state())
+    assert torch.rand(8, generator=run.rng).tolist() != torch.rand(8, generator=plain).tolist()
+
+
 def test_another_config_or_a_second_start_is_refused(tiny_data_root: Path, tmp_path: Path) -> None:
     config = tiny_config(tiny_data_root, epochs=1)
     train_generator(config, tmp_path, progress=False)

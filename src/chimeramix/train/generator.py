@@ -26,7 +26,7 @@ from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device
+from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
 from chimeramix.train.checkpoint import save_weights
 from chimeramix.train.fast import adam_options
 from chimeramix.train.loop import train_runs
@@ -34,6 +34,9 @@ from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
 from chimeramix.train.pictures import write_pictures
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+
+PAIR_STREAM = 1
+"""Seed stream of the pair RNG (partners, flips, crops, masks, coins); weights use the plain seed."""
 
 
 @dataclass(kw_only=True)
@@ -101,7 +104,7 @@ def open_generator_run(
                                      PatchDiscriminator(architecture=config.discriminator or "paper").to(device),
                                      config, _autocast(device, config))
     optimizers, schedulers = _optimizers(objective, config, device, total_steps)
-    rng = make_rng(config.data.seed, device)
+    rng = make_rng(stream_seed(config.data.seed, PAIR_STREAM), device)
     if not folder.config_file.is_file():
         folder.write_config(config, device)
     run = GeneratorRun(config=config, folder=folder, device=device, objective=objective, optimizers=optimizers,

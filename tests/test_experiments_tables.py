@@ -192,3 +192,18 @@ def test_sweep_command_dry_run_and_bad_sweep_file(tmp_path: Path, capsys: pytest
     sweep_file.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nepochs: 3\n")
     assert main(["sweep", "--file", str(sweep_file), "--store", str(store)]) == 2
     assert "unknown keys ['epochs']" in capsys.readouterr().err
+
+
+def test_recipes_are_rows_of_their_own(tmp_path: Path) -> None:
+    """Runs of the released recipe are shown as such, next to the paper's numbers, never averaged with
+    paper-recipe runs."""
+    store = fill_store(tmp_path / "store")
+    released = plan_sweep(SweepSpec(["cifar10"], ["baseline"], [5], [0, 1, 2], preset="quick", recipe="released"))
+    store.merge_plan(released)
+    for job in released:
+        write_json(store.result_path(job.id), result_of(job))
+    tables = build_tables(load_results(store), compare_paper=True)
+    assert tables[0].methods == ["baseline", "chimeramix-grid", "baseline [released]"]
+    cell = tables[0].cells["baseline [released]", 5]
+    assert cell.mean == pytest.approx(32.0) and cell.paper is not None and cell.paper.mean == 31.37
+    assert "| baseline [released] | 32.00 ± 2.00 (n=3)" in render(tables, "md", compare_paper=True)

@@ -24,7 +24,8 @@ import pytest
 from chimeramix.cli import main
 from chimeramix.data import cifair_duplicate_mask, load_split
 from chimeramix.data import download as dl
-from chimeramix.data.download import Archive, extract_members, load_cifar_pickle, prepare
+from chimeramix.data.archives import extract_members, load_cifar_pickle
+from chimeramix.data.download import Archive, prepare
 from chimeramix.errors import ChimeraMixError
 
 CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -28,6 +28,11 @@ from chimeramix.fileio import atomic_write
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_sweep(subparsers)
+    _register_table(subparsers)
+
+
+def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sweep = subparsers.add_parser(
         "sweep", help="plan and run a grid of generator and classifier runs into a results store",
         description="Plan the jobs of a grid (generators shared between methods), print the plan with its "
@@ -80,6 +85,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=run_sweep_command)
 
+
+def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     table = subparsers.add_parser(
         "table", help="tables (and a plot) of a results store: methods x k",
         description="Rebuild Table 1/3-style tables from a results store: rows are methods, columns k, cells "

@@ -230,27 +230,17 @@ def run_sweep(
         while True:
             for ended in launcher.wait(0 if not tasks else poll_s):
                 tasks -= 1
-                for job_id in ended.job_ids:
-                    running.discard(job_id)
-                    if ended.outcome == "crashed":
-                        store.record_failure(job_id, ended.detail)
-                        if ended.pid is not None:
-                            store.clear_claim_of(job_id, ended.pid)
-                    elif ended.outcome == "done" and store.is_finished(job_id):
-                        report.ran.append(job_id)
+                running.difference_update(ended.job_ids)
+                report.ran += _record_end(store, ended)
             finished = {job_id for job_id in by_id if store.is_finished(job_id)}
             exhausted = {job_id for job_id in by_id
                          if job_id not in finished and len(store.failures(job_id)) >= max_attempts}
             blocked = _blocked(by_id, exhausted)
-            waiting = submitted = 0
-            candidates = []
-            for job in jobs:
-                if job.id in finished | exhausted | blocked.keys() | running:
-                    continue
-                if store.live_claim(job.id, options.stale_after_s) is not None:
-                    waiting += 1
-                else:
-                    candidates.append(job)
+            settled = finished | exhausted | blocked.keys() | running
+            open_jobs = [job for job in jobs if job.id not in settled]
+            held = {job.id for job in open_jobs if store.live_claim(job.id, options.stale_after_s) is not None}
+            candidates = [job for job in open_jobs if job.id not in held]
+            waiting, submitted = len(held), 0
             for task in _ready_tasks(candidates, finished, store, options):
                 if tasks >= launcher.slots:
                     break
@@ -271,6 +261,20 @@ def run_sweep(
     report.failed = {job_id: store.failures(job_id) for job_id in sorted(exhausted)}
     report.blocked = dict(sorted(blocked.items()))
     return report
+
+
+def _record_end(store: Store, ended: Ended) -> list[str]:
+    """Record how a task ended (a crash is a failed attempt of each of its jobs, whose claims are cleared);
+    returns the jobs it finished."""
+    finished = []
+    for job_id in ended.job_ids:
+        if ended.outcome == "crashed":
+            store.record_failure(job_id, ended.detail)
+            if ended.pid is not None:
+                store.clear_claim_of(job_id, ended.pid)
+        elif ended.outcome == "done" and store.is_finished(job_id):
+            finished.append(job_id)
+    return finished
 
 
 def plan_tasks(jobs: Sequence[Job], options: RunOptions,

@@ -9,7 +9,7 @@ import pytest
 
 from chimeramix.cli import main
 from chimeramix.data import cifair_duplicate_mask, load_split, split
-from chimeramix.data.pack import pack
+from chimeramix.data.datapack import make_data_pack
 from chimeramix.errors import ChimeraMixError
 
 
@@ -31,11 +31,11 @@ def assert_same_splits(full_root: Path, pack_root: Path, ks: list[int], seeds: l
 
 
 def test_pack_round_trip_on_fabricated_data(tiny_data_root: Path, tmp_path: Path) -> None:
-    summary = pack("cifar10", [2, 5], [0, 1, 2], tmp_path / "pack", tiny_data_root)
+    summary = make_data_pack("cifar10", [2, 5], [0, 1, 2], tmp_path / "pack", tiny_data_root)
     assert summary.train_total == 120 and summary.test_images == 30 and summary.train_images < 120
     assert_same_splits(tiny_data_root, tmp_path / "pack", [1, 2, 5], [0, 1, 2])
     packed = load_split("cifar10", "train", tmp_path / "pack")
-    with pytest.raises(ChimeraMixError, match="rebuild the pack"):
+    with pytest.raises(ChimeraMixError, match="rebuild the data pack"):
         packed.take(split(packed, 10, 0).indices)
 
 
@@ -55,10 +55,10 @@ def test_bad_pack_requests(
     tiny_data_root: Path, tmp_path: Path, name: str, ks: list[int], message: str
 ) -> None:
     with pytest.raises(ChimeraMixError, match=message):
-        pack(name, ks, [0], tmp_path / "pack", tiny_data_root)
+        make_data_pack(name, ks, [0], tmp_path / "pack", tiny_data_root)
     assert not (tmp_path / "pack").exists()
 
 
 def test_pack_never_overwrites_its_source(tiny_data_root: Path) -> None:
     with pytest.raises(ChimeraMixError, match="would overwrite the full data"):
-        pack("cifar10", [2], [0], tiny_data_root, tiny_data_root)
+        make_data_pack("cifar10", [2], [0], tiny_data_root, tiny_data_root)

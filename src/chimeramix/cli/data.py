@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chimeramix.cli.common import add_data_root_argument
 from chimeramix.config import parse_int_list
+from chimeramix.data.datapack import make_data_pack
 from chimeramix.data.datasets import (
     BUILTIN_DATASETS,
     SplitSummary,
@@ -17,7 +18,6 @@ from chimeramix.data.datasets import (
     summarize_npz,
 )
 from chimeramix.data.download import prepare
-from chimeramix.data.pack import pack
 from chimeramix.data.splits import split
 from chimeramix.viz import image_grid, save_png
 
@@ -116,7 +116,7 @@ def run_split(args: argparse.Namespace) -> int:
 
 
 def run_pack(args: argparse.Namespace) -> int:
-    summary = pack(args.name, parse_int_list(args.k), parse_int_list(args.seeds), args.out, args.data_root)
+    summary = make_data_pack(args.name, parse_int_list(args.k), parse_int_list(args.seeds), args.out, args.data_root)
     print(f"packed {summary.train_images:,} of {summary.train_total:,} train images and all "
           f"{summary.test_images:,} test images into {summary.folder} ({summary.size_bytes / 1e6:.1f} MB); "
           f"use it with --data-root {args.out}")

@@ -4,7 +4,7 @@ A prepared dataset lives in ``<root>/<name>/train.npz`` and ``<root>/<name>/test
 (uint8, N x H x W x 3, RGB), ``labels`` (int64, N) and ``classes`` (strings in label order). Extra boolean
 arrays of length N are per-image flags (CIFAR-10's test set carries the ciFAIR duplicate flags).
 
-A *pack* (``chimeramix data pack``) is a data root whose ``train.npz`` stores only the images some splits use:
+A *data pack* (``chimeramix data pack``) is a data root whose ``train.npz`` stores only the images some splits use:
 it adds ``orig_index`` (the original train index of each stored image) and ``all_labels`` (the labels of the
 full train set, so the split rule gives the same indices as on the full data).
 """
@@ -74,7 +74,7 @@ class ImageSet:
         if len(missing):
             raise ChimeraMixError(
                 f"the packed {self.name} data lacks {len(missing)} of the requested train images "
-                f"(e.g. index {int(missing[0])}); rebuild the pack with `chimeramix data pack` for this k "
+                f"(e.g. index {int(missing[0])}); rebuild the data pack with `chimeramix data pack` for this k "
                 "and seed, or point --data-root at the full data"
             )
         return self.images[rows]

@@ -1,10 +1,11 @@
 """``chimeramix data pack``: a small data root with only the train images that chosen splits use.
 
-The pack is a data root like any other (``<out>/<name>/train.npz`` and ``test.npz``), so every loader accepts
-it through ``--data-root``. Its ``train.npz`` stores the used images in original-index order with their
-``orig_index`` and the labels of the full train set (``all_labels``), so the split rule picks the same indices
-as on the full data; ``test.npz`` is a byte-for-byte copy of the full test file (flags included).
-``<out>/<name>/pack.json`` records what the pack was made for.
+A data pack (not to be confused with a training pack: several runs trained as one model) is a data root like
+any other (``<out>/<name>/train.npz`` and ``test.npz``), so every loader accepts it through ``--data-root``.
+Its ``train.npz`` stores the used images in original-index order with their ``orig_index`` and the labels of
+the full train set (``all_labels``), so the split rule picks the same indices as on the full data;
+``test.npz`` is a byte-for-byte copy of the full test file (flags included). ``<out>/<name>/pack.json``
+records what the data pack was made for.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from chimeramix.fileio import atomic_path, write_json
 
 
 @dataclass(frozen=True)
-class PackSummary:
-    """What a pack holds."""
+class DataPackSummary:
+    """What a data pack holds."""
 
     folder: Path
     """``<out>/<name>``."""
@@ -41,13 +42,13 @@ class PackSummary:
     size_bytes: int
 
 
-def pack(
+def make_data_pack(
     name: str,
     ks: Iterable[int],
     seeds: Iterable[int],
     out: str | Path,
     data_root: str | Path | None = None,
-) -> PackSummary:
+) -> DataPackSummary:
     """Write a pack of ``name`` for every (k, seed) pair into the data root ``out``."""
     check_dataset_name(name)
     if name.startswith(FOLDER_PREFIX):
@@ -79,4 +80,4 @@ def pack(
         shutil.copyfile(dataset_file(root, name, "test"), tmp)
     write_json(folder / "pack.json", {"dataset": name, "k": ks, "seeds": seeds, "source": str(root)})
     size = sum(path.stat().st_size for path in folder.iterdir())
-    return PackSummary(folder, len(used), len(train), len(test), size)
+    return DataPackSummary(folder, len(used), len(train), len(test), size)

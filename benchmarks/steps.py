@@ -31,7 +31,7 @@ import numpy as np
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.data.datasets import write_npz
 from chimeramix.runtime import environment, select_device
-from chimeramix.train.trainers import train
+from chimeramix.train.trainers import train_pack
 
 CLASSES = 10
 K = 10
@@ -63,7 +63,7 @@ def generator_seconds(root: Path, out: Path, device: str, fast: bool, steps: int
                                base_channels=channels, checkpoint_every=2, device=device, fast=fast)
                for seed in range(pack)]
     folders = [out / f"generator-{'fast' if fast else 'reference'}-{pack}-{seed}" for seed in range(pack)]
-    return seconds_per_step(train(configs, folders, progress=False)), folders
+    return seconds_per_step(train_pack(configs, folders, progress=False)), folders
 
 
 def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, architecture: str,
@@ -76,7 +76,7 @@ def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: in
                for seed in range(len(generators))]
     folders = [out / f"classifier-{method}-{'fast' if fast else 'reference'}-{len(configs)}-{seed}"
                for seed in range(len(configs))]
-    return seconds_per_step(train(configs, folders, progress=False))
+    return seconds_per_step(train_pack(configs, folders, progress=False))
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from chimeramix.train.generator import train_generator
 from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.stacking import StackedModules
-from chimeramix.train.trainers import train as train_pack
+from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")

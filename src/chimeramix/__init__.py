@@ -1,3 +1,73 @@
-"""chimeramix: image classification on small datasets with ChimeraMix and the paper's baselines."""
+"""chimeramix: image classification on small datasets with ChimeraMix and the paper's baselines.
+
+The public Python API (everything else, ``chimeramix.train.*`` and the other modules, is internal and may
+change between versions)::
+
+    from chimeramix import ClassifierConfig, DataConfig, apply_preset, run_experiment
+
+    data = DataConfig("cifar10", k=10, seed=0)
+    config = apply_preset(ClassifierConfig(data=data, method="chimeramix-grid"), "quick")
+    result = run_experiment(config, "runs")           # its generator, then the classifier
+    print(result["metrics"]["accuracy"], result["run_dir"])
+
+- configs: :class:`DataConfig`, :class:`MaskConfig`, :class:`GeneratorConfig`, :class:`ClassifierConfig`,
+  :func:`apply_preset` (``paper`` / ``quick``); a config's ``recipe`` is ``paper`` or ``released``;
+- training: :func:`train_generator`, :func:`train_classifier`, :func:`run_experiment`, and :func:`train_pack` for
+  several runs of one kind as one training pack;
+- using results: :func:`load_generator` (the frozen generator of a finished run), :func:`parse_method`.
+
+The names are imported when first used, so that ``import chimeramix`` (and the command line's ``--help``) does
+not load PyTorch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+PUBLIC: dict[str, str] = {
+    "DataConfig": "chimeramix.config",
+    "MaskConfig": "chimeramix.config",
+    "GeneratorConfig": "chimeramix.config",
+    "ClassifierConfig": "chimeramix.config",
+    "apply_preset": "chimeramix.config",
+    "parse_method": "chimeramix.methods",
+    "train_generator": "chimeramix.train.generator",
+    "train_classifier": "chimeramix.train.classifier",
+    "train_pack": "chimeramix.train.trainers",
+    "run_experiment": "chimeramix.experiments.pipeline",
+    "load_generator": "chimeramix.train.frozen_generator",
+}
+"""Public name -> the module that defines it."""
+
+__all__ = [
+    "ClassifierConfig",
+    "DataConfig",
+    "GeneratorConfig",
+    "MaskConfig",
+    "__version__",
+    "apply_preset",
+    "load_generator",
+    "parse_method",
+    "run_experiment",
+    "train_classifier",
+    "train_generator",
+    "train_pack",
+]
+
+if TYPE_CHECKING:
+    from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, apply_preset
+    from chimeramix.experiments.pipeline import run_experiment
+    from chimeramix.methods import parse_method
+    from chimeramix.train.classifier import train_classifier
+    from chimeramix.train.frozen_generator import load_generator
+    from chimeramix.train.generator import train_generator
+    from chimeramix.train.trainers import train_pack
+
+
+def __getattr__(name: str) -> Any:
+    if name in PUBLIC:
+        return getattr(importlib.import_module(PUBLIC[name]), name)
+    raise AttributeError(f"module 'chimeramix' has no attribute {name!r}")

@@ -87,10 +87,10 @@ class Launcher(Protocol):
 
 def train_jobs(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Any:
     """The default job function: train the task's runs (one, or a pack) with their trainer, progress bars on."""
-    from chimeramix.train.trainers import TRAINERS, train  # imports torch: only workers need it
+    from chimeramix.train.trainers import TRAINERS, train_pack  # imports torch: only workers need it
 
     configs = [from_dict(TRAINERS[job.kind].config, job.config) for job in jobs]
-    return train(configs, run_dirs, resume=resume or len(jobs) > 1, progress=True)
+    return train_pack(configs, run_dirs, resume=resume or len(jobs) > 1, progress=True)
 
 
 def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, options: RunOptions) -> Outcome:

@@ -70,7 +70,7 @@ def check_packable(configs: Sequence[Any]) -> None:
             )
 
 
-def train(
+def train_pack(
     configs: Sequence[Any],
     run_dirs: Sequence[str | os.PathLike[str]],
     *,

@@ -1,0 +1,39 @@
+"""The public Python API: every name resolves, lazily, and the README's example runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import chimeramix
+
+
+def test_every_public_name_resolves() -> None:
+    for name in chimeramix.PUBLIC:
+        assert getattr(chimeramix, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'internal'"):
+        _ = chimeramix.internal  # type: ignore[attr-defined]
+
+
+def test_importing_the_package_does_not_load_torch() -> None:
+    code = "import sys, chimeramix; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_the_api_trains_a_generator_and_its_classifier(tiny_data_root: Path, tmp_path: Path) -> None:
+    from chimeramix import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, train_classifier
+
+    data = DataConfig("cifar10", k=2, seed=0, data_root=str(tiny_data_root))
+    generator = GeneratorConfig(data=data, masks=MaskConfig(kind="grid"), base_channels=4, blocks=2, mix_after=1,
+                                batch_size=8, repetition=2, epochs=1, device="cpu")
+    chimeramix.train_generator(generator, tmp_path / "generator", progress=False)
+    assert chimeramix.load_generator(tmp_path / "generator").training is False
+    config = ClassifierConfig(data=data, method="chimeramix-grid", generator=str(tmp_path / "generator"),
+                              architecture="wrn-10-1", epochs=1, repetition=2, batch_size=8, device="cpu")
+    result = train_classifier(config, tmp_path / "classifier", progress=False)
+    assert 0 <= result["metrics"]["accuracy"] <= 1
+    assert chimeramix.parse_method(result["method"]).needs_generator

@@ -84,7 +84,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     """Versions, commit and device of this process, recorded with every result."""
     import torchvision
 
-    from chimeramix import __version__
+    from chimeramix.version import __version__
 
     info: dict[str, Any] = {
         "chimeramix": __version__,

@@ -11,8 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from chimeramix import __version__
 from chimeramix.errors import ChimeraMixError
+from chimeramix.version import __version__
 
 COMMAND_MODULES: tuple[str, ...] = ("data", "generator", "classifier", "experiments")
 """Modules of ``chimeramix.cli``, one per command group, in the order ``--help`` lists them."""

@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from chimeramix.data.datasets import FOLDER_PREFIX, ImageSet, SplitName
+from chimeramix.data.imageset import ImageSet, SplitName
 from chimeramix.errors import ChimeraMixError
+from chimeramix.protocol import FOLDER_PREFIX
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from chimeramix.data.datasets import ImageSet
+from chimeramix.data.imageset import ImageSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import repetition_factor
 

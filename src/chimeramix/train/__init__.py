@@ -1,1 +1,2 @@
-"""Training loops (generator, classifier) and the checkpoints they share."""
+"""Training: one loop (``loop``) for every trainer (``classifier``, ``generator``: an objective plus its run
+state), training packs (``trainers``, ``stacking``), the fast path (``fast``) and checkpoints."""

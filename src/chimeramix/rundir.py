@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from chimeramix.config import RunConfig, from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import read_json, write_json
-from chimeramix.runtime import environment
+
+if TYPE_CHECKING:
+    import torch
 
 CONFIG_FILE = "config.json"
 RESULT_FILE = "result.json"
@@ -84,6 +84,8 @@ class RunFolder:
 
     def write_config(self, config: Any, device: torch.device) -> None:
         """Write ``config.json``: the resolved run config, its kind and the environment that runs it."""
+        from chimeramix.runtime import environment  # imports torch: only runs need it, not the store
+
         write_json(self.config_file, {"kind": KIND_NAMES[type(config).__name__], "config": to_dict(config),
                                       "environment": environment(device)})
 

@@ -23,9 +23,10 @@ import numpy as np
 from chimeramix.data.imageset import ImageSet, SplitName
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
-from chimeramix.protocol import FOLDER_PREFIX
+from chimeramix.protocol import DATASETS, FOLDER_PREFIX
 
-BUILTIN_DATASETS: tuple[str, ...] = ("cifar10", "cifair10", "cifar100", "cifair100", "stl10")
+BUILTIN_DATASETS: tuple[str, ...] = tuple(DATASETS)
+"""The names of the registry (``chimeramix.protocol.DATASETS``)."""
 DATA_ROOT_ENV = "CHIMERAMIX_DATA"
 
 CIFAIR_DUPLICATE_FLAGS = ("cifair_dup_of_train", "cifair_dup_within_test", "cifair_replaced")

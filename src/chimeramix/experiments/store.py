@@ -30,6 +30,7 @@ from filelock import FileLock
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.fileio import read_json, write_json
+from chimeramix.rundir import RunFolder
 
 STORE_FORMAT = 1
 """Version of the store layout and of the result files in it; bump on incompatible changes."""
@@ -96,7 +97,7 @@ class Store:
         return self.root / "runs" / job_id
 
     def result_path(self, job_id: str) -> Path:
-        return self.run_dir(job_id) / "result.json"
+        return RunFolder(self.run_dir(job_id)).result_file
 
     def log_path(self, job_id: str) -> Path:
         return self.root / "logs" / f"{job_id}.log"

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, resolve_classifier, resolve_generator
+from chimeramix.config import ClassifierConfig, GeneratorConfig, protocol_for, resolve_classifier
 from chimeramix.data import ImageSet, TrainingSet, load_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
@@ -188,7 +188,7 @@ def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, fo
     else:
         assert config.masks is not None
         masks = config.masks
-        working_size = resolve_generator(GeneratorConfig(data=config.data)).working_size if released else None
+        working_size = protocol_for(config.data).generator_size if released else None
         mask_size = working_size or data.images.shape[-1]
     segments = None
     if masks.kind == "seg":

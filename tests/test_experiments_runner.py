@@ -20,9 +20,9 @@ import pytest
 
 from chimeramix.experiments.launchers import LocalLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
-from chimeramix.experiments.runner import LOG_PROGRESS_INTERVAL_S, RunOptions, _output_to, run_sweep
+from chimeramix.experiments.runner import LOG_PROGRESS_INTERVAL_S, RunOptions, _output_to, available_cores, run_sweep
 from chimeramix.experiments.store import Store
-from chimeramix.runtime import PROGRESS_INTERVAL_VARIABLE, progress_bar
+from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE, progress_bar
 
 TESTS = Path(__file__).resolve().parent
 SLOW_STEPS = 20
@@ -83,6 +83,16 @@ def slow_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Non
         tmp.write_text(json.dumps({"step": step}))
         tmp.replace(checkpoint)
     _finish(run_dir, job)
+
+
+def threads_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
+    """Record the thread settings the worker got (torch imported only now, as a trainer would)."""
+    import torch
+
+    for job, run_dir in zip(jobs, run_dirs):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "threads").write_text(f"{os.environ.get('OMP_NUM_THREADS')} {torch.get_num_threads()}")
+        _finish(run_dir, job)
 
 
 def tiny_jobs(methods: str = "baseline,chimeramix-grid", seeds: tuple[int, ...] = (0,)) -> list[Job]:
@@ -285,3 +295,41 @@ def test_progress_bars_in_a_worker_log_update_every_30_s(tmp_path: Path, monkeyp
     assert interval() == 0.1
     with _output_to(tmp_path / "job.log"):  # what a sweep worker runs its job in
         assert interval() == LOG_PROGRESS_INTERVAL_S == 30
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_share_the_cores(tmp_path: Path, workers: int) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = [job for job in tiny_jobs("baseline", (0, 1)) if job.kind == "classifier"]
+    assert run_sweep(store, jobs, LocalLauncher(workers), job_fn=threads_job, progress=False, poll_s=0.1).complete
+    share = max(1, available_cores() // workers)
+    for job in jobs:
+        assert (store.run_dir(job.id) / "threads").read_text() == f"{share} {share}"
+
+
+def test_a_killed_sweep_takes_its_workers_with_it(tmp_path: Path) -> None:
+    """kill -9 of the sweep process alone (not its group): the kernel ends its worker too, and a rerun takes
+    the dead claim over at once."""
+    store_dir = tmp_path / "store"
+    sweep = sweep_subprocess(store_dir, "slow_job", "baseline", "0", workers=1)
+    job = tiny_jobs("baseline")[0]
+    _wait_for(store_dir / "runs" / job.id / "started")
+    worker_pid = json.loads((store_dir / "claims" / f"{job.id}.claim").read_text())["pid"]
+    os.kill(sweep.pid, signal.SIGKILL)
+    sweep.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while _alive(worker_pid):
+        assert time.monotonic() < deadline, "the worker outlived its sweep"
+        time.sleep(0.1)
+    started = time.monotonic()
+    report = run_sweep(Store.open(store_dir), [job], LocalLauncher(1), job_fn=slow_job, progress=False, poll_s=0.1)
+    assert report.complete and report.ran == [job.id]
+    assert time.monotonic() - started < 30  # no wait for the dead claim to go stale (90 s)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/status").is_file() or "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, resolve_generator
-from chimeramix.data import SameClassPartners
+from chimeramix.data.partners import SameClassPartners
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
 from chimeramix.methods.image_ops import crop_flip
 from chimeramix.train.classifier import resolve, train_classifier

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from chimeramix.errors import ChimeraMixError
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -71,3 +73,15 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def check_writable(folder: str | os.PathLike[str], fix: str) -> None:
+    """Raise :class:`ChimeraMixError` (naming ``folder`` and ``fix``) unless files can be created in ``folder``
+    (made if missing)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ChimeraMixError(f"cannot write to {folder} ({error.strerror or error}); {fix}") from None

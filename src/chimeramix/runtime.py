@@ -1,9 +1,7 @@
-"""The one place that decides a run's device, precision and seeds, records its environment, and makes its
-progress bar."""
+"""The one place that decides a run's device, precision and seeds, and records its environment."""
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 import subprocess
@@ -12,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from chimeramix.errors import ChimeraMixError
 
@@ -102,15 +99,3 @@ def environment(device: torch.device) -> dict[str, Any]:
     else:
         info["device_name"] = platform.processor() or platform.machine()
     return info
-
-
-PROGRESS_INTERVAL_VARIABLE = "CHIMERAMIX_PROGRESS_INTERVAL"
-"""Seconds between progress-bar updates (sweep workers set it, so that their logs stay readable)."""
-
-
-def progress_bar(desc: str, total: int, initial: int = 0, *, enabled: bool = True) -> tqdm:
-    """A training loop's progress bar in steps; it updates at most every ``$CHIMERAMIX_PROGRESS_INTERVAL``
-    seconds (default 0.1), read when the bar is made."""
-    interval = float(os.environ.get(PROGRESS_INTERVAL_VARIABLE, "0.1"))
-    return tqdm(total=total, initial=initial, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True,
-                mininterval=interval)

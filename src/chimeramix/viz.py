@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from chimeramix.fileio import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 
 def to_uint8_images(images: torch.Tensor | np.ndarray, *, value_range: tuple[float, float] = (0, 255)) -> np.ndarray:
@@ -18,7 +21,7 @@ def to_uint8_images(images: torch.Tensor | np.ndarray, *, value_range: tuple[flo
     ``value_range`` is the range of the input values: (0, 255) for uint8 pixels, (-1, 1) for generator
     images, (0, 1) for masks.
     """
-    array = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    array = images.detach().float().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
     if array.ndim == 3:  # N x H x W (masks): grey
         array = np.repeat(array[..., None], 3, axis=-1)
     elif array.shape[-1] != 3 and array.shape[1] in (1, 3):  # channels first

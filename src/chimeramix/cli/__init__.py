@@ -7,9 +7,12 @@ command line prints to the user or exits.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.version import __version__
@@ -31,14 +34,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``chimeramix`` console script; returns the exit code."""
+    """Entry point of the ``chimeramix`` console script; returns the exit code.
+
+    Errors a user can act on end in one line and exit code 2; Ctrl-C, and SIGTERM (what a job scheduler
+    sends), stop the command the same way, with exit code 130 and what resumes it.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.handler(args) or 0)
     except ChimeraMixError as error:
         print(f"chimeramix: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        print(f"chimeramix: error: {describe_os_error(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("chimeramix: interrupted; rerun the same command with --resume to continue", file=sys.stderr)
+        hint = getattr(args, "interrupt_hint", None) or "nothing is left half-written; rerun the same command"
+        print(f"chimeramix: interrupted; {hint}", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for a failed file operation: what, where, and the fix."""
+    path = error.filename or "a file"
+    reason = error.strerror or str(error)
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"cannot write {path} ({reason}); choose a location you can write to (another --out, --store, "
+                "--data-root or output file)")
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left to write {path} ({reason}); free some disk space and rerun the same command: "
+                "finished runs and the last checkpoint of an interrupted one are kept")
+    if error.errno == errno.ENOENT:
+        return f"{path} does not exist ({reason}); check the path"
+    return f"{reason} ({path}); check the path and its permissions, then rerun the same command"

@@ -6,12 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from chimeramix.cli.common import add_data_arguments, data_config
+from chimeramix.cli.common import RERUN_HINT, RESUME_HINT, add_data_arguments, data_config
 from chimeramix.config import ClassifierConfig, classifier_config
-from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
-from chimeramix.train.classifier import train_classifier
 
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
              "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
@@ -29,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="use a generator trained on another dataset, size, k, seed or mask kind")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
-    train.set_defaults(handler=run_train)
+    train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
 
     run = subparsers.add_parser(
         "run", help="train the generator a method needs (or reuse it), then the classifier; print the result"
@@ -37,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_run_arguments(run)
     run.add_argument("--out", type=Path, default=Path("runs"), metavar="DIR",
                      help="folder of the run directories (default: runs); finished runs there are reused")
-    run.set_defaults(handler=run_run)
+    run.set_defaults(handler=run_run, interrupt_hint=RERUN_HINT)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +84,8 @@ def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from chimeramix.train.classifier import train_classifier
+
     config = config_from(args, generator=args.generator, allow_mismatch=args.allow_mismatch or None)
     result = train_classifier(config, args.out, resume=args.resume, progress=not args.no_progress)
     print(summary(result, args.out))
@@ -94,6 +94,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_run(args: argparse.Namespace) -> int:
     """Each comma-separated method in turn (generators shared), then a comparison when there are several."""
+    from chimeramix.experiments.pipeline import run_experiment
+
     results = []
     for method in args.method.split(","):
         args.method = method.strip()

@@ -6,6 +6,14 @@ import argparse
 
 from chimeramix.config import DataConfig
 
+RESUME_HINT = "rerun the same command with --resume to continue from the run's last checkpoint"
+RERUN_HINT = ("rerun the same command to continue: finished runs are reused and interrupted ones resume from "
+              "their last checkpoint")
+SWEEP_HINT = ("rerun the same command to continue: finished jobs are kept, interrupted ones resume from their "
+              "last checkpoint, and claims of stopped workers are taken over")
+PREPARE_HINT = "rerun the same command: archives already downloaded and verified are kept"
+"""What an interrupted command says; a command group sets ``interrupt_hint`` on its parsers."""
+
 
 def add_data_arguments(parser: argparse.ArgumentParser, *, k_required: bool = True) -> None:
     """``--dataset``, ``--k``, ``--seed``, ``--data-root``, ``--folder-image-size``."""

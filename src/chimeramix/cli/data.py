@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chimeramix.cli.common import add_data_root_argument
+from chimeramix.cli.common import PREPARE_HINT, add_data_root_argument
 from chimeramix.config import parse_int_list
 from chimeramix.data.datapack import make_data_pack
 from chimeramix.data.datasets import (
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                       help="fetch the archives from this URL prefix or folder instead of the official sites")
     prep.add_argument("--archives", default=None, metavar="FOLDER",
                       help="folder of (pre-downloaded) archives; default: <data root>/archives")
-    prep.set_defaults(handler=run_prepare)
+    prep.set_defaults(handler=run_prepare, interrupt_hint=PREPARE_HINT)
 
     show = actions.add_parser("split", help="the k train images per class that a seed chooses")
     show.add_argument("name", help="cifar10, cifair10, cifar100, cifair100, stl10 or folder:PATH")

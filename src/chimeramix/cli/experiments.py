@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from chimeramix.cli.common import add_data_root_argument
+from chimeramix.cli.common import SWEEP_HINT, add_data_root_argument
 from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
@@ -83,7 +83,7 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
                        help="per-step cost for the estimate, e.g. classifier/wrn-16-8=0.2 or generator=1.5")
     sweep.add_argument("--dry-run", action="store_true", help="print the plan with every job, run nothing")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
-    sweep.set_defaults(handler=run_sweep_command)
+    sweep.set_defaults(handler=run_sweep_command, interrupt_hint=SWEEP_HINT)
 
 
 def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

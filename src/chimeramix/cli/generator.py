@@ -7,15 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.cli.common import add_data_arguments, data_config
+from chimeramix.cli.common import RESUME_HINT, add_data_arguments, data_config
 from chimeramix.config import GeneratorConfig, MaskConfig, apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
-from chimeramix.runtime import select_device
-from chimeramix.train.frozen_generator import generator_config, load_generator
-from chimeramix.train.generator import train_generator
-from chimeramix.train.pairs import load_pair_data
-from chimeramix.train.pictures import compositions_picture
-from chimeramix.viz import save_png
 
 OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
              "mix_after", "base_channels", "working_size", "input_crop", "checkpoint_every", "device", "recipe")
@@ -69,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
     overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.set_defaults(handler=run_train)
+    train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
 
     sample = actions.add_parser("sample", help="a picture of compositions by a trained generator")
     sample.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="finished generator run")
@@ -99,6 +93,8 @@ def config_from(args: argparse.Namespace) -> GeneratorConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from chimeramix.train.generator import train_generator
+
     result = train_generator(config_from(args), args.out, resume=args.resume, progress=not args.no_progress)
     final, first = result["final"], result["first_epoch"]
     print(f"generator trained ({result['epochs']} epochs, {result['steps']} steps, "
@@ -109,6 +105,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    from chimeramix.runtime import select_device
+    from chimeramix.train.frozen_generator import generator_config, load_generator
+    from chimeramix.train.pairs import load_pair_data
+    from chimeramix.train.pictures import compositions_picture
+    from chimeramix.viz import save_png
+
     device = select_device(args.device)
     config = generator_config(args.run_dir)
     generator = load_generator(args.run_dir, device)

@@ -44,7 +44,7 @@ from chimeramix.data.datasets import (
     write_npz,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.fileio import atomic_path
+from chimeramix.fileio import atomic_path, check_writable
 
 CONNECT_TIMEOUT_S = 10.0
 """Seconds before a connection attempt (or a stalled read) counts as offline."""
@@ -125,6 +125,7 @@ def prepare(
     say = notify or (lambda _: None)
     root = resolve_data_root(data_root)
     folder = Path(archives_dir).expanduser() if archives_dir else root / "archives"
+    check_writable(root, "pass a writable --data-root (or set CHIMERAMIX_DATA)")
     keys = DATASET_ARCHIVES[name]
     paths = fetch_archives([table[key] for key in keys], folder, mirror, name, say)
     root.mkdir(parents=True, exist_ok=True)
@@ -150,6 +151,9 @@ def fetch_archives(
     """Paths of the verified archives in ``folder``, downloading the missing ones first."""
     archives = list(archives)
     missing = [archive for archive in archives if not (folder / archive.filename).is_file()]
+    if missing:
+        check_writable(folder, "pass --archives DIR: a writable folder, or the one that holds the archives you "
+                               "downloaded yourself")
     base = mirror_base(mirror)
     for i, archive in enumerate(missing):
         url = f"{base}/{archive.filename}" if base else archive.url

@@ -1,4 +1,4 @@
-"""Small-data splits, per-epoch repetition, and same-class pairs (the paper's protocol).
+"""Small-data splits and per-epoch repetition (the paper's protocol).
 
 A split takes k images per class from the full train set::
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from chimeramix.data.imageset import ImageSet
 from chimeramix.errors import ChimeraMixError
@@ -79,35 +78,3 @@ def repetition(k: int, base: int) -> int:
 def epoch_order(seed: int, epoch: int, count: int, repetition: int) -> np.ndarray:
     """Positions of one epoch: ``count`` images repeated ``repetition`` times, shuffled by (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(count * repetition) % count
-
-
-class SameClassPartners:
-    """Samples, for each training image, a partner uniformly from its class (itself included).
-
-    Built once from the labels of the training subset (positions ``0..n-1``); :meth:`sample` runs batched on
-    the labels' device without Python loops, drawing from the given ``torch.Generator``.
-
-    >>> partners = SameClassPartners(torch.tensor([0, 0, 1, 1, 1]))
-    >>> p = partners.sample(torch.tensor([0, 2, 4]), torch.Generator().manual_seed(0))
-    >>> partners.labels[p].tolist()
-    [0, 1, 1]
-    """
-
-    def __init__(self, labels: torch.Tensor) -> None:
-        labels = labels.long()
-        self.labels = labels
-        num_classes = int(labels.max()) + 1
-        order = torch.argsort(labels, stable=True)
-        counts = torch.bincount(labels, minlength=num_classes)
-        starts = torch.cumsum(counts, 0) - counts
-        self._members = order
-        self._counts = counts
-        self._starts = starts
-
-    def sample(self, positions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """Partner positions (same class) for the given positions in the training subset."""
-        classes = self.labels[positions]
-        uniform = torch.rand(positions.shape, generator=rng, device=rng.device)
-        offset = (uniform.to(self.labels.device) * self._counts[classes]).long()
-        offset = torch.minimum(offset, self._counts[classes] - 1)
-        return self._members[self._starts[classes] + offset]

@@ -7,7 +7,10 @@ devices; ray: ``gpus_per_job`` < 1).
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -18,13 +21,29 @@ from typing import Any
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
-from chimeramix.experiments.runner import Ended, JobFunction, Outcome, RunOptions, execute_jobs
+from chimeramix.experiments.runner import Ended, JobFunction, Outcome, RunOptions, available_cores, execute_jobs
 
 EXIT_CODES: dict[Outcome, int] = {"done": 0, "failed": 10, "busy": 11}
 """Exit code of a local job process per outcome; any other code means the process crashed or was killed."""
 
 
-def _local_task(store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
+PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: a signal the kernel sends this process when its parent dies."""
+
+
+def die_with_parent(parent: int) -> None:
+    """Make the kernel end this worker (SIGTERM) when the sweep that started it dies, even by SIGKILL, so
+    that no worker trains on, holding its claim, after its sweep (Linux; elsewhere the sweep's own shutdown
+    stops its workers)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the sweep died before the signal was set up
+        sys.exit(EXIT_CODES["busy"])
+
+
+def _local_task(store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions,
+                parent: int) -> None:
+    die_with_parent(parent)
     sys.exit(EXIT_CODES[execute_jobs(store_root, jobs, job_fn, options)])
 
 
@@ -33,6 +52,7 @@ class LocalLauncher:
 
     ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) spreads the tasks over several devices: each new task goes to
     the device that runs the fewest tasks at that moment. Without it every task uses ``RunOptions.device``.
+    Each worker computes on its share of the cores (C // workers threads), and dies with the sweep.
     """
 
     def __init__(self, workers: int = 1, devices: Sequence[str] = ()) -> None:
@@ -52,7 +72,9 @@ class LocalLauncher:
             device = min(self.devices, key=lambda name: load[name])
             self._device_of[job_ids] = device
             options = replace(options, device=device)
-        process = self._context.Process(target=_local_task, args=(store_root, jobs, job_fn, options),
+        if options.threads is None:
+            options = replace(options, threads=max(1, available_cores() // self.slots))
+        process = self._context.Process(target=_local_task, args=(store_root, jobs, job_fn, options, os.getpid()),
                                         name=f"chimeramix-{job_ids[0]}")
         process.start()
         self._processes[job_ids] = process
@@ -127,12 +149,16 @@ class RayLauncher:
                 fits.append(cluster_gpus / gpus_per_job)
             slots = max(1, int(min(fits, default=1)))
         self.slots = slots
+        self.threads = max(1, round(cpus_per_job))
+        """Compute threads of each task: the CPUs it asks Ray for."""
         self._task = ray.remote(execute_jobs).options(num_gpus=gpus_per_job, num_cpus=cpus_per_job,
                                                      max_retries=0)
         self._refs: dict[Any, tuple[str, ...]] = {}
         """Running tasks' job ids by their Ray object reference."""
 
     def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
+        if options.threads is None:
+            options = replace(options, threads=self.threads)
         self._refs[self._task.remote(store_root, jobs, job_fn, options)] = tuple(job.id for job in jobs)
 
     def wait(self, timeout_s: float) -> list[Ended]:

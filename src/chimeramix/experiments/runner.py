@@ -28,7 +28,7 @@ from chimeramix.config import from_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, Store
-from chimeramix.runtime import PROGRESS_INTERVAL_VARIABLE
+from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE
 
 JobFunction = Callable[[Sequence[Job], Sequence[Path], bool], Any]
 """``job_fn(jobs, run_dirs, resume)`` trains a task's jobs (one, or a pack) in their run directories and writes
@@ -53,11 +53,15 @@ class RunOptions:
     generator_pack: int | None = None
     """The pack size for generator jobs; ``None``: ``pack``."""
 
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    threads: int | None = None
+    """Compute threads of each worker (set by the launcher: the cores divided among its workers, so that
+    workers share the cores instead of fighting over them); ``None``: torch's default."""
+
     def pack_size(self, kind: str) -> int:
         """The largest pack of jobs of this kind (``generator`` or ``classifier``)."""
         return self.generator_pack if kind == "generator" and self.generator_pack is not None else self.pack
-    stale_after_s: float = DEFAULT_STALE_AFTER_S
-    heartbeat_s: float = DEFAULT_HEARTBEAT_S
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, opti
     resumed (``resume=True``).
     """
     store = Store.open(store_root)
+    if options.threads is not None:
+        limit_threads(options.threads)
     claims = []
     try:
         for job in jobs:
@@ -137,6 +143,23 @@ def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, opti
     finally:
         for _, claim in claims:
             claim.release()
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """Run this worker's computations on ``threads`` threads: the variables torch and the BLAS libraries read
+    when they load, and torch's setting if it is loaded already."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _append_line(path: Path, line: str) -> None:

@@ -1,10 +1,25 @@
 """The augmentation methods as batch transforms: the registry (:mod:`~chimeramix.methods.registry`), the
-image operations, pair mixing, and the per-step :class:`Augmentation` that runs a method's stages."""
+image operations, pair mixing, and the per-step :class:`Augmentation` that runs a method's stages.
 
-from chimeramix.methods.augmentation import Augmentation, ImageParams, StepParams
-from chimeramix.methods.image_ops import channel_stats, crop_flip, cutout, normalize
-from chimeramix.methods.pair_mixing import PairMixing
+The registry needs no PyTorch; the transforms are imported when first used (the command line's ``--help``
+lists the methods without loading PyTorch).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from chimeramix.methods.registry import COMPONENTS, Method, method_names, parse_method
+
+if TYPE_CHECKING:
+    from chimeramix.methods.augmentation import Augmentation, ImageParams, StepParams
+    from chimeramix.methods.image_ops import channel_stats, crop_flip, cutout, normalize
+    from chimeramix.methods.pair_mixing import PairMixing
+
+LAZY = {"Augmentation": "chimeramix.methods.augmentation", "ImageParams": "chimeramix.methods.augmentation",
+        "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.pair_mixing",
+        **{name: "chimeramix.methods.image_ops" for name in ("channel_stats", "crop_flip", "cutout", "normalize")}}
 
 __all__ = [
     "COMPONENTS",
@@ -20,3 +35,9 @@ __all__ = [
     "normalize",
     "parse_method",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in LAZY:
+        return getattr(importlib.import_module(LAZY[name]), name)
+    raise AttributeError(f"module 'chimeramix.methods' has no attribute {name!r}")

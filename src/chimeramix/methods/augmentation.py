@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
-from chimeramix.data import SameClassPartners
+from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.image_ops import (
     crop_flip,

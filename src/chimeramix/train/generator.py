@@ -22,6 +22,7 @@ import torch
 
 from chimeramix.config import GeneratorConfig, resolve_generator
 from chimeramix.data import repetition
+from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.protocol import steps_per_epoch
@@ -35,6 +36,7 @@ from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
 from chimeramix.train.pictures import write_pictures
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
 
+MIN_WORKING_SIZE = 32
 PAIR_STREAM = 1
 """Seed stream of the pair RNG (partners, flips, crops, masks, coins); weights use the plain seed."""
 
@@ -93,8 +95,12 @@ def open_generator_run(
     finished = check_run_dir(config, folder, resume, "generator")
     if finished is not None:
         return finished
-    if config.batch_size is None or config.repetition is None:
+    if config.batch_size is None or config.repetition is None or config.working_size is None:
         raise ValueError("open_generator_run resolves the config first")
+    if config.working_size < MIN_WORKING_SIZE or config.working_size % 4:
+        raise ChimeraMixError(f"the generator's working size must be a multiple of 4 of at least {MIN_WORKING_SIZE} "
+                              f"px (the discriminator halves it four times), got {config.working_size}; pass "
+                              "--working-size 32 or more")
     device = select_device(config.device)
     data = load_pair_data(config, folder, device)
     repeats = repetition(config.data.k, config.repetition)

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from chimeramix.runtime import progress_bar
+from chimeramix.progress import progress_bar
 from chimeramix.train.fast import GraphedFunction, SideStream
 from chimeramix.train.run import TrainingRun, check_losses
 from chimeramix.train.stacking import (

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from chimeramix.config import GeneratorConfig
-from chimeramix.data import SameClassPartners, load_training_set
+from chimeramix.data.partners import SameClassPartners
+from chimeramix.data.subset import load_training_set
 from chimeramix.masks import build_masks
 from chimeramix.methods.image_ops import crop_flip, crop_flip_ids, flip_where
 from chimeramix.models.generator import resize_images

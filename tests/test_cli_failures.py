@@ -1,0 +1,182 @@
+"""Every failure a user can cause ends in one line that names the problem and the fix, and a non-zero exit
+code; interrupted commands say what resumes them, and that command works.
+
+Read-only folders: root ignores directory permissions, so where the tests run as root the folder's writes are
+refused by a patched ``os.open`` / ``mkdir`` (the same errors the kernel gives), and by permissions otherwise.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chimeramix.cli import main
+from chimeramix.train import run as run_module
+from conftest import CheckpointStop
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = ["--dataset", "cifar10", "--k", "2", "--preset", "quick", "--epochs", "1", "--repetition", "2",
+        "--batch-size", "8", "--device", "cpu", "--no-progress"]
+CLASSIFIER = [*TINY, "--architecture", "wrn-10-1"]
+GENERATOR = [*TINY, "--base-channels", "4", "--blocks", "2", "--mix-after", "1", "--working-size", "32"]
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    error = capsys.readouterr().err
+    assert error.startswith("chimeramix: ") and error.count("\n") == 1, error
+    for fragment in fragments:
+        assert fragment in error, error
+    return error
+
+
+@pytest.fixture
+def read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A read-only folder (by permissions, or for root by refusing writes under it)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.access(folder, os.W_OK):  # root: permissions do not stop it
+        inside = str(folder)
+
+        def refuse(path: Any) -> None:
+            if os.fspath(path).startswith(inside):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+
+        real_open, real_mkdir = os.open, os.mkdir
+
+        def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+                refuse(path)
+            return real_open(path, flags, *args, **kwargs)
+
+        def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+            refuse(path)
+            real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", open_)
+        monkeypatch.setattr(os, "mkdir", mkdir)
+    yield folder
+    folder.chmod(stat.S_IRWXU)
+
+
+@pytest.mark.parametrize("command", [
+    ["classifier", "train", *CLASSIFIER, "--out", "{ro}/cls"],
+    ["generator", "train", *GENERATOR, "--out", "{ro}/gen"],
+    ["run", *CLASSIFIER, "--out", "{ro}/runs"],
+    ["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "2", "--seeds", "0", "--preset", "quick",
+     "--store", "{ro}/store"],
+    ["data", "split", "cifar10", "--k", "2", "--preview", "{ro}/split.png"],
+    ["data", "prepare", "cifar100", "--data-root", "{ro}"],
+])
+def test_unwritable_outputs_are_one_line_errors(command: list[str], read_only: Path, tiny_data_root: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [part.replace("{ro}", str(read_only)) for part in command]
+    if "--data-root" not in argv:
+        argv += ["--data-root", str(tiny_data_root)]
+    assert main(argv) == 2
+    one_line_error(capsys, str(read_only), "writ")
+
+
+def test_a_full_disk_is_a_one_line_error_that_keeps_the_run(tiny_data_root: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "cls" / "checkpoints"))
+
+    monkeypatch.setattr(run_module, "save_checkpoint", full)
+    argv = ["classifier", "train", *CLASSIFIER, "--data-root", str(tiny_data_root), "--out", str(tmp_path / "cls")]
+    assert main(argv) == 2
+    one_line_error(capsys, "no space left", "free some disk space", "rerun the same command")
+    monkeypatch.undo()
+    assert main([*argv, "--resume"]) == 0  # nothing was corrupted: the same run starts again and finishes
+
+
+def test_run_folders_of_the_wrong_kind_say_what_they_are(tiny_data_root: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-root", str(tiny_data_root)]
+    assert main(["classifier", "train", *CLASSIFIER, *data, "--out", str(tmp_path / "cls")]) == 0
+    assert main(["generator", "train", *GENERATOR, *data, "--out", str(tmp_path / "gen")]) == 0
+    capsys.readouterr()
+    assert main(["classifier", "train", *CLASSIFIER, *data, "--method", "chimeramix-grid",
+                 "--generator", str(tmp_path / "cls"), "--out", str(tmp_path / "other")]) == 2
+    one_line_error(capsys, "holds a classifier run, not a generator run")
+    assert main(["generator", "sample", str(tmp_path / "cls"), "--out", str(tmp_path / "x.png")]) == 2
+    one_line_error(capsys, "holds a classifier run, not a generator run")
+    assert main(["classifier", "train", *CLASSIFIER, *data, "--out", str(tmp_path / "gen"), "--resume"]) == 2
+    one_line_error(capsys, "holds a generator run, not a classifier run")
+
+
+def test_too_small_a_working_size_is_refused(tiny_data_root: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["generator", "train", *GENERATOR, "--working-size", "16", "--data-root", str(tiny_data_root),
+            "--out", str(tmp_path / "gen")]
+    assert main(argv) == 2
+    one_line_error(capsys, "working size", "--working-size 32")
+
+
+def test_interrupt_hints_name_a_command_that_resumes(tiny_data_root: Path, tmp_path: Path,
+                                                    checkpoint_stop: CheckpointStop,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-root", str(tiny_data_root)]
+    train = ["classifier", "train", *CLASSIFIER, *data, "--epochs", "2", "--checkpoint-every", "1",
+             "--out", str(tmp_path / "cls")]
+    checkpoint_stop.after(run_module, error=KeyboardInterrupt)
+    assert main(train) == 130
+    assert "rerun the same command with --resume" in capsys.readouterr().err
+    checkpoint_stop.undo()
+    assert main([*train, "--resume"]) == 0
+
+    run = ["run", *CLASSIFIER, *data, "--epochs", "2", "--checkpoint-every", "1", "--out", str(tmp_path / "runs")]
+    checkpoint_stop.after(run_module, error=KeyboardInterrupt)
+    assert main(run) == 130
+    error = capsys.readouterr().err
+    assert "rerun the same command to continue" in error and "--resume" not in error
+    checkpoint_stop.undo()
+    assert main(run) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
+def sweep_command(store: Path, data_root: Path) -> list[str]:
+    return [sys.executable, "-m", "chimeramix", "sweep", "--datasets", "cifar10", "--methods", "baseline",
+            "--k", "2", "--seeds", "0", "--preset", "quick", "--device", "cpu", "--data-root", str(data_root),
+            "--classifier-set", "architecture=wrn-10-1", "--classifier-set", "epochs=20",
+            "--classifier-set", "batch_size=8", "--store", str(store), "--no-progress"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signalled_sweep_stops_its_workers_and_a_rerun_resumes(signum: int, tiny_data_root: Path,
+                                                                 tmp_path: Path) -> None:
+    """SIGTERM (a job scheduler) or SIGINT to the sweep process alone stop it as Ctrl-C does: its workers
+    stop, it says what resumes, and that command does."""
+    store = tmp_path / "store"
+    command = sweep_command(store, tiny_data_root)
+    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    claims = store / "claims"
+    deadline = time.monotonic() + 120
+    while not (claims.is_dir() and any(claims.glob("*.claim"))):
+        assert time.monotonic() < deadline and sweep.poll() is None, sweep.communicate()
+        time.sleep(0.2)
+    claim = next(claims.glob("*.claim"))
+    worker = json.loads(claim.read_text())["pid"]
+    time.sleep(1.0)
+    sweep.send_signal(signum)
+    _, error = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130, error
+    assert "interrupted; rerun the same command to continue" in error
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "1 of 1 jobs finished (1 by this sweep)" in rerun.stdout

@@ -24,6 +24,19 @@ TINY_TRAIN_PER_CLASS = 12
 TINY_TEST_PER_CLASS = 3
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user cache folder (measured run costs, ...) of the whole session: a temporary one, not the user's."""
+    folder = tmp_path_factory.mktemp("cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real data root; the test is skipped when its CIFAR-10 is absent."""

@@ -37,3 +37,11 @@ def test_the_api_trains_a_generator_and_its_classifier(tiny_data_root: Path, tmp
     result = train_classifier(config, tmp_path / "classifier", progress=False)
     assert 0 <= result["metrics"]["accuracy"] <= 1
     assert chimeramix.parse_method(result["method"]).needs_generator
+
+
+def test_the_command_line_answers_help_without_loading_torch() -> None:
+    """--help costs only the command line's own imports (the time is measured in benchmarks/cli_startup.py)."""
+    code = ("import sys\nfrom chimeramix.cli import build_parser\nbuild_parser().format_help()\n"
+            "print('torch' in sys.modules, 'numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "False"

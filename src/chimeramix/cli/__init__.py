@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    logger, handler = logging.getLogger("chimeramix"), logging.StreamHandler(sys.stderr)
+    if getattr(args, "no_progress", False):  # a line per epoch instead of the progress bar
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.handler(args) or 0)
@@ -56,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        logger.removeHandler(handler)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
-from chimeramix.cli.common import RERUN_HINT, RESUME_HINT, add_data_arguments, data_config
-from chimeramix.config import ClassifierConfig, classifier_config
+from chimeramix.cli.common import (
+    RERUN_HINT,
+    RESUME_HINT,
+    add_data_arguments,
+    add_yes_argument,
+    check_estimate,
+    data_config,
+    device_kind,
+    duration,
+    estimate_seconds,
+)
+from chimeramix.config import ClassifierConfig, apply_preset, classifier_config
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
 
@@ -65,9 +76,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
     overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
+    overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
+    add_yes_argument(parser)
 
 
 def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
@@ -84,22 +96,53 @@ def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from chimeramix.experiments.costs import record_cost
+    from chimeramix.experiments.plan import cost_key, run_job
+    from chimeramix.rundir import RunFolder
     from chimeramix.train.classifier import train_classifier
 
     config = config_from(args, generator=args.generator, allow_mismatch=args.allow_mismatch or None)
+    if not RunFolder(args.out).is_finished:
+        announce([run_job(config)], [run_job(apply_preset(config, 'quick'))], config.device, args.yes)
+    started = time.perf_counter()
     result = train_classifier(config, args.out, resume=args.resume, progress=not args.no_progress)
+    record_cost(cost_key("classifier", result["config"]), result, time.perf_counter() - started)
     print(summary(result, args.out))
     return 0
 
 
+def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool) -> None:
+    """Print the estimate of the runs about to start; ask (on a CPU, beyond a few hours) before starting."""
+    if not jobs:
+        return
+    kind = device_kind(device)
+    seconds = estimate_seconds(jobs, kind)
+    print(f"estimate on {kind}: about {duration(seconds)}", flush=True)
+    check_estimate(seconds, kind, yes, estimate_seconds(quick, kind) if quick else None)
+
+
 def run_run(args: argparse.Namespace) -> int:
     """Each comma-separated method in turn (generators shared), then a comparison when there are several."""
-    from chimeramix.experiments.pipeline import run_experiment
+    from chimeramix.experiments.pipeline import experiment_runs, run_experiment
+    from chimeramix.experiments.plan import run_job
+    from chimeramix.rundir import RunFolder
 
-    results = []
+    configs = []
     for method in args.method.split(","):
         args.method = method.strip()
-        result = run_experiment(config_from(args), args.out, progress=not args.no_progress)
+        configs.append(config_from(args))
+    pending, quick = {}, {}
+    for config in configs:
+        for (run, folder), (quick_run, _) in zip(experiment_runs(config, args.out),
+                                                 experiment_runs(apply_preset(config, "quick"), args.out)):
+            if not RunFolder(folder).is_finished:
+                pending[folder] = run_job(run)
+                quick[folder] = run_job(quick_run)
+    announce(list(pending.values()), list(quick.values()) if configs[0].preset != "quick" else None,
+             configs[0].device, args.yes)
+    results = []
+    for config in configs:
+        result = run_experiment(config, args.out, progress=not args.no_progress)
         print(summary(result, Path(result["run_dir"])), flush=True)
         results.append(result)
     if len(results) > 1:
@@ -128,6 +171,7 @@ def summary(result: dict[str, Any], run_dir: Path) -> str:
     if "accuracy_cifair10_kept" in metrics:
         parts.append(f"on the {metrics['num_cifair10_kept']} images ciFAIR-10 keeps "
                      f"{100 * metrics['accuracy_cifair10_kept']:.2f} %")
+    reused = ", reused: it had finished before" if result.get("reused") else ""
     return (f"{result['method']} on {data['dataset']} (k = {data['k']}, seed {data['seed']}, "
-            f"{config['preset']} preset, {result['steps']} steps, {result['wall_seconds']:.0f} s): "
+            f"{config['preset']} preset, {result['steps']} steps, {result['wall_seconds']:.0f} s{reused}): "
             f"{', '.join(parts)}\nresult: {run_dir / RESULT_FILE}")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from chimeramix.cli.common import SWEEP_HINT, add_data_root_argument
+from chimeramix.cli.common import SWEEP_HINT, add_data_root_argument, add_yes_argument, check_estimate, duration
 from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.costs import load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import (
     CostEstimate,
@@ -82,6 +84,7 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     sweep.add_argument("--step-seconds", action="append", default=[], metavar="KEY=SECONDS",
                        help="per-step cost for the estimate, e.g. classifier/wrn-16-8=0.2 or generator=1.5")
     sweep.add_argument("--dry-run", action="store_true", help="print the plan with every job, run nothing")
+    add_yes_argument(sweep)
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=run_sweep_command, interrupt_hint=SWEEP_HINT)
 
@@ -117,12 +120,18 @@ def run_sweep_command(args: argparse.Namespace) -> int:
             raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
                          generator_pack=args.generator_pack, stale_after_s=args.stale_after)
-    store = Store(args.store) if args.dry_run and not args.store.exists() else Store.create(args.store)
+    store = Store(args.store)
     pending = [job for job in jobs if not store.is_finished(job.id)]
     device = _estimate_device(args)
     step_seconds = _key_values(args.step_seconds, "--step-seconds")
     slots = args.workers if args.launcher == "local" else None
-    print(_plan_summary(jobs, pending, estimate_cost(pending, device, step_seconds), device, slots))
+    cost = estimate_cost(pending, device, step_seconds, measured=load_costs(device))
+    print(_plan_summary(jobs, pending, cost, device, slots))
+    if not args.dry_run:
+        quick = None if spec.preset == "quick" else estimate_cost(
+            plan_sweep(replace(spec, preset="quick")), device, step_seconds, measured=load_costs(device)).seconds
+        check_estimate(cost.seconds / (slots or 1), device, args.yes, quick and quick / (slots or 1))
+        store = Store.create(args.store)
     if args.dry_run:
         to_run = {job.id for job in pending}
         for job in jobs:
@@ -209,19 +218,11 @@ def _plan_summary(
         f"{len(jobs) - len(pending)} already finished",
         f"to run: {cost.generator_jobs} generators ({cost.generator_steps:,} steps), "
         f"{cost.classifier_jobs} classifiers ({cost.classifier_steps:,} steps)",
-        f"estimate on {device}: {_duration(cost.seconds)} of run time one after another",
+        f"estimate on {device}: {duration(cost.seconds)} of run time one after another",
     ]
     if slots and slots > 1:
-        lines[-1] += f", about {_duration(cost.seconds / slots)} on {slots} workers if none slows another"
+        lines[-1] += f", about {duration(cost.seconds / slots)} on {slots} workers if none slows another"
     return "\n".join(lines)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _report_text(store: Store, jobs: list[Job], report: SweepReport, max_attempts: int) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.cli.common import RESUME_HINT, add_data_arguments, data_config
+from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
 from chimeramix.config import GeneratorConfig, MaskConfig, apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
 
@@ -62,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
     overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
-    overrides.add_argument("--no-progress", action="store_true", help="no progress bar")
+    overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
+    add_yes_argument(train)
     train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
 
     sample = actions.add_parser("sample", help="a picture of compositions by a trained generator")
@@ -93,11 +95,20 @@ def config_from(args: argparse.Namespace) -> GeneratorConfig:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from chimeramix.cli.classifier import announce
+    from chimeramix.experiments.costs import record_cost
+    from chimeramix.experiments.plan import cost_key, run_job
     from chimeramix.train.generator import train_generator
 
-    result = train_generator(config_from(args), args.out, resume=args.resume, progress=not args.no_progress)
+    config = config_from(args)
+    if not RunFolder(args.out).is_finished:
+        announce([run_job(config)], [run_job(apply_preset(config, "quick"))], config.device, args.yes)
+    started = time.perf_counter()
+    result = train_generator(config, args.out, resume=args.resume, progress=not args.no_progress)
+    record_cost(cost_key("generator", result["config"]), result, time.perf_counter() - started)
     final, first = result["final"], result["first_epoch"]
-    print(f"generator trained ({result['epochs']} epochs, {result['steps']} steps, "
+    trained = "reused (it had finished before)" if result.get("reused") else "trained"
+    print(f"generator {trained} ({result['epochs']} epochs, {result['steps']} steps, "
           f"{result['wall_seconds']:.0f} s): reconstruction loss {first['rec']:.4f} in the first epoch, "
           f"{final['rec']:.4f} in the last; Laplacian {final['lap']:.4f}, adversarial {final['adv']:.4f}, "
           f"discriminator {final['loss_d']:.4f}\nresult: {args.out / RESULT_FILE}")

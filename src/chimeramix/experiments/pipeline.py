@@ -4,11 +4,14 @@ classifier (``chimeramix run``)."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, apply_preset
+from chimeramix.experiments.costs import record_cost
+from chimeramix.experiments.plan import cost_key
 from chimeramix.methods import parse_method
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.generator import train_generator
@@ -31,20 +34,38 @@ def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
     return apply_preset(generator, config.preset)
 
 
+def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
+                    ) -> list[tuple[GeneratorConfig | ClassifierConfig, Path]]:
+    """The runs of :func:`run_experiment` and their folders: the generator the method needs (if any), then the
+    classifier."""
+    method = parse_method(config.method)
+    out_dir = Path(out_dir)
+    runs: list[tuple[GeneratorConfig | ClassifierConfig, Path]] = []
+    if method.needs_generator:
+        generator = generator_config_for(config)
+        generator_dir = out_dir / run_name("generator", config.data, generator.masks.kind, config.preset,
+                                           config.recipe)
+        runs.append((generator, generator_dir))
+        config = replace(config, generator=str(generator_dir))
+    runs.append((config, out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)))
+    return runs
+
+
 def run_experiment(
     config: ClassifierConfig, out_dir: str | os.PathLike[str], *, progress: bool = True
 ) -> dict[str, Any]:
     """Train the generator that ``config.method`` needs (or reuse/resume the matching one under ``out_dir``),
     then the classifier; both with ``config.preset`` and ``config.recipe``. Returns the classifier's result,
-    whose ``run_dir`` key names its folder."""
-    method = parse_method(config.method)
-    out_dir = Path(out_dir)
-    if method.needs_generator:
-        generator = generator_config_for(config)
-        generator_dir = out_dir / run_name("generator", config.data, generator.masks.kind, config.preset,
-                                           config.recipe)
-        train_generator(generator, generator_dir, resume=True, progress=progress)
-        config = replace(config, generator=str(generator_dir))
-    run_dir = out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)
-    result = train_classifier(config, run_dir, resume=True, progress=progress)
+    whose ``run_dir`` key names its folder (``reused``: it had finished before). The cost of every run it
+    trains is recorded for later estimates (:mod:`chimeramix.experiments.costs`)."""
+    result: dict[str, Any] = {}
+    for run_config, run_dir in experiment_runs(config, out_dir):
+        started = time.perf_counter()
+        if isinstance(run_config, GeneratorConfig):
+            result = train_generator(run_config, run_dir, resume=True, progress=progress)
+        else:
+            result = train_classifier(run_config, run_dir, resume=True, progress=progress)
+        record_cost(cost_key("generator" if isinstance(run_config, GeneratorConfig) else "classifier",
+                             result["config"]), result, time.perf_counter() - started)
     return {**result, "run_dir": str(run_dir)}
+

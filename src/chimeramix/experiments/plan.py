@@ -37,6 +37,7 @@ from chimeramix.config import (
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.costs import RunCost
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
 JobKind = Literal["generator", "classifier"]
@@ -84,16 +85,30 @@ class Job:
 
     @property
     def cost_key(self) -> str:
-        """Key of this job's per-step cost: ``classifier/<architecture>`` or
-        ``generator/<working size>px-<base channels>ch-b<batch size>``."""
-        if self.kind == "generator":
-            config = resolve_generator(from_dict(GeneratorConfig, self.config))
-            return f"generator/{config.working_size}px-{config.base_channels}ch-b{config.batch_size}"
-        return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, self.config)).architecture}"
+        """Key of this job's per-step cost (see :func:`cost_key`)."""
+        return cost_key(self.kind, self.config)
 
     @property
     def recipe(self) -> str:
         return str(self.config.get("recipe", "paper"))
+
+
+def cost_key(kind: str, config: dict[str, Any]) -> str:
+    """Key of a run's per-step cost: ``classifier/<architecture>`` or
+    ``generator/<working size>px-<base channels>ch-b<batch size>``."""
+    if kind == "generator":
+        generator = resolve_generator(from_dict(GeneratorConfig, config))
+        return f"generator/{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}"
+    return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, config)).architecture}"
+
+
+def run_job(config: GeneratorConfig | ClassifierConfig) -> Job:
+    """One run as a job of its own (for its cost estimate)."""
+    kind: JobKind = "generator" if isinstance(config, GeneratorConfig) else "classifier"
+    resolved = resolve_generator(config) if isinstance(config, GeneratorConfig) else resolve_classifier(config)
+    assert resolved.batch_size is not None and resolved.repetition is not None
+    steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
+    return Job(id=kind, kind=kind, config=_json_ready(to_dict(config)), steps=steps)
 
 
 def load_sweep_file(path: str | Path) -> SweepSpec:
@@ -277,10 +292,10 @@ def _overrides(values: Any, cls: type[GeneratorConfig] | type[ClassifierConfig])
 
 DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     "cpu": {
-        "classifier/wrn-16-2": 0.06,
+        "classifier/wrn-16-2": 0.08,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50": 2.0,
-        "generator/64px-16ch-b16": 1.1,
+        "generator/64px-16ch-b16": 0.75,
         "generator/64px-64ch-b64": 20.0,
         "classifier": 1.0,
         "generator": 20.0,
@@ -294,14 +309,22 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "generator": 0.03,
     },
 }
-"""Seconds per optimizer step by device and ``Job.cost_key``, used only for the plan's time estimate.
+"""Seconds per optimizer step by device and ``Job.cost_key``, for estimates before this machine has measured
+its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them).
 
-CPU (an idle 2-core machine, eager fp32): WRN-16-2 at batch 10 and the quick preset's generator were measured
-(``benchmarks/RESULTS.md``); the others are rough extrapolations. CUDA: the WRN-16-8 figure is the protocol's
-H100 eager measurement at batch 10; the rest are guesses until measured on a GPU. On a busy machine steps take
-many times longer. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be just
-``classifier`` or ``generator`` (any architecture).
+CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
+generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152); the others are rough
+extrapolations. CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10; the rest are
+guesses until measured on a GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be
+just ``classifier`` or ``generator`` (any architecture).
 """
+
+DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
+    "cpu": {"classifier": 30.0, "generator": 10.0},
+    "cuda": {"classifier": 15.0, "generator": 15.0},
+}
+"""Seconds a run costs besides its steps: start-up (imports), data loading, the final evaluation on the test set
+(about 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""
 
 
 @dataclass(frozen=True)
@@ -315,18 +338,24 @@ class CostEstimate:
     seconds: float
 
 
-def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] | None = None) -> CostEstimate:
-    """Sum the jobs' steps times their per-step costs (``step_seconds``, else the ``device`` defaults)."""
+def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] | None = None,
+                  measured: dict[str, RunCost] | None = None) -> CostEstimate:
+    """Sum the jobs' costs, one after another: each its steps times a per-step cost (``step_seconds``, else
+    this machine's ``measured`` costs, else the ``device`` defaults) plus its fixed cost (measured, else the
+    default of its kind)."""
     defaults = DEFAULT_STEP_SECONDS.get(device, {})
-    given = step_seconds or {}
+    given, measured = step_seconds or {}, measured or {}
+    measured_steps = {key: cost.seconds_per_step for key, cost in measured.items()}
     seconds = 0.0
     for job in jobs:
         key = job.cost_key
-        candidates = (costs[name] for costs in (given, defaults) for name in (key, job.kind) if name in costs)
+        candidates = (costs[name] for costs in (given, measured_steps, defaults) for name in (key, job.kind)
+                      if name in costs)
         per_step = next(candidates, None)
         if per_step is None:
             raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
-        seconds += job.steps * per_step
+        overhead = measured[key].overhead_s if key in measured else DEFAULT_OVERHEAD_S.get(device, {}).get(job.kind, 0)
+        seconds += job.steps * per_step + overhead
     generators = [job for job in jobs if job.kind == "generator"]
     classifiers = [job for job in jobs if job.kind == "classifier"]
     return CostEstimate(

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from chimeramix.config import from_dict
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, Store
 from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE
@@ -129,10 +130,13 @@ def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, opti
             pack = f", pack of {len(mine)}: {' '.join(job.id for job in mine)}" if len(mine) > 1 else ""
             print(f"=== {mine[0].id}: {attempt}{pack}", file=log, flush=True)
             try:
+                started = time.perf_counter()
                 job_fn([_with_options(job, store, options) for job in mine], run_dirs, resume)
                 unfinished = [job.id for job in mine if not store.is_finished(job.id)]
                 if unfinished:
                     raise ChimeraMixError(f"jobs {unfinished} ended without writing their result.json")
+                if len(mine) == 1:
+                    record_cost(mine[0].cost_key, store.result(mine[0].id), time.perf_counter() - started)
             except Exception as error:
                 traceback.print_exc(file=log)
                 for job in mine:

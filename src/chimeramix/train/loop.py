@@ -17,6 +17,7 @@ Every trainer (classifier, mixing generator, and those that build on them) is a
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from functools import partial
@@ -35,6 +36,9 @@ from chimeramix.train.stacking import (
     pack_scheduler,
     stack_batches,
 )
+
+LOG = logging.getLogger("chimeramix.train")
+"""One INFO line per epoch (the command line shows them when the progress bar is off)."""
 
 
 class RunGroup:
@@ -132,6 +136,9 @@ def train_runs(runs: Sequence[TrainingRun], *, progress: bool = True) -> list[di
         seconds = time.perf_counter() - started
         means = [run.end_epoch(epoch, total, seconds) for run, total in zip(group.runs, totals)]
         show_losses(bar, means[0])
+        losses = ", ".join(f"{name} {value:.4g}" for name, value in means[0].items())
+        LOG.info("%s: epoch %d/%d, step %d/%d, %s, %.0f s", group.description, epoch + 1, first.epochs,
+                 first.step, first.total_steps, losses, first.seconds)
     bar.close()
     return [run.finish() for run in group.runs]
 

@@ -171,7 +171,8 @@ class TrainingRun:
 
 def check_run_dir(config: RunConfig, folder: RunFolder, resume: bool, kind: str) -> dict[str, Any] | None:
     """Refuse a run folder that holds another run (or this one when not ``resume``); the stored result of a
-    finished run when resuming, else ``None``. Fields with the ``machine`` role may differ."""
+    finished run when resuming (marked ``"reused": True``), else ``None``. Fields with the ``machine`` role may
+    differ."""
     if not folder.config_file.is_file():
         return None
     stored = to_dict(folder.read_config(type(config)))
@@ -185,7 +186,7 @@ def check_run_dir(config: RunConfig, folder: RunFolder, resume: bool, kind: str)
     if not resume and (latest_checkpoint(folder.path) is not None or folder.is_finished):
         raise ChimeraMixError(f"{folder.path} already holds this run; pass --resume to continue it (or to read "
                               "its result), or choose another --out")
-    return folder.read_result() if folder.is_finished else None
+    return {**folder.read_result(), "reused": True} if folder.is_finished else None
 
 
 def write_log(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -1,0 +1,72 @@
+"""Time estimates: measured costs of this machine (cached after every run) with start-up, data loading and
+evaluation included; the question before a CPU run of hours; reused runs and --no-progress lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chimeramix.cli import main
+from chimeramix.cli.common import check_estimate
+from chimeramix.config import ClassifierConfig, DataConfig
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.costs import RunCost, load_costs, record_cost
+from chimeramix.experiments.plan import DEFAULT_OVERHEAD_S, DEFAULT_STEP_SECONDS, estimate_cost, run_job
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = ["--dataset", "cifar10", "--k", "2", "--preset", "quick", "--epochs", "2", "--repetition", "2",
+        "--batch-size", "8", "--device", "cpu", "--architecture", "wrn-10-1"]
+
+
+def test_estimates_add_the_fixed_cost_and_prefer_measured_costs(tmp_path: Path) -> None:
+    job = run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), architecture="wrn-16-2", epochs=2))
+    assert job.steps == 1000 and job.cost_key == "classifier/wrn-16-2"
+    default = estimate_cost([job], "cpu").seconds
+    assert default == pytest.approx(1000 * DEFAULT_STEP_SECONDS["cpu"]["classifier/wrn-16-2"]
+                                    + DEFAULT_OVERHEAD_S["cpu"]["classifier"])
+    measured = {"classifier/wrn-16-2": RunCost(seconds_per_step=0.5, overhead_s=7.0)}
+    assert estimate_cost([job], "cpu", measured=measured).seconds == pytest.approx(507.0)
+    assert estimate_cost([job], "cpu", {"classifier/wrn-16-2": 0.1}, measured).seconds == pytest.approx(107.0)
+
+
+def test_a_finished_run_records_its_cost(tmp_path: Path) -> None:
+    path = tmp_path / "costs.json"
+    result = {"steps": 100, "log": [{"seconds": 5.0}, {"seconds": 20.0}], "pack_size": 1,
+              "environment": {"device": "cpu"}}
+    assert record_cost("classifier/x", result, elapsed_s=26.0, path=path) == RunCost(0.2, 6.0)
+    assert load_costs("cpu", path) == {"classifier/x": RunCost(0.2, 6.0)}
+    assert load_costs("cuda", path) == {}
+    assert record_cost("classifier/x", {**result, "pack_size": 2}, 26.0, path) is None  # packs are not one run
+    assert record_cost("classifier/x", {**result, "reused": True}, 26.0, path) is None
+    path.write_text("{not json")
+    assert load_costs("cpu", path) == {}  # a damaged cache: the defaults
+
+
+def test_commands_print_estimates_from_this_machines_costs(tiny_data_root: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["classifier", "train", *TINY, "--data-root", str(tiny_data_root), "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    captured = capsys.readouterr()
+    assert "estimate on cpu: about" in captured.out
+    assert "classifier: epoch 1/2" in captured.err and "classifier: epoch 2/2" in captured.err  # --no-progress
+    measured = load_costs("cpu")["classifier/wrn-10-1"]
+    assert 0 < measured.seconds_per_step < 5 and measured.overhead_s >= 0
+    assert main([*argv, "--out", str(tmp_path / "a"), "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "estimate on" not in out and "reused: it had finished before" in out
+
+
+def test_hours_on_a_cpu_need_a_yes(tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["run", "--dataset", "cifar10", "--k", "2", "--method", "chimeramix-grid", "--device", "cpu",
+            "--data-root", str(tiny_data_root), "--out", str(tmp_path / "runs")]
+    assert main(argv) == 2  # the paper preset: 200 epochs of WRN-16-8 and a full generator
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "on this CPU (the paper preset needs a GPU)" in error
+    assert "--preset quick would take about" in error and "pass --yes" in error
+    assert not (tmp_path / "runs").exists()
+    check_estimate(10 * 3600, "cpu", yes=True, quick_seconds=None)  # --yes starts it
+    check_estimate(10 * 3600, "cuda", yes=False, quick_seconds=None)  # a GPU is not asked about
+    with pytest.raises(ChimeraMixError, match="sweep|this would take"):
+        check_estimate(10 * 3600, "cpu", yes=False, quick_seconds=60)

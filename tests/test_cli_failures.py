@@ -180,3 +180,45 @@ def test_a_signalled_sweep_stops_its_workers_and_a_rerun_resumes(signum: int, ti
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert "1 of 1 jobs finished (1 by this sweep)" in rerun.stdout
+
+
+BAD_INPUTS = [
+    (["classifier", "train", "--dataset", "imagenet", "--k", "2", "--out", "{tmp}/a"], "unknown dataset 'imagenet'"),
+    (["classifier", "train", "--k", "50", "--data-root", "{data}", "--out", "{tmp}/a", "--preset", "quick"],
+     "more than the smallest class holds"),
+    (["classifier", "train", "--k", "2", "--seed", "-1", "--data-root", "{data}", "--out", "{tmp}/a",
+      "--preset", "quick"], "seed must be a non-negative integer"),
+    (["classifier", "train", "--k", "2", "--method", "fancymix", "--out", "{tmp}/a"], "unknown method 'fancymix'"),
+    (["classifier", "train", "--k", "2", "--method", "mixup+cutmix", "--out", "{tmp}/a"], "two mixing methods"),
+    (["classifier", "train", "--k", "2", "--method", "chimeramix-grid", "--data-root", "{data}", "--preset",
+      "quick", "--out", "{tmp}/a"], "needs a trained generator; pass --generator"),
+    (["classifier", "train", "--k", "2", "--method", "chimeramix-grid", "--generator", "{tmp}/none", "--data-root",
+      "{data}", "--preset", "quick", "--out", "{tmp}/a"], "is not a finished generator run"),
+    (["generator", "sample", "{tmp}", "--out", "{tmp}/x.png"], "is not a chimeramix run folder"),
+    (["classifier", "train", "--k", "2", "--data-root", "{tmp}/nothing", "--preset", "quick", "--out", "{tmp}/a"],
+     "chimeramix data prepare"),
+    (["data", "prepare", "folder:{tmp}"], "needs no preparation"),
+    (["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5,x", "--seeds", "0", "--store",
+      "{tmp}/s"], "cannot read '5,x' as a list of integers"),
+    (["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5", "--seeds", "0", "--store", "{tmp}/s",
+      "--classifier-set", "colour=blue"], "unknown ClassifierConfig override keys ['colour']"),
+    (["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5", "--seeds", "0", "--store", "{tmp}/s",
+      "--preset", "quick", "--workers", "0"], "--workers must be at least 1"),
+    (["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5", "--seeds", "0", "--store", "{tmp}/s",
+      "--pack", "0"], "--pack must be at least 1"),
+    (["sweep", "--file", "{tmp}/missing.yaml", "--store", "{tmp}/s"], "cannot read sweep file"),
+    (["table", "--store", "{tmp}/no-store"], "{tmp}/no-store"),
+    (["generator", "train", *GENERATOR, "--working-size", "16", "--data-root", "{data}", "--out", "{tmp}/g"],
+     "--working-size 32 or more"),
+]
+
+
+@pytest.mark.parametrize(("argv", "fragment"), BAD_INPUTS, ids=[" ".join(argv[:3]) + f" [{fragment[:24]}]"
+                                                                 for argv, fragment in BAD_INPUTS])
+def test_bad_inputs_are_one_line_errors(argv: list[str], fragment: str, tiny_data_root: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def fill(text: str) -> str:
+        return text.replace("{tmp}", str(tmp_path)).replace("{data}", str(tiny_data_root))
+
+    assert main([fill(part) for part in argv]) == 2
+    one_line_error(capsys, fill(fragment))

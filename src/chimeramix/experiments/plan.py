@@ -104,7 +104,11 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
 
 def run_job(config: GeneratorConfig | ClassifierConfig) -> Job:
     """One run as a job of its own (for its cost estimate)."""
+    from chimeramix.methods import parse_method
+
     kind: JobKind = "generator" if isinstance(config, GeneratorConfig) else "classifier"
+    if isinstance(config, ClassifierConfig):
+        parse_method(config.method)  # a bad method is the error, not its estimate
     resolved = resolve_generator(config) if isinstance(config, GeneratorConfig) else resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -333,3 +334,18 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return not Path(f"/proc/{pid}/status").is_file() or "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_sweep_says_whose_claim_it_waits_for(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = Store.create(tmp_path / "store")
+    job = next(job for job in tiny_jobs("baseline") if job.kind == "classifier")
+    store.merge_plan([job])
+    claim = store.claim(job.id, heartbeat_s=3600)  # held by this (live) process, no heartbeat from now on
+    assert claim is not None
+    with caplog.at_level("INFO", logger="chimeramix.sweep"):
+        report = run_sweep(store, [job], LocalLauncher(1), job_fn=fake_job, progress=False, poll_s=0.2,
+                           options=RunOptions(stale_after_s=2.0))
+    assert report.complete  # taken over once the heartbeat was 2 s old
+    waiting = [record.getMessage() for record in caplog.records if record.getMessage().startswith("waiting for")]
+    assert waiting == [f"waiting for {job.id}: claimed by pid {os.getpid()} on {socket.gethostname()} (another "
+                       "sweep), last heartbeat 0 s ago; taken over if none comes for 2 s"]

@@ -11,6 +11,7 @@ holds ``result.json``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -28,12 +29,14 @@ from chimeramix.config import from_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import Job
-from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, Store
+from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, ClaimInfo, Store
 from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE
 
 JobFunction = Callable[[Sequence[Job], Sequence[Path], bool], Any]
 """``job_fn(jobs, run_dirs, resume)`` trains a task's jobs (one, or a pack) in their run directories and writes
 each ``run_dir/result.json`` last; ``resume``: some run directory already holds work."""
+
+LOG = logging.getLogger("chimeramix.sweep")
 
 Outcome = Literal["done", "failed", "busy", "crashed"]
 """How an attempt ended: finished; raised (recorded); claimed by someone else; its worker died."""
@@ -252,6 +255,7 @@ def run_sweep(
     running: set[str] = set()
     tasks = 0  # in flight on the launcher; each holds one slot
     report = SweepReport()
+    announced: set[str] = set()
     bar = tqdm(total=len(jobs), desc="sweep", unit="job", disable=not progress, dynamic_ncols=True)
     try:
         while True:
@@ -265,7 +269,11 @@ def run_sweep(
             blocked = _blocked(by_id, exhausted)
             settled = finished | exhausted | blocked.keys() | running
             open_jobs = [job for job in jobs if job.id not in settled]
-            held = {job.id for job in open_jobs if store.live_claim(job.id, options.stale_after_s) is not None}
+            claims = {job.id: store.live_claim(job.id, options.stale_after_s) for job in open_jobs}
+            held = {job_id for job_id, claim in claims.items() if claim is not None}
+            for job_id in sorted(held - announced):
+                LOG.info("waiting for %s: %s", job_id, _holder(claims[job_id], options.stale_after_s))
+            announced = held
             candidates = [job for job in open_jobs if job.id not in held]
             waiting, submitted = len(held), 0
             for task in _ready_tasks(candidates, finished, store, options):
@@ -276,7 +284,8 @@ def run_sweep(
                 tasks += 1
                 submitted += 1
             bar.n = len(finished)
-            bar.set_postfix(running=len(running), waiting=waiting, failed=len(exhausted), refresh=True)
+            example = f" ({min(held)}: {_holder(claims[min(held)], options.stale_after_s)})" if held else ""
+            bar.set_postfix_str(f"running={len(running)}, waiting={waiting}{example}, failed={len(exhausted)}")
             if not tasks and not waiting and not submitted:
                 break
             if not tasks:
@@ -288,6 +297,15 @@ def run_sweep(
     report.failed = {job_id: store.failures(job_id) for job_id in sorted(exhausted)}
     report.blocked = dict(sorted(blocked.items()))
     return report
+
+
+def _holder(claim: ClaimInfo | None, stale_after_s: float) -> str:
+    """Who holds a claim, and when it will be taken over if its heartbeat stops."""
+    if claim is None:
+        return "free"
+    age = time.time() - claim.heartbeat
+    return (f"claimed by pid {claim.pid} on {claim.host} (another sweep), last heartbeat {age:.0f} s ago; "
+            f"taken over if none comes for {stale_after_s:.0f} s")
 
 
 def _record_end(store: Store, ended: Ended) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from chimeramix.config import QUICK_CLASSIFIER
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.plan import SweepSpec, estimate_cost, load_sweep_file, plan_sweep
+from chimeramix.experiments.plan import DEFAULT_OVERHEAD_S, SweepSpec, estimate_cost, load_sweep_file, plan_sweep
 
 
 def test_generators_are_shared_by_every_method_that_needs_them() -> None:
@@ -91,6 +91,7 @@ def test_cost_estimate_multiplies_steps_by_per_step_costs() -> None:
     assert (cost.generator_jobs, cost.classifier_jobs) == (1, 2)
     assert cost.classifier_steps == sum(job.steps for job in jobs[1:])
     assert cost.generator_steps == jobs[0].steps
-    assert cost.seconds == pytest.approx(cost.classifier_steps * 0.5 + cost.generator_steps * 2.0)
+    overhead = 2 * DEFAULT_OVERHEAD_S["cpu"]["classifier"] + DEFAULT_OVERHEAD_S["cpu"]["generator"]
+    assert cost.seconds == pytest.approx(cost.classifier_steps * 0.5 + cost.generator_steps * 2.0 + overhead)
     with pytest.raises(ChimeraMixError, match="--step-seconds"):
         estimate_cost(jobs, "tpu")

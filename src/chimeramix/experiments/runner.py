@@ -97,7 +97,7 @@ def train_jobs(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> A
     """The default job function: train the task's runs (one, or a pack) with their trainer, progress bars on."""
     from chimeramix.train.trainers import TRAINERS, train_pack  # imports torch: only workers need it
 
-    configs = [from_dict(TRAINERS[job.kind].config, job.config) for job in jobs]
+    configs: list[Any] = [from_dict(TRAINERS[job.kind].config, job.config) for job in jobs]
     return train_pack(configs, run_dirs, resume=resume or len(jobs) > 1, progress=True)
 
 

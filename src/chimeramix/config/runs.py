@@ -1,27 +1,13 @@
-"""Typed configuration of every run; the defaults live here and in :mod:`chimeramix.protocol`.
-
-A run is described by one dataclass (:class:`GeneratorConfig` or :class:`ClassifierConfig`, with a nested
-:class:`DataConfig` and :class:`MaskConfig`). Fields left at ``None`` mean "the protocol's or the recipe's
-value"; :func:`resolve_generator` / :func:`resolve_classifier` fill them, so that the config saved with a run
-is complete and explicit.
-
-Every field may declare *roles* (:data:`MACHINE`, :data:`SPLIT`, :data:`PACKABLE`, :data:`SWEEP`); the lists
-that other modules need (what may differ on resume, inside a pack, between the runs of one table cell, what a
-sweep sets itself) are derived from them by :func:`fields_with_role`, never written out twice.
-
-Presets: ``paper`` is the full protocol; ``quick`` is a CPU-sized version of the same recipe for demos and
-tests. Recipes: ``paper`` (the default) and ``released`` (the authors' code, see :data:`~chimeramix.protocol.RECIPES`).
-"""
+"""The run configs (data, masks, generator, classifier), the presets, and the resolution of unset fields from
+the dataset's protocol and the recipe."""
 
 from __future__ import annotations
 
-import dataclasses
-import re
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TypeVar
 
+from chimeramix.config.roles import MACHINE, PACKABLE, SPLIT, SWEEP, role_field
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import DatasetProtocol, Recipe, dataset_protocol, recipe_values
 
@@ -30,62 +16,6 @@ MaskKind = Literal["grid", "seg"]
 """Grid masks, or masks made of segmentation regions: one spelling everywhere (methods, job ids, run names)."""
 RegionChoice = Literal["paper", "released"]
 Architecture = Literal["paper", "released"]
-
-# ---------------------------------------------------------------------------------------------- field roles
-
-MACHINE = "machine"
-"""Does not change what the run computes (where, how fast, how often it saves): may differ on resume, is left
-out of a table cell's recipe."""
-SPLIT = "split"
-"""Differs between the splits (seeds) of one table cell."""
-PACKABLE = "packable"
-"""May differ between the runs of one training pack."""
-SWEEP = "sweep"
-"""Set by a sweep itself (grid axes, machine options, dependencies): not a sweep override."""
-
-
-def role_field(default: Any = None, *roles: str, factory: Any = None) -> Any:
-    metadata = {"roles": frozenset(roles)}
-    if factory is not None:
-        return field(default_factory=factory, metadata=metadata)
-    return field(default=default, metadata=metadata)
-
-
-def fields_with_role(cls: type, role: str) -> frozenset[str]:
-    """The dotted names (``data.seed``) of the leaf fields of ``cls`` with ``role``; a role on a nested config
-    field applies to all its leaves.
-
-    >>> sorted(fields_with_role(ClassifierConfig, PACKABLE))
-    ['data.seed', 'generator', 'method']
-    """
-    return frozenset(name for name, roles in _leaf_roles(cls).items() if role in roles)
-
-
-def leaf_fields(cls: type) -> frozenset[str]:
-    """The dotted names of every leaf field of ``cls``."""
-    return frozenset(_leaf_roles(cls))
-
-
-def _leaf_roles(cls: type, prefix: str = "", inherited: frozenset[str] = frozenset()) -> dict[str, frozenset[str]]:
-    hints = typing.get_type_hints(cls)
-    leaves: dict[str, frozenset[str]] = {}
-    for f in fields(cls):
-        roles = inherited | f.metadata.get("roles", frozenset())
-        nested = _nested_config(hints[f.name])
-        if nested is None:
-            leaves[prefix + f.name] = roles
-        else:
-            leaves.update(_leaf_roles(nested, f"{prefix}{f.name}.", roles))
-    return leaves
-
-
-def _nested_config(hint: Any) -> type | None:
-    """The config dataclass a field holds (``MaskConfig | None`` -> ``MaskConfig``), or ``None``."""
-    candidates = typing.get_args(hint) or (hint,)
-    return next((c for c in candidates if isinstance(c, type) and dataclasses.is_dataclass(c)), None)
-
-
-# ----------------------------------------------------------------------------------------------- run configs
 
 
 @dataclass
@@ -295,92 +225,3 @@ def classifier_config(data: DataConfig, method: str, preset: str, **overrides: A
     ignored)."""
     config = apply_preset(ClassifierConfig(data=data, method=method), preset)
     return replace(config, **{key: value for key, value in overrides.items() if value is not None})
-
-
-# ---------------------------------------------------------------------------------------- dicts and overrides
-
-
-def to_dict(config: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a config dataclass (nested configs become dicts; tuples stay tuples until JSON
-    writes them as lists, which :func:`from_dict` turns back into tuples)."""
-    return dataclasses.asdict(config)
-
-
-def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """The dotted keys (``data.k``) whose values differ between two nested dicts, sorted."""
-    keys = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            keys += differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            keys.append(prefix + key)
-    return keys
-
-
-def from_dict(cls: type[RunConfig], values: Mapping[str, Any]) -> RunConfig:
-    """Rebuild a config written by :func:`to_dict`; unknown keys are an error naming them."""
-    built = _build(cls, values, "")
-    assert isinstance(built, cls)
-    return built
-
-
-def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(f"{prefix}{key}" for key in set(values) - known)
-    if unknown:
-        raise ChimeraMixError(
-            f"config has unknown keys {unknown} for {cls.__name__}; it was written by another chimeramix "
-            "version: rerun the job with this version"
-        )
-    hints = typing.get_type_hints(cls)
-    kwargs = dict(values)
-    for f in fields(cls):
-        if f.name not in kwargs:
-            continue
-        nested = _nested_config(hints[f.name])
-        if nested is not None and isinstance(kwargs[f.name], Mapping):
-            kwargs[f.name] = _build(nested, kwargs[f.name], f"{prefix}{f.name}.")
-        elif isinstance(kwargs[f.name], list):
-            kwargs[f.name] = tuple(kwargs[f.name])
-    return cls(**kwargs)
-
-
-def with_overrides(config: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
-    """``config`` with nested ``overrides`` (``{"epochs": 2, "masks": {"grid_cells": 2}}``) merged in."""
-    return from_dict(type(config), merge(to_dict(config), overrides))
-
-
-def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Nested dicts merged, ``overrides`` winning."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dict -> dotted keys: ``{"masks": {"grid_cells": 2}}`` -> ``{"masks.grid_cells": 2}``."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[prefix + key] = value
-    return flat
-
-
-def parse_int_list(text: str) -> list[int]:
-    """``"5,10,20"`` -> [5, 10, 20]; ``"0-4"`` -> [0, 1, 2, 3, 4]; mixtures like ``"0-2,7"`` too."""
-    values: list[int] = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", part)
-        if match is None:
-            raise ChimeraMixError(f"cannot read {text!r} as a list of integers; write e.g. 5,10,20 or 0-4")
-        low = int(match[1])
-        high = int(match[2]) if match[2] is not None else low
-        values.extend(range(low, high + 1))
-    return values

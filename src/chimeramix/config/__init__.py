@@ -1,0 +1,89 @@
+"""Typed configuration of every run; the defaults live here and in :mod:`chimeramix.protocol`.
+
+Modules: :mod:`~chimeramix.config.runs` (the configs, presets, resolution), :mod:`~chimeramix.config.roles`
+(field roles), :mod:`~chimeramix.config.dicts` (dicts, differences, overrides).
+
+A run is described by one dataclass (:class:`GeneratorConfig` or :class:`ClassifierConfig`, with a nested
+:class:`DataConfig` and :class:`MaskConfig`). Fields left at ``None`` mean "the protocol's or the recipe's
+value"; :func:`resolve_generator` / :func:`resolve_classifier` fill them, so that the config saved with a run
+is complete and explicit.
+
+Every field may declare *roles* (:data:`MACHINE`, :data:`SPLIT`, :data:`PACKABLE`, :data:`SWEEP`); the lists
+that other modules need (what may differ on resume, inside a pack, between the runs of one table cell, what a
+sweep sets itself) are derived from them by :func:`fields_with_role`, never written out twice.
+
+Presets: ``paper`` is the full protocol; ``quick`` is a CPU-sized version of the same recipe for demos and
+tests. Recipes: ``paper`` (the default) and ``released`` (the authors' code, see :data:`~chimeramix.protocol.RECIPES`).
+"""
+
+from chimeramix.config.dicts import (
+    differences,
+    flatten,
+    from_dict,
+    merge,
+    parse_int_list,
+    to_dict,
+    with_overrides,
+)
+from chimeramix.config.roles import (
+    MACHINE,
+    PACKABLE,
+    SPLIT,
+    SWEEP,
+    fields_with_role,
+    leaf_fields,
+    role_field,
+)
+from chimeramix.config.runs import (
+    QUICK_CLASSIFIER,
+    QUICK_GENERATOR,
+    Architecture,
+    ClassifierConfig,
+    DataConfig,
+    GeneratorConfig,
+    MaskConfig,
+    MaskKind,
+    Preset,
+    RegionChoice,
+    RunConfig,
+    apply_preset,
+    classifier_config,
+    protocol_for,
+    resolve_classifier,
+    resolve_generator,
+    resolve_masks,
+)
+
+__all__ = [
+    "MACHINE",
+    "PACKABLE",
+    "QUICK_CLASSIFIER",
+    "QUICK_GENERATOR",
+    "SPLIT",
+    "SWEEP",
+    "Architecture",
+    "ClassifierConfig",
+    "DataConfig",
+    "GeneratorConfig",
+    "MaskConfig",
+    "MaskKind",
+    "Preset",
+    "RegionChoice",
+    "RunConfig",
+    "apply_preset",
+    "classifier_config",
+    "differences",
+    "fields_with_role",
+    "flatten",
+    "from_dict",
+    "leaf_fields",
+    "merge",
+    "parse_int_list",
+    "protocol_for",
+    "resolve_classifier",
+    "resolve_generator",
+    "resolve_masks",
+    "role_field",
+    "to_dict",
+    "with_overrides",
+]

@@ -186,15 +186,15 @@ def test_gridmix_pixels_come_from_the_image_or_its_same_class_partner() -> None:
     aug = augmentation("gridmix", padding=0, p=1.0, pair_mixing=PairMixing(GridMasks(4), mask_size=SIZE))
     positions = torch.arange(16)
     params = identity_geometry(aug.sample(positions, torch.Generator().manual_seed(2)))
-    assert params.partners is not None and params.masks is not None
+    assert params.partners is not None and params.draws is not None
     assert torch.equal(aug.labels[params.partners], aug.labels[positions])
     inputs, targets = aug.apply(params)
     x1, x2 = plain(aug, positions), plain(aug, params.partners)
-    keep = params.masks.bool().expand_as(x1)
+    keep = params.draws.bool().expand_as(x1)
     assert torch.equal(inputs[keep], x1[keep]) and torch.equal(inputs[~keep], x2[~keep])
     assert torch.equal(targets, aug.labels[positions])
-    cells = params.masks[:, 0, ::4, ::4]  # 4 x 4 cells of 4 px
-    assert torch.equal(params.masks[:, 0], cells.repeat_interleave(4, 1).repeat_interleave(4, 2))
+    cells = params.draws[:, 0, ::4, ::4]  # 4 x 4 cells of 4 px
+    assert torch.equal(params.draws[:, 0], cells.repeat_interleave(4, 1).repeat_interleave(4, 2))
 
 
 def test_segmix_masks_follow_the_segments_of_the_batch_image() -> None:
@@ -203,8 +203,8 @@ def test_segmix_masks_follow_the_segments_of_the_batch_image() -> None:
     pair = PairMixing(SegmentationMasks("paper"), mask_size=SIZE, segments=segments.contiguous())
     aug = augmentation("segmix", padding=0, p=1.0, pair_mixing=pair, images=images)
     params = aug.sample(torch.arange(16), torch.Generator().manual_seed(4))
-    assert params.masks is not None
-    bands = params.masks[:, 0].view(16, SIZE, 4, 4)
+    assert params.draws is not None
+    bands = params.draws[:, 0].view(16, SIZE, 4, 4)
     assert torch.equal(bands, bands[..., :1].expand_as(bands))  # constant within every segment
 
 
@@ -224,13 +224,13 @@ def test_chimeramix_composes_with_the_frozen_generator() -> None:
     aug = augmentation("chimeramix-grid", padding=0, p=1.0, pair_mixing=pair)
     positions = torch.arange(6)
     params = identity_geometry(aug.sample(positions, torch.Generator().manual_seed(1)))
-    assert params.masks is not None and params.masks.shape == (6, 1, 8, 8)
+    assert params.draws is not None and params.draws.shape == (6, 1, 8, 8)
     inputs, _ = aug.apply(params)
     x1 = aug.images[positions].float() / 255
     x2 = aug.images[params.partners].float() / 255
     with torch.no_grad():
         up = [F.interpolate(x * 2 - 1, size=32, mode="bilinear", align_corners=False) for x in (x1, x2)]
-        composed = model.compose(up[0], up[1], params.masks)
+        composed = model.compose(up[0], up[1], params.draws)
         down = F.interpolate(composed, size=SIZE, mode="bilinear", align_corners=False, antialias=True)
     expected = normalize(((down + 1) / 2).clamp(0, 1), aug.mean, aug.std)
     assert not inputs.is_inference() and not inputs.requires_grad
@@ -242,7 +242,8 @@ class RecordingMixing(PairMixing):
 
     seen: list[torch.Tensor]
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor, positions: torch.Tensor | None = None,
+                partners: torch.Tensor | None = None) -> torch.Tensor:
         self.seen = [x1, x2]
         return super().compose(x1, x2, masks)
 
@@ -275,9 +276,9 @@ def test_released_segments_are_cropped_and_flipped_with_their_images() -> None:
     mixing = PairMixing(SegmentationMasks("released"), mask_size=SIZE, segments=segments)
     aug = augmentation("segmix", padding=3, p=1.0, pair_mixing=mixing, images=images, stage_order="released")
     params = aug.sample(torch.arange(16), torch.Generator().manual_seed(4))
-    assert params.masks is not None and params.partner_images is not None
+    assert params.draws is not None and params.partner_images is not None
     moved = crop_flip_ids(segments, params.partner_images.crop_offsets, params.partner_images.flips, 3)
-    for mask, ids in zip(params.masks[:, 0], moved):  # the mask is a union of the moved segments of x2
+    for mask, ids in zip(params.draws[:, 0], moved):  # the mask is a union of the moved segments of x2
         for segment in ids.unique():
             values = mask[ids == segment]
             assert values.min() == values.max()

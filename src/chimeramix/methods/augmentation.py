@@ -42,7 +42,7 @@ from chimeramix.methods.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.pair_mixing import PairMixing
+from chimeramix.methods.pair_mixing import PairComposer
 from chimeramix.methods.registry import Method
 
 RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
@@ -72,7 +72,9 @@ class StepParams:
     """Same-class partner positions when the batch is replaced by compositions, else ``None``."""
     partner_images: ImageParams | None
     """The partners' own augmentation (released stage order only)."""
-    masks: torch.Tensor | None
+    draws: torch.Tensor | None
+    """The pair mixing's draws for the batch: masks (GridMix, SegMix, ChimeraMix), or interpolation ratio and
+    noise codes (GLICO)."""
     mixing_seed: int | None
 
 
@@ -99,7 +101,7 @@ class Augmentation:
         cutout_size: int,
         mean: torch.Tensor,
         std: torch.Tensor,
-        pair_mixing: PairMixing | None = None,
+        pair_mixing: PairComposer | None = None,
         pair_mixing_p: float = 0.5,
         stage_order: StageOrder = "paper",
     ) -> None:
@@ -166,7 +168,7 @@ class Augmentation:
             if segments is not None:
                 segments = [crop_flip_ids(ids, params.crop_offsets, params.flips, self.crop_padding)
                             for ids, params in zip(segments, (own, partner_images))]
-        return partners, partner_images, mixing.sample_masks(len(positions), rng, segments)
+        return partners, partner_images, mixing.sample(len(positions), rng, segments)
 
     # ------------------------------------------------------------------------------------------- applying
 
@@ -174,17 +176,19 @@ class Augmentation:
         """The augmented, normalised batch and its targets; deterministic given ``params``."""
         images = self.images[params.positions].float().div(255)
         targets = self.labels[params.positions]
-        mixing, partners, masks = self.pair_mixing, params.partners, params.masks
+        mixing, partners, draws = self.pair_mixing, params.partners, params.draws
         if self.released:
             images = self._augment_released(images, params.images)
-            if mixing is not None and partners is not None and masks is not None:
+            if mixing is not None and partners is not None and draws is not None:
                 assert params.partner_images is not None
                 others = self._augment_released(self.images[partners].float().div(255), params.partner_images)
-                composed = mixing.compose(self._to_unit(images), self._to_unit(others), masks)
+                composed = mixing.compose(self._to_unit(images), self._to_unit(others), draws, params.positions,
+                                          partners)
                 images = normalize(composed, self.mean, self.std)
         else:
-            if mixing is not None and partners is not None and masks is not None:
-                images = mixing.compose(images, self.images[partners].float().div(255), masks)
+            if mixing is not None and partners is not None and draws is not None:
+                images = mixing.compose(images, self.images[partners].float().div(255), draws, params.positions,
+                                        partners)
             images = self._augment_paper(images, params.images)
         if self.label_mixing is not None and params.mixing_seed is not None:
             label_mixing = self.label_mixing

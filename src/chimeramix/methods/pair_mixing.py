@@ -3,10 +3,31 @@ ChimeraMix generator (features mixed, then decoded)."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 
 from chimeramix.masks import GridMasks, SegmentationMasks, mix
 from chimeramix.models.generator import MixingGenerator, resize_images
+
+
+class PairComposer(Protocol):
+    """What the per-step augmentation needs of a pair mixing: its random draws for a batch (masks, or GLICO's
+    interpolation ratio and noise codes), then the compositions of the batch with its partners."""
+
+    def pair_segments(self, positions: torch.Tensor, partners: torch.Tensor) -> list[torch.Tensor] | None:
+        """The segment maps of the batch images and their partners (``None`` when the draws need none)."""
+        ...
+
+    def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The draws of a batch of ``count`` pairs."""
+        ...
+
+    def compose(self, x1: torch.Tensor, x2: torch.Tensor, draws: torch.Tensor, positions: torch.Tensor,
+                partners: torch.Tensor) -> torch.Tensor:
+        """Compositions (float images in [0, 1], the shape of ``x1``) of the batch images ``x1`` at ``positions``
+        with their partners ``x2`` at ``partners`` of the training subset."""
+        ...
 
 
 class PairMixing:
@@ -51,16 +72,16 @@ class PairMixing:
             return None
         return [self.segments[positions], self.segments[partners]]
 
-    def sample_masks(self, count: int, rng: torch.Generator,
-                     segments: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
         """count x 1 x s x s masks (s = ``mask_size``); ``segments``: the maps of the pair's images."""
         return self.masks.sample(count, self.mask_size, rng, segments)
 
     def _resize(self, images: torch.Tensor, size: int) -> torch.Tensor:
         return resize_images(images, size, align_corners=self.align_corners)
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """Compositions of float images in [0, 1] (same shape out)."""
+    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor, positions: torch.Tensor | None = None,
+                partners: torch.Tensor | None = None) -> torch.Tensor:
+        """Compositions of float images in [0, 1] under ``masks`` (same shape out; the positions are not needed)."""
         size = x1.shape[-1]
         if self.model is None:
             if self.working_size is None:

@@ -34,7 +34,7 @@ CHECKPOINTS = "checkpoints"
 SEGMENTS_FILE = "segments.npz"
 TENSORBOARD = "tensorboard"
 WEIGHTS_SUFFIX = ".safetensors"
-KIND_NAMES = {"GeneratorConfig": "generator", "ClassifierConfig": "classifier"}
+KIND_NAMES = {"GeneratorConfig": "generator", "ClassifierConfig": "classifier", "GlicoConfig": "glico"}
 """Config class -> the kind of run it describes, as ``config.json`` records it."""
 
 
@@ -81,6 +81,15 @@ class RunFolder:
     @property
     def is_finished(self) -> bool:
         return self.result_file.is_file()
+
+    @property
+    def kind(self) -> str | None:
+        """The kind of run ``config.json`` records (``classifier``, ``generator``, ``glico``), or ``None``."""
+        try:
+            kind = read_json(self.config_file).get("kind")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return str(kind) if kind is not None else None
 
     def write_config(self, config: Any, device: torch.device) -> None:
         """Write ``config.json``: the resolved run config, its kind and the environment that runs it."""

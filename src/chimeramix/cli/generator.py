@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
-from chimeramix.config import GeneratorConfig, MaskConfig, apply_preset
+from chimeramix.config import GeneratorConfig, GlicoConfig, MaskConfig, apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
 
 OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
@@ -23,8 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     generator = subparsers.add_parser("generator", help="train a ChimeraMix generator, or sample from one")
     actions = generator.add_subparsers(dest="generator_command", required=True, metavar="ACTION")
 
-    train = actions.add_parser("train", help="train a mixing generator on one split")
+    train = actions.add_parser("train", help="train a mixing generator (or GLICO's stage 1) on one split")
     add_data_arguments(train)
+    train.add_argument("--kind", choices=("chimeramix", "glico"), default="chimeramix",
+                       help="chimeramix: the mixing generator with its discriminator (default); glico: GLICO's "
+                            "latent codes, generator and auxiliary classifier (for method glico)")
     train.add_argument("--mask", choices=("grid", "seg"), default="grid",
                        help="mask kind: a grid, or segmentation regions (default grid)")
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
@@ -63,6 +66,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
     overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
+    glico = train.add_argument_group("GLICO (--kind glico)")
+    glico.add_argument("--distance", choices=("laplacian", "l1", "perceptual"), default=None,
+                       help="reconstruction distance: ChimeraMix's Laplacian-pyramid L1 (default), L1, or L1 plus "
+                            "VGG-16 features from --perceptual-weights")
+    glico.add_argument("--perceptual-weights", metavar="FILE", default=None,
+                       help="a torchvision VGG-16 state dict (saved with torch.save) for --distance perceptual")
+    glico.add_argument("--gamma", type=float, default=None, help="weight of the classification loss (0.5)")
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
     add_yes_argument(train)
     train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
@@ -74,6 +84,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sample.add_argument("--seed", type=int, default=0, help="chooses the pairs and masks (default 0)")
     sample.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
     sample.set_defaults(handler=run_sample)
+
+
+GLICO_OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device", "distance",
+                   "perceptual_weights", "gamma")
+"""GlicoConfig fields that have a command-line option of the same name."""
+
+
+def glico_config_from(args: argparse.Namespace) -> GlicoConfig:
+    """The GLICO config the arguments describe (preset, then the given overrides)."""
+    values: dict[str, Any] = {name: getattr(args, name) for name in GLICO_OVERRIDES
+                              if getattr(args, name) is not None}
+    values.update({name: value for name, value in (("amp", not args.no_amp), ("tensorboard", args.tensorboard),
+                                                   ("fast", args.fast)) if value != getattr(GlicoConfig, name)})
+    return replace(apply_preset(GlicoConfig(data=data_config(args)), args.preset), **values)
 
 
 def config_from(args: argparse.Namespace) -> GeneratorConfig:
@@ -98,16 +122,24 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.cli.classifier import announce
     from chimeramix.experiments.costs import record_cost
     from chimeramix.experiments.plan import cost_key, run_job
-    from chimeramix.train.generator import train_generator
+    from chimeramix.train.trainers import train_pack
 
-    config = config_from(args)
+    config: GeneratorConfig | GlicoConfig = glico_config_from(args) if args.kind == "glico" else config_from(args)
     if not RunFolder(args.out).is_finished:
-        announce([run_job(config)], [run_job(apply_preset(config, "quick"))], config.device, args.yes)
+        quick = apply_preset(config, "quick")
+        announce([run_job(config)], [run_job(quick)], config.device, args.yes)
     started = time.perf_counter()
-    result = train_generator(config, args.out, resume=args.resume, progress=not args.no_progress)
-    record_cost(cost_key("generator", result["config"]), result, time.perf_counter() - started)
+    result = train_pack([config], [args.out], resume=args.resume, progress=not args.no_progress)[0]
+    record_cost(cost_key(args.kind if args.kind == "glico" else "generator", result["config"]), result,
+                time.perf_counter() - started)
     final, first = result["final"], result["first_epoch"]
     trained = "reused (it had finished before)" if result.get("reused") else "trained"
+    if args.kind == "glico":
+        print(f"GLICO stage 1 {trained} ({result['epochs']} epochs, {result['steps']} steps, "
+              f"{result['wall_seconds']:.0f} s): reconstruction distance {first['rec']:.4f} in the first epoch, "
+              f"{final['rec']:.4f} in the last; classification loss {final['ce']:.4f}\n"
+              f"result: {args.out / RESULT_FILE}")
+        return 0
     print(f"generator {trained} ({result['epochs']} epochs, {result['steps']} steps, "
           f"{result['wall_seconds']:.0f} s): reconstruction loss {first['rec']:.4f} in the first epoch, "
           f"{final['rec']:.4f} in the last; Laplacian {final['lap']:.4f}, adversarial {final['adv']:.4f}, "
@@ -123,6 +155,13 @@ def run_sample(args: argparse.Namespace) -> int:
     from chimeramix.viz import save_png
 
     device = select_device(args.device)
+    if RunFolder(args.run_dir).kind == "glico":
+        from chimeramix.train.glico import sample_picture
+
+        save_png(sample_picture(args.run_dir, args.n, args.seed, device), args.out)
+        print(f"{args.n} interpolation strips (x_i, G at t = 0 .. 1 towards a same-class x_j, then x_j) "
+              f"written to {args.out}")
+        return 0
     config = generator_config(args.run_dir)
     generator = load_generator(args.run_dir, device)
     data = load_pair_data(config, RunFolder(args.run_dir), device)

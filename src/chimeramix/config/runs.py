@@ -145,13 +145,58 @@ class ClassifierConfig:
     preset: str = role_field("paper", SWEEP)
 
 
-RunConfig = TypeVar("RunConfig", GeneratorConfig, ClassifierConfig)
+@dataclass
+class GlicoConfig:
+    """Stage 1 of GLICO (Azuri & Weinshall 2020; ``shared/docs/baselines.md`` section 2): a unit-norm latent
+    code per training image (no encoder), a noise code, a generator G and an auxiliary classifier C, trained on
+    the split's images only with ``d(G(z_i, code), x_i) + gamma * CE(C(G(z_i, code)), y_i)``."""
+
+    data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
+    latent_dim: int = 512
+    noise_dim: int = 100
+    noise_std: float = 0.15
+    noise_projection: bool = True
+    """Pass the noise code through a bias-free linear layer and LeakyReLU (the CIFAR-100 recipe's flag)."""
+    distance: Literal["laplacian", "l1", "perceptual"] = "laplacian"
+    """The reconstruction distance d: L1 plus ChimeraMix's Laplacian-pyramid L1 (default: no pretrained weights
+    are needed), plain L1, or L1 plus VGG-16 features (``perceptual_weights``, as GLICO's own code)."""
+    perceptual_weights: str | None = None
+    """A torchvision VGG-16 state dict (``distance="perceptual"``); the protocol allows no extra data, so it is
+    the user's choice to supply ImageNet weights."""
+    gamma: float = 0.5
+    epochs: int = 200
+    batch_size: int | None = None
+    """``None``: 128 up to 64 px, 32 above (GLICO's values)."""
+    repetition: int | None = None
+    """R in ``max(R // k, 1)``; ``None``: the protocol's generator repetition."""
+    lr: float = 1e-3
+    """Adam learning rate of the latent codes; the generator's is ``generator_lr_factor`` times it."""
+    generator_lr_factor: float = 0.7
+    betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay_every: float = 0.35
+    """The fraction of training after which the Adam learning rates are multiplied by ``lr_decay`` (70 of
+    GLICO's 202 epochs)."""
+    lr_decay: float = 0.5
+    classifier_lr: float = 0.1
+    classifier_momentum: float = 0.9
+    classifier_weight_decay: float = 1e-4
+    checkpoint_every: int = role_field(10, MACHINE)
+    device: str = role_field("auto", MACHINE, SWEEP)
+    amp: bool = True
+    tensorboard: bool = role_field(False, MACHINE)
+    fast: bool = role_field(False, MACHINE, SWEEP)
+    preset: str = role_field("paper", SWEEP)
+
+
+RunConfig = TypeVar("RunConfig", bound=GeneratorConfig | ClassifierConfig | GlicoConfig)
 
 QUICK_GENERATOR = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_channels": 16, "batch_size": 16,
                    "lr": 1e-3}
 """About 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5 min on 1 CPU core)."""
 QUICK_CLASSIFIER = {"epochs": 10, "repetition": 50, "checkpoint_every": 5, "architecture": "wrn-16-2"}
 """WRN-16-2: on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images."""
+QUICK_GLICO = {"epochs": 8, "repetition": 60, "checkpoint_every": 4, "batch_size": 32}
+"""About 150 steps at batch 32 (k = 10): the CPU-sized stage 1 of GLICO (20-30 s on 2 cores)."""
 
 
 def protocol_for(data: DataConfig) -> DatasetProtocol:
@@ -186,6 +231,13 @@ def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
     return replace(resolved, **_unset(resolved, recipe_values(config.recipe, "generator", working_size)))
 
 
+def resolve_glico(config: GlicoConfig) -> GlicoConfig:
+    """Fill every ``None`` field from the dataset's protocol and GLICO's values; returns a new config."""
+    protocol = protocol_for(config.data)
+    return replace(config, batch_size=config.batch_size or (128 if protocol.image_size <= 64 else 32),
+                   repetition=config.repetition or protocol.generator_repetition)
+
+
 def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
 
@@ -215,7 +267,8 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
     if preset == "paper":
         return replace(config, preset="paper")
     if preset == "quick":
-        values = QUICK_GENERATOR if isinstance(config, GeneratorConfig) else QUICK_CLASSIFIER
+        values = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
+                  GlicoConfig: QUICK_GLICO}[type(config)]
         return replace(config, preset="quick", **values)  # type: ignore[arg-type]
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
 

@@ -9,12 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, apply_preset
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig, apply_preset
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import cost_key
 from chimeramix.methods import parse_method
-from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import train_generator
+from chimeramix.train.trainers import train_pack, trainer_of
 
 
 def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str = "paper") -> str:
@@ -35,13 +34,19 @@ def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
 
 
 def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
-                    ) -> list[tuple[GeneratorConfig | ClassifierConfig, Path]]:
-    """The runs of :func:`run_experiment` and their folders: the generator the method needs (if any), then the
-    classifier."""
+                    ) -> list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]]:
+    """The runs of :func:`run_experiment` and their folders: the generator the method needs (ChimeraMix's or
+    GLICO's stage 1, if any), then the classifier."""
     method = parse_method(config.method)
     out_dir = Path(out_dir)
-    runs: list[tuple[GeneratorConfig | ClassifierConfig, Path]] = []
-    if method.needs_generator:
+    runs: list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]] = []
+    if method.generator_kind == "glico":
+        glico = apply_preset(GlicoConfig(data=config.data, device=config.device, amp=config.amp, fast=config.fast),
+                             config.preset)
+        glico_dir = out_dir / run_name("glico", config.data, "latents", config.preset)
+        runs.append((glico, glico_dir))
+        config = replace(config, generator=str(glico_dir))
+    elif method.needs_generator:
         generator = generator_config_for(config)
         generator_dir = out_dir / run_name("generator", config.data, generator.masks.kind, config.preset,
                                            config.recipe)
@@ -61,11 +66,8 @@ def run_experiment(
     result: dict[str, Any] = {}
     for run_config, run_dir in experiment_runs(config, out_dir):
         started = time.perf_counter()
-        if isinstance(run_config, GeneratorConfig):
-            result = train_generator(run_config, run_dir, resume=True, progress=progress)
-        else:
-            result = train_classifier(run_config, run_dir, resume=True, progress=progress)
-        record_cost(cost_key("generator" if isinstance(run_config, GeneratorConfig) else "classifier",
-                             result["config"]), result, time.perf_counter() - started)
+        trainer = trainer_of(run_config)
+        result = train_pack([run_config], [run_dir], resume=True, progress=progress)[0]
+        record_cost(cost_key(trainer.kind, result["config"]), result, time.perf_counter() - started)
     return {**result, "run_dir": str(run_dir)}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from chimeramix.config import (
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
+    GlicoConfig,
     MaskConfig,
     MaskKind,
     apply_preset,
@@ -31,8 +32,10 @@ from chimeramix.config import (
     from_dict,
     leaf_fields,
     parse_int_list,
+    protocol_for,
     resolve_classifier,
     resolve_generator,
+    resolve_glico,
     to_dict,
     with_overrides,
 )
@@ -40,9 +43,10 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import RunCost
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
-JobKind = Literal["generator", "classifier"]
+JobKind = Literal["generator", "glico", "classifier"]
 
-SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier"})
+SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
+                             "glico"})
 
 
 @dataclass
@@ -60,6 +64,8 @@ class SweepSpec:
     {"grid_cells": 2}}``."""
     classifier: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`ClassifierConfig` fields."""
+    glico: dict[str, Any] = field(default_factory=dict)
+    """Overrides of :class:`GlicoConfig` fields (GLICO's stage 1)."""
 
 
 @dataclass(frozen=True)
@@ -99,17 +105,25 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
     if kind == "generator":
         generator = resolve_generator(from_dict(GeneratorConfig, config))
         return f"generator/{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}"
+    if kind == "glico":
+        glico = resolve_glico(from_dict(GlicoConfig, config))
+        return f"glico/{protocol_for(glico.data).image_size}px-b{glico.batch_size}"
     return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, config)).architecture}"
 
 
-def run_job(config: GeneratorConfig | ClassifierConfig) -> Job:
+def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
     """One run as a job of its own (for its cost estimate)."""
     from chimeramix.methods import parse_method
 
-    kind: JobKind = "generator" if isinstance(config, GeneratorConfig) else "classifier"
-    if isinstance(config, ClassifierConfig):
+    resolved: GeneratorConfig | ClassifierConfig | GlicoConfig
+    kind: JobKind
+    if isinstance(config, GeneratorConfig):
+        kind, resolved = "generator", resolve_generator(config)
+    elif isinstance(config, GlicoConfig):
+        kind, resolved = "glico", resolve_glico(config)
+    else:
         parse_method(config.method)  # a bad method is the error, not its estimate
-    resolved = resolve_generator(config) if isinstance(config, GeneratorConfig) else resolve_classifier(config)
+        kind, resolved = "classifier", resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     return Job(id=kind, kind=kind, config=_json_ready(to_dict(config)), steps=steps)
@@ -143,10 +157,11 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         recipe=_recipe(values.get("recipe", "paper")),
         generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
+        glico=_overrides(values.get("glico") or {}, GlicoConfig),
     )
 
 
-def check_overrides(values: dict[str, Any], cls: type[GeneratorConfig] | type[ClassifierConfig]) -> None:
+def check_overrides(values: dict[str, Any], cls: type) -> None:
     """Raise a clear error for override keys that are not settable fields of ``cls`` (nested as the config,
     e.g. ``masks: {grid_cells: 2}``); the fields a sweep sets itself are not."""
     set_by_sweep = fields_with_role(cls, SWEEP)
@@ -165,6 +180,7 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
 
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
+    check_overrides(spec.glico, GlicoConfig)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
     if spec.recipe not in RECIPES:
@@ -179,9 +195,12 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
             for seed in spec.seeds:
                 for method in methods:
                     generator_job = None
-                    if method.needs_generator:
+                    if method.generator_kind == "glico":
+                        generator_job = _glico_job(spec, dataset, k, seed)
+                    elif method.needs_generator:
                         assert method.mask_kind is not None
                         generator_job = _generator_job(spec, dataset, k, seed, method.mask_kind)
+                    if generator_job is not None:
                         generators.setdefault(generator_job.id, generator_job)
                     classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, generator_job))
     return [*generators.values(), *classifiers]
@@ -198,6 +217,15 @@ def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, mask: MaskK
     return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
 
 
+def _glico_job(spec: SweepSpec, dataset: str, k: int, seed: int) -> Job:
+    config = with_overrides(apply_preset(GlicoConfig(data=DataConfig(dataset=dataset, k=k, seed=seed)), spec.preset),
+                            spec.glico)
+    job = run_job(config)
+    suffix = f"-{_hash(spec.glico)}" if spec.glico else ""
+    name = f"glico-{_dataset_slug(dataset)}-k{k}-s{seed}-{spec.preset}{suffix}"
+    return replace(job, id=name)
+
+
 def _classifier_job(
     spec: SweepSpec, dataset: str, k: int, seed: int, method: str, generator_job: Job | None
 ) -> Job:
@@ -208,8 +236,10 @@ def _classifier_job(
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     overrides = dict(spec.classifier)
-    if generator_job is not None and spec.generator:
+    if generator_job is not None and generator_job.kind == "generator" and spec.generator:
         overrides["generator"] = spec.generator
+    if generator_job is not None and generator_job.kind == "glico" and spec.glico:
+        overrides["glico"] = spec.glico
     name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
@@ -285,7 +315,7 @@ def _int_list(value: Any, key: str) -> list[int]:
     raise ChimeraMixError(f"sweep key {key!r} must be an integer, a list of integers or a string like '0-4'")
 
 
-def _overrides(values: Any, cls: type[GeneratorConfig] | type[ClassifierConfig]) -> dict[str, Any]:
+def _overrides(values: Any, cls: type) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ChimeraMixError(f"the sweep file's {cls.__name__} overrides must be a mapping of field: value")
     check_overrides(values, cls)
@@ -296,6 +326,9 @@ def _overrides(values: Any, cls: type[GeneratorConfig] | type[ClassifierConfig])
 
 DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     "cpu": {
+        "glico/32px-b32": 0.15,
+        "glico/32px-b128": 0.6,
+        "glico": 0.6,
         "classifier/wrn-16-2": 0.08,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50": 2.0,
@@ -309,6 +342,7 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/resnet50": 0.03,
         "generator/64px-64ch-b64": 0.03,
         "generator/96px-64ch-b8": 0.03,
+        "glico": 0.005,
         "classifier": 0.007,
         "generator": 0.03,
     },
@@ -324,8 +358,8 @@ just ``classifier`` or ``generator`` (any architecture).
 """
 
 DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
-    "cpu": {"classifier": 30.0, "generator": 10.0},
-    "cuda": {"classifier": 15.0, "generator": 15.0},
+    "cpu": {"classifier": 30.0, "generator": 10.0, "glico": 10.0},
+    "cuda": {"classifier": 15.0, "generator": 15.0, "glico": 15.0},
 }
 """Seconds a run costs besides its steps: start-up (imports), data loading, the final evaluation on the test set
 (about 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""

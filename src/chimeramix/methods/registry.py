@@ -6,10 +6,11 @@ Every component has a role, and a method holds at most one component per role:
 - ``baseline``: only the protocol's reflect-padded random crop and horizontal flip (which every method
   applies); it stands alone.
 - mixing, at most one of
-  - pair mixing (``gridmix``, ``segmix``, ``chimeramix-grid``, ``chimeramix-seg``): with probability
-    ``pair_mixing_p`` (0.5) the whole batch is replaced by compositions of each image with a same-class
-    partner of the training subset; labels are unchanged. GridMix / SegMix mix pixels under the mask (paper
-    Table 3); ChimeraMix lets the frozen generator mix features.
+  - pair mixing (``gridmix``, ``segmix``, ``chimeramix-grid``, ``chimeramix-seg``, ``glico``): with
+    probability ``pair_mixing_p`` (0.5) the whole batch is replaced by compositions of each image with a
+    same-class partner of the training subset; labels are unchanged. GridMix / SegMix mix pixels under the mask
+    (paper Table 3); ChimeraMix lets the frozen generator mix features; GLICO generates from a spherical
+    interpolation of the pair's latent codes.
   - label mixing (``mixup``, ``cutmix``): every batch, lambda ~ Beta(1, 1), soft labels (torchvision v2).
 - policy (``autoaugment``, ``trivialaugment``): torchvision v2; AutoAugment uses the CIFAR-10 policy up to
   64 px and the ImageNet policy above (STL-10).
@@ -53,6 +54,8 @@ COMPONENTS: dict[str, Component] = {
     "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
     "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator"),
     "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator"),
+    "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
+                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)"),
 }
 """The registry of method components; the keys are the command-line names."""
 
@@ -82,9 +85,18 @@ class Method:
         return self.component("pair-mixing")
 
     @property
+    def generator_kind(self) -> str | None:
+        """The kind of trained generator the method composes with: ``generator`` (ChimeraMix), ``glico``, or
+        ``None``."""
+        mixing = self.pair_mixing or ""
+        if mixing.startswith("chimeramix-"):
+            return "generator"
+        return "glico" if mixing == "glico" else None
+
+    @property
     def needs_generator(self) -> bool:
-        """Whether the method composes images with a trained ChimeraMix generator."""
-        return (self.pair_mixing or "").startswith("chimeramix-")
+        """Whether the method composes images with a trained generator (ChimeraMix's or GLICO's)."""
+        return self.generator_kind is not None
 
     @property
     def mask_kind(self) -> MaskKind | None:

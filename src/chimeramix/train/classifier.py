@@ -22,19 +22,21 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, protocol_for, resolve_classifier
+from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, protocol_for, resolve_classifier
 from chimeramix.data import ImageSet, TrainingSet, load_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
 from chimeramix.masks import build_masks
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
+from chimeramix.methods.latent_interpolation import LatentInterpolation
+from chimeramix.methods.pair_mixing import PairComposer
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
 from chimeramix.segments import SegmentationParams, segment_cache
 from chimeramix.train.fast import GraphedPairMixing, sgd_options
-from chimeramix.train.frozen_generator import check_generator, load_generator
+from chimeramix.train.frozen_generator import check_generator, load_generator, load_glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
@@ -173,12 +175,18 @@ def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn
 
 
 def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
-                 device: torch.device, generator_config: GeneratorConfig | None) -> PairMixing | None:
-    """The method's pair mixing: in pixel space with the config's masks (gridmix, segmix), or by the frozen
-    generator of ``config.generator`` with the masks it was trained with (chimeramix-*); ``None`` otherwise.
-    The released stage order mixes at the generator's working size (``align_corners=True``)."""
+                 device: torch.device, generator_config: GeneratorConfig | GlicoConfig | None
+                 ) -> PairComposer | None:
+    """The method's pair mixing: in pixel space with the config's masks (gridmix, segmix), by the frozen
+    generator of ``config.generator`` with the masks it was trained with (chimeramix-*), or by GLICO's
+    interpolations (glico); ``None`` otherwise. The released stage order mixes at the generator's working size
+    (``align_corners=True``)."""
+    if method.generator_kind == "glico":
+        interpolated, glico = load_glico(str(config.generator), device)
+        return LatentInterpolation(interpolated, glico.noise_std, autocast_dtype(device, config.amp))
     if method.mask_kind is None:
         return None
+    assert not isinstance(generator_config, GlicoConfig)
     released = config.stage_order == "released"
     model = None
     if generator_config is not None:

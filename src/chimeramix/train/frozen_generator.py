@@ -7,10 +7,17 @@ import os
 
 import torch
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, resolve_generator
+from chimeramix.config import (
+    ClassifierConfig,
+    DataConfig,
+    GeneratorConfig,
+    GlicoConfig,
+    resolve_generator,
+)
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import Method
 from chimeramix.models.generator import MixingGenerator
+from chimeramix.models.glico import LatentGenerator
 from chimeramix.protocol import train_set
 from chimeramix.rundir import RunFolder
 from chimeramix.train.checkpoint import load_weights
@@ -34,7 +41,23 @@ def load_generator(run_dir: str | os.PathLike[str], device: str | torch.device =
     return generator.to(device).eval()
 
 
-def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig:
+def load_glico(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[LatentGenerator,
+                                                                                            GlicoConfig]:
+    """The trained codes and generator of a finished GLICO run (eval mode, on ``device``), and its config."""
+    folder = RunFolder(run_dir)
+    config = folder.read_config(GlicoConfig)
+    path = folder.weights("glico")
+    if not path.is_file() or not folder.is_finished:
+        raise ChimeraMixError(f"{run_dir} holds no trained GLICO generator ({path.name}); finish its training "
+                              "with `chimeramix generator train --kind glico ... --resume`")
+    result = folder.read_result()
+    model = LatentGenerator(int(result["codes"]), int(result["image_size"]), config.latent_dim, config.noise_dim,
+                            config.noise_projection)
+    load_weights(model, path)
+    return model.to(device).eval(), config
+
+
+def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig | GlicoConfig:
     """The config of the finished generator run that ``config.generator`` names, checked against the
     classifier's dataset, image size, k, seed, recipe and mask kind (a mismatch is an error unless allowed)."""
     if config.generator is None:
@@ -48,27 +71,41 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
             f"{folder.path} is not a finished generator run (no {folder.result_file.name}); finish it with "
             "`chimeramix generator train ... --resume`, or pass another --generator"
         )
+    if method.generator_kind == "glico":
+        glico = folder.read_config(GlicoConfig)
+        _check_match(config, folder, _data_problems(glico.data, config.data))
+        return glico
     trained = folder.read_config(GeneratorConfig)
     wanted = resolve_generator(GeneratorConfig(data=config.data, recipe=config.recipe))
-    problems = []
-    if _train_images(trained.data) != _train_images(config.data):
-        problems.append(f"dataset {trained.data.dataset} (not {config.data.dataset})")
+    problems = _data_problems(trained.data, config.data)
     if trained.working_size != wanted.working_size:
         problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")
-    if trained.data.k != config.data.k:
-        problems.append(f"k = {trained.data.k} (not {config.data.k})")
-    if trained.data.seed != config.data.seed:
-        problems.append(f"split seed {trained.data.seed} (not {config.data.seed})")
     if trained.masks.kind != method.mask_kind:
         problems.append(f"{trained.masks.kind} masks (not {method.mask_kind})")
     if trained.recipe != config.recipe:
         problems.append(f"the {trained.recipe} recipe (not {config.recipe})")
+    _check_match(config, folder, problems)
+    return trained
+
+
+def _data_problems(trained: DataConfig, wanted: DataConfig) -> list[str]:
+    """How a generator's training data differs from a classifier's: train set, image size, k, split seed."""
+    problems = []
+    if _train_images(trained) != _train_images(wanted):
+        problems.append(f"dataset {trained.dataset} (not {wanted.dataset})")
+    if trained.k != wanted.k:
+        problems.append(f"k = {trained.k} (not {wanted.k})")
+    if trained.seed != wanted.seed:
+        problems.append(f"split seed {trained.seed} (not {wanted.seed})")
+    return problems
+
+
+def _check_match(config: ClassifierConfig, folder: RunFolder, problems: list[str]) -> None:
     if problems and not config.allow_mismatch:
         raise ChimeraMixError(
             f"generator {folder.path} was trained for {', '.join(problems)}; train a matching generator, or "
             "pass --allow-mismatch to use it anyway"
         )
-    return trained
 
 
 def _train_images(data: DataConfig) -> tuple[str, int]:

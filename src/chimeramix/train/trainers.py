@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, differences
+from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, differences
 from chimeramix.errors import ChimeraMixError
-from chimeramix.train import classifier, generator
+from chimeramix.train import classifier, generator, glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.run import TrainingRun
 
@@ -34,14 +34,16 @@ from chimeramix.train.run import TrainingRun
 class Trainer:
     """One kind of run: its config class, how to open a run, and what runs of one pack share."""
 
+    kind: str
     config: type
     open: Callable[..., TrainingRun | dict[str, Any]]
     pack_key: Callable[[Any], dict[str, Any]]
 
 
 TRAINERS: dict[str, Trainer] = {
-    "classifier": Trainer(ClassifierConfig, classifier.open_classifier_run, classifier.pack_key),
-    "generator": Trainer(GeneratorConfig, generator.open_generator_run, generator.pack_key),
+    "classifier": Trainer("classifier", ClassifierConfig, classifier.open_classifier_run, classifier.pack_key),
+    "generator": Trainer("generator", GeneratorConfig, generator.open_generator_run, generator.pack_key),
+    "glico": Trainer("glico", GlicoConfig, glico.open_glico_run, glico.pack_key),
 }
 """The registry of trainers; the keys are the job kinds of sweeps."""
 
@@ -57,7 +59,7 @@ def trainer_of(config: Any) -> Trainer:
 def check_packable(configs: Sequence[Any]) -> None:
     """Refuse configs of different kinds, or that differ in more than their packable fields, naming them."""
     if len({type(config) for config in configs}) > 1:
-        raise ChimeraMixError("a pack holds runs of one kind (classifiers or generators), not several")
+        raise ChimeraMixError("a pack holds runs of one kind (classifiers, generators or GLICO runs), not several")
     key = trainer_of(configs[0]).pack_key
     first = key(configs[0])
     for config in configs[1:]:

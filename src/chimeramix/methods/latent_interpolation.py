@@ -1,0 +1,46 @@
+"""GLICO's stage 2 (method ``glico``): a batch replaced by images generated from spherical interpolations
+between the latent codes of same-class pairs.
+
+For each pair (i, j) of the batch: z = slerp(t, z_i, z_j) with one ratio t per batch from
+:data:`RATIOS`, a fresh noise code, and the image G(z, code) of the frozen stage-1 generator; the label is the
+batch image's. The slerp is per sample (GLICO's code normalises across the batch, which it does not intend).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from chimeramix.models.glico import LatentGenerator, resize_to, slerp
+
+RATIOS = (0.1, 0.2, 0.3, 0.4)
+
+
+class LatentInterpolation:
+    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.pair_mixing.PairComposer`): its draws
+    are B x (1 + noise) values, the batch's ratio t then every pair's noise code."""
+
+    def __init__(self, model: LatentGenerator, noise_std: float, autocast_dtype: torch.dtype | None = None) -> None:
+        self.model = model.eval().requires_grad_(False)
+        self.noise_std = noise_std
+        self.autocast_dtype = autocast_dtype
+
+    def pair_segments(self, positions: torch.Tensor, partners: torch.Tensor) -> list[torch.Tensor] | None:
+        return None
+
+    def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The batch's ratio (one of :data:`RATIOS`) and ``count`` noise codes."""
+        ratio = torch.tensor(RATIOS, device=rng.device)[torch.randint(len(RATIOS), (1,), generator=rng,
+                                                                        device=rng.device)]
+        codes = torch.randn(count, self.model.noise_dim, generator=rng, device=rng.device) * self.noise_std
+        return torch.cat([ratio.expand(count, 1), codes], dim=1)
+
+    def compose(self, x1: torch.Tensor, x2: torch.Tensor, draws: torch.Tensor, positions: torch.Tensor,
+                partners: torch.Tensor) -> torch.Tensor:
+        """G(slerp(t, z_i, z_j), code) in [0, 1] at the side of ``x1``."""
+        latents = self.model.latents
+        dtype = self.autocast_dtype
+        autocast = torch.autocast(x1.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
+        with torch.inference_mode(), autocast:
+            z = slerp(draws[:, 0], latents[positions], latents[partners])
+            generated = self.model.generate(z, draws[:, 1:])
+        return resize_to(generated.float(), x1.shape[-1]).clamp(0, 1)

@@ -1,0 +1,179 @@
+"""GLICO: the networks, the spherical interpolation, stage 1 as a trainer of the core, stage 2 as the method
+``glico``, and their refusals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import safetensors.torch
+import torch
+
+from chimeramix.cli import main
+from chimeramix.config import ClassifierConfig, DataConfig, GlicoConfig
+from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.plan import SweepSpec, plan_sweep
+from chimeramix.losses import reconstruction_distance
+from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, batch_normalised_slerp, slerp, unit
+from chimeramix.train import run as run_module
+from chimeramix.train.classifier import train_classifier
+from chimeramix.train.glico import open_glico_run, train_glico
+from conftest import CheckpointStop, Interrupt
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def data(root: Path, k: int = 2) -> DataConfig:
+    return DataConfig("cifar10", k=k, seed=0, data_root=str(root))
+
+
+def tiny(root: Path, **changes: Any) -> GlicoConfig:
+    """3 steps per epoch on fabricated 16 px images (:func:`root16`), tiny codes."""
+    values: dict[str, Any] = {"epochs": 2, "repetition": 2, "batch_size": 8, "checkpoint_every": 1,
+                              "latent_dim": 16, "noise_dim": 4, "device": "cpu", **changes}
+    return GlicoConfig(data=data(root), **values)
+
+
+@pytest.fixture(scope="module")
+def root16(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root of 16 px images (the auxiliary classifier pools 4 times), 10 classes of 12."""
+    import numpy as np
+
+    from chimeramix.data.datasets import write_npz
+    from conftest import fabricate_split
+
+    folder = tmp_path_factory.mktemp("glico-data")
+    rng = np.random.default_rng(3)
+    write_npz(folder / "cifar10" / "train.npz", fabricate_split(rng, 12, size=16))
+    write_npz(folder / "cifar10" / "test.npz", fabricate_split(rng, 3, size=16))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def glico_run(root16: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("glico")
+    train_glico(tiny(root16), run_dir, progress=False)
+    return run_dir
+
+
+# ------------------------------------------------------------------------------------------------ networks
+
+
+@pytest.mark.parametrize("size", [32, 96])
+def test_generator_and_classifier_shapes(size: int) -> None:
+    model = LatentGenerator(5, size, latent_dim=16, noise_dim=4)
+    images = model(torch.tensor([0, 4, 2]), torch.randn(3, 4))
+    assert images.shape == (3, 3, size, size) and images.min() >= 0 and images.max() <= 1
+    assert torch.allclose(model.latents.norm(dim=1), torch.ones(5))
+    assert AuxiliaryClassifier(7, size)(images).shape == (3, 7)
+    assert all(m.bias is None for m in model.dense if isinstance(m, torch.nn.Linear))
+
+
+def test_slerp_endpoints_norms_and_the_per_sample_rule() -> None:
+    torch.manual_seed(0)
+    z1, z2 = unit(torch.randn(6, 8)), unit(torch.randn(6, 8))
+    torch.testing.assert_close(slerp(torch.tensor(0.0), z1, z2), z1)
+    torch.testing.assert_close(slerp(torch.tensor(1.0), z1, z2), z2)
+    middle = slerp(torch.rand(6), z1, z2)
+    torch.testing.assert_close(middle.norm(dim=1), torch.ones(6))  # on the sphere, unlike a linear mix
+    assert (slerp(torch.tensor(0.3), z1, z1) - z1).abs().max() < 1e-6  # parallel codes: guarded
+    differs = (slerp(torch.tensor(0.3), z1, z2) - batch_normalised_slerp(0.3, z1, z2)).abs().max()
+    assert differs > 1e-2  # the released code's batch-normalised variant is another interpolation
+
+
+def test_distances_and_their_weights(tmp_path: Path) -> None:
+    from torchvision.models import resnet18, vgg16
+
+    x_hat, x = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    for kind in ("laplacian", "l1"):
+        assert float(reconstruction_distance(kind)(x_hat, x)) > 0
+        assert float(reconstruction_distance(kind)(x, x)) == 0
+    torch.save(vgg16(weights=None).state_dict(), tmp_path / "vgg16.pt")
+    perceptual = reconstruction_distance("perceptual", str(tmp_path / "vgg16.pt"))
+    assert float(perceptual(x_hat, x)) > float(reconstruction_distance("l1")(x_hat, x))
+    assert float(perceptual(x, x)) == 0
+    with pytest.raises(ChimeraMixError, match="needs --perceptual-weights FILE"):
+        reconstruction_distance("perceptual", str(tmp_path / "missing.pt"))
+    torch.save(resnet18(weights=None).state_dict(), tmp_path / "resnet.pt")
+    with pytest.raises(ChimeraMixError, match="is not a torchvision VGG-16 state dict"):
+        reconstruction_distance("perceptual", str(tmp_path / "resnet.pt"))
+
+
+# ---------------------------------------------------------------------------------------------- stage 1
+
+
+def test_stage_one_keeps_unit_codes_and_writes_its_run(glico_run: Path) -> None:
+    state = safetensors.torch.load_file(glico_run / "glico.safetensors")
+    assert state["latents"].shape == (20, 16)
+    torch.testing.assert_close(state["latents"].norm(dim=1), torch.ones(20))
+    for name in ("reconstructions.png", "interpolations.png", "classifier.safetensors", "log.csv", "result.json"):
+        assert (glico_run / name).is_file(), name
+
+
+def test_stage_one_resumes_exactly(root16: Path, tmp_path: Path, glico_run: Path,
+                                   checkpoint_stop: CheckpointStop) -> None:
+    checkpoint_stop.after(run_module)
+    with pytest.raises(Interrupt):
+        train_glico(tiny(root16), tmp_path, progress=False)
+    checkpoint_stop.undo()
+    train_glico(tiny(root16), tmp_path, resume=True, progress=False)
+    whole = safetensors.torch.load_file(glico_run / "glico.safetensors")
+    resumed = safetensors.torch.load_file(tmp_path / "glico.safetensors")
+    assert all(torch.equal(whole[key], resumed[key]) for key in whole)
+
+
+def test_the_noise_has_a_stream_of_its_own(root16: Path, tmp_path: Path) -> None:
+    run = open_glico_run(tiny(root16), tmp_path)
+    assert not isinstance(run, dict)
+    assert not torch.equal(run.rng.get_state(), torch.Generator().manual_seed(0).get_state())
+
+
+@pytest.mark.slow
+def test_reconstructions_improve_on_real_cifar10(shared_data: Path, tmp_path: Path) -> None:
+    config = GlicoConfig(data=DataConfig("cifar10", k=10, seed=0, data_root=str(shared_data)), epochs=4,
+                         repetition=60, batch_size=32, lr_decay_every=1.0, device="cpu", preset="quick")
+    result = train_glico(config, tmp_path, progress=False)
+    assert result["final"]["rec"] < 0.9 * result["first_epoch"]["rec"]
+
+
+# ---------------------------------------------------------------------------------------------- stage 2
+
+
+def test_the_glico_method_trains_a_classifier(root16: Path, glico_run: Path, tmp_path: Path) -> None:
+    config = ClassifierConfig(data=data(root16), method="trivialaugment+glico", generator=str(glico_run),
+                              architecture="wrn-10-1", epochs=1, repetition=2, batch_size=8, pair_mixing_p=1.0,
+                              device="cpu")
+    result = train_classifier(config, tmp_path, progress=False)
+    assert result["method"] == "glico+trivialaugment" and 0 <= result["metrics"]["accuracy"] <= 1
+
+
+def test_generators_of_the_wrong_kind_are_refused(root16: Path, glico_run: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["--k", "2", "--data-root", str(root16), "--preset", "quick", "--architecture", "wrn-10-1",
+              "--device", "cpu", "--no-progress"]
+    assert main(["classifier", "train", *common, "--method", "chimeramix-grid", "--generator", str(glico_run),
+                 "--out", str(tmp_path / "a")]) == 2
+    assert "holds a glico run, not a generator run" in capsys.readouterr().err
+    mixing = tmp_path / "mixing"
+    assert main(["generator", "train", "--k", "2", "--data-root", str(root16), "--preset", "quick", "--epochs", "1",
+                 "--repetition", "2", "--base-channels", "4", "--blocks", "2", "--mix-after", "1", "--working-size",
+                 "32", "--device", "cpu", "--no-progress", "--out", str(mixing)]) == 0
+    capsys.readouterr()
+    assert main(["classifier", "train", *common, "--method", "glico", "--generator", str(mixing),
+                 "--out", str(tmp_path / "b")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "holds a generator run, not a glico run" in error
+    other_k = replace(ClassifierConfig(data=data(root16, k=3), method="glico", generator=str(glico_run)))
+    with pytest.raises(ChimeraMixError, match=r"k = 2 \(not 3\)"):
+        train_classifier(other_k, tmp_path / "c", progress=False)
+
+
+def test_sweeps_plan_a_glico_job_for_the_method() -> None:
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["glico", "glico+autoaugment", "baseline"], [10], [0, 1], preset="quick"))
+    stage_one = [job for job in jobs if job.kind == "glico"]
+    assert [job.id for job in stage_one] == ["glico-cifar10-k10-s0-quick", "glico-cifar10-k10-s1-quick"]
+    dependent = [job for job in jobs if job.kind == "classifier" and job.config["method"].startswith("glico")]
+    assert {job.depends_on for job in dependent} == {job.id for job in stage_one}
+    assert stage_one[0].cost_key == "glico/32px-b32" and stage_one[0].steps == 8 * 19

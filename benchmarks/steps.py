@@ -9,12 +9,13 @@ the run's own per-epoch log. Measured:
 - classifier, baseline batches (crop + flip) and ChimeraMix+Grid batches (p = 0.5; the generator is the one
   trained by the generator measurement: speed does not depend on its weights);
 - generator: one generator step plus one discriminator step at batch 64, 64 px, grid masks;
+- GLICO: a stage-1 step (codes, generator, auxiliary classifier) at batch 128, and the ``glico`` classifier;
 - with ``--pack G`` (default 5, a cell's splits) the same as packs of G runs (seeds 0..G-1): ms per pack
   step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
 
     python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps, packs of 5
     python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 2 \\
-        --generator-channels 16 --pack 2
+        --generator-channels 16 --glico-steps 4 --pack 2
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.datasets import write_npz
 from chimeramix.runtime import environment, select_device
 from chimeramix.train.trainers import train_pack
@@ -66,13 +67,23 @@ def generator_seconds(root: Path, out: Path, device: str, fast: bool, steps: int
     return seconds_per_step(train_pack(configs, folders, progress=False)), folders
 
 
+def glico_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, pack: int
+                  ) -> tuple[float, list[Path]]:
+    """Seconds per GLICO stage-1 step (codes, G and the auxiliary classifier at batch 128); the run folders."""
+    repetition = K * math.ceil(steps * 128 / (K * CLASSES))
+    configs = [GlicoConfig(data=DataConfig("cifar10", K, seed, str(root)), epochs=2, repetition=repetition,
+                           checkpoint_every=2, device=device, fast=fast) for seed in range(pack)]
+    folders = [out / f"glico-{'fast' if fast else 'reference'}-{pack}-{seed}" for seed in range(pack)]
+    return seconds_per_step(train_pack(configs, folders, progress=False)), folders
+
+
 def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, architecture: str,
                        method: str, generators: list[Path]) -> float:
     """Seconds per classifier step of one run (one generator) or a pack (one generator per run)."""
     configs = [ClassifierConfig(data=DataConfig("cifar10", K, seed, str(root)), method=method,
                                 architecture=architecture, epochs=2, repetition=K * max(1, steps // K),
                                 checkpoint_every=2, device=device, fast=fast,
-                                generator=str(generators[seed]) if method.startswith("chimeramix") else None)
+                                generator=str(generators[seed]) if method != "baseline" else None)
                for seed in range(len(generators))]
     folders = [out / f"classifier-{method}-{'fast' if fast else 'reference'}-{len(configs)}-{seed}"
                for seed in range(len(configs))]
@@ -86,6 +97,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500, help="classifier steps per epoch (timed: one epoch)")
     parser.add_argument("--generator-steps", type=int, default=200, help="generator steps per epoch")
     parser.add_argument("--generator-channels", type=int, default=64, help="generator base channels (paper: 64)")
+    parser.add_argument("--glico-steps", type=int, default=100, help="GLICO stage-1 steps per epoch")
     parser.add_argument("--pack", type=int, default=5,
                         help="also time packs of this many runs (default 5, a cell's splits; 1: no)")
     parser.add_argument("--paths", default="reference,fast", help="which paths to time (default both)")
@@ -110,11 +122,18 @@ def main() -> None:
                 seconds, generators[pack] = generator_seconds(root, folder, str(device), path == "fast",
                                                               args.generator_steps, args.generator_channels, pack)
                 record("generator" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
-        for method in ("baseline", "chimeramix-grid"):
+        stage_one: dict[int, list[Path]] = {}
+        for pack in packs:
+            for path in paths:
+                seconds, stage_one[pack] = glico_seconds(root, folder, str(device), path == "fast",
+                                                         args.glico_steps, pack)
+                record("glico stage 1" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
+        for method in ("baseline", "chimeramix-grid", "glico"):
             for pack in packs:
                 for path in paths:
+                    trained = stage_one[pack] if method == "glico" else generators[pack]
                     seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
-                                                 args.architecture, method, generators[pack])
+                                                 args.architecture, method, trained)
                     record(f"classifier {method}" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "

@@ -23,7 +23,7 @@ from chimeramix.experiments.launchers import LocalLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
 from chimeramix.experiments.runner import LOG_PROGRESS_INTERVAL_S, RunOptions, _output_to, available_cores, run_sweep
 from chimeramix.experiments.store import Store
-from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE, progress_bar
+from chimeramix.progress import FILE_INTERVAL_S, PROGRESS_INTERVAL_VARIABLE, progress_bar
 
 TESTS = Path(__file__).resolve().parent
 SLOW_STEPS = 20
@@ -293,7 +293,10 @@ def test_progress_bars_in_a_worker_log_update_every_30_s(tmp_path: Path, monkeyp
     monkeypatch.setenv(PROGRESS_INTERVAL_VARIABLE, "0.5")
     assert interval() == 0.5
     monkeypatch.delenv(PROGRESS_INTERVAL_VARIABLE)
-    assert interval() == 0.1
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert interval() == 0.1  # on a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert interval() == FILE_INTERVAL_S == 30  # in a file or a pipe: one line every 30 s
     with _output_to(tmp_path / "job.log"):  # what a sweep worker runs its job in
         assert interval() == LOG_PROGRESS_INTERVAL_S == 30
 

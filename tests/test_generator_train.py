@@ -49,7 +49,8 @@ def test_run_directory_holds_everything(tiny_data_root: Path, tmp_path: Path) ->
     assert generator_config(tmp_path) == resolve_generator(config)
     generator = load_generator(tmp_path)
     assert not generator.training and generator.blocks == 2
-    assert train_generator(config, tmp_path, resume=True) == result  # a finished run gives its result
+    again = train_generator(config, tmp_path, resume=True)  # a finished run gives its result, marked reused
+    assert again.pop("reused") is True and again == result
 
 
 def test_resume_gives_the_same_weights(

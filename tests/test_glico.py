@@ -17,6 +17,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
 from chimeramix.losses import reconstruction_distance
 from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, batch_normalised_slerp, slerp, unit
+from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.glico import open_glico_run, train_glico
@@ -177,3 +178,19 @@ def test_sweeps_plan_a_glico_job_for_the_method() -> None:
     dependent = [job for job in jobs if job.kind == "classifier" and job.config["method"].startswith("glico")]
     assert {job.depends_on for job in dependent} == {job.id for job in stage_one}
     assert stage_one[0].cost_key == "glico/32px-b32" and stage_one[0].steps == 8 * 19
+
+
+def test_the_command_line_trains_and_samples_glico(root16: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "glico"
+    argv = ["generator", "train", "--kind", "glico", "--k", "2", "--data-root", str(root16), "--preset", "quick",
+            "--epochs", "1", "--repetition", "2", "--batch-size", "8", "--distance", "l1", "--device", "cpu",
+            "--no-progress", "--out", str(run_dir)]
+    assert main(argv) == 0
+    assert "GLICO stage 1 trained" in capsys.readouterr().out
+    assert RunFolder(run_dir).read_config(GlicoConfig).distance == "l1"
+    picture = tmp_path / "strips.png"
+    assert main(["generator", "sample", str(run_dir), "--n", "3", "--out", str(picture), "--device", "cpu"]) == 0
+    assert "interpolation strips" in capsys.readouterr().out and picture.is_file()
+    assert main([*argv[:-2], "--distance", "perceptual", "--out", str(tmp_path / "p")]) == 2
+    assert "needs --perceptual-weights FILE" in capsys.readouterr().err

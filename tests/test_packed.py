@@ -264,7 +264,7 @@ def test_a_generator_pack_resumes_exactly(tiny_data_root: Path, tmp_path: Path,
     for run_dir, full_dir in zip(run_dirs, full_dirs):
         assert generator_losses(run_dir) == generator_losses(full_dir)
     alone = train_generator(configs[0], run_dirs[0], resume=True, progress=False)  # finished: its result
-    assert alone == resumed[0]
+    assert alone.pop("reused") is True and alone == resumed[0]
 
 
 def test_a_pack_holds_one_kind_of_run(tiny_data_root: Path, generators: dict[int, Path], tmp_path: Path) -> None:

@@ -11,8 +11,15 @@ from chimeramix.cli import main
 from chimeramix.cli.common import check_estimate
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.costs import RunCost, load_costs, record_cost
-from chimeramix.experiments.plan import DEFAULT_OVERHEAD_S, DEFAULT_STEP_SECONDS, estimate_cost, run_job
+from chimeramix.experiments.costs import (
+    DEFAULT_OVERHEAD_S,
+    DEFAULT_STEP_SECONDS,
+    RunCost,
+    estimate_cost,
+    load_costs,
+    record_cost,
+)
+from chimeramix.experiments.plan import run_job
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -72,8 +72,7 @@ def device_kind(device: str) -> str:
 
 def estimate_seconds(jobs: list[Job], kind: str, step_seconds: dict[str, float] | None = None) -> float:
     """The jobs' cost one after another on this machine (measured costs first, see ``experiments.costs``)."""
-    from chimeramix.experiments.costs import load_costs
-    from chimeramix.experiments.plan import estimate_cost
+    from chimeramix.experiments.costs import estimate_cost, load_costs
 
     return estimate_cost(jobs, kind, step_seconds, measured=load_costs(kind)).seconds
 

@@ -12,17 +12,9 @@ import yaml
 from chimeramix.cli.common import SWEEP_HINT, add_data_root_argument, add_yes_argument, check_estimate, duration
 from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.costs import load_costs
+from chimeramix.experiments.costs import CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
-from chimeramix.experiments.plan import (
-    CostEstimate,
-    Job,
-    SweepSpec,
-    check_overrides,
-    estimate_cost,
-    load_sweep_file,
-    plan_sweep,
-)
+from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, load_sweep_file, plan_sweep
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import build_tables, load_results, plot_tables, render

@@ -66,13 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
     overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
-    glico = train.add_argument_group("GLICO (--kind glico)")
-    glico.add_argument("--distance", choices=("laplacian", "l1", "perceptual"), default=None,
-                       help="reconstruction distance: ChimeraMix's Laplacian-pyramid L1 (default), L1, or L1 plus "
-                            "VGG-16 features from --perceptual-weights")
-    glico.add_argument("--perceptual-weights", metavar="FILE", default=None,
-                       help="a torchvision VGG-16 state dict (saved with torch.save) for --distance perceptual")
-    glico.add_argument("--gamma", type=float, default=None, help="weight of the classification loss (0.5)")
+    add_glico_arguments(train)
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
     add_yes_argument(train)
     train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
@@ -84,6 +78,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sample.add_argument("--seed", type=int, default=0, help="chooses the pairs and masks (default 0)")
     sample.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
     sample.set_defaults(handler=run_sample)
+
+
+def add_glico_arguments(parser: argparse.ArgumentParser) -> None:
+    glico = parser.add_argument_group("GLICO (--kind glico)")
+    glico.add_argument("--distance", choices=("laplacian", "l1", "perceptual"), default=None,
+                       help="reconstruction distance: L1 plus ChimeraMix's Laplacian-pyramid L1 (default), L1, or "
+                            "L1 plus VGG-16 features from --perceptual-weights")
+    glico.add_argument("--perceptual-weights", metavar="FILE", default=None,
+                       help="a torchvision VGG-16 state dict (saved with torch.save) for --distance perceptual")
+    glico.add_argument("--gamma", type=float, default=None, help="weight of the classification loss (0.5)")
 
 
 GLICO_OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device", "distance",

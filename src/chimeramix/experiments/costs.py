@@ -1,5 +1,6 @@
-"""What runs cost on this machine, measured: seconds per step and the fixed cost of a run (start-up, data
-loading, the final evaluation, pictures), cached after every finished run so that estimates use them.
+"""What runs cost: this machine's measurements (seconds per step and the fixed cost of a run: start-up, data
+loading, the final evaluation, pictures), cached after every finished run, and the estimates made from them
+(or from defaults before anything was measured).
 
 The cache is one JSON file in the user's cache folder (``$XDG_CACHE_HOME/chimeramix/run-costs.json``), keyed
 by host and device kind, then by a job's cost key (``classifier/wrn-16-2``, ``generator/64px-16ch-b16``); each
@@ -13,12 +14,16 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
 from chimeramix.data.datasets import user_cache_dir
+from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import write_json
+
+if TYPE_CHECKING:
+    from chimeramix.experiments.plan import Job
 
 COSTS_FILE = "run-costs.json"
 
@@ -75,3 +80,86 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
     except OSError:
         return None
     return cost
+
+
+# --------------------------------------------------------------------------------------------- estimates
+
+DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
+    "cpu": {
+        "glico/32px-b32": 0.15,
+        "glico/32px-b128": 0.6,
+        "glico": 0.6,
+        "classifier/wrn-16-2": 0.08,
+        "classifier/wrn-16-8": 1.0,
+        "classifier/resnet50": 2.0,
+        "generator/64px-16ch-b16": 0.75,
+        "generator/64px-64ch-b64": 20.0,
+        "classifier": 1.0,
+        "generator": 20.0,
+    },
+    "cuda": {
+        "classifier/wrn-16-8": 0.007,
+        "classifier/resnet50": 0.03,
+        "generator/64px-64ch-b64": 0.03,
+        "generator/96px-64ch-b8": 0.03,
+        "glico": 0.005,
+        "classifier": 0.007,
+        "generator": 0.03,
+    },
+}
+"""Seconds per optimizer step by device and ``Job.cost_key``, for estimates before this machine has measured
+its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them).
+
+CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
+generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152); the others are rough
+extrapolations. CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10; the rest are
+guesses until measured on a GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be
+just ``classifier`` or ``generator`` (any architecture).
+"""
+
+DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
+    "cpu": {"classifier": 30.0, "generator": 10.0, "glico": 10.0},
+    "cuda": {"classifier": 15.0, "generator": 15.0, "glico": 15.0},
+}
+"""Seconds a run costs besides its steps: start-up (imports), data loading, the final evaluation on the test set
+(about 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Steps and estimated seconds of a list of jobs, run one after another."""
+
+    generator_jobs: int
+    classifier_jobs: int
+    generator_steps: int
+    classifier_steps: int
+    seconds: float
+
+
+def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] | None = None,
+                  measured: dict[str, RunCost] | None = None) -> CostEstimate:
+    """Sum the jobs' costs, one after another: each its steps times a per-step cost (``step_seconds``, else
+    this machine's ``measured`` costs, else the ``device`` defaults) plus its fixed cost (measured, else the
+    default of its kind)."""
+    defaults = DEFAULT_STEP_SECONDS.get(device, {})
+    given, measured = step_seconds or {}, measured or {}
+    measured_steps = {key: cost.seconds_per_step for key, cost in measured.items()}
+    seconds = 0.0
+    for job in jobs:
+        key = job.cost_key
+        candidates = (costs[name] for costs in (given, measured_steps, defaults) for name in (key, job.kind)
+                      if name in costs)
+        per_step = next(candidates, None)
+        if per_step is None:
+            raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
+        overhead = measured[key].overhead_s if key in measured else DEFAULT_OVERHEAD_S.get(device, {}).get(job.kind, 0)
+        seconds += job.steps * per_step + overhead
+    generators = [job for job in jobs if job.kind == "generator"]
+    classifiers = [job for job in jobs if job.kind == "classifier"]
+    return CostEstimate(
+        generator_jobs=len(generators),
+        classifier_jobs=len(classifiers),
+        generator_steps=sum(job.steps for job in generators),
+        classifier_steps=sum(job.steps for job in classifiers),
+        seconds=seconds,
+    )

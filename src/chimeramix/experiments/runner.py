@@ -269,13 +269,10 @@ def run_sweep(
             blocked = _blocked(by_id, exhausted)
             settled = finished | exhausted | blocked.keys() | running
             open_jobs = [job for job in jobs if job.id not in settled]
-            claims = {job.id: store.live_claim(job.id, options.stale_after_s) for job in open_jobs}
-            held = {job_id for job_id, claim in claims.items() if claim is not None}
-            for job_id in sorted(held - announced):
-                LOG.info("waiting for %s: %s", job_id, _holder(claims[job_id], options.stale_after_s))
-            announced = held
+            held = _held_claims(store, open_jobs, options.stale_after_s, announced)
+            announced = set(held)
             candidates = [job for job in open_jobs if job.id not in held]
-            waiting, submitted = len(held), 0
+            submitted = 0
             for task in _ready_tasks(candidates, finished, store, options):
                 if tasks >= launcher.slots:
                     break
@@ -284,19 +281,29 @@ def run_sweep(
                 tasks += 1
                 submitted += 1
             bar.n = len(finished)
-            example = f" ({min(held)}: {_holder(claims[min(held)], options.stale_after_s)})" if held else ""
-            bar.set_postfix_str(f"running={len(running)}, waiting={waiting}{example}, failed={len(exhausted)}")
-            if not tasks and not waiting and not submitted:
+            example = f" ({min(held)}: {held[min(held)]})" if held else ""
+            bar.set_postfix_str(f"running={len(running)}, waiting={len(held)}{example}, failed={len(exhausted)}")
+            if not tasks and not held and not submitted:
                 break
             if not tasks:
                 time.sleep(poll_s)  # only other sweeps' jobs are in progress: poll the store
     finally:
         bar.close()
         launcher.close()
-    report.finished = sorted(finished)
-    report.failed = {job_id: store.failures(job_id) for job_id in sorted(exhausted)}
-    report.blocked = dict(sorted(blocked.items()))
-    return report
+    return SweepReport(sorted(finished), report.ran, {job_id: store.failures(job_id) for job_id in sorted(exhausted)},
+                       dict(sorted(blocked.items())))
+
+
+def _held_claims(store: Store, jobs: list[Job], stale_after_s: float, announced: set[str]) -> dict[str, str]:
+    """The jobs another process holds a live claim of -> who holds it (logged once per job and claim)."""
+    held = {}
+    for job in jobs:
+        claim = store.live_claim(job.id, stale_after_s)
+        if claim is not None:
+            held[job.id] = _holder(claim, stale_after_s)
+            if job.id not in announced:
+                LOG.info("waiting for %s: %s", job.id, held[job.id])
+    return held
 
 
 def _holder(claim: ClaimInfo | None, stale_after_s: float) -> str:

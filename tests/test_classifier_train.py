@@ -14,7 +14,7 @@ import safetensors.torch
 
 from chimeramix import config as config_module
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, resolve_classifier
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig, resolve_classifier
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
@@ -23,6 +23,7 @@ from chimeramix.train import run as run_module
 from chimeramix.train.classifier import cosine_lr, resolve, train_classifier
 from chimeramix.train.frozen_generator import check_generator, generator_config
 from chimeramix.train.generator import train_generator
+from chimeramix.train.glico import train_glico
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -53,6 +54,9 @@ def generators(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -
                                  **TINY_GENERATOR)
         train_generator(config, run_dir, progress=False)
         runs[mask] = run_dir
+    runs["glico"] = tmp_path_factory.mktemp("glico")
+    train_glico(GlicoConfig(data=data(tiny_data_root), epochs=1, repetition=2, batch_size=8, latent_dim=16,
+                            noise_dim=4, device="cpu"), runs["glico"], progress=False)
     return runs
 
 
@@ -96,8 +100,8 @@ METHODS = [name for name in COMPONENTS] + ["chimeramix-seg+trivialaugment", "chi
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generators: dict[str, Path],
                                  method: str) -> None:
-    kind = "seg" if "seg" in method else "grid"
-    generator = str(generators[kind]) if method.startswith("chimeramix") else None
+    kind = "glico" if "glico" in method else "seg" if "seg" in method else "grid"
+    generator = str(generators[kind]) if method.startswith(("chimeramix", "glico")) else None
     config = tiny(tiny_data_root, method, generator=generator, epochs=1, pair_mixing_p=1.0,
                   cosine_with_ce="cosine" in method)
     result = train_classifier(config, tmp_path, progress=False)

@@ -156,4 +156,5 @@ class LaplacianDistance(nn.Module):
     place of the VGG-16 features (the pyramid leaves the low-pass out, so the pixel term keeps the colours)."""
 
     def forward(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return F.l1_loss(x_hat, x) + laplacian_loss(x_hat, x)
+        levels = sum(x.shape[-1] // 2**level >= 4 for level in range(LAPLACIAN_LEVELS))  # small images: fewer
+        return F.l1_loss(x_hat, x) + laplacian_loss(x_hat, x, max(levels, 1))

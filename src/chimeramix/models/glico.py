@@ -110,13 +110,14 @@ class AuxiliaryClassifier(nn.Module):
     def __init__(self, num_classes: int, image_size: int) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
-        in_channels = 3
+        in_channels, side = 3, image_size
         for _ in range(4):
-            blocks += [nn.Conv2d(in_channels, 64, 3, padding=1), nn.BatchNorm2d(64), nn.MaxPool2d(2),
-                       nn.LeakyReLU(0.1)]
-            in_channels = 64
+            pool = side >= 2  # small images (tests, thumbnails) stop pooling at 1 x 1
+            blocks += [nn.Conv2d(in_channels, 64, 3, padding=1), nn.BatchNorm2d(64),
+                       nn.MaxPool2d(2) if pool else nn.Identity(), nn.LeakyReLU(0.1)]
+            in_channels, side = 64, side // 2 if pool else side
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Linear(64 * (image_size // 16) ** 2, num_classes)
+        self.head = nn.Linear(64 * side * side, num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images).flatten(1))

@@ -151,7 +151,7 @@ def test_interrupt_hints_name_a_command_that_resumes(tiny_data_root: Path, tmp_p
 def sweep_command(store: Path, data_root: Path) -> list[str]:
     return [sys.executable, "-m", "chimeramix", "sweep", "--datasets", "cifar10", "--methods", "baseline",
             "--k", "2", "--seeds", "0", "--preset", "quick", "--device", "cpu", "--data-root", str(data_root),
-            "--classifier-set", "architecture=wrn-10-1", "--classifier-set", "epochs=20",
+            "--classifier-set", "architecture=wrn-10-1", "--classifier-set", "epochs=8",
             "--classifier-set", "batch_size=8", "--store", str(store), "--no-progress"]
 
 

@@ -21,6 +21,7 @@ from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.glico import open_glico_run, train_glico
+from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -194,3 +195,13 @@ def test_the_command_line_trains_and_samples_glico(root16: Path, tmp_path: Path,
     assert "interpolation strips" in capsys.readouterr().out and picture.is_file()
     assert main([*argv[:-2], "--distance", "perceptual", "--out", str(tmp_path / "p")]) == 2
     assert "needs --perceptual-weights FILE" in capsys.readouterr().err
+
+
+def test_stage_one_trains_as_a_pack(root16: Path, glico_run: Path, tmp_path: Path) -> None:
+    """Two splits as one vmapped model: the first agrees with its lone run to float tolerance."""
+    configs = [tiny(root16), replace(tiny(root16), data=replace(data(root16), seed=1))]
+    results = train_pack(configs, [tmp_path / "a", tmp_path / "b"], progress=False)
+    assert [result["pack_size"] for result in results] == [2, 2]
+    lone = RunFolder(glico_run).read_result()
+    assert results[0]["final"] == pytest.approx(lone["final"], rel=1e-3)
+    assert results[0]["final"] != results[1]["final"]

@@ -204,12 +204,17 @@ def _estimate_device(args: argparse.Namespace) -> str:
 def _plan_summary(
     jobs: list[Job], pending: list[Job], cost: CostEstimate, device: str, slots: int | None
 ) -> str:
-    generators = sum(job.kind == "generator" for job in jobs)
+    def kinds(listed: list[Job], steps: bool) -> str:
+        parts = []
+        for kind, name in (("generator", "generators"), ("glico", "GLICO stage-1 runs"), ("classifier", "classifiers")):
+            chosen = [job for job in listed if job.kind == kind]
+            if chosen or kind != "glico":
+                parts.append(f"{len(chosen)} {name}" + (f" ({sum(j.steps for j in chosen):,} steps)" if steps else ""))
+        return ", ".join(parts)
+
     lines = [
-        f"plan: {len(jobs)} jobs ({generators} generators, {len(jobs) - generators} classifiers); "
-        f"{len(jobs) - len(pending)} already finished",
-        f"to run: {cost.generator_jobs} generators ({cost.generator_steps:,} steps), "
-        f"{cost.classifier_jobs} classifiers ({cost.classifier_steps:,} steps)",
+        f"plan: {len(jobs)} jobs ({kinds(jobs, False)}); {len(jobs) - len(pending)} already finished",
+        f"to run: {kinds(pending, True)}",
         f"estimate on {device}: {duration(cost.seconds)} of run time one after another",
     ]
     if slots and slots > 1:

@@ -292,7 +292,8 @@ def test_pack_steps_under_bf16_autocast() -> None:
     stacked = StackedModules(objectives)
     optimizers = {name: torch.optim.Adam([p for key, p in stacked.parameters.items() if key.startswith(f"{name}.")])
                   for name in ("generator", "discriminator")}
-    x1, x2 = torch.rand(2, 2, 3, 32, 32) * 2 - 1, torch.rand(2, 2, 3, 32, 32) * 2 - 1
+    images = torch.rand(2, 2 * 2, 3, 32, 32) * 2 - 1  # per run: (x1, x2) of 2 pairs
     mask = (torch.rand(2, 2, 1, 8, 8) < 0.5).float()
-    losses = AdversarialObjective.step(stacked, optimizers, x1, x2, mask, torch.tensor([True, False]))
+    losses = AdversarialObjective.step(stacked, optimizers, images, torch.cat([mask, 1 - mask], 2),
+                                       torch.tensor([0, 1]))
     assert losses.shape == (2, 5) and losses.dtype == torch.float32 and torch.isfinite(losses).all()

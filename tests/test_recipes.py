@@ -49,14 +49,15 @@ def test_released_generator_inputs_are_cropped_and_flipped_each_on_their_own() -
                     torch.stack([ids, ids.flip(-1)], dim=1).int())
     batches = PairBatches(config, data)
     positions = torch.arange(6)
-    x1, x2, mask, _ = batches(positions, torch.Generator().manual_seed(0))
+    fed, weights, _ = batches(positions, torch.Generator().manual_seed(0))
+    x1, x2 = fed.chunk(2)
     resized = to_generator_input(images, 16)
     windows = {(dy, dx, flip): crop_flip(resized, torch.tensor([[dy, dx]] * 6), torch.tensor([flip] * 6), 2)
                for dy in range(5) for dx in range(5) for flip in (False, True)}
     found = [[key for key, window in windows.items() if torch.equal(window[i], x1[i])] for i in range(6)]
     assert all(found)  # every x1 is a reflect-padded crop (and maybe flip) of its image at the working size
     assert len({keys[0] for keys in found}) > 1  # with offsets of its own
-    assert mask.shape == (6, 1, 4, 4) and x2.shape == x1.shape
+    assert weights.shape == (6, 2, 4, 4) and x2.shape == x1.shape
 
 
 def test_released_classifier_runs_normalise_with_one_half(tiny_data_root: Path, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Mixing masks m ∈ {0, 1}^{H' x W'} (paper section 3.2): a Bernoulli grid, or regions of a segmentation.
+"""Mixing masks m ∈ {0, 1}^{H' x W'} (paper section 3.2): a Bernoulli grid, or regions of a segmentation; and
+their generalisation to N images, weights M ∈ [0, 1]^{N x H' x W'} that sum to 1 at every location.
 
 Sampling and applying are separate, as in torchvision's transforms v2: a sampler draws a whole batch of masks
 on the device of the ``torch.Generator`` it is given (seeded, no Python loop over samples); the generator's
@@ -9,10 +10,15 @@ Both kinds have one signature, ``masks.sample(count, size, rng, segments=None)``
 (GridMix, SegMix) use the same samplers, with ``size`` the feature side (16 for CIFAR at 64 px) or the image
 side. Segmentation masks choose regions of the pair's segment maps (``segments``: the maps of x1 and x2,
 :mod:`chimeramix.segments`) and bring them to ``size`` by majority (area averaging, then >= 0.5).
+
+Multi-image mixing (beyond the paper; the authors' HydraMix follow-up) composes g(Σ_n M_n ⊙ f(x_n)):
+:func:`build_image_masks` gives a sampler of count x N x size x size weights, either the two-image masks as
+(m, 1 - m) or :class:`MultiImageMasks`, and :func:`blend` applies them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -137,3 +143,178 @@ def released_range(n: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor,
     choices = torch.maximum(low + 2, n) - 1 - low  # size of {l + 1, ..., max(l + 2, n) - 1}
     high = low + 1 + (uniform[1] * choices).long()
     return low, high
+
+
+# --------------------------------------------------------------------------------------- N-image weights
+
+
+class ImageMasks(Protocol):
+    """What every sampler of N-image weights offers."""
+
+    images: int
+    """N, the number of images a composition mixes (the weights' second dimension)."""
+
+    def sample(self, count: int, size: int, rng: torch.Generator,
+               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """``count`` x N x ``size`` x ``size`` float weights in [0, 1] that sum to 1 over N, on ``rng.device``;
+        ``segments``: the count x H x W segment ids of each of the N images (segmentation masks only)."""
+        ...
+
+
+def build_image_masks(config: MaskConfig) -> TwoImageMasks | MultiImageMasks:
+    """The N-image sampler of a resolved mask config: the two-image masks as weights (m, 1 - m), or
+    :class:`MultiImageMasks` (N > 2, a range of N, or soft weights)."""
+    return MultiImageMasks(config) if config.multi_image else TwoImageMasks(build_masks(config))
+
+
+class TwoImageMasks:
+    """ChimeraMix's two-image masks m as the weights (m, 1 - m) of x1 and x2."""
+
+    images = 2
+
+    def __init__(self, masks: GridMasks | SegmentationMasks) -> None:
+        self.masks = masks
+
+    def sample(self, count: int, size: int, rng: torch.Generator,
+               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        mask = self.masks.sample(count, size, rng, segments)
+        return torch.cat([mask, 1 - mask], dim=1)
+
+    def __repr__(self) -> str:
+        return f"TwoImageMasks({self.masks!r})"
+
+
+class MultiImageMasks:
+    """Weights M ∈ [0, 1]^{N x size x size}, Σ_n M_n = 1, over units: the cells of a grid, or the regions of a
+    segmentation (of the first image, or of a random one of the N: ``partition``).
+
+    With ``min_images < images`` the number of images mixed, N, is drawn per batch from
+    ``min_images..images``; the weights of the images beyond N are zero. ``hard`` weights give every unit to one
+    of the N images, uniformly (for N = 2 the same draws give exactly the two-image masks of the default
+    ``grid_p`` 0.5 and the ``paper`` region choice); ``soft`` weights are Dirichlet(``concentration``) per unit.
+    Grid cells are nearest-upsampled (and shifted as :class:`GridMasks` when ``grid_shift``); regions are brought
+    to ``size`` by area averaging (hard weights: then the majority image). ``grid_p`` and ``region_choice`` are
+    two-image settings and not used.
+    """
+
+    def __init__(self, config: MaskConfig) -> None:
+        low = config.min_images or config.images
+        if not 2 <= low <= config.images:
+            raise ChimeraMixError(f"multi-image masks need 2 <= min_images <= images, got min_images = {low}, "
+                                  f"images = {config.images}; pass e.g. --images 3 --min-images 2")
+        if config.weights not in ("hard", "soft") or config.partition not in ("first", "random"):
+            raise ChimeraMixError(f"unknown multi-image mask weights {config.weights!r} or partition "
+                                  f"{config.partition!r}; use hard/soft and first/random")
+        if config.concentration <= 0:
+            raise ChimeraMixError(f"the Dirichlet concentration must be positive, got {config.concentration}")
+        if config.kind not in ("grid", "seg"):
+            raise ChimeraMixError(f"unknown mask kind {config.kind!r}; use 'grid' or 'seg'")
+        self.kind = config.kind
+        self.images = config.images
+        self.min_images = low
+        self.soft = config.weights == "soft"
+        self.concentration = config.concentration
+        self.partition = config.partition
+        self.cells = config.grid_cells
+        self.shift = bool(config.grid_shift)
+
+    def sample(self, count: int, size: int, rng: torch.Generator,
+               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        """count x N x size x size weights on ``rng.device`` (``segments``: the maps of the N images)."""
+        n: int | torch.Tensor = self.images
+        if self.min_images < self.images:
+            n = torch.randint(self.min_images, self.images + 1, (), generator=rng, device=rng.device)
+        if self.kind == "grid":
+            cells = self._unit_weights(count, self.cells * self.cells, n, rng)
+            return self._grid(cells.view(count, self.images, self.cells, self.cells), size, rng)
+        ids = self._partition(count, n, rng, segments)
+        units = int(ids.flatten(1).amax()) + 1
+        weights = self._unit_weights(count, units, n, rng)
+        flat = ids.flatten(1)[:, None].expand(-1, self.images, -1)
+        return self._resize(weights.gather(2, flat).view(count, self.images, *ids.shape[-2:]), size)
+
+    def _unit_weights(self, count: int, units: int, n: int | torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """count x N x units weights: one-hot of a uniform image index < n, or Dirichlet over the first n."""
+        device = rng.device
+        if not self.soft:
+            index = torch.minimum((torch.rand(count, units, generator=rng, device=device) * n).long(),
+                                  torch.as_tensor(n, device=device) - 1)
+            return F.one_hot(index, self.images).permute(0, 2, 1).float()
+        active = torch.arange(self.images, device=device)[None, :, None] < n
+        gamma = sample_gamma(self.concentration, (count, self.images, units), rng) * active
+        return gamma / gamma.sum(dim=1, keepdim=True)
+
+    def _grid(self, cells: torch.Tensor, size: int, rng: torch.Generator) -> torch.Tensor:
+        if not self.shift:
+            return F.interpolate(cells, size=(size, size), mode="nearest")
+        grown = size * 5 // 4
+        big = F.interpolate(cells, size=(grown, grown), mode="nearest")
+        top, left = torch.randint(0, max(grown - size, 1), (2,), generator=rng, device=rng.device).tolist()
+        return big[..., top : top + size, left : left + size]
+
+    def _partition(self, count: int, n: int | torch.Tensor, rng: torch.Generator,
+                   segments: Sequence[torch.Tensor] | None) -> torch.Tensor:
+        """The count x H x W segment ids whose regions are the units."""
+        if segments is None or len(segments) < self.images:
+            raise ValueError(f"multi-image segmentation masks need the segment maps of all {self.images} images")
+        maps = torch.stack([ids.to(rng.device).long() for ids in segments[: self.images]])
+        if self.partition == "first":
+            return maps[0]
+        chosen = (torch.rand(count, generator=rng, device=rng.device) * n).long()
+        return maps[chosen, torch.arange(count, device=rng.device)]
+
+    def _resize(self, weights: torch.Tensor, size: int) -> torch.Tensor:
+        if weights.shape[-1] <= size:
+            return resize_weights(weights, size)
+        averaged = F.interpolate(weights, size=(size, size), mode="area")
+        if self.soft:
+            return averaged
+        return F.one_hot(averaged.argmax(dim=1), self.images).permute(0, 3, 1, 2).float()
+
+    def __repr__(self) -> str:
+        return (f"MultiImageMasks(kind={self.kind!r}, images={self.min_images}..{self.images}, soft={self.soft}, "
+                f"concentration={self.concentration}, partition={self.partition!r})")
+
+
+def resize_weights(weights: torch.Tensor, size: int) -> torch.Tensor:
+    """B x N x h x w weights at ``size`` x ``size``: nearest neighbour when growing, area average when shrinking
+    (both keep the sum over N at 1)."""
+    if weights.shape[-1] == size and weights.shape[-2] == size:
+        return weights
+    mode = "nearest" if weights.shape[-1] < size else "area"
+    return F.interpolate(weights, size=(size, size), mode=mode)
+
+
+def blend(stack: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Σ_n M_n ⊙ x_n of ``stack`` (N x B x C x h x w: images or features) under B x N x h' x w' ``weights``
+    (resized to h x w by :func:`resize_weights`). For two images, the same values as :func:`mix` of m = M_1.
+
+    >>> stack = torch.stack([torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)])
+    >>> blend(stack, torch.tensor([[[[1.0, 0.0]], [[0.0, 1.0]]]]).expand(1, 2, 2, 2)).flatten().tolist()
+    [1.0, 0.0, 1.0, 0.0]
+    """
+    weights = resize_weights(weights, stack.shape[-1]).to(stack.dtype)
+    blended = stack[0] * weights[:, 0:1]
+    for n in range(1, stack.shape[0]):
+        blended = blended + stack[n] * weights[:, n : n + 1]
+    return blended
+
+
+def sample_gamma(alpha: float, shape: tuple[int, ...], rng: torch.Generator, proposals: int = 12) -> torch.Tensor:
+    """Gamma(``alpha``, 1) samples drawn from ``rng`` on its device (``torch.distributions`` takes no generator):
+    Marsaglia and Tsang's method with ``proposals`` candidates per sample, the first accepted one kept (each is
+    accepted with probability > 0.95, so all 12 fail with probability < 1e-15; then the mode stands in); for
+    alpha < 1, Gamma(alpha + 1) U^(1 / alpha)."""
+    device = rng.device
+    boosted = alpha + 1.0 if alpha < 1.0 else alpha
+    d = boosted - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    x = torch.randn((proposals, *shape), generator=rng, device=device)
+    u = torch.rand((proposals, *shape), generator=rng, device=device)
+    v = (1.0 + c * x) ** 3
+    accepted = (v > 0) & (torch.log(u) < 0.5 * x * x + d - d * v + d * torch.log(v.clamp_min(1e-30)))
+    first = accepted.float().argmax(dim=0, keepdim=True)
+    samples = torch.where(accepted.any(dim=0), d * v.gather(0, first)[0], torch.full(shape, d, device=device))
+    if alpha < 1.0:
+        samples = samples * torch.rand(shape, generator=rng, device=device) ** (1.0 / alpha)
+    return samples

@@ -15,6 +15,8 @@ Preset = Literal["paper", "quick"]
 MaskKind = Literal["grid", "seg"]
 """Grid masks, or masks made of segmentation regions: one spelling everywhere (methods, job ids, run names)."""
 RegionChoice = Literal["paper", "released"]
+MaskWeights = Literal["hard", "soft"]
+Partition = Literal["first", "random"]
 Architecture = Literal["paper", "released"]
 
 
@@ -48,6 +50,34 @@ class MaskConfig:
     segmentation_sigma: float = 0.8
     region_choice: RegionChoice | None = None
     """``paper``: each segment of x1 with probability 0.5; ``released``: an id range [l, u) of x2's segments."""
+    images: int = 2
+    """N, the images per composition: 2 is ChimeraMix (the masks above); more is multi-image mixing
+    (``chimeramix-grid-n3`` etc., :class:`chimeramix.masks.MultiImageMasks`), whose generator encodes N images."""
+    min_images: int | None = None
+    """The smallest N of multi-image mixing: N is drawn uniformly from ``min_images..images`` per batch (``None``:
+    always ``images``)."""
+    weights: MaskWeights = "hard"
+    """Multi-image masks: every unit (grid cell, region) goes to one of the N images (``hard``), or gets
+    Dirichlet(``concentration``) weights over them (``soft``)."""
+    concentration: float = 1.0
+    partition: Partition = "first"
+    """Multi-image segmentation masks: whose segments are the units: the first image's (the batch image being
+    augmented), or a random one of the N per sample."""
+
+    @property
+    def multi_image(self) -> bool:
+        """Whether these are multi-image masks (N > 2, a range of N, or soft weights); N = 2 hard masks are
+        ChimeraMix's two-image masks."""
+        return self.images != 2 or (self.min_images or self.images) != self.images or self.weights != "hard"
+
+    @property
+    def label(self) -> str:
+        """The masks in job ids and run names: ``grid``, ``seg``, or e.g. ``seg-n3``, ``grid-n4-soft``."""
+        if not self.multi_image:
+            return self.kind
+        low = self.min_images or self.images
+        images = f"n{self.images}" if low == self.images else f"n{low}to{self.images}"
+        return f"{self.kind}-{images}" + ("-soft" if self.weights == "soft" else "")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The mixing generator (paper section 3.1, supplement C.1): x̂ = g(f(x1) ⊙ m + f(x2) ⊙ (1 - m)).
+"""The mixing generator (paper section 3.1, supplement C.1): x̂ = g(f(x1) ⊙ m + f(x2) ⊙ (1 - m)), and for N
+images x̂ = g(Σ_n M_n ⊙ f(x_n)).
 
 A CycleGAN-style ResNet generator with instance norm, split into an encoder f and a decoder g after
 ``mix_after`` of its ``blocks`` residual blocks::
@@ -22,7 +23,7 @@ from torch import nn
 
 from chimeramix.config import Architecture, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import resize_mask
+from chimeramix.masks import blend, resize_mask
 
 
 class ResidualBlock(nn.Module):
@@ -113,6 +114,12 @@ class MixingGenerator(nn.Module):
     def compose(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """x̂ = g(f(x1) ⊙ m + f(x2) ⊙ (1 - m)) (eq. 1); m = 1 reconstructs x1, m = 0 reconstructs x2."""
         return self.compose_features(self.encode(x1), self.encode(x2), mask)
+
+    def compose_images(self, images: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """x̂ = g(Σ_n M_n ⊙ f(x_n)) of N x B x 3 x H x W images under B x N x h x w weights that sum to 1 over N
+        (:func:`chimeramix.masks.blend`); all N x B images are encoded as one batch."""
+        features = self.encode(images.flatten(0, 1)).unflatten(0, images.shape[:2])
+        return self.decode(blend(features, weights))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.compose(x1, x2, mask)

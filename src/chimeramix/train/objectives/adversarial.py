@@ -1,12 +1,13 @@
 """The mixing generator's objective (paper section 3.1, supplement C.1): one generator step, then one
 discriminator step.
 
-Per batch of same-class pairs (x1, x2) and masks m:
+Per batch of N same-class images x_1..x_N (N = 2: the pairs (x1, x2) of the paper) and weights M (for pairs
+M = (m, 1 - m)):
 
-- generator step: x̂1 = g(f(x1)), x̂2 = g(f(x2)) (masks of ones and zeros), x̂ = g(f(x1) ⊙ m + f(x2) ⊙ (1 - m));
-  L_G = α_rec (MSE(x̂1, x1) + MSE(x̂2, x2)) + α_per (L_lap(x̂1, x1) + L_lap(x̂2, x2)) + α_disc MSE(D(x̂), 1);
+- generator step: x̂_n = g(f(x_n)) (one-hot weights), x̂ = g(Σ_n M_n ⊙ f(x_n));
+  L_G = α_rec Σ_n MSE(x̂_n, x_n) + α_per Σ_n L_lap(x̂_n, x_n) + α_disc MSE(D(x̂), 1);
 - discriminator step: L_D = MSE(D(x_real), 1) + MSE(D(x̂), 0), halved in the paper recipe (``mean``), summed in
-  the released one; x_real = x1 or x2 (one coin per batch).
+  the released one; x_real is one of the N images (one draw per batch).
 
 Under mixed precision (bf16 autocast on CUDA) the losses are computed in float32.
 """
@@ -21,7 +22,7 @@ import torch
 
 from chimeramix.config import GeneratorConfig
 from chimeramix.losses import adversarial_loss, laplacian_loss, reconstruction_loss
-from chimeramix.masks import mix
+from chimeramix.masks import blend
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.train.objectives import Objective, parameters_of
@@ -30,10 +31,11 @@ from chimeramix.train.objectives import Objective, parameters_of
 class AdversarialObjective(Objective):
     """The losses of generator G (f, g) and discriminator D, as one module.
 
-    ``objective(x1, x2, mask, half="generator")`` returns ``(L_G, L_rec, L_lap, L_adv, x̂)`` and
-    ``objective(x1, x2, x̂, real_is_x1, half="discriminator")`` returns ``L_D`` (x_real = x1 where ``real_is_x1``,
-    else x2). The forward passes run under ``autocast()``, the losses in float32. One module for both halves,
-    so that a pack of runs can call either through ``torch.func.vmap``.
+    ``images`` are the batch's N x B images as one (N B) x 3 x H x W tensor (image n of every group, then
+    image n + 1), ``weights`` B x N x h x w. ``objective(images, weights, half="generator")`` returns
+    ``(L_G, L_rec, L_lap, L_adv, x̂)`` and ``objective(images, x̂, real_index, half="discriminator")`` returns
+    ``L_D`` (x_real = the images at ``real_index``). The forward passes run under ``autocast()``, the losses in
+    float32. One module for both halves, so that a pack of runs can call either through ``torch.func.vmap``.
     """
 
     loss_names: ClassVar[tuple[str, ...]] = ("loss_g", "rec", "lap", "adv", "loss_d")
@@ -47,28 +49,34 @@ class AdversarialObjective(Objective):
         self.halve_discriminator_loss = config.discriminator_loss != "sum"
         self.autocast = autocast
 
-    def forward(self, x1: torch.Tensor, x2: torch.Tensor, third: torch.Tensor, real_is_x1: torch.Tensor | None = None,
-                *, half: Literal["generator", "discriminator"]) -> Any:
+    def forward(self, images: torch.Tensor, second: torch.Tensor, real_index: torch.Tensor | None = None, *,
+                half: Literal["generator", "discriminator"]) -> Any:
         if half == "generator":
-            return self.generator_losses(x1, x2, third)
-        if real_is_x1 is None:
-            raise ValueError("the discriminator's loss needs real_is_x1")
-        return self.discriminator_loss(x1, x2, third, real_is_x1)
+            return self.generator_losses(images, second)
+        if real_index is None:
+            raise ValueError("the discriminator's loss needs real_index")
+        return self.discriminator_loss(images, second, real_index)
 
-    def generator_losses(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def generator_losses(self, images: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        count = weights.shape[1]
         with self.autocast():
-            e1, e2 = self.generator.encode(torch.cat([x1, x2])).chunk(2)
-            x1_hat, x2_hat, mixed = self.generator.decode(torch.cat([e1, e2, mix(e1, e2, mask)])).chunk(3)
+            features = self.generator.encode(images)
+            mixed_features = blend(features.unflatten(0, (count, -1)), weights)
+            *reconstructed, mixed = self.generator.decode(torch.cat([features, mixed_features])).chunk(count + 1)
             fooled = self.discriminator(mixed)
-        rec = reconstruction_loss(x1_hat, x1) + reconstruction_loss(x2_hat, x2)
-        lap = laplacian_loss(x1_hat, x1) + laplacian_loss(x2_hat, x2)
+        originals = images.chunk(count)
+        rec = sum(reconstruction_loss(x_hat, x) for x_hat, x in zip(reconstructed, originals))
+        lap = sum(laplacian_loss(x_hat, x) for x_hat, x in zip(reconstructed, originals))
         adv = adversarial_loss(fooled, real=True)
         w_rec, w_lap, w_adv = self.weights
+        assert isinstance(rec, torch.Tensor) and isinstance(lap, torch.Tensor)
         return w_rec * rec + w_lap * lap + w_adv * adv, rec, lap, adv, mixed
 
-    def discriminator_loss(self, x1: torch.Tensor, x2: torch.Tensor, mixed: torch.Tensor,
-                           real_is_x1: torch.Tensor) -> torch.Tensor:
-        real = torch.where(real_is_x1, x1, x2)
+    def discriminator_loss(self, images: torch.Tensor, mixed: torch.Tensor, real_index: torch.Tensor) -> torch.Tensor:
+        groups = images.chunk(images.shape[0] // mixed.shape[0])
+        real = groups[0]
+        for n, image in enumerate(groups[1:], start=1):
+            real = torch.where(real_index == n, image, real)
         with self.autocast():
             judged_real, judged_fake = self.discriminator(torch.cat([real, mixed])).chunk(2)
         total = adversarial_loss(judged_real, real=True) + adversarial_loss(judged_fake, real=False)
@@ -79,14 +87,14 @@ class AdversarialObjective(Objective):
              *batch: torch.Tensor) -> torch.Tensor:
         """One generator step (gradients reach G's weights only), then one discriminator step; returns the
         losses of :attr:`loss_names`."""
-        x1, x2, mask, real_is_x1 = batch
-        loss_g, rec, lap, adv, mixed = objective(x1, x2, mask, half="generator")
+        images, weights, real_index = batch
+        loss_g, rec, lap, adv, mixed = objective(images, weights, half="generator")
         generator = optimizers["generator"]
         generator.zero_grad(set_to_none=True)
         loss_g.sum().backward(inputs=parameters_of(generator))
         generator.step()
 
-        loss_d = objective(x1, x2, mixed.detach(), real_is_x1, half="discriminator")
+        loss_d = objective(images, mixed.detach(), real_index, half="discriminator")
         discriminator = optimizers["discriminator"]
         discriminator.zero_grad(set_to_none=True)
         loss_d.sum().backward()

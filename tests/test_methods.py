@@ -50,7 +50,7 @@ def augmentation(name: str, *, padding: int = 2, pair_mixing: PairMixing | None 
 
 def identity_geometry(params: StepParams) -> StepParams:
     """The same parameters without crop shift and flip (use with padding 0)."""
-    for images in (params.images, params.partner_images):
+    for images in (params.images, *(params.partner_images or [])):
         if images is not None:
             images.crop_offsets = torch.zeros_like(images.crop_offsets)
             images.flips = torch.zeros_like(images.flips)
@@ -187,10 +187,11 @@ def test_gridmix_pixels_come_from_the_image_or_its_same_class_partner() -> None:
     positions = torch.arange(16)
     params = identity_geometry(aug.sample(positions, torch.Generator().manual_seed(2)))
     assert params.partners is not None and params.draws is not None
-    assert torch.equal(aug.labels[params.partners], aug.labels[positions])
+    assert params.partners.shape == (1, 16) and torch.equal(aug.labels[params.partners[0]], aug.labels[positions])
     inputs, targets = aug.apply(params)
-    x1, x2 = plain(aug, positions), plain(aug, params.partners)
-    keep = params.draws.bool().expand_as(x1)
+    x1, x2 = plain(aug, positions), plain(aug, params.partners[0])
+    assert params.draws.shape == (16, 2, SIZE, SIZE) and torch.equal(params.draws.sum(1), torch.ones(16, SIZE, SIZE))
+    keep = params.draws[:, :1].bool().expand_as(x1)
     assert torch.equal(inputs[keep], x1[keep]) and torch.equal(inputs[~keep], x2[~keep])
     assert torch.equal(targets, aug.labels[positions])
     cells = params.draws[:, 0, ::4, ::4]  # 4 x 4 cells of 4 px
@@ -224,13 +225,13 @@ def test_chimeramix_composes_with_the_frozen_generator() -> None:
     aug = augmentation("chimeramix-grid", padding=0, p=1.0, pair_mixing=pair)
     positions = torch.arange(6)
     params = identity_geometry(aug.sample(positions, torch.Generator().manual_seed(1)))
-    assert params.draws is not None and params.draws.shape == (6, 1, 8, 8)
+    assert params.draws is not None and params.draws.shape == (6, 2, 8, 8) and params.partners is not None
     inputs, _ = aug.apply(params)
     x1 = aug.images[positions].float() / 255
-    x2 = aug.images[params.partners].float() / 255
+    x2 = aug.images[params.partners[0]].float() / 255
     with torch.no_grad():
         up = [F.interpolate(x * 2 - 1, size=32, mode="bilinear", align_corners=False) for x in (x1, x2)]
-        composed = model.compose(up[0], up[1], params.draws)
+        composed = model.compose(up[0], up[1], params.draws[:, :1])
         down = F.interpolate(composed, size=SIZE, mode="bilinear", align_corners=False, antialias=True)
     expected = normalize(((down + 1) / 2).clamp(0, 1), aug.mean, aug.std)
     assert not inputs.is_inference() and not inputs.requires_grad
@@ -242,10 +243,9 @@ class RecordingMixing(PairMixing):
 
     seen: list[torch.Tensor]
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor, positions: torch.Tensor | None = None,
-                partners: torch.Tensor | None = None) -> torch.Tensor:
-        self.seen = [x1, x2]
-        return super().compose(x1, x2, masks)
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
+        self.seen = list(images)
+        return super().compose(images, draws)
 
 
 def test_the_released_stage_order_mixes_the_augmented_images_and_partners() -> None:
@@ -258,16 +258,17 @@ def test_the_released_stage_order_mixes_the_augmented_images_and_partners() -> N
         params = aug.sample(torch.arange(8), torch.Generator().manual_seed(6))
         assert params.partners is not None
         aug.apply(params)
-        raw = [images[params.positions].float() / 255, images[params.partners].float() / 255]
+        raw = [images[params.positions].float() / 255, images[params.partners[0]].float() / 255]
         if order == "paper":
             assert params.partner_images is None
             for seen, expected in zip(mixing.seen, raw):
                 assert torch.equal(seen, expected)
             continue
         assert params.partner_images is not None
-        for seen, expected, own in zip(mixing.seen, raw, (params.images, params.partner_images)):
+        partner = params.partner_images[0]
+        for seen, expected, own in zip(mixing.seen, raw, (params.images, partner)):
             torch.testing.assert_close(seen, crop_flip(expected, own.crop_offsets, own.flips, 2))
-        assert not torch.equal(params.images.crop_offsets, params.partner_images.crop_offsets)
+        assert not torch.equal(params.images.crop_offsets, partner.crop_offsets)
 
 
 def test_released_segments_are_cropped_and_flipped_with_their_images() -> None:
@@ -277,7 +278,8 @@ def test_released_segments_are_cropped_and_flipped_with_their_images() -> None:
     aug = augmentation("segmix", padding=3, p=1.0, pair_mixing=mixing, images=images, stage_order="released")
     params = aug.sample(torch.arange(16), torch.Generator().manual_seed(4))
     assert params.draws is not None and params.partner_images is not None
-    moved = crop_flip_ids(segments, params.partner_images.crop_offsets, params.partner_images.flips, 3)
+    partner = params.partner_images[0]
+    moved = crop_flip_ids(segments, partner.crop_offsets, partner.flips, 3)
     for mask, ids in zip(params.draws[:, 0], moved):  # the mask is a union of the moved segments of x2
         for segment in ids.unique():
             values = mask[ids == segment]

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig, apply_preset
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, apply_preset
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import cost_key
 from chimeramix.methods import parse_method
@@ -26,9 +26,9 @@ def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str
 
 def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
     """The generator config that a ChimeraMix classifier config needs: its data, recipe, preset, device,
-    precision and path, and the method's mask kind."""
-    kind = parse_method(config.method).mask_kind or "grid"
-    generator = GeneratorConfig(data=config.data, masks=MaskConfig(kind=kind), recipe=config.recipe,
+    precision and path, and the method's masks."""
+    masks = parse_method(config.method).generator_masks
+    generator = GeneratorConfig(data=config.data, masks=masks, recipe=config.recipe,
                                 device=config.device, amp=config.amp, fast=config.fast)
     return apply_preset(generator, config.preset)
 
@@ -48,7 +48,7 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
         config = replace(config, generator=str(glico_dir))
     elif method.needs_generator:
         generator = generator_config_for(config)
-        generator_dir = out_dir / run_name("generator", config.data, generator.masks.kind, config.preset,
+        generator_dir = out_dir / run_name("generator", config.data, generator.masks.label, config.preset,
                                            config.recipe)
         runs.append((generator, generator_dir))
         config = replace(config, generator=str(generator_dir))

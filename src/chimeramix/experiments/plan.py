@@ -25,7 +25,6 @@ from chimeramix.config import (
     GeneratorConfig,
     GlicoConfig,
     MaskConfig,
-    MaskKind,
     apply_preset,
     fields_with_role,
     flatten,
@@ -197,22 +196,21 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
                     if method.generator_kind == "glico":
                         generator_job = _glico_job(spec, dataset, k, seed)
                     elif method.needs_generator:
-                        assert method.mask_kind is not None
-                        generator_job = _generator_job(spec, dataset, k, seed, method.mask_kind)
+                        generator_job = _generator_job(spec, dataset, k, seed, method.generator_masks)
                     if generator_job is not None:
                         generators.setdefault(generator_job.id, generator_job)
                     classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, generator_job))
     return [*generators.values(), *classifiers]
 
 
-def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, mask: MaskKind) -> Job:
+def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, masks: MaskConfig) -> Job:
     data = DataConfig(dataset=dataset, k=k, seed=seed)
-    config = apply_preset(GeneratorConfig(data=data, masks=MaskConfig(kind=mask), recipe=spec.recipe), spec.preset)
+    config = apply_preset(GeneratorConfig(data=data, masks=masks, recipe=spec.recipe), spec.preset)
     config = with_overrides(config, spec.generator)
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{mask}-{_suffix(spec, spec.generator)}"
+    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{masks.label}-{_suffix(spec, spec.generator)}"
     return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
 
 

@@ -42,7 +42,7 @@ from chimeramix.methods.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.pair_mixing import PairComposer
+from chimeramix.methods.pair_mixing import GroupComposer
 from chimeramix.methods.registry import Method
 
 RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
@@ -69,9 +69,10 @@ class StepParams:
     """Positions of the batch images in the training subset."""
     images: ImageParams
     partners: torch.Tensor | None
-    """Same-class partner positions when the batch is replaced by compositions, else ``None``."""
-    partner_images: ImageParams | None
-    """The partners' own augmentation (released stage order only)."""
+    """(N - 1) x B same-class partner positions when the batch is replaced by compositions (N = 2: one
+    partner each), else ``None``."""
+    partner_images: list[ImageParams] | None
+    """Each partner's own augmentation (released stage order only)."""
     draws: torch.Tensor | None
     """The pair mixing's draws for the batch: masks (GridMix, SegMix, ChimeraMix), or interpolation ratio and
     noise codes (GLICO)."""
@@ -101,7 +102,7 @@ class Augmentation:
         cutout_size: int,
         mean: torch.Tensor,
         std: torch.Tensor,
-        pair_mixing: PairComposer | None = None,
+        pair_mixing: GroupComposer | None = None,
         pair_mixing_p: float = 0.5,
         stage_order: StageOrder = "paper",
     ) -> None:
@@ -155,19 +156,19 @@ class Augmentation:
         return ImageParams(policy_seed, offsets, flips, centres, erasing_seed)
 
     def _sample_pairs(self, positions: torch.Tensor, rng: torch.Generator, own: ImageParams | None
-                      ) -> tuple[torch.Tensor | None, ImageParams | None, torch.Tensor | None]:
+                      ) -> tuple[torch.Tensor | None, list[ImageParams] | None, torch.Tensor | None]:
         """The coin, and when it says "replace": partners, (released) their augmentation, and masks."""
         mixing = self.pair_mixing
         if mixing is None or not torch.rand(1, generator=rng, device=rng.device).item() < self.pair_mixing_p:
             return None, None, None
-        partners = self.partners.sample(positions, rng)
-        segments = mixing.pair_segments(positions, partners)
+        partners = torch.stack([self.partners.sample(positions, rng) for _ in range(mixing.images - 1)])
+        segments = mixing.group_segments(torch.cat([positions[None], partners]))
         partner_images = None
         if own is not None:  # released: the masks follow the augmented images' segments
-            partner_images = self._sample_images(len(positions), rng)
+            partner_images = [self._sample_images(len(positions), rng) for _ in partners]
             if segments is not None:
                 segments = [crop_flip_ids(ids, params.crop_offsets, params.flips, self.crop_padding)
-                            for ids, params in zip(segments, (own, partner_images))]
+                            for ids, params in zip(segments, (own, *partner_images))]
         return partners, partner_images, mixing.sample(len(positions), rng, segments)
 
     # ------------------------------------------------------------------------------------------- applying
@@ -181,14 +182,16 @@ class Augmentation:
             images = self._augment_released(images, params.images)
             if mixing is not None and partners is not None and draws is not None:
                 assert params.partner_images is not None
-                others = self._augment_released(self.images[partners].float().div(255), params.partner_images)
-                composed = mixing.compose(self._to_unit(images), self._to_unit(others), draws, params.positions,
-                                          partners)
+                others = [self._to_unit(self._augment_released(self.images[where].float().div(255), own))
+                          for where, own in zip(partners, params.partner_images)]
+                composed = mixing.compose(torch.stack([self._to_unit(images), *others]), draws,
+                                          torch.cat([params.positions[None], partners]))
                 images = normalize(composed, self.mean, self.std)
         else:
             if mixing is not None and partners is not None and draws is not None:
-                images = mixing.compose(images, self.images[partners].float().div(255), draws, params.positions,
-                                        partners)
+                others = [self.images[where].float().div(255) for where in partners]
+                images = mixing.compose(torch.stack([images, *others]), draws,
+                                        torch.cat([params.positions[None], partners]))
             images = self._augment_paper(images, params.images)
         if self.label_mixing is not None and params.mixing_seed is not None:
             label_mixing = self.label_mixing

@@ -16,15 +16,17 @@ RATIOS = (0.1, 0.2, 0.3, 0.4)
 
 
 class LatentInterpolation:
-    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.pair_mixing.PairComposer`): its draws
+    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.pair_mixing.GroupComposer`): its draws
     are B x (1 + noise) values, the batch's ratio t then every pair's noise code."""
+
+    images = 2
 
     def __init__(self, model: LatentGenerator, noise_std: float, autocast_dtype: torch.dtype | None = None) -> None:
         self.model = model.eval().requires_grad_(False)
         self.noise_std = noise_std
         self.autocast_dtype = autocast_dtype
 
-    def pair_segments(self, positions: torch.Tensor, partners: torch.Tensor) -> list[torch.Tensor] | None:
+    def group_segments(self, group: torch.Tensor) -> list[torch.Tensor] | None:
         return None
 
     def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
@@ -34,13 +36,13 @@ class LatentInterpolation:
         codes = torch.randn(count, self.model.noise_dim, generator=rng, device=rng.device) * self.noise_std
         return torch.cat([ratio.expand(count, 1), codes], dim=1)
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, draws: torch.Tensor, positions: torch.Tensor,
-                partners: torch.Tensor) -> torch.Tensor:
-        """G(slerp(t, z_i, z_j), code) in [0, 1] at the side of ``x1``."""
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """G(slerp(t, z_i, z_j), code) in [0, 1] at the side of ``images`` for the pairs (i, j) of ``group``."""
+        positions, partners = group
         latents = self.model.latents
         dtype = self.autocast_dtype
-        autocast = torch.autocast(x1.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
+        autocast = torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
         with torch.inference_mode(), autocast:
             z = slerp(draws[:, 0], latents[positions], latents[partners])
             generated = self.model.generate(z, draws[:, 1:])
-        return resize_to(generated.float(), x1.shape[-1]).clamp(0, 1)
+        return resize_to(generated.float(), images.shape[-1]).clamp(0, 1)

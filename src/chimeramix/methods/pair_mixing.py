@@ -1,5 +1,6 @@
 """Compositions of a batch with same-class partners: in pixel space (GridMix, SegMix) or by the frozen
-ChimeraMix generator (features mixed, then decoded)."""
+ChimeraMix generator (features mixed, then decoded); with one partner per image (pairs) or N - 1 (multi-image
+ChimeraMix)."""
 
 from __future__ import annotations
 
@@ -7,45 +8,52 @@ from typing import Protocol
 
 import torch
 
-from chimeramix.masks import GridMasks, SegmentationMasks, mix
+from chimeramix.masks import GridMasks, MultiImageMasks, SegmentationMasks, TwoImageMasks, blend
 from chimeramix.models.generator import MixingGenerator, resize_images
 
 
-class PairComposer(Protocol):
-    """What the per-step augmentation needs of a pair mixing: its random draws for a batch (masks, or GLICO's
-    interpolation ratio and noise codes), then the compositions of the batch with its partners."""
+class GroupComposer(Protocol):
+    """What the per-step augmentation needs of a pair (or group) mixing: how many images a composition takes,
+    its random draws for a batch (masks, or GLICO's interpolation ratio and noise codes), then the compositions.
 
-    def pair_segments(self, positions: torch.Tensor, partners: torch.Tensor) -> list[torch.Tensor] | None:
-        """The segment maps of the batch images and their partners (``None`` when the draws need none)."""
+    A group is N x B positions in the training subset: the batch images first, then N - 1 same-class partners
+    of each."""
+
+    images: int
+    """N, the images per composition (2: pairs)."""
+
+    def group_segments(self, group: torch.Tensor) -> list[torch.Tensor] | None:
+        """The segment maps of the N images of every group (``None`` when the draws need none)."""
         ...
 
     def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """The draws of a batch of ``count`` pairs."""
+        """The draws of a batch of ``count`` groups."""
         ...
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, draws: torch.Tensor, positions: torch.Tensor,
-                partners: torch.Tensor) -> torch.Tensor:
-        """Compositions (float images in [0, 1], the shape of ``x1``) of the batch images ``x1`` at ``positions``
-        with their partners ``x2`` at ``partners`` of the training subset."""
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """Compositions (float images in [0, 1], B x 3 x H x W) of the N x B x 3 x H x W float images in [0, 1]
+        of the groups at ``group``."""
         ...
 
 
 class PairMixing:
-    """Compositions of images with same-class partners under grid or segmentation masks.
+    """Compositions of images with same-class partners under N-image mask weights (for pairs: (m, 1 - m)).
 
     Without ``model`` the images are mixed in pixel space (GridMix / SegMix), at the image size or, when
     ``working_size`` is given, at that size (resized there and back, as the released code mixes at 64 px);
     with a frozen :class:`~chimeramix.models.generator.MixingGenerator` the generator mixes their features
     (ChimeraMix): images are taken to [-1, 1] at its ``working_size`` (bilinear; ``align_corners`` as the
-    released code resizes), composed under ``torch.inference_mode`` and resized back. A mask of ones keeps
-    the batch image. Segmentation masks choose regions of ``segments`` (N x H x W ids of the training subset,
-    on the training device). ``mask_size`` is the side masks are drawn at: the mixing side in pixel space,
-    the generator's feature side for ChimeraMix (the masks it was trained with).
+    released code resizes), composed under ``torch.inference_mode`` and resized back. Weight 1 on the first
+    image keeps the batch image. Segmentation masks choose regions of ``segments`` (N x H x W ids of the
+    training subset, on the training device). ``mask_size`` is the side masks are drawn at: the mixing side in
+    pixel space, the generator's feature side for ChimeraMix (the masks it was trained with). Two-image
+    samplers (:class:`~chimeramix.masks.GridMasks`, :class:`~chimeramix.masks.SegmentationMasks`) are taken as
+    pairs.
     """
 
     def __init__(
         self,
-        masks: GridMasks | SegmentationMasks,
+        masks: TwoImageMasks | MultiImageMasks | GridMasks | SegmentationMasks,
         *,
         mask_size: int,
         segments: torch.Tensor | None = None,
@@ -54,11 +62,13 @@ class PairMixing:
         autocast_dtype: torch.dtype | None = None,
         align_corners: bool = False,
     ) -> None:
-        if isinstance(masks, SegmentationMasks) and segments is None:
+        masks = TwoImageMasks(masks) if isinstance(masks, GridMasks | SegmentationMasks) else masks
+        if _needs_segments(masks) and segments is None:
             raise ValueError("segmentation masks need the segments of the training subset")
         if model is not None and working_size is None:
             raise ValueError("a generator needs its working size")
         self.masks = masks
+        self.images = masks.images
         self.mask_size = mask_size
         self.segments = segments
         self.model = model
@@ -66,36 +76,38 @@ class PairMixing:
         self.autocast_dtype = autocast_dtype
         self.align_corners = align_corners
 
-    def pair_segments(self, positions: torch.Tensor, partners: torch.Tensor) -> list[torch.Tensor] | None:
-        """The segment maps of the batch images and of their partners (``None`` for grid masks)."""
+    def group_segments(self, group: torch.Tensor) -> list[torch.Tensor] | None:
+        """The segment maps of the N images of every group (``None`` for grid masks)."""
         if self.segments is None:
             return None
-        return [self.segments[positions], self.segments[partners]]
+        return [self.segments[positions] for positions in group]
 
     def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """count x 1 x s x s masks (s = ``mask_size``); ``segments``: the maps of the pair's images."""
+        """count x N x s x s weights (s = ``mask_size``); ``segments``: the maps of the groups' images."""
         return self.masks.sample(count, self.mask_size, rng, segments)
 
     def _resize(self, images: torch.Tensor, size: int) -> torch.Tensor:
         return resize_images(images, size, align_corners=self.align_corners)
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor, positions: torch.Tensor | None = None,
-                partners: torch.Tensor | None = None) -> torch.Tensor:
-        """Compositions of float images in [0, 1] under ``masks`` (same shape out; the positions are not needed)."""
-        size = x1.shape[-1]
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
+        """Compositions of N x B float images in [0, 1] under the weights ``draws`` (``group`` is not needed)."""
+        size = images.shape[-1]
         if self.model is None:
             if self.working_size is None:
-                return mix(x1, x2, masks)
-            mixed = mix(self._resize(x1, self.working_size), self._resize(x2, self.working_size), masks)
+                return blend(images, draws)
+            mixed = blend(torch.stack([self._resize(x, self.working_size) for x in images]), draws)
             return self._resize(mixed, size)
         assert self.working_size is not None
         dtype = self.autocast_dtype
-        autocast = torch.autocast(x1.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
+        autocast = torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
         with torch.inference_mode(), autocast:
-            composed = self.model.compose(
-                self._resize(x1 * 2 - 1, self.working_size),
-                self._resize(x2 * 2 - 1, self.working_size),
-                masks,
-            )
+            inputs = torch.stack([self._resize(x * 2 - 1, self.working_size) for x in images])
+            composed = self.model.compose_images(inputs, draws)
         # Leaving inference mode: the ops below make ordinary tensors the classifier can train on.
         return self._resize(composed.float(), size).add(1).div(2).clamp(0, 1)
+
+
+def _needs_segments(masks: TwoImageMasks | MultiImageMasks) -> bool:
+    if isinstance(masks, TwoImageMasks):
+        return isinstance(masks.masks, SegmentationMasks)
+    return masks.kind == "seg"

@@ -10,7 +10,9 @@ Every component has a role, and a method holds at most one component per role:
     probability ``pair_mixing_p`` (0.5) the whole batch is replaced by compositions of each image with a
     same-class partner of the training subset; labels are unchanged. GridMix / SegMix mix pixels under the mask
     (paper Table 3); ChimeraMix lets the frozen generator mix features; GLICO generates from a spherical
-    interpolation of the pair's latent codes.
+    interpolation of the pair's latent codes. Multi-image ChimeraMix (``chimeramix-grid-n3``,
+    ``chimeramix-seg-n4``, ``chimeramix-seg-n3-soft``: N images, hard or Dirichlet-weighted masks) composes
+    each image with N - 1 partners; ``-n2`` (hard) is plain ChimeraMix.
   - label mixing (``mixup``, ``cutmix``): every batch, lambda ~ Beta(1, 1), soft labels (torchvision v2).
 - policy (``autoaugment``, ``trivialaugment``): torchvision v2; AutoAugment uses the CIFAR-10 policy up to
   64 px and the ImageNet policy above (STL-10).
@@ -20,10 +22,11 @@ Every component has a role, and a method holds at most one component per role:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-from chimeramix.config import MaskKind
+from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
 
 Role = Literal["baseline", "pair-mixing", "label-mixing", "policy", "erasing", "loss"]
@@ -59,6 +62,9 @@ COMPONENTS: dict[str, Component] = {
 }
 """The registry of method components; the keys are the command-line names."""
 
+MULTI_IMAGE = re.compile(r"chimeramix-(grid|seg)-n(\d+)(-soft)?")
+"""Multi-image ChimeraMix components: ``chimeramix-{grid,seg}-n{N}[-soft]``."""
+
 MIXING_ROLES: tuple[Role, ...] = ("pair-mixing", "label-mixing")
 MASK_KINDS: dict[str, MaskKind] = {"gridmix": "grid", "chimeramix-grid": "grid", "segmix": "seg",
                                    "chimeramix-seg": "seg"}
@@ -78,7 +84,7 @@ class Method:
 
     def component(self, role: Role) -> str | None:
         """The component with this role, or ``None``."""
-        return next((name for name in self.components if COMPONENTS[name].role == role), None)
+        return next((name for name in self.components if component_of(name).role == role), None)
 
     @property
     def pair_mixing(self) -> str | None:
@@ -101,7 +107,17 @@ class Method:
     @property
     def mask_kind(self) -> MaskKind | None:
         """``grid`` or ``seg`` for pair mixing, else ``None``."""
-        return MASK_KINDS.get(self.pair_mixing or "")
+        match = MULTI_IMAGE.fullmatch(self.pair_mixing or "")
+        return cast(MaskKind, match[1]) if match else MASK_KINDS.get(self.pair_mixing or "")
+
+    @property
+    def generator_masks(self) -> MaskConfig:
+        """The masks of the generator a ChimeraMix method composes with: its kind, and for multi-image mixing
+        N and the weights."""
+        match = MULTI_IMAGE.fullmatch(self.pair_mixing or "")
+        if match is None:
+            return MaskConfig(kind=self.mask_kind or "grid")
+        return MaskConfig(kind=cast(MaskKind, match[1]), images=int(match[2]), weights="soft" if match[3] else "hard")
 
     @property
     def pixel_mask_kind(self) -> MaskKind | None:
@@ -121,7 +137,29 @@ class Method:
 
 def method_names() -> list[str]:
     """The component names, for ``--help`` and error messages."""
-    return list(COMPONENTS)
+    return [*COMPONENTS, "chimeramix-grid-nN", "chimeramix-seg-nN[-soft]"]
+
+
+def component_of(name: str) -> Component:
+    """The registry entry of a component name, multi-image ChimeraMix included."""
+    match = MULTI_IMAGE.fullmatch(name)
+    if match is None:
+        return COMPONENTS[name]
+    weights = "Dirichlet-weighted" if match[3] else "hard"
+    return Component("pair-mixing", f"multi-image ChimeraMix: N = {match[2]} same-class images, {weights} "
+                     f"{match[1]} masks, composed by the frozen generator")
+
+
+def _canonical_component(name: str) -> str:
+    """``name`` with multi-image ChimeraMix spelled canonically (N = 2 with hard masks is plain ChimeraMix);
+    N < 2 is an error."""
+    match = MULTI_IMAGE.fullmatch(name)
+    if match is None:
+        return name
+    kind, images, soft = match[1], int(match[2]), match[3] or ""
+    if images < 2:
+        raise ChimeraMixError(f"method {name!r} mixes fewer than 2 images; use N >= 2, e.g. chimeramix-{kind}-n3")
+    return f"chimeramix-{kind}" if images == 2 and not soft else f"chimeramix-{kind}-n{images}{soft}"
 
 
 def parse_method(name: str) -> Method:
@@ -136,12 +174,13 @@ def parse_method(name: str) -> Method:
 each batch is mixed by one method: keep one of them
     """
     parts = [part.strip() for part in name.split("+")]
-    unknown = [part for part in parts if part not in COMPONENTS]
+    unknown = [part for part in parts if part not in COMPONENTS and not MULTI_IMAGE.fullmatch(part)]
     if unknown:
         raise ChimeraMixError(
-            f"unknown method {unknown[0]!r} in {name!r}; use one of {', '.join(COMPONENTS)}, or several "
+            f"unknown method {unknown[0]!r} in {name!r}; use one of {', '.join(method_names())}, or several "
             "joined by '+' (e.g. chimeramix-seg+trivialaugment)"
         )
+    parts = [_canonical_component(part) for part in parts]
     if len(set(parts)) < len(parts):
         raise ChimeraMixError(f"method {name!r} names a component twice; name each one once")
     if "baseline" in parts and len(parts) > 1:
@@ -149,17 +188,17 @@ each batch is mixed by one method: keep one of them
             f"method {name!r} combines 'baseline' with other methods; baseline means no augmentation beyond "
             "crop and flip: drop 'baseline'"
         )
-    mixing = [part for part in parts if COMPONENTS[part].role in MIXING_ROLES]
+    mixing = [part for part in parts if component_of(part).role in MIXING_ROLES]
     if len(mixing) > 1:
         raise ChimeraMixError(
             f"method {name!r} combines two mixing methods ({', '.join(mixing)}); each batch is mixed by one "
             "method: keep one of them"
         )
     for role in ("policy", "erasing"):
-        same = [part for part in parts if COMPONENTS[part].role == role]
+        same = [part for part in parts if component_of(part).role == role]
         if len(same) > 1:
             raise ChimeraMixError(
                 f"method {name!r} combines two {role} methods ({', '.join(same)}); keep one of them"
             )
-    ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(COMPONENTS[part].role))
+    ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(component_of(part).role))
     return Method(tuple(ordered))

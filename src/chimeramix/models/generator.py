@@ -117,9 +117,8 @@ class MixingGenerator(nn.Module):
 
     def compose_images(self, images: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """x̂ = g(Σ_n M_n ⊙ f(x_n)) of N x B x 3 x H x W images under B x N x h x w weights that sum to 1 over N
-        (:func:`chimeramix.masks.blend`); all N x B images are encoded as one batch."""
-        features = self.encode(images.flatten(0, 1)).unflatten(0, images.shape[:2])
-        return self.decode(blend(features, weights))
+        (:func:`chimeramix.masks.blend`); for two images the same values as :meth:`compose` of m = M_1."""
+        return self.decode(blend(torch.stack([self.encode(x) for x in images]), weights))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.compose(x1, x2, mask)

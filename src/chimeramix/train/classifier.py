@@ -26,10 +26,10 @@ from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, pr
 from chimeramix.data import ImageSet, TrainingSet, load_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
-from chimeramix.masks import build_masks
+from chimeramix.masks import build_image_masks
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.methods.latent_interpolation import LatentInterpolation
-from chimeramix.methods.pair_mixing import PairComposer
+from chimeramix.methods.pair_mixing import GroupComposer
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
@@ -176,7 +176,7 @@ def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn
 
 def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
                  device: torch.device, generator_config: GeneratorConfig | GlicoConfig | None
-                 ) -> PairComposer | None:
+                 ) -> GroupComposer | None:
     """The method's pair mixing: in pixel space with the config's masks (gridmix, segmix), by the frozen
     generator of ``config.generator`` with the masks it was trained with (chimeramix-*), or by GLICO's
     interpolations (glico); ``None`` otherwise. The released stage order mixes at the generator's working size
@@ -202,7 +202,7 @@ def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, fo
     if masks.kind == "seg":
         cached = segment_cache(folder.segments, data.pixels, SegmentationParams.of(masks))
         segments = torch.from_numpy(cached[:, 0]).to(device)  # unflipped: the paper order mixes before the flip
-    mixing = PairMixing(build_masks(masks), mask_size=mask_size, segments=segments, model=model,
+    mixing = PairMixing(build_image_masks(masks), mask_size=mask_size, segments=segments, model=model,
                         working_size=working_size, autocast_dtype=autocast_dtype(device, config.amp),
                         align_corners=released)
     return GraphedPairMixing(mixing) if config.fast and model is not None else mixing

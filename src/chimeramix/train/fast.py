@@ -222,9 +222,8 @@ class GraphedPairMixing(PairMixing):
             self.model.requires_grad_(False)
         self._graphed = GraphedFunction(super().compose)
 
-    def compose(self, x1: torch.Tensor, x2: torch.Tensor, masks: torch.Tensor, positions: torch.Tensor | None = None,
-                partners: torch.Tensor | None = None) -> torch.Tensor:
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
         if self.model is None:
-            return super().compose(x1, x2, masks)
-        composed: torch.Tensor = self._graphed(x1, x2, masks)
+            return super().compose(images, draws)
+        composed: torch.Tensor = self._graphed(images, draws)
         return composed

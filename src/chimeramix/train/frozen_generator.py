@@ -80,8 +80,10 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
     problems = _data_problems(trained.data, config.data)
     if trained.working_size != wanted.working_size:
         problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")
-    if trained.masks.kind != method.mask_kind:
-        problems.append(f"{trained.masks.kind} masks (not {method.mask_kind})")
+    wanted_masks = method.generator_masks
+    if (trained.masks.kind, trained.masks.images, trained.masks.weights) != (
+            wanted_masks.kind, wanted_masks.images, wanted_masks.weights):
+        problems.append(f"{trained.masks.label} masks (not {wanted_masks.label})")
     if trained.recipe != config.recipe:
         problems.append(f"the {trained.recipe} recipe (not {config.recipe})")
     _check_match(config, folder, problems)

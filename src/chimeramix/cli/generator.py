@@ -15,7 +15,7 @@ from chimeramix.rundir import RESULT_FILE, RunFolder
 OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
              "mix_after", "base_channels", "working_size", "input_crop", "checkpoint_every", "device", "recipe")
 """Config fields that have a command-line option of the same name."""
-MASK_OVERRIDES = ("grid_cells", "region_choice")
+MASK_OVERRIDES = ("grid_cells", "region_choice", "images", "min_images", "weights", "concentration", "partition")
 """Mask config fields that have a command-line option of the same name."""
 
 
@@ -60,6 +60,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                            help="shift the grid by a random offset per batch, as the released code does")
     overrides.add_argument("--region-choice", choices=("paper", "released"),
                            help="each segment with probability 0.5 (paper), or an id range (released)")
+    multi = train.add_argument_group("multi-image mixing (beyond the paper; see README)")
+    multi.add_argument("--images", type=int, metavar="N", help="images per composition (default 2: ChimeraMix)")
+    multi.add_argument("--min-images", type=int, metavar="N",
+                       help="draw N per batch from MIN..--images (default: always --images)")
+    multi.add_argument("--weights", choices=("hard", "soft"),
+                       help="each cell or region to one image (hard, default), or Dirichlet weights (soft)")
+    multi.add_argument("--concentration", type=float, metavar="ALPHA", help="Dirichlet concentration (default 1)")
+    multi.add_argument("--partition", choices=("first", "random"),
+                       help="whose segments are the regions: the first image's (default) or a random one's")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
     overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
     overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")

@@ -1,4 +1,5 @@
-"""Pictures of a mixing generator run: compositions (like Fig. 2), masks (like Fig. 3), reconstructions.
+"""Pictures of a mixing generator run: compositions (like Fig. 2; for multi-image mixing the N inputs, their
+weights in N colours and the compositions), masks (like Fig. 3), reconstructions.
 
 Every picture shows fixed examples (chosen by the split seed), so pictures of one run at different epochs, or
 of runs with other settings, show the same images.
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from chimeramix.config import GeneratorConfig
-from chimeramix.masks import build_masks, resize_mask
+from chimeramix.masks import build_image_masks, build_masks, resize_mask, resize_weights
 from chimeramix.models.generator import MixingGenerator, resize_images
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng
@@ -22,6 +23,9 @@ from chimeramix.train.pairs import PairData, to_generator_input
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
 PICTURE_PAIRS = 8
+IMAGE_COLOURS = np.array([[230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25], [145, 30, 180],
+                          [70, 240, 240], [240, 50, 230], [128, 128, 128]], dtype=np.float32)
+"""The colours of images 1..8 in pictures of multi-image weights (more images reuse them)."""
 
 
 def picture_pairs(data: PairData, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,6 +55,32 @@ def compositions_picture(
     columns = [x1, x2, *compositions]
     rows = [to_uint8(torch.stack(row)) for row in zip(*columns)]
     return image_grid(rows, scale=2 if size <= 64 else 1)
+
+
+@torch.no_grad()
+def group_compositions_picture(
+    generator: MixingGenerator, config: GeneratorConfig, data: PairData, count: int, seed: int
+) -> np.ndarray:
+    """Multi-image mixing: rows of (x_1 .. x_N, then twice: the weights in N colours, the composition)."""
+    size = int(config.working_size or 0)
+    positions, partners = picture_pairs(data, count, seed)
+    rng = make_rng(seed + 1, data.images.device)
+    masks = build_image_masks(config.masks)
+    group = torch.stack([positions, partners, *(data.partners.sample(positions, rng) for _ in range(masks.images - 2))])
+    segments = None if data.segments is None else [data.segments[where, 0] for where in group]
+    inputs = torch.stack([to_generator_input(data.images[where], size) for where in group])
+    columns = list(inputs)
+    for _ in range(2):
+        weights = masks.sample(count, config.feature_size, rng, segments)
+        columns += [coloured_weights(resize_weights(weights, size)), generator.compose_images(inputs, weights)]
+    rows = [to_uint8(torch.stack(row)) for row in zip(*columns)]
+    return image_grid(rows, scale=2 if size <= 64 else 1)
+
+
+def coloured_weights(weights: torch.Tensor) -> torch.Tensor:
+    """B x N x H x W weights as B x 3 x H x W images in [-1, 1]: Σ_n M_n colour_n."""
+    colours = torch.from_numpy(IMAGE_COLOURS[np.arange(weights.shape[1]) % len(IMAGE_COLOURS)]).to(weights.device)
+    return torch.einsum("bnhw,nc->bchw", weights.float(), colours) / 127.5 - 1
 
 
 @torch.no_grad()
@@ -100,6 +130,7 @@ def write_pictures(generator: MixingGenerator, config: GeneratorConfig, data: Pa
     """``compositions.png``, ``masks.png`` and ``reconstructions.png`` in the run folder (fixed examples)."""
     generator.eval()
     seed = config.data.seed
-    save_png(compositions_picture(generator, config, data, PICTURE_PAIRS, seed), folder.picture("compositions"))
+    compositions = group_compositions_picture if config.masks.multi_image else compositions_picture
+    save_png(compositions(generator, config, data, PICTURE_PAIRS, seed), folder.picture("compositions"))
     save_png(masks_picture(config, data, 4, seed), folder.picture("masks"))
     save_png(reconstructions_picture(generator, config, data, PICTURE_PAIRS, seed), folder.picture("reconstructions"))

@@ -207,6 +207,9 @@ BAD_INPUTS = [
     (["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5", "--seeds", "0", "--store", "{tmp}/s",
       "--pack", "0"], "--pack must be at least 1"),
     (["sweep", "--file", "{tmp}/missing.yaml", "--store", "{tmp}/s"], "cannot read sweep file"),
+    (["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "2", "--seeds", "0", "--store", "{tmp}/s",
+      "--preset", "quick", "--data-root", "{tmp}/nothing"], "chimeramix data prepare cifar10"),  # before any job
+    (["classifier", "train", "--k", "2", "--method", "chimeramix-seg-n1", "--out", "{tmp}/a"], "fewer than 2 images"),
     (["table", "--store", "{tmp}/no-store"], "{tmp}/no-store"),
     (["generator", "train", *GENERATOR, "--working-size", "16", "--data-root", "{data}", "--out", "{tmp}/g"],
      "--working-size 32 or more"),

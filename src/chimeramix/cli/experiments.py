@@ -11,6 +11,7 @@ import yaml
 
 from chimeramix.cli.common import SWEEP_HINT, add_data_root_argument, add_yes_argument, check_estimate, duration
 from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
+from chimeramix.data.datasets import prepared_file
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
@@ -19,6 +20,7 @@ from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, pla
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import build_tables, load_results, plot_tables, render
 from chimeramix.fileio import atomic_write
+from chimeramix.protocol import FOLDER_PREFIX, train_set
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,6 +122,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     cost = estimate_cost(pending, device, step_seconds, measured=load_costs(device))
     print(_plan_summary(jobs, pending, cost, device, slots))
     if not args.dry_run:
+        for dataset in spec.datasets:  # before any worker starts: a missing dataset would fail every job
+            if not dataset.startswith(FOLDER_PREFIX):
+                prepared_file(train_set(dataset), "train", args.data_root)
         quick = None if spec.preset == "quick" else estimate_cost(
             plan_sweep(replace(spec, preset="quick")), device, step_seconds, measured=load_costs(device)).seconds
         check_estimate(cost.seconds / (slots or 1), device, args.yes, quick and quick / (slots or 1))

@@ -104,6 +104,11 @@ def load_split(
             image_size=folder_image_size,
             test_fraction=folder_test_fraction,
         )
+    return read_npz(prepared_file(name, split, data_root), name, split)
+
+
+def prepared_file(name: str, split: SplitName, data_root: str | os.PathLike[str] | None = None) -> Path:
+    """The npz file of a prepared built-in dataset's split; an error with the fix when it is missing."""
     root = resolve_data_root(data_root)
     check_data_root(root, name)
     path = dataset_file(root, name, split)
@@ -112,7 +117,7 @@ def load_split(
             f"{name} is not prepared in {root} (no {path.relative_to(root)}); run "
             f"`chimeramix data prepare {name} --data-root {root}`"
         )
-    return read_npz(path, name, split)
+    return path
 
 
 def read_npz(path: Path, name: str, split: SplitName) -> ImageSet:

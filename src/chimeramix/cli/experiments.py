@@ -109,7 +109,7 @@ def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 def run_sweep_command(args: argparse.Namespace) -> int:
     spec = _sweep_spec(args)
     jobs = plan_sweep(spec)
-    for flag, size in (("--pack", args.pack), ("--generator-pack", args.generator_pack)):
+    for flag, size in (("--workers", args.workers), ("--pack", args.pack), ("--generator-pack", args.generator_pack)):
         if size is not None and size < 1:
             raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,

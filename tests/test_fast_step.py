@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.methods import parse_method
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.fast import GraphedFunction, TensorLearningRates, sgd_options
 from chimeramix.train.generator import train_generator
@@ -81,13 +82,13 @@ def losses(log: list[dict[str, Any]], name: str) -> list[float]:
 
 
 @needs_cuda
-@pytest.mark.parametrize("method", ["baseline", "chimeramix-grid"])
+@pytest.mark.parametrize("method", ["baseline", "chimeramix-grid", "chimeramix-seg-n3"])
 def test_graphed_trainers_match_eager_trainers_on_cuda(tiny_data_root: Path, tmp_path: Path, method: str) -> None:
     """Captured and replayed steps (from step 4 on) give the eager trainer's losses (fp32, no autocast;
     kernels may differ in summation order, convolutions use TF32)."""
     data = DataConfig("cifar10", k=2, seed=0, data_root=str(tiny_data_root))
-    generator = GeneratorConfig(data=data, blocks=2, mix_after=1, base_channels=4, batch_size=8, repetition=8,
-                                epochs=2, device="cuda", amp=False)
+    generator = GeneratorConfig(data=data, masks=parse_method(method).generator_masks, blocks=2, mix_after=1,
+                                base_channels=4, batch_size=8, repetition=8, epochs=2, device="cuda", amp=False)
     results: dict[bool, list[dict[str, Any]]] = {}
     for fast in (False, True):
         generator_dir = tmp_path / f"generator-{fast}"

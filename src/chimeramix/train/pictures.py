@@ -41,27 +41,8 @@ def picture_pairs(data: PairData, count: int, seed: int) -> tuple[torch.Tensor, 
 def compositions_picture(
     generator: MixingGenerator, config: GeneratorConfig, data: PairData, count: int, seed: int
 ) -> np.ndarray:
-    """Rows of (x1, x2, three compositions under different masks of the run's kind), like Fig. 2."""
-    size = int(config.working_size or 0)
-    positions, partners = picture_pairs(data, count, seed)
-    rng = make_rng(seed + 1, data.images.device)
-    masks = build_masks(config.masks)
-    segments = None if data.segments is None else [data.segments[positions, 0], data.segments[partners, 0]]
-    x1 = to_generator_input(data.images[positions], size)
-    x2 = to_generator_input(data.images[partners], size)
-    e1, e2 = generator.encode(x1), generator.encode(x2)
-    compositions = [generator.compose_features(e1, e2, masks.sample(count, config.feature_size, rng, segments))
-                    for _ in range(3)]
-    columns = [x1, x2, *compositions]
-    rows = [to_uint8(torch.stack(row)) for row in zip(*columns)]
-    return image_grid(rows, scale=2 if size <= 64 else 1)
-
-
-@torch.no_grad()
-def group_compositions_picture(
-    generator: MixingGenerator, config: GeneratorConfig, data: PairData, count: int, seed: int
-) -> np.ndarray:
-    """Multi-image mixing: rows of (x_1 .. x_N, then twice: the weights in N colours, the composition)."""
+    """Rows of (x1, x2, three compositions under different masks of the run's kind), like Fig. 2; for
+    multi-image mixing (x_1 .. x_N, then twice: the weights in N colours, the composition)."""
     size = int(config.working_size or 0)
     positions, partners = picture_pairs(data, count, seed)
     rng = make_rng(seed + 1, data.images.device)
@@ -70,9 +51,11 @@ def group_compositions_picture(
     segments = None if data.segments is None else [data.segments[where, 0] for where in group]
     inputs = torch.stack([to_generator_input(data.images[where], size) for where in group])
     columns = list(inputs)
-    for _ in range(2):
+    for _ in range(2 if config.masks.multi_image else 3):
         weights = masks.sample(count, config.feature_size, rng, segments)
-        columns += [coloured_weights(resize_weights(weights, size)), generator.compose_images(inputs, weights)]
+        if config.masks.multi_image:
+            columns.append(coloured_weights(resize_weights(weights, size)))
+        columns.append(generator.compose_images(inputs, weights))
     rows = [to_uint8(torch.stack(row)) for row in zip(*columns)]
     return image_grid(rows, scale=2 if size <= 64 else 1)
 
@@ -130,7 +113,6 @@ def write_pictures(generator: MixingGenerator, config: GeneratorConfig, data: Pa
     """``compositions.png``, ``masks.png`` and ``reconstructions.png`` in the run folder (fixed examples)."""
     generator.eval()
     seed = config.data.seed
-    compositions = group_compositions_picture if config.masks.multi_image else compositions_picture
-    save_png(compositions(generator, config, data, PICTURE_PAIRS, seed), folder.picture("compositions"))
+    save_png(compositions_picture(generator, config, data, PICTURE_PAIRS, seed), folder.picture("compositions"))
     save_png(masks_picture(config, data, 4, seed), folder.picture("masks"))
     save_png(reconstructions_picture(generator, config, data, PICTURE_PAIRS, seed), folder.picture("reconstructions"))

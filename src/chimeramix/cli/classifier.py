@@ -18,9 +18,10 @@ from chimeramix.cli.common import (
     duration,
     estimate_seconds,
 )
-from chimeramix.config import ClassifierConfig, apply_preset, classifier_config
+from chimeramix.config import ClassifierConfig, DataConfig, apply_preset, classifier_config
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
+from chimeramix.uncertainty import describe_accuracy
 
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
              "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
@@ -82,9 +83,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_yes_argument(parser)
 
 
-def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
-    """The classifier config the arguments describe (preset, then the given overrides)."""
-    data = data_config(args)
+def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> ClassifierConfig:
+    """The classifier config the arguments describe for ``data`` (preset, then the given overrides)."""
     values = {name: getattr(args, name) for name in OVERRIDES}
     if args.cosine_with_ce:
         values["cosine_with_ce"] = True
@@ -101,7 +101,8 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.rundir import RunFolder
     from chimeramix.train.classifier import train_classifier
 
-    config = config_from(args, generator=args.generator, allow_mismatch=args.allow_mismatch or None)
+    config = config_from(args, data_config(args), generator=args.generator,
+                         allow_mismatch=args.allow_mismatch or None)
     if not RunFolder(args.out).is_finished:
         announce([run_job(config)], [run_job(apply_preset(config, 'quick'))], config.device, args.yes)
     started = time.perf_counter()
@@ -127,10 +128,10 @@ def run_run(args: argparse.Namespace) -> int:
     from chimeramix.experiments.plan import run_job
     from chimeramix.rundir import RunFolder
 
-    configs = []
+    configs, data = [], data_config(args)
     for method in args.method.split(","):
         args.method = method.strip()
-        configs.append(config_from(args))
+        configs.append(config_from(args, data))
     pending, quick = {}, {}
     for config in configs:
         for (run, folder), (quick_run, _) in zip(experiment_runs(config, args.out),
@@ -164,7 +165,7 @@ def summary(result: dict[str, Any], run_dir: Path) -> str:
     metrics = result["metrics"]
     config = result["config"]
     data = config["data"]
-    parts = [f"accuracy {100 * metrics['accuracy']:.2f} %",
+    parts = [f"accuracy {describe_accuracy(metrics['accuracy'], metrics['num_test_images'])}",
              f"macro accuracy {100 * metrics['macro_accuracy']:.2f} %"]
     if "top5_accuracy" in metrics:
         parts.append(f"top-5 {100 * metrics['top5_accuracy']:.2f} %")

@@ -18,7 +18,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chimeramix.config import MACHINE, SPLIT, ClassifierConfig, GeneratorConfig, differences, fields_with_role
+from chimeramix.config import (
+    MACHINE,
+    SPLIT,
+    ClassifierConfig,
+    GeneratorConfig,
+    differences,
+    fields_with_role,
+    from_dict,
+    to_dict,
+)
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
@@ -146,7 +155,10 @@ def _generator_recipe(store: Store, generator_job: str | None) -> dict[str, Any]
 
 
 def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:
-    """``values`` (a config dict) without the fields of :data:`NOT_RECIPE`."""
+    """``values`` (a config dict, with the defaults of fields it lacks: a result written before a field
+    existed) without the fields of :data:`NOT_RECIPE`."""
+    if not prefix:
+        values = json.loads(json.dumps(to_dict(from_dict(cls, values))))
     kept: dict[str, Any] = {}
     for key, value in values.items():
         name = prefix + key

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 """The file extensions (any case) read as images."""
@@ -34,6 +34,18 @@ def decode_image(path: Path, image_size: int) -> np.ndarray:
     with Image.open(path) as image:
         image.draft("RGB", (image_size, image_size))  # JPEG only: decode at a reduced scale, still >= size
         return fit_image(image, image_size)
+
+
+def decode_or_reason(path: Path, image_size: int) -> np.ndarray | str:
+    """:func:`decode_image`, or why the file cannot be read (a missing, damaged or non-image file)."""
+    if not path.is_file():
+        return "does not exist" if not path.exists() else "not a file"
+    try:
+        return decode_image(path, image_size)
+    except UnidentifiedImageError:
+        return "not an image"
+    except Exception as error:  # a damaged file can fail anywhere in a decoder; report it, keep going
+        return str(error) or type(error).__name__
 
 
 def fit_image(image: Image.Image, image_size: int) -> np.ndarray:

@@ -36,10 +36,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import UnidentifiedImageError
 
 from chimeramix.config import DataConfig
-from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_image, is_image_file, shorter_side
+from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_or_reason, is_image_file, shorter_side
 from chimeramix.data.imageset import ImageSet, SplitName
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import FOLDER_PREFIX
@@ -312,12 +311,11 @@ def decode_files(root: Path, names: list[str], image_size: int) -> tuple[np.ndar
     pixels = np.zeros((len(names), image_size, image_size, 3), dtype=np.uint8)
     bad = {}
     for i, name in enumerate(names):
-        try:
-            pixels[i] = decode_image(root / name, image_size)
-        except UnidentifiedImageError:
-            bad[name] = "not an image"
-        except Exception as error:  # a damaged file can fail anywhere in a decoder; report it, keep going
-            bad[name] = str(error)
+        decoded = decode_or_reason(root / name, image_size)
+        if isinstance(decoded, str):
+            bad[name] = decoded
+        else:
+            pixels[i] = decoded
     return pixels, bad
 
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from chimeramix.bundle import manifest, write_bundle
 from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, protocol_for, resolve_classifier
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
@@ -97,7 +98,9 @@ class ClassifierRun(TrainingRun):
                         autocast_dtype=self.amp_dtype)
 
     def result(self) -> dict[str, Any]:
-        """Evaluates once on the test set."""
+        """Evaluates once on the test set; writes the model bundle (``chimeramix.bundle``)."""
+        write_bundle(self.folder, self.model, manifest(self.config, self.method.name, self.test.classes,
+                                                       self.test.image_size[0], self.mean, self.std))
         return {"metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
                 "parameters": count_parameters(self.model),
                 "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()}}

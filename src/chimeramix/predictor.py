@@ -42,6 +42,9 @@ class ProbabilityModel(nn.Module):
     """A classifier with its normalisation in front and a softmax behind: float32 RGB in [0, 1],
     N x 3 x S x S -> N x C class probabilities (what ``predict`` and the exported files compute)."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, model: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.model = model

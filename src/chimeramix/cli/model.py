@@ -33,6 +33,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     predict.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1, ...")
     predict.set_defaults(handler=run_predict)
 
+    export = subparsers.add_parser(
+        "export", help="export a finished classifier run as one ONNX or TorchScript file",
+        description="Write the run's classifier, with its normalisation and a softmax, as a file that runs "
+                    "without chimeramix (input: float32 RGB in [0, 1], N x 3 x S x S; output: class "
+                    "probabilities), and a FILE.md beside it that documents the preprocessing and the classes.")
+    export.add_argument("run", type=Path, metavar="RUN", help="a finished classifier run folder (or its model/)")
+    export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    export.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="where to write (default: RUN/model/model.onnx or model.torchscript.pt)")
+    export.set_defaults(handler=run_export)
+
 
 def run_predict(args: argparse.Namespace) -> int:
     from chimeramix.predictor import image_files, load_classifier, read_files
@@ -60,12 +71,23 @@ def run_predict(args: argparse.Namespace) -> int:
         rows.append(row)
     print(prediction_table(rows))
     for path in args.output:
-        text = json.dumps(rows, indent=2) + "\n" if path.suffix.lower() == ".json" else prediction_csv(rows)
-        atomic_write(path, lambda handle, text=text: handle.write(text.encode()))
+        write_text(path, json.dumps(rows, indent=2) + "\n" if path.suffix.lower() == ".json" else prediction_csv(rows))
         print(f"predictions: {path}")
     if errors:
         print(f"{len(errors)} of {len(files)} file(s) could not be read (marked ERROR above)")
     return 1 if errors else 0
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda handle: handle.write(text.encode()))
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from chimeramix.export import export_classifier
+
+    path = export_classifier(args.run, args.format, args.out)
+    print(f"exported {args.format}: {path} (inputs, outputs and preprocessing: {path}.md)")
+    return 0
 
 
 def prediction_table(rows: list[dict[str, Any]]) -> str:
@@ -73,7 +95,7 @@ def prediction_table(rows: list[dict[str, Any]]) -> str:
     width = min(max(len(row["path"]) for row in rows), 60)
     lines = [f"{'path':<{width}}  {'class':<16} {'prob':>6}  top classes"]
     for row in rows:
-        path = row["path"] if len(row["path"]) <= width else "..." + row["path"][-(width - 3):]
+        path = row["path"]  # whole, even when longer than the column: files are reported by name
         if row["error"] is not None:
             lines.append(f"{path:<{width}}  ERROR: {row['error']}")
             continue

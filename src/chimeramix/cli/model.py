@@ -44,6 +44,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="where to write (default: RUN/model/model.onnx or model.torchscript.pt)")
     export.set_defaults(handler=run_export)
 
+    report = subparsers.add_parser(
+        "report", help="one self-contained HTML page of a classifier run or a results store",
+        description="Write an HTML page (pictures embedded) of a finished classifier run (accuracy with its "
+                    "95 %% Wilson interval, per-class accuracy, confusion matrix, loss curve, training images, the "
+                    "generator's pictures, the worst mistakes) or of a results store (methods x k with mean ± "
+                    "std, the best method, the accuracy-vs-k plot).")
+    report.add_argument("source", type=Path, metavar="RUN_OR_STORE", help="a classifier run folder or a store")
+    report.add_argument("--out", type=Path, default=None, metavar="FILE.html",
+                        help="where to write (default: RUN_OR_STORE/report.html)")
+    report.set_defaults(handler=run_report)
+
 
 def run_predict(args: argparse.Namespace) -> int:
     from chimeramix.predictor import image_files, load_classifier, read_files
@@ -87,6 +98,13 @@ def run_export(args: argparse.Namespace) -> int:
 
     path = export_classifier(args.run, args.format, args.out)
     print(f"exported {args.format}: {path} (inputs, outputs and preprocessing: {path}.md)")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from chimeramix.report import write_report
+
+    print(f"report: {write_report(args.source, args.out)}")
     return 0
 
 

@@ -111,10 +111,12 @@ def folder_options(data: DataConfig) -> FolderOptions:
 
 
 def describe_split(data: DataConfig) -> tuple[str, int]:
-    """One line on a resolved folder dataset's classes and splits, and its smallest class's training count."""
+    """One line on a resolved folder dataset's classes and splits, and its smallest class's training count (in
+    every fold, when cross-validating)."""
     listing = list_folder(folder_path(data.dataset))
     options = folder_options(data)
     train, test = assign_splits(listing, options)
+    folds = [assign_splits(listing, replace(options, fold=f))[0] for f in range(options.folds)] or [train]
     n_train, n_test = sum(len(files) for files in train), sum(len(files) for files in test)
     if listing.test_files is not None:
         rule = "its train/ and test/ folders"
@@ -125,7 +127,7 @@ def describe_split(data: DataConfig) -> tuple[str, int]:
     names = ", ".join(listing.classes[:5]) + (", ..." if len(listing.classes) > 5 else "")
     text = (f"{data.dataset}: {len(listing.classes)} classes ({names}), {n_train} train and {n_test} test images "
             f"({rule}; content {data.fingerprint})")
-    return text, min(len(files) for files in train)
+    return text, min(len(files) for fold in folds for files in fold)
 
 
 def folder_path(dataset: str) -> Path:

@@ -14,7 +14,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
 from chimeramix.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TableFormat = Literal["md", "csv", "latex"]
 
@@ -327,6 +330,13 @@ def _latex_ours(cell: Cell) -> str:
 
 def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None:
     """Accuracy against k, one line per method with a ± std band, one panel per dataset (PNG)."""
+    figure = accuracy_figure(tables)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+
+
+def accuracy_figure(tables: list[ResultTable]) -> Figure:
+    """The figure of :func:`plot_tables`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -348,5 +358,4 @@ def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None
         ax.set_title(f"{table.dataset} (mean ± sample std over seeds)")
         ax.grid(alpha=0.3)
         ax.legend()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+    return figure

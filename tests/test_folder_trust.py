@@ -129,3 +129,24 @@ def test_the_image_size_is_chosen_from_the_images_and_said(tmp_path: Path) -> No
     assert photos.folder_image_size == 96 and "STL-10 protocol" in str(photos.image_size_choice)
     given = folder_data(tmp_path / "photos", folder_image_size=48)
     assert given.folder_image_size == 48 and given.image_size_choice is None
+
+
+@pytest.mark.parametrize(("layout", "fragment"), [
+    ({"astronaut": 3, "coffee": 0}, "coffee hold no images (.bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp); add images"),
+    ({"astronaut": 3, "coffee": 1}, "coffee hold a single image; a class needs at least two"),
+    ({"astronaut": 3}, "has a single class folder (astronaut); a classifier needs at least two classes"),
+    ({"astronaut": 3, "coffee": 3, "broken": 0}, "cannot be read as images: broken/empty.png (not an image)"),
+])
+def test_bad_folders_are_one_line_errors_that_name_the_fix(
+    layout: dict[str, int], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    for name, count in layout.items():
+        (photos / name).mkdir(parents=True)
+        if name == "broken":
+            add_broken_files(photos / name)
+        elif count:
+            make_photo_folder(photos, per_class=count, classes=(name,))
+    assert main(["run", "--dataset", f"folder:{photos}", "--out", str(tmp_path / "runs"), *TINY_RUN]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chimeramix: error: ") and fragment in err and err.count("\n") == 1

@@ -84,7 +84,7 @@ def test_a_run_page_shows_every_figure_and_the_numbers_of_the_result(chimeramix_
     assert interval == [repr(value) for value in metrics["accuracy_interval"]]
     assert page.metrics["per_class_accuracy"] == [repr(value) for value in metrics["per_class_accuracy"]]
     text = " ".join(page.text)
-    assert "Only 3 test images" in text and "astronaut" in text
+    assert "the test split holds only 3 images" in text and "astronaut" in text
 
 
 def test_the_report_refuses_what_is_not_a_finished_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,7 @@ def confusion_figure(confusion: Sequence[Sequence[int]], classes: Sequence[str])
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title("confusion matrix (counts; colour: share of the true class)")
+    ax.set_title("confusion matrix (counts)")
     if len(classes) <= 30:
         for (i, j), value in np.ndenumerate(counts):
             ax.text(j, i, str(value), ha="center", va="center", color="white" if shares[i, j] > 0.5 else "black")

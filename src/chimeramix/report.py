@@ -24,7 +24,7 @@ from chimeramix.bundle import bundle_folder
 from chimeramix.config import ClassifierConfig, from_dict
 from chimeramix.data import load_data_split, split
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import accuracy_figure, build_tables, load_results
+from chimeramix.experiments.tables import accuracy_figure, build_tables, cell_text, load_results
 from chimeramix.figures import confusion_figure, figure_png, loss_figure, picture_png
 from chimeramix.fileio import atomic_write
 from chimeramix.predictor import load_classifier
@@ -94,7 +94,8 @@ def run_page(run: Path) -> str:
             *per_class_section(metrics, classifier.classes),
             "<h2>Where it goes wrong</h2>",
             figure("confusion-matrix", figure_png(confusion_figure(metrics["confusion_matrix"], classifier.classes)),
-                   "Confusion matrix of the test split: rows are the true classes, columns the predictions."),
+                   "Confusion matrix of the test split: rows are the true classes, columns the predictions; "
+                   "the colour is the share of the row's images."),
             *most_wrong_section(test.images, test.labels, probabilities, classifier.classes),
             "<h2>Training</h2>",
             figure("loss-curve", figure_png(loss_figure(result["log"])),
@@ -116,10 +117,9 @@ def summary_section(metrics: dict[str, Any], notes: list[str]) -> list[str]:
              f"<tr><td>macro accuracy (mean over classes with test images)</td>"
              f"{metric('macro_accuracy', metrics['macro_accuracy'], percent(metrics['macro_accuracy']))}</tr>",
              f"<tr><td>test images</td>{metric('num_test_images', n, str(n))}</tr></table>"]
-    if n < FEW_TEST_IMAGES:
+    if n < FEW_TEST_IMAGES and not notes:  # folder datasets say it in their notes
         lines.append(f'<p class="warn">Only {n} test images: one image is {100 / max(n, 1):.1f} points of '
-                     "accuracy, so the accuracy is uncertain (see the interval); more images or cross-validation "
-                     "(<code>--folds N</code>) measure it better.</p>")
+                     "accuracy, so the accuracy is uncertain (see the interval).</p>")
     lines += [f'<p class="warn">{html.escape(note)}</p>' for note in notes]
     return lines
 
@@ -190,8 +190,7 @@ def store_page(store: Store) -> str:
                 if cell is None:
                     cells.append("<td>–</td>")
                     continue
-                spread = "" if math.isnan(cell.std) else f" ± {cell.std:.2f}"
-                cells.append(metric(f"{method}@{k}", cell.mean, f"{cell.mean:.2f}{spread} (n={cell.n})"))
+                cells.append(metric(f"{method}@{k}", cell.mean, cell_text(cell)))
             body.append(f"<tr><td>{html.escape(method)}</td>{''.join(cells)}</tr>")
         body.append("</table>")
         for k in table.ks:

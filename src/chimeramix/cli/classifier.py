@@ -21,7 +21,7 @@ from chimeramix.cli.common import (
 from chimeramix.config import ClassifierConfig, DataConfig, apply_preset, classifier_config
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
-from chimeramix.uncertainty import describe_accuracy
+from chimeramix.uncertainty import accuracy_interval, describe_accuracy
 
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
              "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
@@ -153,8 +153,12 @@ def run_run(args: argparse.Namespace) -> int:
 
 def comparison(results: list[dict[str, Any]]) -> str:
     """A small table of the methods' test accuracies, and where the generators' pictures are."""
-    lines = ["", f"{'method':<40} {'accuracy':>9}"]
-    lines += [f"{result['method']:<40} {100 * result['metrics']['accuracy']:>8.2f}%" for result in results]
+    lines = ["", f"{'method':<40} {'accuracy':>9}  95 % interval"]
+    for result in results:
+        metrics = result["metrics"]
+        low, high = accuracy_interval(metrics["accuracy"], metrics["num_test_images"])
+        lines.append(f"{result['method']:<40} {100 * metrics['accuracy']:>8.2f}%  {100 * low:.1f}-{100 * high:.1f} % "
+                     f"on {metrics['num_test_images']} test images")
     pictures = sorted({result["config"]["generator"] for result in results if result["config"]["generator"]})
     lines += [f"generator pictures: {Path(folder) / '*.png'}" for folder in pictures]
     return "\n".join(lines)

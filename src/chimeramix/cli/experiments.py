@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
-from chimeramix.experiments.tables import Cell, ResultTable, build_tables, load_results, plot_tables, render
+from chimeramix.experiments.tables import ResultTable, build_tables, cell_text, load_results, plot_tables, render
 from chimeramix.fileio import atomic_write
 from chimeramix.protocol import FOLDER_PREFIX
 
@@ -215,13 +214,9 @@ def best_line(table: ResultTable, k: int, over: str) -> str:
     """``best: mixup 61.11 ± 4.81 % over 3 folds (baseline 55.56 ± 9.62 %, ...)``."""
     cells = sorted(((table.cells[m, k], m) for m in table.methods if (m, k) in table.cells),
                    key=lambda item: -item[0].mean)
-
-    def text(cell: Cell) -> str:
-        return f"{cell.mean:.2f}" + ("" if math.isnan(cell.std) else f" ± {cell.std:.2f}") + " %"
-
     (best, name), others = cells[0], cells[1:]
-    rest = ", ".join(f"{m} {text(c)}" for c, m in others)
-    return f"best: {name} {text(best)} over {best.n} {over}" + (f" ({rest})" if rest else "")
+    rest = ", ".join(f"{m} {cell_text(c)} %" for c, m in others)
+    return f"best: {name} {cell_text(best)} % over {best.n} {over}" + (f" ({rest})" if rest else "")
 
 
 def _sweep_spec(args: argparse.Namespace) -> SweepSpec:

@@ -248,7 +248,8 @@ def _notes(tables: list[ResultTable], compare_paper: bool) -> list[str]:
     return notes
 
 
-def _ours(cell: Cell) -> str:
+def cell_text(cell: Cell) -> str:
+    """``61.11 ± 4.81``, with ``(n=3)`` when fewer than :data:`FULL_SEEDS` runs."""
     text = f"{cell.mean:.2f}" if math.isnan(cell.std) else f"{cell.mean:.2f} ± {cell.std:.2f}"
     return text + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
 
@@ -256,7 +257,7 @@ def _ours(cell: Cell) -> str:
 def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
     if cell is None:
         return "–"
-    text = _ours(cell)
+    text = cell_text(cell)
     if compare_paper and cell.paper is not None:
         mark = " †" if cell.outside_paper else ""
         paper = cell.paper

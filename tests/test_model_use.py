@@ -76,15 +76,17 @@ def test_the_command_reports_unreadable_files_and_classifies_the_rest(
     photos, run = photo_run
     shutil.copytree(photos / "coffee", tmp_path / "new")
     broken = add_broken_files(tmp_path / "new")
+    (tmp_path / "new" / "notes.txt").write_text("not an image")
+    broken.append(tmp_path / "new" / "notes.txt")
     code = main(["predict", str(run), str(tmp_path / "new"), str(photos / "astronaut" / "astronaut-00.png"),
                  "--top-k", "2", "--output", str(tmp_path / "p.csv"), "--output", str(tmp_path / "p.json")])
     out = capsys.readouterr().out
-    assert code == 1 and "3 of 10 file(s) could not be read" in out
+    assert code == 1 and "4 of 11 file(s) could not be read" in out
     for path in broken:
         assert f"{path}" in out
-    assert "ERROR: not an image" in out
+    assert "ERROR: not an image" in out and "ERROR: not an image type the loader reads (.txt)" in out
     rows = list(csv.DictReader((tmp_path / "p.csv").open()))
-    assert len(rows) == 10 and sum(1 for row in rows if row["error"]) == 3
+    assert len(rows) == 11 and sum(1 for row in rows if row["error"]) == 4
     good = [row for row in rows if not row["error"]]
     assert all(row["predicted"] in ("astronaut", "chelsea", "coffee") and row["top"].count(":") == 2 for row in good)
     records = json.loads((tmp_path / "p.json").read_text())

@@ -28,7 +28,7 @@ from PIL import Image
 from torch import nn
 
 from chimeramix.bundle import open_bundle
-from chimeramix.data.decode import decode_or_reason, fit_image, is_image_file
+from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_or_reason, fit_image
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import normalize
 from chimeramix.runtime import select_device
@@ -134,12 +134,13 @@ def load_classifier(run: str | os.PathLike[str], device: str | torch.device = "a
 
 
 def image_files(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The files named by ``inputs``: a file as given (image or not: reading it tells), a folder as every image
-    file under it (sorted, nested folders included); a path that does not exist as given (it is reported)."""
+    """The files named by ``inputs``: a file as given, a folder as every file under it (sorted, nested folders
+    included, hidden entries left out); a path that does not exist as given. Reading them tells which are
+    images (:func:`read_files`)."""
     files: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(path for path in item.rglob("*") if is_image_file(path)
+            files += sorted(path for path in item.rglob("*") if path.is_file()
                             and not any(part.startswith(".") for part in path.relative_to(item).parts))
         else:
             files.append(item)
@@ -147,10 +148,13 @@ def image_files(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def read_files(classifier: Classifier, files: Sequence[Path]) -> tuple[np.ndarray, dict[Path, str]]:
-    """The prepared pixels of the files that can be read, and why each other file cannot, by path."""
+    """The prepared pixels of the files that can be read, and why each other file cannot, by path (a file of a
+    type the folder loader does not read, by its extension, counts as unreadable)."""
     pixels, errors = [], {}
     for path in files:
-        decoded = decode_or_reason(path, classifier.image_size)
+        decoded: np.ndarray | str = f"not an image type the loader reads ({path.suffix or 'no extension'})"
+        if path.suffix.lower() in IMAGE_EXTENSIONS or not path.exists():
+            decoded = decode_or_reason(path, classifier.image_size)
         if isinstance(decoded, str):
             errors[path] = decoded
         else:

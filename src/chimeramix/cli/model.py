@@ -67,7 +67,7 @@ def run_predict(args: argparse.Namespace) -> int:
     classifier = load_classifier(args.run, args.device)
     files = image_files(args.images)
     if not files:
-        raise ChimeraMixError(f"no image files in {' '.join(args.images)}; pass image files or folders of them")
+        raise ChimeraMixError(f"no files in {' '.join(args.images)}; pass image files or folders of them")
     pixels, errors = read_files(classifier, files)
     predictions = classifier.predict_pixels(pixels, tta=args.tta, batch_size=args.batch_size)
     rows, next_row = [], 0

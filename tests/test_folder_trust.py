@@ -150,3 +150,16 @@ def test_bad_folders_are_one_line_errors_that_name_the_fix(
     assert main(["run", "--dataset", f"folder:{photos}", "--out", str(tmp_path / "runs"), *TINY_RUN]) == 2
     err = capsys.readouterr().err
     assert err.startswith("chimeramix: error: ") and fragment in err and err.count("\n") == 1
+
+
+def test_run_with_folds_trains_every_fold_and_gives_mean_and_std(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    photos = make_photo_folder(tmp_path / "photos", per_class=4)
+    argv = ["run", "--dataset", f"folder:{photos}", "--folds", "2", "--out", str(tmp_path / "runs"), *TINY_RUN]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "fold 0 of 2 as test (cross-validation)" in out and "k = 2 per class" in out
+    assert out.count("\nresult: ") == 2 and "(mean ± sample std over 2 folds)" in out
+    names = sorted(path.name for path in (tmp_path / "runs").iterdir())
+    assert [name.split("-k2-")[1] for name in names] == ["seed0-baseline-quick", "seed1-baseline-quick"]
+    assert all(name.startswith("classifier-folder-photos-cv2-") for name in names)

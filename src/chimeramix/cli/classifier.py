@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from chimeramix.cli.common import (
     RERUN_HINT,
@@ -123,7 +126,8 @@ def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool) -
 
 
 def run_run(args: argparse.Namespace) -> int:
-    """Each comma-separated method in turn (generators shared), then a comparison when there are several."""
+    """Each comma-separated method in turn (generators shared), on every fold with ``--folds N``, then a
+    comparison when there are several runs (with the mean ± std over the folds)."""
     from chimeramix.experiments.pipeline import experiment_runs, run_experiment
     from chimeramix.experiments.plan import run_job
     from chimeramix.rundir import RunFolder
@@ -131,7 +135,8 @@ def run_run(args: argparse.Namespace) -> int:
     configs, data = [], data_config(args)
     for method in args.method.split(","):
         args.method = method.strip()
-        configs.append(config_from(args, data))
+        for seed in range(args.folds) if args.folds else [data.seed]:  # with folds, split seed s tests on fold s
+            configs.append(config_from(args, replace(data, seed=seed)))
     pending, quick = {}, {}
     for config in configs:
         for (run, folder), (quick_run, _) in zip(experiment_runs(config, args.out),
@@ -159,6 +164,13 @@ def comparison(results: list[dict[str, Any]]) -> str:
         low, high = accuracy_interval(metrics["accuracy"], metrics["num_test_images"])
         lines.append(f"{result['method']:<40} {100 * metrics['accuracy']:>8.2f}%  {100 * low:.1f}-{100 * high:.1f} % "
                      f"on {metrics['num_test_images']} test images")
+    methods = {result["method"]: [r["metrics"]["accuracy"] for r in results if r["method"] == result["method"]]
+               for result in results}
+    for method, accuracies in methods.items():
+        if len(accuracies) > 1:
+            values = 100 * np.array(accuracies)
+            lines.append(f"{method:<40} {values.mean():>8.2f}% ± {values.std(ddof=1):.2f} (mean ± sample std over "
+                         f"{len(values)} folds)")
     pictures = sorted({result["config"]["generator"] for result in results if result["config"]["generator"]})
     lines += [f"generator pictures: {Path(folder) / '*.png'}" for folder in pictures]
     return "\n".join(lines)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from chimeramix.data import load_split
-from chimeramix.data.folder import load_folder_split
+from chimeramix.data.folder import FolderOptions, load_folder_split
 from chimeramix.errors import ChimeraMixError
 
 
@@ -51,8 +51,10 @@ def test_images_of_every_mode_become_rgb(tmp_path: Path) -> None:
     Image.new("CMYK", (10, 10), (0, 0, 0, 0)).save(folder / "a" / "cmyk.jpg")
     Image.new("RGB", (10, 10), (0, 0, 255)).save(folder / "a" / "bitmap.bmp")
     Image.new("RGB", (10, 10), (0, 0, 255)).save(folder / "a" / "web.webp", lossless=True)
-    train = load_folder_split(folder, "train", image_size=4, test_fraction=0.01)
-    assert train.images.shape == (9, 4, 4, 3) and train.images.dtype == np.uint8
+    Image.new("RGB", (10, 10), (0, 0, 255)).save(folder / "a" / "tagged.tiff")
+    make_folder(folder, {"b": 2})
+    train = load_folder_split(folder, "train", FolderOptions(image_size=4, test_fraction=0.01))
+    assert train.images.shape == (11, 4, 4, 3) and train.images.dtype == np.uint8
     expected = {
         "bitmap": (0, 0, 255),
         "cmyk": (255, 255, 255),
@@ -63,11 +65,12 @@ def test_images_of_every_mode_become_rgb(tmp_path: Path) -> None:
         "rgba_opaque": (255, 0, 0),
         "rgba_transparent": (255, 255, 255),
         "sixteen_bit": (100, 100, 100),
+        "tiff": (0, 0, 255),
         "web": (0, 0, 255),
     }
-    test = load_folder_split(folder, "test", image_size=4, test_fraction=0.01)  # one held-out image
-    found = [tuple(int(v) for v in image[1, 1]) for image in np.concatenate([train.images, test.images])]
-    assert sorted(found) == sorted(expected.values())
+    test = load_folder_split(folder, "test", FolderOptions(image_size=4, test_fraction=0.01))  # one per class
+    images = np.concatenate([train.images[train.labels == 0], test.images[test.labels == 0]])
+    assert sorted(tuple(int(v) for v in image[1, 1]) for image in images) == sorted(expected.values())
 
 
 def test_resize_scales_the_shorter_side_and_crops_the_centre(tmp_path: Path) -> None:
@@ -79,23 +82,26 @@ def test_resize_scales_the_shorter_side_and_crops_the_centre(tmp_path: Path) -> 
     picture[:, 40:] = (0, 255, 0)
     Image.fromarray(picture).save(folder / "a" / "wide.png")
     Image.fromarray(picture).save(folder / "a" / "copy.png")
-    images = load_folder_split(folder, "train", image_size=8, test_fraction=0.5).images
+    make_folder(folder, {"b": 2})
+    train = load_folder_split(folder, "train", FolderOptions(image_size=8, test_fraction=0.5))
+    images = train.images[train.labels == 0]
     assert images.shape == (1, 8, 8, 3)
     assert (images[0, 2:6, 2:6] == (0, 0, 255)).all()
 
 
 def test_held_out_split_is_stratified_seeded_and_complete(tmp_path: Path) -> None:
-    colours = make_folder(tmp_path / "set", {"a": 1, "b": 2, "c": 5, "d": 10})
-    train = load_folder_split(tmp_path / "set", "train", 8, 0.2)
-    test = load_folder_split(tmp_path / "set", "test", 8, 0.2)
+    colours = make_folder(tmp_path / "set", {"a": 2, "b": 3, "c": 5, "d": 10})
+    train = load_folder_split(tmp_path / "set", "train", FolderOptions(8, 0.2))
+    test = load_folder_split(tmp_path / "set", "test", FolderOptions(8, 0.2))
     assert train.classes == test.classes == ("a", "b", "c", "d")
-    assert train.class_counts().tolist() == [1, 1, 4, 8]
-    assert test.class_counts().tolist() == [0, 1, 1, 2]
+    assert train.class_counts().tolist() == [1, 2, 4, 8]
+    assert test.class_counts().tolist() == [1, 1, 1, 2]
     assert colours_of(train.images) | colours_of(test.images) == set(colours)
     assert not colours_of(train.images) & colours_of(test.images)
-    again = load_folder_split(tmp_path / "set", "test", 8, 0.2)
+    again = load_folder_split(tmp_path / "set", "test", FolderOptions(8, 0.2))
     assert np.array_equal(again.images, test.images)
-    others = [load_folder_split(tmp_path / "set", "test", 8, 0.2, test_seed=s).images for s in range(1, 4)]
+    others = [load_folder_split(tmp_path / "set", "test", FolderOptions(8, 0.2, test_seed=seed)).images
+              for seed in range(1, 4)]
     assert any(colours_of(o) != colours_of(test.images) for o in others)
 
 
@@ -115,7 +121,7 @@ def test_hidden_and_non_image_files_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "set" / "a" / "notes.txt").write_text("not an image")
     (tmp_path / "set" / "a" / ".hidden.png").write_bytes(b"junk")
     (tmp_path / "set" / ".cache").mkdir()
-    assert len(load_folder_split(tmp_path / "set", "train", 8, 0.5)) == 2
+    assert len(load_folder_split(tmp_path / "set", "train", FolderOptions(8, 0.5))) == 2
 
 
 def test_all_unreadable_files_are_listed_in_one_error(tmp_path: Path) -> None:
@@ -128,7 +134,7 @@ def test_all_unreadable_files_are_listed_in_one_error(tmp_path: Path) -> None:
     for i in range(11):
         (tmp_path / "set" / "b" / f"empty{i:02d}.png").write_bytes(b"")
     with pytest.raises(ChimeraMixError) as error:
-        load_folder_split(tmp_path / "set", "train", 8, 0.2)
+        load_folder_split(tmp_path / "set", "train", FolderOptions(8, 0.2))
     message = str(error.value)
     assert message.startswith("13 file(s) in") and "and 3 more" in message
     assert "a/truncated.png (image file is truncated" in message and "b/empty00.png (not an image)" in message
@@ -137,22 +143,24 @@ def test_all_unreadable_files_are_listed_in_one_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("layout", "message"),
     [
-        ({"a": 2, "empty": 0}, "empty hold no PNG, JPEG, BMP or WebP images"),
+        ({"a": 2, "empty": 0}, r"empty hold no images \(.bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp\); add images"),
         ({}, "has no class sub-folders"),
+        ({"a": 3}, r"has a single class folder \(a\); a classifier needs at least two classes"),
+        ({"a": 3, "b": 1}, r"b hold a single image; a class needs at least two \(one to train on, one to test on\)"),
     ],
 )
 def test_bad_folder_layouts_are_named(tmp_path: Path, layout: dict[str, int], message: str) -> None:
     (tmp_path / "set").mkdir()
     make_folder(tmp_path / "set", layout)
     with pytest.raises(ChimeraMixError, match=message):
-        load_folder_split(tmp_path / "set", "train", 8, 0.2)
+        load_folder_split(tmp_path / "set", "train", FolderOptions(8, 0.2))
 
 
 def test_train_and_test_class_folders_must_match(tmp_path: Path) -> None:
     make_folder(tmp_path / "set" / "train", {"cat": 2, "dog": 2})
     make_folder(tmp_path / "set" / "test", {"cat": 1, "cow": 1})
     with pytest.raises(ChimeraMixError, match=r"only in train: \['dog'\], only in test: \['cow'\]"):
-        load_folder_split(tmp_path / "set", "train", 8, 0.2)
+        load_folder_split(tmp_path / "set", "train", FolderOptions(8, 0.2))
 
 
 @pytest.mark.parametrize(
@@ -161,4 +169,4 @@ def test_train_and_test_class_folders_must_match(tmp_path: Path) -> None:
 def test_bad_size_and_fraction(tmp_path: Path, size: int, fraction: float, message: str) -> None:
     make_folder(tmp_path / "set", {"a": 2})
     with pytest.raises(ChimeraMixError, match=message):
-        load_folder_split(tmp_path / "set", "train", size, fraction)
+        load_folder_split(tmp_path / "set", "train", FolderOptions(size, fraction))

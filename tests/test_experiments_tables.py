@@ -207,3 +207,19 @@ def test_recipes_are_rows_of_their_own(tmp_path: Path) -> None:
     cell = tables[0].cells["baseline [released]", 5]
     assert cell.mean == pytest.approx(32.0) and cell.paper is not None and cell.paper.mean == 31.37
     assert "| baseline [released] | 32.00 ± 2.00 (n=3)" in render(tables, "md", compare_paper=True)
+
+
+def test_results_and_plans_written_before_a_config_field_existed_still_match(tmp_path: Path) -> None:
+    """A store of an older version (its configs lack the folder fields of DataConfig) keeps its plan, and its
+    results average with new ones: missing fields read as their defaults."""
+    store = fill_store(tmp_path / "store")
+    plan = store.load_plan()
+    old = next(job for job in plan.values() if job.kind == "classifier" and job.config["data"]["seed"] == 0)
+    for key in ("folder_test_fraction", "folder_folds", "skip_unreadable", "fingerprint", "image_size_choice"):
+        del old.config["data"][key]
+    write_json(store.root / "plan.json", {"format": 1, "jobs": [job.to_dict() for job in plan.values()]})
+    write_json(store.result_path(old.id), result_of(old))
+    store.merge_plan(plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [5, 10], [0, 1, 2],
+                                          preset="quick")))  # the same jobs: no "different definition"
+    cell = build_tables(load_results(store))[0].cells[old.config["method"], old.config["data"]["k"]]
+    assert cell.n == 3

@@ -14,7 +14,9 @@ change between versions)::
   :func:`apply_preset` (``paper`` / ``quick``); a config's ``recipe`` is ``paper`` or ``released``;
 - training: :func:`train_generator`, :func:`train_classifier`, :func:`run_experiment`, and :func:`train_pack` for
   several runs of one kind as one training pack;
-- using results: :func:`load_generator` (the frozen generator of a finished run), :func:`parse_method`.
+- using results: :func:`load_classifier` (a finished classifier run as a model: ``.predict(images)`` gives
+  labels and probabilities), :func:`load_generator` (the frozen generator of a finished run),
+  :func:`parse_method`.
 
 The names are imported when first used, so that ``import chimeramix`` (and the command line's ``--help``) does
 not load PyTorch.
@@ -39,6 +41,7 @@ PUBLIC: dict[str, str] = {
     "train_pack": "chimeramix.train.trainers",
     "run_experiment": "chimeramix.experiments.pipeline",
     "load_generator": "chimeramix.train.frozen_generator",
+    "load_classifier": "chimeramix.predictor",
 }
 """Public name -> the module that defines it."""
 
@@ -49,6 +52,7 @@ __all__ = [
     "MaskConfig",
     "__version__",
     "apply_preset",
+    "load_classifier",
     "load_generator",
     "parse_method",
     "run_experiment",
@@ -61,6 +65,7 @@ if TYPE_CHECKING:
     from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, apply_preset
     from chimeramix.experiments.pipeline import run_experiment
     from chimeramix.methods import parse_method
+    from chimeramix.predictor import load_classifier
     from chimeramix.train.classifier import train_classifier
     from chimeramix.train.frozen_generator import load_generator
     from chimeramix.train.generator import train_generator

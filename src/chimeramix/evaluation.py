@@ -15,6 +15,7 @@ from torch import nn
 
 from chimeramix.data import ImageSet, cifair_duplicate_mask
 from chimeramix.methods import normalize
+from chimeramix.uncertainty import accuracy_interval
 
 EVAL_BATCH_SIZE = 500
 TOP5_MIN_CLASSES = 20
@@ -50,12 +51,14 @@ def predict(
 
 
 def classification_metrics(outputs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, Any]:
-    """Metrics of outputs (N x C scores) against labels (N), as JSON-ready numbers and lists.
+    """Metrics of outputs (N x C scores) against labels (N), as JSON-ready numbers and lists: a class without
+    test images has no per-class accuracy (``None``) and the macro accuracy averages the others;
+    ``accuracy_interval`` is the 95 % Wilson interval of the accuracy on N images.
 
-    >>> scores = torch.tensor([[2.0, 1.0], [2.0, 1.0], [0.0, 1.0]])
-    >>> m = classification_metrics(scores, torch.tensor([0, 1, 1]), num_classes=2)
+    >>> scores = torch.tensor([[2.0, 1.0], [2.0, 1.0], [0.0, 1.0], [0.0, 1.0]])
+    >>> m = classification_metrics(scores, torch.tensor([0, 1, 1, 1]), num_classes=3)
     >>> m["accuracy"], m["macro_accuracy"], m["per_class_accuracy"], m["confusion_matrix"]
-    (0.6666666666666666, 0.75, [1.0, 0.5], [[1, 0], [1, 1]])
+    (0.75, 0.8333333333333333, [1.0, 0.6666666666666666, None], [[1, 0, 0], [1, 2, 0], [0, 0, 0]])
     """
     labels = labels.long()
     predictions = outputs.argmax(dim=1)
@@ -63,10 +66,12 @@ def classification_metrics(outputs: torch.Tensor, labels: torch.Tensor, num_clas
     confusion = confusion.view(num_classes, num_classes)  # rows: true class, columns: predicted class
     support = confusion.sum(dim=1)
     per_class = confusion.diagonal().double() / support.clamp_min(1)
+    accuracy = float((predictions == labels).double().mean())
     metrics: dict[str, Any] = {
-        "accuracy": float((predictions == labels).double().mean()),
+        "accuracy": accuracy,
+        "accuracy_interval": list(accuracy_interval(accuracy, len(labels))),
         "macro_accuracy": float(per_class[support > 0].mean()),
-        "per_class_accuracy": per_class.tolist(),
+        "per_class_accuracy": [value if count else None for value, count in zip(per_class.tolist(), support.tolist())],
         "confusion_matrix": confusion.tolist(),
         "num_test_images": len(labels),
     }

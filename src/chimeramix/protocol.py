@@ -120,6 +120,21 @@ def folder_protocol(image_size: int) -> DatasetProtocol:
     )
 
 
+PHOTO_SIDE = 96
+"""Folders whose images have a median shorter side of at least this many pixels are photos: they get 96 px
+images and the STL-10 protocol; smaller images get 32 px and the CIFAR protocol."""
+
+
+def choose_folder_image_size(median_side: int) -> tuple[int, str]:
+    """The image size of a ``folder:`` dataset whose images have the median shorter side ``median_side``, and
+    why (one line, for the output and the config)."""
+    if median_side >= PHOTO_SIDE:
+        return PHOTO_SIDE, (f"photos (median shorter side {median_side} px >= {PHOTO_SIDE}): {PHOTO_SIDE} px "
+                            f"images and the STL-10 protocol (ResNet-50); --folder-image-size overrides it")
+    return 32, (f"small images (median shorter side {median_side} px < {PHOTO_SIDE}): 32 px images and the "
+                "CIFAR protocol (WRN-16-8); --folder-image-size overrides it")
+
+
 def dataset_protocol(dataset: str, folder_image_size: int = 32) -> DatasetProtocol:
     """The protocol of a built-in dataset or of ``folder:PATH`` (by its image size)."""
     if dataset.startswith(FOLDER_PREFIX):

@@ -9,6 +9,9 @@ A run folder holds, in the order they are written::
     *.png                   pictures (generators: compositions, masks, reconstructions)
     tensorboard/            event files, when asked for
     <module>.safetensors    final weights (generators: generator, discriminator)
+    model/                  classifiers: the model bundle (``chimeramix.bundle``): weights.safetensors and
+                            model.json (classes, preprocessing, config); exports (model.onnx,
+                            model.torchscript.pt) and their README.md
     result.json             config, metrics, versions, wall time (last)
 
 A run is finished iff ``result.json`` exists.
@@ -34,6 +37,11 @@ CHECKPOINTS = "checkpoints"
 SEGMENTS_FILE = "segments.npz"
 TENSORBOARD = "tensorboard"
 WEIGHTS_SUFFIX = ".safetensors"
+MODEL_DIR = "model"
+BUNDLE_WEIGHTS = "weights.safetensors"
+BUNDLE_MANIFEST = "model.json"
+EXPORT_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
+"""Export format -> the file name ``chimeramix export`` writes into ``model/``."""
 KIND_NAMES = {"GeneratorConfig": "generator", "ClassifierConfig": "classifier", "GlicoConfig": "glico"}
 """Config class -> the kind of run it describes, as ``config.json`` records it."""
 
@@ -74,6 +82,23 @@ class RunFolder:
     def weights(self, module: str) -> Path:
         """Final weights of ``module`` (``generator``, ``discriminator``, ``model``)."""
         return self.path / f"{module}{WEIGHTS_SUFFIX}"
+
+    @property
+    def model_dir(self) -> Path:
+        """The model bundle of a finished classifier run (``chimeramix.bundle``)."""
+        return self.path / MODEL_DIR
+
+    @property
+    def bundle_weights(self) -> Path:
+        return self.model_dir / BUNDLE_WEIGHTS
+
+    @property
+    def bundle_manifest(self) -> Path:
+        return self.model_dir / BUNDLE_MANIFEST
+
+    def export_file(self, fmt: str) -> Path:
+        """Where ``chimeramix export --format fmt`` writes (``onnx``, ``torchscript``)."""
+        return self.model_dir / EXPORT_FILES[fmt]
 
     def picture(self, name: str) -> Path:
         return self.path / f"{name}.png"

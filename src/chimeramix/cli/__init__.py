@@ -18,7 +18,7 @@ from types import FrameType
 from chimeramix.errors import ChimeraMixError
 from chimeramix.version import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("data", "generator", "classifier", "experiments")
+COMMAND_MODULES: tuple[str, ...] = ("data", "generator", "classifier", "experiments", "model")
 """Modules of ``chimeramix.cli``, one per command group, in the order ``--help`` lists them."""
 
 
@@ -43,10 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logger, handler = logging.getLogger("chimeramix"), logging.StreamHandler(sys.stderr)
-    if getattr(args, "no_progress", False):  # a line per epoch instead of the progress bar
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    handler.setFormatter(LineFormatter())
+    logger.addHandler(handler)  # warnings (about the data, ...) always; with --no-progress a line per epoch too
+    level = logger.level
+    logger.setLevel(logging.INFO if getattr(args, "no_progress", False) else logging.WARNING)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.handler(args) or 0)
@@ -63,6 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+class LineFormatter(logging.Formatter):
+    """Log records as the command line prints them: ``chimeramix: warning: ...`` for warnings, else the
+    message alone."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        return f"chimeramix: warning: {message}" if record.levelno >= logging.WARNING else message
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from chimeramix.cli.common import (
     RERUN_HINT,
@@ -18,9 +21,10 @@ from chimeramix.cli.common import (
     duration,
     estimate_seconds,
 )
-from chimeramix.config import ClassifierConfig, apply_preset, classifier_config
+from chimeramix.config import ClassifierConfig, DataConfig, apply_preset, classifier_config
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
+from chimeramix.uncertainty import accuracy_interval, describe_accuracy
 
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
              "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
@@ -82,9 +86,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_yes_argument(parser)
 
 
-def config_from(args: argparse.Namespace, **extra: Any) -> ClassifierConfig:
-    """The classifier config the arguments describe (preset, then the given overrides)."""
-    data = data_config(args)
+def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> ClassifierConfig:
+    """The classifier config the arguments describe for ``data`` (preset, then the given overrides)."""
     values = {name: getattr(args, name) for name in OVERRIDES}
     if args.cosine_with_ce:
         values["cosine_with_ce"] = True
@@ -101,7 +104,8 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.rundir import RunFolder
     from chimeramix.train.classifier import train_classifier
 
-    config = config_from(args, generator=args.generator, allow_mismatch=args.allow_mismatch or None)
+    config = config_from(args, data_config(args), generator=args.generator,
+                         allow_mismatch=args.allow_mismatch or None)
     if not RunFolder(args.out).is_finished:
         announce([run_job(config)], [run_job(apply_preset(config, 'quick'))], config.device, args.yes)
     started = time.perf_counter()
@@ -122,15 +126,17 @@ def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool) -
 
 
 def run_run(args: argparse.Namespace) -> int:
-    """Each comma-separated method in turn (generators shared), then a comparison when there are several."""
+    """Each comma-separated method in turn (generators shared), on every fold with ``--folds N``, then a
+    comparison when there are several runs (with the mean ± std over the folds)."""
     from chimeramix.experiments.pipeline import experiment_runs, run_experiment
     from chimeramix.experiments.plan import run_job
     from chimeramix.rundir import RunFolder
 
-    configs = []
+    configs, data = [], data_config(args)
     for method in args.method.split(","):
         args.method = method.strip()
-        configs.append(config_from(args))
+        for seed in range(args.folds) if args.folds else [data.seed]:  # with folds, split seed s tests on fold s
+            configs.append(config_from(args, replace(data, seed=seed)))
     pending, quick = {}, {}
     for config in configs:
         for (run, folder), (quick_run, _) in zip(experiment_runs(config, args.out),
@@ -152,8 +158,19 @@ def run_run(args: argparse.Namespace) -> int:
 
 def comparison(results: list[dict[str, Any]]) -> str:
     """A small table of the methods' test accuracies, and where the generators' pictures are."""
-    lines = ["", f"{'method':<40} {'accuracy':>9}"]
-    lines += [f"{result['method']:<40} {100 * result['metrics']['accuracy']:>8.2f}%" for result in results]
+    lines = ["", f"{'method':<40} {'accuracy':>9}  95 % interval"]
+    for result in results:
+        metrics = result["metrics"]
+        low, high = accuracy_interval(metrics["accuracy"], metrics["num_test_images"])
+        lines.append(f"{result['method']:<40} {100 * metrics['accuracy']:>8.2f}%  {100 * low:.1f}-{100 * high:.1f} % "
+                     f"on {metrics['num_test_images']} test images")
+    methods = {result["method"]: [r["metrics"]["accuracy"] for r in results if r["method"] == result["method"]]
+               for result in results}
+    for method, accuracies in methods.items():
+        if len(accuracies) > 1:
+            values = 100 * np.array(accuracies)
+            lines.append(f"{method:<40} {values.mean():>8.2f}% ± {values.std(ddof=1):.2f} (mean ± sample std over "
+                         f"{len(values)} folds)")
     pictures = sorted({result["config"]["generator"] for result in results if result["config"]["generator"]})
     lines += [f"generator pictures: {Path(folder) / '*.png'}" for folder in pictures]
     return "\n".join(lines)
@@ -164,7 +181,7 @@ def summary(result: dict[str, Any], run_dir: Path) -> str:
     metrics = result["metrics"]
     config = result["config"]
     data = config["data"]
-    parts = [f"accuracy {100 * metrics['accuracy']:.2f} %",
+    parts = [f"accuracy {describe_accuracy(metrics['accuracy'], metrics['num_test_images'])}",
              f"macro accuracy {100 * metrics['macro_accuracy']:.2f} %"]
     if "top5_accuracy" in metrics:
         parts.append(f"top-5 {100 * metrics['top5_accuracy']:.2f} %")

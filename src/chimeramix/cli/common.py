@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chimeramix.config import DataConfig
+from chimeramix.config import DataConfig, resolve_data
 from chimeramix.errors import ChimeraMixError
+from chimeramix.protocol import FOLDER_PREFIX
 
 if TYPE_CHECKING:
     from chimeramix.experiments.plan import Job
@@ -21,15 +23,31 @@ PREPARE_HINT = "rerun the same command: archives already downloaded and verified
 """What an interrupted command says; a command group sets ``interrupt_hint`` on its parsers."""
 
 
-def add_data_arguments(parser: argparse.ArgumentParser, *, k_required: bool = True) -> None:
-    """``--dataset``, ``--k``, ``--seed``, ``--data-root``, ``--folder-image-size``."""
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset``, ``--k``, ``--seed``, ``--data-root`` and the options of ``folder:`` datasets."""
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifair10, cifar100, cifair100, stl10 "
                         "or folder:PATH (default: cifar10)")
-    parser.add_argument("--k", type=int, required=k_required, help="training images per class")
+    parser.add_argument("--k", type=int, default=None,
+                        help="training images per class (built-in datasets: required; folder:PATH: default "
+                             "every training image of its smallest class)")
     parser.add_argument("--seed", type=int, default=0, help="split seed; the paper's splits are 0..4")
     add_data_root_argument(parser)
-    parser.add_argument("--folder-image-size", type=int, default=32,
-                        help="side to which folder: images are resized (default 32)")
+    add_folder_arguments(parser)
+
+
+def add_folder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``folder:`` datasets: image size, test split, unreadable files."""
+    folder = parser.add_argument_group("folder:PATH datasets")
+    folder.add_argument("--folder-image-size", type=int, default=None, metavar="PX",
+                        help="side to which the images are resized (default: from the images: 32 px for small "
+                             "images, 96 px with the STL-10 protocol for photos)")
+    folder.add_argument("--folder-test-fraction", type=float, default=0.2, metavar="F",
+                        help="held-out fraction of each class when PATH has no train/ and test/ (default 0.2)")
+    folder.add_argument("--folds", type=int, default=0, metavar="N",
+                        help="N-fold cross-validation instead of a held-out fraction: fold s is the test split "
+                             "of split seed s")
+    folder.add_argument("--skip-unreadable", action="store_true",
+                        help="leave out files that cannot be read as images (they are listed) instead of stopping")
 
 
 def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
@@ -38,9 +56,24 @@ def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def data_config(args: argparse.Namespace) -> DataConfig:
-    """The :class:`DataConfig` of the arguments that :func:`add_data_arguments` added."""
-    return DataConfig(dataset=args.dataset, k=args.k, seed=args.seed, data_root=args.data_root,
-                      folder_image_size=args.folder_image_size)
+    """The resolved :class:`DataConfig` of the arguments that :func:`add_data_arguments` added; for a folder,
+    what was chosen from its images is printed."""
+    values = {"dataset": args.dataset, "seed": args.seed, "data_root": args.data_root,
+              "folder_image_size": args.folder_image_size, "folder_test_fraction": args.folder_test_fraction,
+              "folder_folds": args.folds, "skip_unreadable": args.skip_unreadable}
+    if not args.dataset.startswith(FOLDER_PREFIX):
+        if args.k is None:
+            raise ChimeraMixError(f"--k is required for {args.dataset} (training images per class, e.g. --k 10)")
+        return resolve_data(DataConfig(k=args.k, **values))
+    from chimeramix.data.folder import describe_split  # reads the folder: only for folder datasets
+
+    data = resolve_data(DataConfig(k=args.k or 1, **values))
+    text, smallest = describe_split(data)
+    data = replace(data, k=args.k or smallest)
+    print(f"{text}; k = {data.k} per class{'' if args.k else ' (every image of the smallest class; --k sets it)'}")
+    if data.image_size_choice:
+        print(f"image size: {data.image_size_choice}")
+    return data
 
 
 LONG_RUN_S = 3 * 3600.0

@@ -9,7 +9,14 @@ from typing import Any, Literal, TypeVar
 
 from chimeramix.config.roles import MACHINE, PACKABLE, SPLIT, SWEEP, role_field
 from chimeramix.errors import ChimeraMixError
-from chimeramix.protocol import DatasetProtocol, Recipe, dataset_protocol, recipe_values
+from chimeramix.protocol import (
+    FOLDER_PREFIX,
+    DatasetProtocol,
+    Recipe,
+    choose_folder_image_size,
+    dataset_protocol,
+    recipe_values,
+)
 
 Preset = Literal["paper", "quick"]
 MaskKind = Literal["grid", "seg"]
@@ -18,6 +25,8 @@ RegionChoice = Literal["paper", "released"]
 MaskWeights = Literal["hard", "soft"]
 Partition = Literal["first", "random"]
 Architecture = Literal["paper", "released"]
+BUILTIN_FOLDER_SIZE = 32
+"""``DataConfig.folder_image_size`` of built-in datasets (unused by them; the value configs always held)."""
 
 
 @dataclass
@@ -29,8 +38,21 @@ class DataConfig:
     seed: int = role_field(0, SPLIT, PACKABLE)
     data_root: str | None = role_field(None, MACHINE)
     """Data root; ``None``: ``$CHIMERAMIX_DATA``, else the per-user cache (see ``chimeramix.data``)."""
-    folder_image_size: int = 32
-    """Side to which ``folder:`` images are resized."""
+    folder_image_size: int | None = None
+    """Side to which ``folder:`` images are resized; ``None``: chosen from the images when the run is set up
+    (:func:`chimeramix.protocol.choose_folder_image_size`; built-in datasets: 32, unused)."""
+    folder_test_fraction: float = 0.2
+    """``folder:`` datasets without ``train/`` and ``test/`` sub-folders: the held-out fraction of each class."""
+    folder_folds: int = 0
+    """``folder:`` datasets: N >= 2 for N-fold cross-validation instead of a held-out fraction; the split seed s
+    then picks fold s as the test split (seeds 0..N-1 are the folds)."""
+    skip_unreadable: bool = False
+    """``folder:`` datasets: leave out files that cannot be read as images (listed in a warning)."""
+    fingerprint: str | None = None
+    """``folder:`` datasets: the content fingerprint of the folder's images (``chimeramix.data.folder``),
+    filled when the run is set up; a run refuses a folder whose content has changed since."""
+    image_size_choice: str | None = role_field(None, MACHINE)
+    """Why ``folder_image_size`` has its value, when it was chosen from the images."""
 
 
 @dataclass
@@ -230,8 +252,26 @@ QUICK_GLICO = {"epochs": 8, "repetition": 60, "checkpoint_every": 4, "batch_size
 
 
 def protocol_for(data: DataConfig) -> DatasetProtocol:
-    """The protocol of ``data.dataset`` (built-in name or ``folder:PATH``)."""
-    return dataset_protocol(data.dataset, data.folder_image_size)
+    """The protocol of ``data.dataset`` (built-in name or ``folder:PATH``; resolve the data first)."""
+    return dataset_protocol(data.dataset, data.folder_image_size or BUILTIN_FOLDER_SIZE)
+
+
+def resolve_data(data: DataConfig) -> DataConfig:
+    """Fill the data fields that depend on the images: for a ``folder:`` dataset its content fingerprint and,
+    unless given, the image size chosen from the images (with the reason); built-in datasets keep the
+    default size. Reads the folder's file headers and bytes (cached per content)."""
+    if not data.dataset.startswith(FOLDER_PREFIX):
+        return replace(data, folder_image_size=data.folder_image_size or BUILTIN_FOLDER_SIZE)
+    if data.fingerprint is not None and data.folder_image_size is not None:
+        return data
+    from chimeramix.data.folder import describe_folder, folder_path  # reads images: not at import time
+
+    facts = describe_folder(folder_path(data.dataset))
+    resolved = replace(data, fingerprint=data.fingerprint or facts.fingerprint)
+    if data.folder_image_size is not None:
+        return resolved
+    size, reason = choose_folder_image_size(facts.median_side)
+    return replace(resolved, folder_image_size=size, image_size_choice=reason)
 
 
 def _unset(config: Any, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -249,6 +289,7 @@ def resolve_masks(masks: MaskConfig, recipe: str, protocol: DatasetProtocol) -> 
 
 def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
     """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config."""
+    config = replace(config, data=resolve_data(config.data))
     protocol = protocol_for(config.data)
     working_size = config.working_size or protocol.generator_size
     resolved = replace(
@@ -263,6 +304,7 @@ def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
 
 def resolve_glico(config: GlicoConfig) -> GlicoConfig:
     """Fill every ``None`` field from the dataset's protocol and GLICO's values; returns a new config."""
+    config = replace(config, data=resolve_data(config.data))
     protocol = protocol_for(config.data)
     return replace(config, batch_size=config.batch_size or (128 if protocol.image_size <= 64 else 32),
                    repetition=config.repetition or protocol.generator_repetition)
@@ -274,6 +316,7 @@ def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = No
     ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
     then holds; ``None`` for other methods (their ``masks`` stay ``None``).
     """
+    config = replace(config, data=resolve_data(config.data))
     protocol = protocol_for(config.data)
     masks = None
     if mask_kind is not None:

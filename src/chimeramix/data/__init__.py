@@ -13,6 +13,7 @@ from chimeramix.data.datasets import (
     BUILTIN_DATASETS,
     ImageSet,
     cifair_duplicate_mask,
+    load_data_split,
     load_split,
     resolve_data_root,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "TrainingSet",
     "cifair_duplicate_mask",
     "epoch_order",
+    "load_data_split",
     "load_split",
     "load_training_set",
     "repetition",

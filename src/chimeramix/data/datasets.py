@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from chimeramix.config import DataConfig
 from chimeramix.data.imageset import ImageSet, SplitName
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
@@ -91,19 +92,14 @@ def load_split(
     data_root: str | os.PathLike[str] | None = None,
     *,
     folder_image_size: int = 32,
-    folder_test_fraction: float = 0.2,
 ) -> ImageSet:
-    """Load one split of a dataset by name (built-in, prepared under the data root, or ``folder:PATH``)."""
+    """Load one split of a dataset by name (built-in, prepared under the data root, or ``folder:PATH`` with
+    the default folder options at ``folder_image_size``)."""
     check_dataset_name(name)
     if name.startswith(FOLDER_PREFIX):
-        from chimeramix.data.folder import load_folder_split
+        from chimeramix.data.folder import FolderOptions, folder_path, load_folder_split
 
-        return load_folder_split(
-            Path(name[len(FOLDER_PREFIX) :]).expanduser(),
-            split,
-            image_size=folder_image_size,
-            test_fraction=folder_test_fraction,
-        )
+        return load_folder_split(folder_path(name), split, FolderOptions(image_size=folder_image_size))
     return read_npz(prepared_file(name, split, data_root), name, split)
 
 
@@ -118,6 +114,16 @@ def prepared_file(name: str, split: SplitName, data_root: str | os.PathLike[str]
             f"`chimeramix data prepare {name} --data-root {root}`"
         )
     return path
+
+
+def load_data_split(data: DataConfig, split: SplitName) -> ImageSet:
+    """One split of a run's data (a resolved :class:`DataConfig`): a built-in dataset, or a ``folder:``
+    dataset with the config's folder options, checked against its content fingerprint."""
+    if not data.dataset.startswith(FOLDER_PREFIX):
+        return load_split(data.dataset, split, data.data_root)
+    from chimeramix.data.folder import folder_options, folder_path, load_folder_split
+
+    return load_folder_split(folder_path(data.dataset), split, folder_options(data))
 
 
 def read_npz(path: Path, name: str, split: SplitName) -> ImageSet:

@@ -2,65 +2,156 @@
 
 Layout and policy:
 
-- ``PATH/<class name>/<image files>``: one sub-folder per class; classes are the sub-folder names in sorted
-  order (label = position). Images are PNG, JPEG, BMP or WebP, by file extension (any case); hidden entries
-  (names starting with ``.``) and files with other extensions are ignored. A class folder without images is
-  an error that names it.
+- ``PATH/<class name>/...``: one sub-folder per class; classes are the sub-folder names in sorted order
+  (label = position). A class's images are the files under its folder, nested folders included, whose
+  extension (any case) is one of :data:`~chimeramix.data.decode.IMAGE_EXTENSIONS` (PNG, JPEG, BMP, WebP,
+  TIFF); hidden entries (names starting with ``.``) are ignored, other files are skipped and counted by
+  extension in a warning. At least two classes; a class folder without images is an error that names it.
 - Test split: if ``PATH`` holds ``train/`` and ``test/`` sub-folders, those are the two splits (each laid out
-  as above, with the same class folders). Otherwise a held-out test split is drawn per class: with
-  ``numpy.random.default_rng(test_seed)`` (seed 0 by default, independent of the train-split seed) each
-  class's files are shuffled and the first ``round(test_fraction * n)`` go to test, clipped so that at least
-  one image stays in train and a class of two or more images gives at least one test image. Within a split,
-  images keep the class-then-file-name order.
-- Pixels: decoded with Pillow, EXIF orientation applied, then made RGB: 16-bit (and 32-bit integer) grey is
-  scaled to 8 bits (value / 257); images with transparency (RGBA, LA, PA, or a palette/grey/RGB image with a
-  transparent colour) are composited on white; every other mode (L, P, 1, CMYK, YCbCr, ...) is converted.
-- Size: the shorter side is scaled to ``image_size`` (bicubic, antialiased) and the centre square is cropped,
-  so every image becomes ``image_size x image_size`` without distortion.
-- Unreadable or truncated files do not stop the loading: all of them (train and test) are collected and
-  reported in one error that lists the first few and their count.
+  as above, with the same class folders; a test class may be empty, with a warning). Otherwise a held-out
+  test split is drawn per class: with ``numpy.random.default_rng(test_seed)`` (seed 0, independent of the
+  train-split seed) each class's files are shuffled and the first ``round(test_fraction * n)`` go to test,
+  clipped so that at least one image stays in train and every class gives at least one test image (so a
+  class needs two images). With ``folds = N`` the shuffled files are dealt into N folds instead and fold
+  ``fold`` is the test split (cross-validation). Within a split, images keep the class-then-file order.
+- Pixels and size: :mod:`chimeramix.data.decode`.
+- Unreadable or truncated files: all of them are reported in one error that lists the first few and their
+  count, or, with ``skip_unreadable``, left out and listed in a warning.
+- Content: :func:`describe_folder` gives the folder's content fingerprint (a hash of every image file's path
+  and bytes); a run records it in its config and refuses to load a folder whose content has changed since.
 
-Decoded arrays are kept in memory for the last folder loaded (keyed by file names, sizes and modification
-times), so loading its train and then its test split decodes each file once; nothing is written to disk.
+Warnings go to the ``chimeramix.data`` logger (the command line prints them) and, as ``notes``, with the
+test split. Decoded splits are kept in memory for the last folder loaded (keyed by file names, sizes and
+modification times and the options), so loading its train and then its test split decodes each file once.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import statistics
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
+from chimeramix.config import DataConfig
+from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_or_reason, is_image_file, shorter_side
 from chimeramix.data.imageset import ImageSet, SplitName
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import FOLDER_PREFIX
+from chimeramix.uncertainty import FEW_TEST_IMAGES
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
-SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+LOG = logging.getLogger("chimeramix.data")
 MAX_LISTED_FILES = 10
-"""How many bad files an error message names before it gives only the count."""
+"""How many bad files a message names before it gives only the count."""
+EXTENSIONS_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
 
 Stamp = tuple[str, int, int]
 """A file as (path relative to the dataset folder, size in bytes, modification time in ns)."""
+PerClass = tuple[tuple[str, ...], ...]
+"""File paths (relative to the dataset folder) of each class, in label order."""
 
 
-def load_folder_split(
-    path: Path, split: SplitName, image_size: int, test_fraction: float = 0.2, *, test_seed: int = 0
-) -> ImageSet:
-    """One split of the image folder ``path`` as an :class:`ImageSet` (see the module docstring)."""
-    if image_size < 1:
-        raise ChimeraMixError(f"the folder image size must be a positive number of pixels, got {image_size}")
-    if not 0 < test_fraction < 1:
-        raise ChimeraMixError(f"the folder test fraction must lie between 0 and 1, got {test_fraction}")
+@dataclass(frozen=True)
+class FolderOptions:
+    """How a folder becomes two splits (the ``folder_*`` fields of :class:`chimeramix.config.DataConfig`)."""
+
+    image_size: int = 32
+    test_fraction: float = 0.2
+    folds: int = 0
+    """0: a held-out fraction; N >= 2: N-fold cross-validation, fold ``fold`` is the test split."""
+    fold: int = 0
+    skip_unreadable: bool = False
+    fingerprint: str | None = None
+    """The content fingerprint the caller expects (``None``: any)."""
+    test_seed: int = 0
+
+
+@dataclass(frozen=True)
+class FolderListing:
+    """The class folders of a dataset folder and their image files, before any decoding."""
+
+    root: Path
+    classes: tuple[str, ...]
+    files: PerClass
+    """Every class's images (held-out layout), or its ``train/`` images (fixed layout)."""
+    test_files: PerClass | None
+    """The ``test/`` images of the fixed layout; ``None`` for the held-out layout."""
+    skipped: tuple[tuple[str, int], ...]
+    """(extension, count) of the files that are not images the loader reads."""
+
+    @property
+    def stamps(self) -> tuple[Stamp, ...]:
+        """Every image file with its size and modification time, sorted by path."""
+        names = sorted(name for per_class in (*self.files, *(self.test_files or ())) for name in per_class)
+        return tuple((name, *_size_and_time(self.root / name)) for name in names)
+
+
+@dataclass(frozen=True)
+class FolderFacts:
+    """What a run needs to know of a folder before loading it."""
+
+    listing: FolderListing
+    fingerprint: str
+    """16 hex digits of a SHA-256 over every image file's path and bytes."""
+    median_side: int
+    """The median shorter side of the images, in pixels (from the file headers)."""
+
+
+def folder_options(data: DataConfig) -> FolderOptions:
+    """The folder options of a resolved data config (the split seed picks the fold when cross-validating)."""
+    if data.folder_image_size is None:
+        raise ValueError("folder_options needs a data config resolved by config.resolve_data")
+    return FolderOptions(image_size=data.folder_image_size, test_fraction=data.folder_test_fraction,
+                         folds=data.folder_folds, fold=data.seed if data.folder_folds else 0,
+                         skip_unreadable=data.skip_unreadable, fingerprint=data.fingerprint)
+
+
+def describe_split(data: DataConfig) -> tuple[str, int]:
+    """One line on a resolved folder dataset's classes and splits, and its smallest class's training count (in
+    every fold, when cross-validating)."""
+    listing = list_folder(folder_path(data.dataset))
+    options = folder_options(data)
+    train, test = assign_splits(listing, options)
+    folds = [assign_splits(listing, replace(options, fold=f))[0] for f in range(options.folds)] or [train]
+    n_train, n_test = sum(len(files) for files in train), sum(len(files) for files in test)
+    if listing.test_files is not None:
+        rule = "its train/ and test/ folders"
+    elif options.folds:
+        rule = f"fold {options.fold} of {options.folds} as test (cross-validation)"
+    else:
+        rule = f"a held-out {100 * options.test_fraction:g} % of each class"
+    names = ", ".join(listing.classes[:5]) + (", ..." if len(listing.classes) > 5 else "")
+    text = (f"{data.dataset}: {len(listing.classes)} classes ({names}), {n_train} train and {n_test} test images "
+            f"({rule}; content {data.fingerprint})")
+    return text, min(len(files) for fold in folds for files in fold)
+
+
+def folder_path(dataset: str) -> Path:
+    """The folder of a ``folder:PATH`` dataset name."""
+    return Path(dataset[len(FOLDER_PREFIX) :]).expanduser()
+
+
+def describe_folder(path: Path) -> FolderFacts:
+    """The listing, content fingerprint and typical image size of the folder ``path``."""
+    listing = list_folder(path)
+    stamps = listing.stamps
+    return FolderFacts(listing, content_fingerprint(str(path), stamps), _median_side(str(path), stamps))
+
+
+def list_folder(path: Path) -> FolderListing:
+    """The classes and image files of the folder ``path`` (see the module docstring); bad layouts are errors."""
     if not path.is_dir():
         raise ChimeraMixError(
-            f"image folder {path} does not exist; give {FOLDER_PREFIX}PATH with one sub-folder of images "
-            "per class"
+            f"image folder {path} does not exist; give {FOLDER_PREFIX}PATH with one sub-folder of images per class"
         )
+    skipped: Counter[str] = Counter()
     if (path / "train").is_dir() and (path / "test").is_dir():
-        classes, train_files = list_classes(path / "train")
-        test_classes, test_files = list_classes(path / "test")
+        classes, files = _list_classes(path, "train", skipped)
+        test_classes, test_files = _list_classes(path, "test", skipped, allow_empty=True)
         if test_classes != classes:
             raise ChimeraMixError(
                 f"the class folders of {path / 'train'} and {path / 'test'} differ "
@@ -68,100 +159,184 @@ def load_folder_split(
                 f"{sorted(set(test_classes) - set(classes))}); give both the same class folders"
             )
     else:
-        classes, files = list_classes(path)
-        train_files, test_files = hold_out(files, test_fraction, test_seed)
-    stamps = tuple(stamp(path, file) for per_class in (*train_files, *test_files) for file in per_class)
-    pixels = decode_files(str(path), stamps, image_size)
-    chosen = train_files if split == "train" else test_files
-    start = 0 if split == "train" else sum(len(files) for files in train_files)
-    labels = np.concatenate([np.full(len(files), c, dtype=np.int64) for c, files in enumerate(chosen)])
-    images = pixels[start : start + len(labels)].copy()  # the cached pixels stay untouched by callers
-    return ImageSet(f"{FOLDER_PREFIX}{path}", split, images, labels, classes)
+        (classes, files), test_files = _list_classes(path, "", skipped), None
+    return FolderListing(path, classes, files, test_files, tuple(sorted(skipped.items())))
 
 
-def list_classes(folder: Path) -> tuple[tuple[str, ...], list[list[Path]]]:
-    """Class names (sorted sub-folder names) and each class's image files (sorted)."""
+def _list_classes(root: Path, split: str, skipped: Counter[str], *, allow_empty: bool = False
+                  ) -> tuple[tuple[str, ...], PerClass]:
+    """Class names (sorted sub-folder names of ``root/split``) and each class's image files (sorted)."""
+    folder = root / split
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise ChimeraMixError(
-            f"{folder} has no class sub-folders; put the images of each class in {folder}/<class name>/"
-        )
-    files = [
-        sorted(
-            p
-            for p in class_dir.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
-        )
-        for class_dir in class_dirs
-    ]
+        raise ChimeraMixError(f"{folder} has no class sub-folders; put the images of each class in "
+                              f"{folder}/<class name>/")
+    if len(class_dirs) == 1:
+        raise ChimeraMixError(f"{folder} has a single class folder ({class_dirs[0].name}); a classifier needs at "
+                              f"least two classes: add one sub-folder of images per class")
+    files = []
+    for class_dir in class_dirs:
+        entries = [p for p in class_dir.rglob("*") if p.is_file() and not _hidden(p, class_dir)]
+        skipped.update(p.suffix.lower() or "(no extension)" for p in entries if not is_image_file(p))
+        files.append(tuple(sorted(str(p.relative_to(root)) for p in entries if is_image_file(p))))
     empty = [str(class_dir) for class_dir, images in zip(class_dirs, files) if not images]
-    if empty:
-        raise ChimeraMixError(
-            f"class folder(s) {', '.join(empty)} hold no PNG, JPEG, BMP or WebP images; add images or remove "
-            "the folder(s)"
-        )
-    return tuple(class_dir.name for class_dir in class_dirs), files
+    if empty and not allow_empty:
+        raise ChimeraMixError(f"class folder(s) {', '.join(empty)} hold no images ({EXTENSIONS_TEXT}); add "
+                              "images or remove the folder(s)")
+    return tuple(class_dir.name for class_dir in class_dirs), tuple(files)
 
 
-def hold_out(
-    files: list[list[Path]], test_fraction: float, seed: int
-) -> tuple[list[list[Path]], list[list[Path]]]:
-    """Split each class's files into train and test by the seeded, stratified rule (module docstring)."""
-    rng = np.random.default_rng(seed)
+def _hidden(path: Path, below: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(below).parts)
+
+
+def check_options(options: FolderOptions) -> None:
+    """Refuse an image size, test fraction or fold that cannot be used, naming the fix."""
+    if options.image_size < 1:
+        raise ChimeraMixError(f"the folder image size must be a positive number of pixels, got {options.image_size}")
+    if not 0 < options.test_fraction < 1:
+        raise ChimeraMixError(f"the folder test fraction must lie between 0 and 1, got {options.test_fraction}")
+    if options.folds and (options.folds < 2 or not 0 <= options.fold < options.folds):
+        raise ChimeraMixError(f"fold {options.fold} of {options.folds} folds does not exist; use --folds N with "
+                              "N >= 2 (its folds are 0..N-1)")
+
+
+def assign_splits(listing: FolderListing, options: FolderOptions) -> tuple[PerClass, PerClass]:
+    """The train and test files of each class (fixed layout, held-out fraction or fold; module docstring)."""
+    if listing.test_files is not None:
+        return listing.files, listing.test_files
+    single = [f"{listing.root / name}" for name, files in zip(listing.classes, listing.files) if len(files) < 2]
+    if single:
+        raise ChimeraMixError(f"class folder(s) {', '.join(single)} hold a single image; a class needs at least "
+                              "two (one to train on, one to test on): add images or remove the folder(s)")
+    check_options(options)
+    rng = np.random.default_rng(options.test_seed)
     train, test = [], []
-    for class_files in files:
+    for class_files in listing.files:
         n = len(class_files)
-        n_test = 0 if n < 2 else min(max(int(n * test_fraction + 0.5), 1), n - 1)
-        is_test = np.zeros(n, dtype=bool)
-        is_test[rng.permutation(n)[:n_test]] = True
-        train.append([f for f, held in zip(class_files, is_test) if not held])
-        test.append([f for f, held in zip(class_files, is_test) if held])
-    return train, test
+        order = rng.permutation(n)
+        if options.folds:
+            is_test = (np.argsort(order) % options.folds) == options.fold
+        else:
+            n_test = min(max(int(n * options.test_fraction + 0.5), 1), n - 1)
+            is_test = np.zeros(n, dtype=bool)
+            is_test[order[:n_test]] = True
+        train.append(tuple(f for f, held in zip(class_files, is_test) if not held))
+        test.append(tuple(f for f, held in zip(class_files, is_test) if held))
+    return tuple(train), tuple(test)
 
 
-def stamp(root: Path, file: Path) -> Stamp:
-    status = file.stat()
-    return str(file.relative_to(root)), status.st_size, status.st_mtime_ns
+def load_folder_split(path: Path, split: SplitName, options: FolderOptions) -> ImageSet:
+    """One split of the image folder ``path`` as an :class:`ImageSet` (see the module docstring)."""
+    check_options(options)
+    listing = list_folder(path)
+    train, test = _load_splits(listing, listing.stamps, options)
+    chosen = train if split == "train" else test
+    return replace(chosen, images=chosen.images.copy())  # the cached pixels stay untouched by callers
 
 
 @functools.lru_cache(maxsize=1)
-def decode_files(root: str, stamps: tuple[Stamp, ...], image_size: int) -> np.ndarray:
-    """Decode every file (uint8 N x S x S x 3); one error lists all files that cannot be read."""
-    pixels = np.empty((len(stamps), image_size, image_size, 3), dtype=np.uint8)
-    bad = []
-    for i, (name, _, _) in enumerate(stamps):
-        try:
-            pixels[i] = decode_image(Path(root) / name, image_size)
-        except UnidentifiedImageError:
-            bad.append(f"{name} (not an image)")
-        except Exception as error:  # a damaged file can fail anywhere in a decoder; report it, keep going
-            bad.append(f"{name} ({error})")
+def _load_splits(listing: FolderListing, stamps: tuple[Stamp, ...], options: FolderOptions
+                 ) -> tuple[ImageSet, ImageSet]:
+    """Check the content, decode every image once, warn once; the train and the test split."""
+    root = listing.root
+    if options.fingerprint is not None:
+        found = content_fingerprint(str(root), stamps)
+        if found != options.fingerprint:
+            raise ChimeraMixError(
+                f"the images in {root} have changed since this run was set up (content fingerprint {found}, the "
+                f"run's {options.fingerprint}); start a new run (`chimeramix run` names runs by the folder's "
+                "content), or restore the folder")
+    train_files, test_files = assign_splits(listing, options)
+    names = [name for per_class in (*train_files, *test_files) for name in per_class]
+    pixels, bad = decode_files(root, names, options.image_size)
+    notes = _skipped_notes(listing)
     if bad:
-        bad.sort()
-        more = f" and {len(bad) - MAX_LISTED_FILES} more" if len(bad) > MAX_LISTED_FILES else ""
-        raise ChimeraMixError(
-            f"{len(bad)} file(s) in {root} cannot be read as images: "
-            f"{'; '.join(bad[:MAX_LISTED_FILES])}{more}; remove or replace them"
-        )
-    return pixels
+        listed = _list_bad(bad)
+        if not options.skip_unreadable:
+            raise ChimeraMixError(f"{len(bad)} file(s) in {root} cannot be read as images: {listed}; remove or "
+                                  "replace them, or pass --skip-unreadable to leave them out")
+        notes.append(f"left out {len(bad)} unreadable file(s) of {root} (--skip-unreadable): {listed}")
+    readable = {name: index for index, name in enumerate(names) if name not in bad}
+    train_files = tuple(tuple(f for f in files if f in readable) for files in train_files)
+    test_files = tuple(tuple(f for f in files if f in readable) for files in test_files)
+    without = [name for name, files in zip(listing.classes, train_files) if not files]
+    if without:
+        raise ChimeraMixError(f"class(es) {', '.join(without)} of {root} have no readable training image; add "
+                              "images to them")
+    notes += _test_notes(listing, test_files)
+    for note in notes:
+        LOG.warning("%s", note)
+    name = f"{FOLDER_PREFIX}{root}"
+
+    def image_set(split: SplitName, files: PerClass, notes: tuple[str, ...]) -> ImageSet:
+        rows = [readable[f] for per_class in files for f in per_class]
+        labels = np.array([c for c, per_class in enumerate(files) for _ in per_class], dtype=np.int64)
+        return ImageSet(name, split, pixels[rows], labels, listing.classes, notes=notes)
+
+    return image_set("train", train_files, ()), image_set("test", test_files, tuple(notes))
 
 
-def decode_image(path: Path, image_size: int) -> np.ndarray:
-    """One file as uint8 S x S x 3 RGB, following the policy of the module docstring."""
-    with Image.open(path) as image:
-        image.draft("RGB", (image_size, image_size))  # JPEG only: decode at a reduced scale, still >= size
-        upright = ImageOps.exif_transpose(image)
-    square = ImageOps.fit(to_rgb(upright), (image_size, image_size), method=Image.Resampling.BICUBIC)
-    return np.asarray(square, dtype=np.uint8)
+def _skipped_notes(listing: FolderListing) -> list[str]:
+    if not listing.skipped:
+        return []
+    total = sum(count for _, count in listing.skipped)
+    kinds = ", ".join(f"{count} {extension}" for extension, count in listing.skipped)
+    return [f"skipped {total} file(s) of {listing.root} that are not images the loader reads ({kinds}); it reads "
+            f"{EXTENSIONS_TEXT}"]
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode as 8-bit RGB: 16-bit grey scaled, transparency composited on white."""
-    if image.mode in SIXTEEN_BIT_MODES:
-        grey = np.clip(np.round(np.asarray(image, dtype=np.float64) / 257), 0, 255).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    return image.convert("RGB")
+def _test_notes(listing: FolderListing, test_files: PerClass) -> list[str]:
+    """Warnings about the test split: classes without a test image, and a test split too small to trust."""
+    notes = []
+    missing = [name for name, files in zip(listing.classes, test_files) if not files]
+    if missing:
+        notes.append(f"class(es) {', '.join(missing)} have no test image: their accuracy is not measured and the "
+                     "macro accuracy leaves them out; add test images for them")
+    size = sum(len(files) for files in test_files)
+    if size < FEW_TEST_IMAGES:
+        notes.append(f"the test split holds only {size} images (fewer than {FEW_TEST_IMAGES}): one image is "
+                     f"{100 / max(size, 1):.1f} points of accuracy, so its accuracy is uncertain; add images or "
+                     "estimate it with cross-validation (--folds N)")
+    return notes
+
+
+def _list_bad(bad: dict[str, str]) -> str:
+    names = [f"{name} ({reason})" for name, reason in sorted(bad.items())]
+    more = f" and {len(names) - MAX_LISTED_FILES} more" if len(names) > MAX_LISTED_FILES else ""
+    return "; ".join(names[:MAX_LISTED_FILES]) + more
+
+
+def decode_files(root: Path, names: list[str], image_size: int) -> tuple[np.ndarray, dict[str, str]]:
+    """Decode every file (uint8 N x S x S x 3; unreadable files stay black) and the reasons of those that
+    cannot be read, by name."""
+    pixels = np.zeros((len(names), image_size, image_size, 3), dtype=np.uint8)
+    bad = {}
+    for i, name in enumerate(names):
+        decoded = decode_or_reason(root / name, image_size)
+        if isinstance(decoded, str):
+            bad[name] = decoded
+        else:
+            pixels[i] = decoded
+    return pixels, bad
+
+
+@functools.lru_cache(maxsize=8)
+def content_fingerprint(root: str, stamps: tuple[Stamp, ...]) -> str:
+    """16 hex digits of a SHA-256 over every file's relative path and the SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    for name, _, _ in stamps:
+        with open(Path(root) / name, "rb") as handle:
+            digest.update(f"{name}\0{hashlib.file_digest(handle, 'sha256').hexdigest()}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=8)
+def _median_side(root: str, stamps: tuple[Stamp, ...]) -> int:
+    sides = [side for name, _, _ in stamps if (side := shorter_side(Path(root) / name)) is not None]
+    return int(statistics.median(sides)) if sides else 0
+
+
+def _size_and_time(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns

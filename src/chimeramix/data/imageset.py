@@ -27,6 +27,8 @@ class ImageSet:
     classes: tuple[str, ...]
     orig_index: np.ndarray | None = None
     flags: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    """Warnings about the data (skipped files, classes without test images, ...), for results and reports."""
 
     @property
     def num_classes(self) -> int:

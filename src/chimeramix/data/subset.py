@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from chimeramix.config import DataConfig
-from chimeramix.data.datasets import load_split
+from chimeramix.data.datasets import load_data_split
 from chimeramix.data.splits import split
 
 
@@ -26,7 +26,7 @@ class TrainingSet:
 
 def load_training_set(data: DataConfig, device: torch.device) -> TrainingSet:
     """The split's training images and labels on ``device`` (and its pixels in host memory)."""
-    train = load_split(data.dataset, "train", data.data_root, folder_image_size=data.folder_image_size)
+    train = load_data_split(data, "train")
     chosen = split(train, data.k, data.seed)
     pixels = train.take(chosen.indices)
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().to(device)

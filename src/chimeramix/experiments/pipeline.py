@@ -9,17 +9,24 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, apply_preset
+from chimeramix.config import (
+    ClassifierConfig,
+    DataConfig,
+    GeneratorConfig,
+    GlicoConfig,
+    apply_preset,
+    resolve_data,
+)
 from chimeramix.experiments.costs import record_cost
-from chimeramix.experiments.plan import cost_key
+from chimeramix.experiments.plan import cost_key, dataset_slug
 from chimeramix.methods import parse_method
 from chimeramix.train.trainers import train_pack, trainer_of
 
 
 def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str = "paper") -> str:
     """A run folder's name, e.g. ``classifier-cifar10-k10-seed0-baseline-quick`` (``-released`` appended for
-    the released recipe)."""
-    dataset = "".join(c if c.isalnum() else "_" for c in data.dataset).strip("_")
+    the released recipe; a folder dataset as :func:`~chimeramix.experiments.plan.dataset_slug` names it)."""
+    dataset = dataset_slug(data)
     suffix = "" if recipe == "paper" else f"-{recipe}"
     return f"{kind}-{dataset}-k{data.k}-seed{data.seed}-{variant}-{preset}{suffix}"
 
@@ -38,6 +45,7 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
     """The runs of :func:`run_experiment` and their folders: the generator the method needs (ChimeraMix's or
     GLICO's stage 1, if any), then the classifier."""
     method = parse_method(config.method)
+    config = replace(config, data=resolve_data(config.data))
     out_dir = Path(out_dir)
     runs: list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]] = []
     if method.generator_kind == "glico":

@@ -33,6 +33,7 @@ from chimeramix.config import (
     parse_int_list,
     protocol_for,
     resolve_classifier,
+    resolve_data,
     resolve_generator,
     resolve_glico,
     to_dict,
@@ -64,6 +65,8 @@ class SweepSpec:
     """Overrides of :class:`ClassifierConfig` fields."""
     glico: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`GlicoConfig` fields (GLICO's stage 1)."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """Fields of every run's :class:`DataConfig` besides dataset, k and seed (folder options, data root)."""
 
 
 @dataclass(frozen=True)
@@ -191,42 +194,38 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
             if k < 1:
                 raise ChimeraMixError(f"k must be at least 1, got {k}; use e.g. --k 5,10,20")
             for seed in spec.seeds:
+                data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
                     generator_job = None
                     if method.generator_kind == "glico":
-                        generator_job = _glico_job(spec, dataset, k, seed)
+                        generator_job = _glico_job(spec, data)
                     elif method.needs_generator:
-                        generator_job = _generator_job(spec, dataset, k, seed, method.generator_masks)
+                        generator_job = _generator_job(spec, data, method.generator_masks)
                     if generator_job is not None:
                         generators.setdefault(generator_job.id, generator_job)
-                    classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, generator_job))
+                    classifiers.append(_classifier_job(spec, data, method.name, generator_job))
     return [*generators.values(), *classifiers]
 
 
-def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, masks: MaskConfig) -> Job:
-    data = DataConfig(dataset=dataset, k=k, seed=seed)
+def _generator_job(spec: SweepSpec, data: DataConfig, masks: MaskConfig) -> Job:
     config = apply_preset(GeneratorConfig(data=data, masks=masks, recipe=spec.recipe), spec.preset)
     config = with_overrides(config, spec.generator)
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{masks.label}-{_suffix(spec, spec.generator)}"
+    name = f"gen-{dataset_slug(data)}-k{data.k}-s{data.seed}-{masks.label}-{_suffix(spec, spec.generator)}"
     return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
 
 
-def _glico_job(spec: SweepSpec, dataset: str, k: int, seed: int) -> Job:
-    config = with_overrides(apply_preset(GlicoConfig(data=DataConfig(dataset=dataset, k=k, seed=seed)), spec.preset),
-                            spec.glico)
+def _glico_job(spec: SweepSpec, data: DataConfig) -> Job:
+    config = with_overrides(apply_preset(GlicoConfig(data=data), spec.preset), spec.glico)
     job = run_job(config)
     suffix = f"-{_hash(spec.glico)}" if spec.glico else ""
-    name = f"glico-{_dataset_slug(dataset)}-k{k}-s{seed}-{spec.preset}{suffix}"
+    name = f"glico-{dataset_slug(data)}-k{data.k}-s{data.seed}-{spec.preset}{suffix}"
     return replace(job, id=name)
 
 
-def _classifier_job(
-    spec: SweepSpec, dataset: str, k: int, seed: int, method: str, generator_job: Job | None
-) -> Job:
-    data = DataConfig(dataset=dataset, k=k, seed=seed)
+def _classifier_job(spec: SweepSpec, data: DataConfig, method: str, generator_job: Job | None) -> Job:
     config = apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset)
     config = with_overrides(config, spec.classifier)
     resolved = resolve_classifier(config)
@@ -237,7 +236,7 @@ def _classifier_job(
         overrides["generator"] = spec.generator
     if generator_job is not None and generator_job.kind == "glico" and spec.glico:
         overrides["glico"] = spec.glico
-    name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}-{_suffix(spec, overrides)}"
+    name = f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
                steps=steps)
@@ -261,20 +260,27 @@ def num_classes(dataset: str) -> int:
     if dataset in DATASETS:
         return DATASETS[dataset].num_classes
     if dataset.startswith(FOLDER_PREFIX):
-        folder = Path(dataset.removeprefix(FOLDER_PREFIX)).expanduser()
-        if folder.is_dir():
-            return sum(1 for entry in folder.iterdir() if entry.is_dir())
-        raise ChimeraMixError(f"dataset folder {folder} does not exist; check the folder: path")
+        from chimeramix.data.folder import folder_path, list_folder  # reads the folder: only when planning it
+
+        return len(list_folder(folder_path(dataset)).classes)
     raise ChimeraMixError(
         f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)} or folder:PATH"
     )
 
 
-def _dataset_slug(dataset: str) -> str:
-    if not dataset.startswith("folder:"):
-        return dataset
-    folder = dataset.removeprefix("folder:").rstrip("/")
-    return f"folder-{Path(folder).name or 'root'}-{_hash(folder)}"
+def dataset_slug(data: DataConfig) -> str:
+    """A dataset in job ids and run-folder names: a built-in one by name; a folder by its base name, ``cvN``
+    when cross-validating, and 6 hex digits of a hash of its path, content fingerprint and folder options
+    (``folder-photos-3fa2c1``), so that a changed folder gets new runs."""
+    if not data.dataset.startswith(FOLDER_PREFIX):
+        return data.dataset
+    folder = data.dataset.removeprefix(FOLDER_PREFIX).rstrip("/")
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(folder).name) or "root"
+    folds = f"-cv{data.folder_folds}" if data.folder_folds else ""
+    options = {"path": folder, "fingerprint": data.fingerprint, "image_size": data.folder_image_size,
+               "test_fraction": data.folder_test_fraction, "folds": data.folder_folds,
+               "skip_unreadable": data.skip_unreadable}
+    return f"folder-{name}{folds}-{_hash(options)}"
 
 
 def _suffix(spec: SweepSpec, overrides: dict[str, Any]) -> str:

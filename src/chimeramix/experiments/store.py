@@ -21,12 +21,13 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
+from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.fileio import read_json, write_json
@@ -122,7 +123,7 @@ class Store:
             plan = self.load_plan()
             for job in jobs:
                 known = plan.get(job.id)
-                if known is not None and known.to_dict() != job.to_dict():
+                if known is not None and _with_defaults(known).to_dict() != _with_defaults(job).to_dict():
                     raise ChimeraMixError(
                         f"job {job.id} is already in store {self.root} with a different definition (another "
                         "chimeramix version or config defaults); use a new store for this sweep"
@@ -222,6 +223,12 @@ class Store:
             holder = read_claim(path) if path.exists() else None
             if holder is not None and holder.pid == pid and holder.host == socket.gethostname():
                 path.unlink()
+
+
+def _with_defaults(job: Job) -> Job:
+    """The job with the defaults of config fields its config lacks (a plan written before they existed)."""
+    cls = {"generator": GeneratorConfig, "glico": GlicoConfig, "classifier": ClassifierConfig}[job.kind]
+    return replace(job, config=json.loads(json.dumps(to_dict(from_dict(cls, job.config)))))
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,27 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from chimeramix.config import MACHINE, SPLIT, ClassifierConfig, GeneratorConfig, differences, fields_with_role
+from chimeramix.config import (
+    MACHINE,
+    SPLIT,
+    ClassifierConfig,
+    GeneratorConfig,
+    differences,
+    fields_with_role,
+    from_dict,
+    to_dict,
+)
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
 from chimeramix.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 TableFormat = Literal["md", "csv", "latex"]
 
@@ -146,7 +158,10 @@ def _generator_recipe(store: Store, generator_job: str | None) -> dict[str, Any]
 
 
 def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:
-    """``values`` (a config dict) without the fields of :data:`NOT_RECIPE`."""
+    """``values`` (a config dict, with the defaults of fields it lacks: a result written before a field
+    existed) without the fields of :data:`NOT_RECIPE`."""
+    if not prefix:
+        values = json.loads(json.dumps(to_dict(from_dict(cls, values))))
     kept: dict[str, Any] = {}
     for key, value in values.items():
         name = prefix + key
@@ -233,7 +248,8 @@ def _notes(tables: list[ResultTable], compare_paper: bool) -> list[str]:
     return notes
 
 
-def _ours(cell: Cell) -> str:
+def cell_text(cell: Cell) -> str:
+    """``61.11 ± 4.81``, with ``(n=3)`` when fewer than :data:`FULL_SEEDS` runs."""
     text = f"{cell.mean:.2f}" if math.isnan(cell.std) else f"{cell.mean:.2f} ± {cell.std:.2f}"
     return text + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
 
@@ -241,7 +257,7 @@ def _ours(cell: Cell) -> str:
 def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
     if cell is None:
         return "–"
-    text = _ours(cell)
+    text = cell_text(cell)
     if compare_paper and cell.paper is not None:
         mark = " †" if cell.outside_paper else ""
         paper = cell.paper
@@ -315,6 +331,13 @@ def _latex_ours(cell: Cell) -> str:
 
 def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None:
     """Accuracy against k, one line per method with a ± std band, one panel per dataset (PNG)."""
+    figure = accuracy_figure(tables)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+
+
+def accuracy_figure(tables: list[ResultTable]) -> Figure:
+    """The figure of :func:`plot_tables`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -336,5 +359,4 @@ def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None
         ax.set_title(f"{table.dataset} (mean ± sample std over seeds)")
         ax.grid(alpha=0.3)
         ax.legend()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+    return figure

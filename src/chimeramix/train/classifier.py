@@ -22,8 +22,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from chimeramix.bundle import manifest, write_bundle
 from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, protocol_for, resolve_classifier
-from chimeramix.data import ImageSet, TrainingSet, load_split, load_training_set, repetition
+from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
 from chimeramix.masks import build_image_masks
@@ -97,8 +98,10 @@ class ClassifierRun(TrainingRun):
                         autocast_dtype=self.amp_dtype)
 
     def result(self) -> dict[str, Any]:
-        """Evaluates once on the test set."""
-        return {"metrics": self.test_metrics(), "method": self.method.name,
+        """Evaluates once on the test set; writes the model bundle (``chimeramix.bundle``)."""
+        write_bundle(self.folder, self.model, manifest(self.config, self.method.name, self.test.classes,
+                                                       self.test.image_size[0], self.mean, self.std))
+        return {"metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
                 "parameters": count_parameters(self.model),
                 "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
 
@@ -133,8 +136,7 @@ def open_classifier_run(
     generator_config = check_generator(config, method) if method.needs_generator else None
     device = select_device(config.device)
     data = load_training_set(config.data, device)
-    test = load_split(config.data.dataset, "test", config.data.data_root,
-                      folder_image_size=config.data.folder_image_size)
+    test = load_data_split(config.data, "test")
     if not folder.config_file.is_file():
         folder.write_config(config, device)
 

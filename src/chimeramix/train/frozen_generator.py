@@ -94,7 +94,10 @@ def _data_problems(trained: DataConfig, wanted: DataConfig) -> list[str]:
     """How a generator's training data differs from a classifier's: train set, image size, k, split seed."""
     problems = []
     if _train_images(trained) != _train_images(wanted):
-        problems.append(f"dataset {trained.dataset} (not {wanted.dataset})")
+        same_name = trained.dataset == wanted.dataset
+        problems.append(f"dataset {trained.dataset} (not {wanted.dataset})" if not same_name else
+                        f"other images or folder options of {trained.dataset} (content {trained.fingerprint}, "
+                        f"{trained.folder_image_size} px; not {wanted.fingerprint}, {wanted.folder_image_size} px)")
     if trained.k != wanted.k:
         problems.append(f"k = {trained.k} (not {wanted.k})")
     if trained.seed != wanted.seed:
@@ -110,6 +113,10 @@ def _check_match(config: ClassifierConfig, folder: RunFolder, problems: list[str
         )
 
 
-def _train_images(data: DataConfig) -> tuple[str, int]:
+def _train_images(data: DataConfig) -> tuple[str, int, str | None, int, float]:
+    """What decides a dataset's training images: the train set, and for a folder its image size, content and
+    test split."""
     name = train_set(data.dataset)
-    return name, data.folder_image_size if name.startswith("folder:") else 0
+    if not name.startswith("folder:"):
+        return name, 0, None, 0, 0.0
+    return name, data.folder_image_size or 0, data.fingerprint, data.folder_folds, data.folder_test_fraction

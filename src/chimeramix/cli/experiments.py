@@ -47,6 +47,9 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
                             "(repeatable)")
     sweep.add_argument("--classifier-set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a classifier config field, e.g. epochs=2 (repeatable)")
+    sweep.add_argument("--generator-axis", action="append", default=[], metavar="AXIS=V,V,...",
+                       help="vary a generator setting as an axis of the grid (Figs. 6, 7): blocks=2,4,6, "
+                            "mix_point=0,0.25,0.5,0.75,1 (mix_after / blocks) or grid_cells=1,2,4,8 (repeatable)")
     sweep.add_argument("--store", type=Path, required=True, help="results store folder (created if missing)")
     sweep.add_argument("--launcher", choices=("local", "ray"), default="local")
     sweep.add_argument("--workers", type=int, default=1, help="local: jobs at once here (default 1)")
@@ -167,6 +170,7 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
     check_overrides(classifier, ClassifierConfig)
     spec.generator = merge(spec.generator, generator)
     spec.classifier = merge(spec.classifier, classifier)
+    spec.generator_axes = {**spec.generator_axes, **_axis_values(args.generator_axis)}
     missing = [name for name, values in (("--datasets", spec.datasets), ("--methods", spec.methods),
                                          ("--k", spec.ks), ("--seeds", spec.seeds)) if not values]
     if missing:
@@ -188,6 +192,22 @@ def _key_values(items: list[str], option: str) -> dict[str, Any]:
             target = target.setdefault(parent, {})
         target[name] = yaml.safe_load(text)
     return values
+
+
+def _axis_values(items: list[str]) -> dict[str, list[float]]:
+    """``["grid_cells=1,2,4"]`` -> ``{"grid_cells": [1, 2, 4]}``."""
+    axes: dict[str, list[float]] = {}
+    for item in items:
+        axis, sep, text = item.partition("=")
+        try:
+            values = [float(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            values = []
+        if not sep or not values:
+            raise ChimeraMixError(f"cannot read --generator-axis {item!r}; write AXIS=V,V,..., e.g. grid_cells=1,2,4,8")
+        axes[axis.strip()] = [int(value) if value.is_integer() and axis.strip() != "mix_point" else value
+                              for value in values]
+    return axes
 
 
 def _estimate_device(args: argparse.Namespace) -> str:

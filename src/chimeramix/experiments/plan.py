@@ -5,7 +5,10 @@ Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivial
 generator job. Generator jobs are shared: every method that needs the same generator (same dataset, k, seed,
 mask kind, preset, recipe and generator overrides) uses one run. Job ids are readable
 (``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
-released recipe and a short hash of the overrides appended when there are any.
+released recipe and a short hash of the overrides appended when there are any. Generator settings can be axes
+of the grid too (:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a
+ChimeraMix method then gets a generator and a classifier job per setting, named by the setting where it
+differs from the default (``gen-cifar10-k10-s0-grid-g8-quick``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from chimeramix.config import (
     flatten,
     from_dict,
     leaf_fields,
+    merge,
     parse_int_list,
     protocol_for,
     resolve_classifier,
@@ -40,12 +44,13 @@ from chimeramix.config import (
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
 JobKind = Literal["generator", "glico", "classifier"]
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
-                             "glico"})
+                             "glico", "generator_axes"})
 
 
 @dataclass
@@ -65,6 +70,8 @@ class SweepSpec:
     """Overrides of :class:`ClassifierConfig` fields."""
     glico: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`GlicoConfig` fields (GLICO's stage 1)."""
+    generator_axes: dict[str, list[float]] = field(default_factory=dict)
+    """Generator settings as axes of the grid: ``{"grid_cells": [1, 2, 4, 8]}``, ``blocks``, ``mix_point``."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,7 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
         glico=_overrides(values.get("glico") or {}, GlicoConfig),
+        generator_axes=_axes(values.get("generator_axes") or {}),
     )
 
 
@@ -180,6 +188,7 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
     check_overrides(spec.glico, GlicoConfig)
+    check_axes(spec.generator_axes, spec.generator)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
     if spec.recipe not in RECIPES:
@@ -193,26 +202,29 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
                 raise ChimeraMixError(f"k must be at least 1, got {k}; use e.g. --k 5,10,20")
             for seed in spec.seeds:
                 for method in methods:
-                    generator_job = None
-                    if method.generator_kind == "glico":
-                        generator_job = _glico_job(spec, dataset, k, seed)
-                    elif method.needs_generator:
+                    if method.needs_generator and method.generator_kind != "glico":
                         assert method.mask_kind is not None
-                        generator_job = _generator_job(spec, dataset, k, seed, method.mask_kind)
-                    if generator_job is not None:
-                        generators.setdefault(generator_job.id, generator_job)
-                    classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, generator_job))
+                        for setting in generator_settings(spec.generator_axes, method.mask_kind):
+                            job = _generator_job(spec, dataset, k, seed, method.mask_kind, setting)
+                            generators.setdefault(job.id, job)
+                            classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, job, setting))
+                        continue
+                    glico = _glico_job(spec, dataset, k, seed) if method.generator_kind == "glico" else None
+                    if glico is not None:
+                        generators.setdefault(glico.id, glico)
+                    classifiers.append(_classifier_job(spec, dataset, k, seed, method.name, glico))
     return [*generators.values(), *classifiers]
 
 
-def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, mask: MaskKind) -> Job:
+def _generator_job(spec: SweepSpec, dataset: str, k: int, seed: int, mask: MaskKind,
+                   setting: GeneratorSetting) -> Job:
     data = DataConfig(dataset=dataset, k=k, seed=seed)
     config = apply_preset(GeneratorConfig(data=data, masks=MaskConfig(kind=mask), recipe=spec.recipe), spec.preset)
-    config = with_overrides(config, spec.generator)
+    config = with_overrides(config, merge(spec.generator, setting.overrides()))
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{mask}-{_suffix(spec, spec.generator)}"
+    name = f"gen-{_dataset_slug(dataset)}-k{k}-s{seed}-{mask}{_part(setting)}-{_suffix(spec, spec.generator)}"
     return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
 
 
@@ -226,7 +238,8 @@ def _glico_job(spec: SweepSpec, dataset: str, k: int, seed: int) -> Job:
 
 
 def _classifier_job(
-    spec: SweepSpec, dataset: str, k: int, seed: int, method: str, generator_job: Job | None
+    spec: SweepSpec, dataset: str, k: int, seed: int, method: str, generator_job: Job | None,
+    setting: GeneratorSetting | None = None,
 ) -> Job:
     data = DataConfig(dataset=dataset, k=k, seed=seed)
     config = apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset)
@@ -239,7 +252,7 @@ def _classifier_job(
         overrides["generator"] = spec.generator
     if generator_job is not None and generator_job.kind == "glico" and spec.glico:
         overrides["glico"] = spec.glico
-    name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}-{_suffix(spec, overrides)}"
+    name = f"cls-{_dataset_slug(dataset)}-k{k}-s{seed}-{method}{_part(setting)}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
                steps=steps)
@@ -285,6 +298,12 @@ def _suffix(spec: SweepSpec, overrides: dict[str, Any]) -> str:
     return f"{spec.preset}{recipe}" + (f"-{_hash(overrides)}" if overrides else "")
 
 
+def _part(setting: GeneratorSetting | None) -> str:
+    """``-g8`` for a generator setting other than the default, else nothing."""
+    part = setting.id_part() if setting is not None else ""
+    return f"-{part}" if part else ""
+
+
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
 
@@ -312,6 +331,21 @@ def _int_list(value: Any, key: str) -> list[int]:
     if isinstance(value, list) and all(isinstance(item, int) for item in value):
         return value
     raise ChimeraMixError(f"sweep key {key!r} must be an integer, a list of integers or a string like '0-4'")
+
+
+def _axes(values: Any) -> dict[str, list[float]]:
+    if not isinstance(values, dict):
+        raise ChimeraMixError("the sweep file's generator_axes must be a mapping of axis: list of values")
+    axes = {str(axis): _number_list(value, f"generator_axes.{axis}") for axis, value in values.items()}
+    check_axes(axes)
+    return axes
+
+
+def _number_list(value: Any, key: str) -> list[float]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, int | float) and not isinstance(item, bool) for item in items):
+        raise ChimeraMixError(f"sweep key {key!r} must be a number or a list of numbers")
+    return list(items)
 
 
 def _overrides(values: Any, cls: type) -> dict[str, Any]:

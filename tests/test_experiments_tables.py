@@ -207,3 +207,39 @@ def test_recipes_are_rows_of_their_own(tmp_path: Path) -> None:
     cell = tables[0].cells["baseline [released]", 5]
     assert cell.mean == pytest.approx(32.0) and cell.paper is not None and cell.paper.mean == 31.37
     assert "| baseline [released] | 32.00 ± 2.00 (n=3)" in render(tables, "md", compare_paper=True)
+
+
+def test_accuracy_over_a_generator_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fig. 7's view: a sweep over grid cells, one line per mask kind, the baseline as a reference."""
+    from chimeramix.experiments.sensitivity import axis_tables
+
+    store = Store.create(tmp_path / "store")
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [10], [0, 1], preset="quick",
+                                generator_axes={"grid_cells": [1, 2, 4, 8]}))
+    store.merge_plan(jobs)
+    for job in jobs:
+        if job.kind == "generator":
+            write_json(store.result_path(job.id), {"config": job.config, "final": {}})
+            continue
+        cells = next((j.config["masks"]["grid_cells"] for j in jobs if j.id == job.depends_on), 0)
+        accuracy = 0.30 + 0.01 * cells + 0.02 * job.config["data"]["seed"]
+        write_json(store.result_path(job.id), {"config": job.config, "metrics": {"accuracy": accuracy}})
+    results = load_results(store)
+    assert build_tables(results)[0].methods == [
+        "baseline", "chimeramix-grid [1x1 grid]", "chimeramix-grid [2x2 grid]", "chimeramix-grid",
+        "chimeramix-grid [8x8 grid]"]
+    (table,) = axis_tables(results, "grid_cells")
+    assert (table.dataset, table.k, table.rows, table.values) == ("cifar10", 10, ["chimeramix-grid"], [1, 2, 4, 8])
+    cell = table.cells["chimeramix-grid", 8]  # 38 and 40
+    assert (cell.n, cell.mean, cell.std) == (2, pytest.approx(39.0), pytest.approx(math.sqrt(2)))
+    assert table.references["baseline"].mean == pytest.approx(31.0)
+
+    plot = tmp_path / "fig7.png"
+    assert main(["table", "--store", str(store.root), "--over", "grid_cells", "--plot", str(plot)]) == 0
+    text = capsys.readouterr().out
+    assert "| method | grid_cells=1 | grid_cells=2 | grid_cells=4 | grid_cells=8 |" in text
+    assert "| chimeramix-grid | 32.00 ± 1.41 (n=2) | 33.00 ± 1.41 (n=2) |" in text
+    assert "| baseline (reference) |" in text and plot.stat().st_size > 0
+    assert main(["table", "--store", str(store.root), "--over", "grid_cells", "--format", "csv"]) == 0
+    assert "cifar10,10,chimeramix-grid,8,2,39.0000,1.4142" in capsys.readouterr().out
+    assert main(["table", "--store", str(store.root), "--over", "blocks", "--format", "latex"]) == 2

@@ -12,10 +12,12 @@ import yaml
 from chimeramix.cli.common import SWEEP_HINT, add_data_root_argument, add_yes_argument, check_estimate, duration
 from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.costs import CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, load_sweep_file, plan_sweep
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
+from chimeramix.experiments.sensitivity import axis_tables, plot_axis_tables, render_axis_tables
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import build_tables, load_results, plot_tables, render
 from chimeramix.fileio import atomic_write
@@ -97,8 +99,12 @@ def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     table.add_argument("--metric", default="accuracy",
                        help="metric of result.json to tabulate (default accuracy; for cifar10 also "
                             "accuracy_cifair10_kept)")
+    table.add_argument("--over", choices=AXES, default=None, metavar="AXIS",
+                       help="accuracy over a generator axis of the sweep (Figs. 6, 7): columns are its values ("
+                            f"{', '.join(AXES)}), a table per dataset and k; md or csv")
     table.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
-                       help="also plot accuracy against k, one line per method with ± std bands")
+                       help="also plot accuracy against k (with --over: against the axis), one line per method with "
+                            "± std bands")
     table.add_argument("--output", type=Path, default=None, metavar="FILE",
                        help="write the table to FILE instead of stdout")
     table.set_defaults(handler=run_table_command)
@@ -259,12 +265,21 @@ def _report_text(store: Store, jobs: list[Job], report: SweepReport, max_attempt
 def run_table_command(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     compare = args.compare == "paper"
-    tables = build_tables(load_results(store, preset=args.preset, metric=args.metric), compare_paper=compare)
-    text = render(tables, args.format, compare_paper=compare)
+    results = load_results(store, preset=args.preset, metric=args.metric)
+    if args.over is not None:
+        if compare:
+            raise ChimeraMixError("the paper's sensitivity figures have no numbers to compare with; drop --compare")
+        over = axis_tables(results, args.over)
+        text = render_axis_tables(over, args.format)
+        if args.plot is not None:
+            plot_axis_tables(over, args.plot)
+    else:
+        tables = build_tables(results, compare_paper=compare)
+        text = render(tables, args.format, compare_paper=compare)
+        if args.plot is not None:
+            plot_tables(tables, args.plot)
     if args.output is not None:
         atomic_write(args.output, lambda handle: handle.write(text.encode()))
     else:
         print(text, end="")
-    if args.plot is not None:
-        plot_tables(tables, args.plot)
     return 0

@@ -65,10 +65,12 @@ class GeneratorSetting:
         letters = {"blocks": "b", "mix_after": "m", "masks.grid_cells": "g"}
         return "-".join(f"{letters[key]}{value}" for key, value in self.changes().items())
 
-    def label(self) -> str:
-        """``6 blocks, mix after 3, 8x8 grid`` for the fields that differ from the default."""
+    def label(self, without_axis: str | None = None) -> str:
+        """``6 blocks, mix after 3, 8x8 grid`` for the fields that differ from the default (leaving out the field
+        of ``without_axis``)."""
         names = {"blocks": "{} blocks", "mix_after": "mix after {}", "masks.grid_cells": "{0}x{0} grid"}
-        return ", ".join(names[key].format(value) for key, value in self.changes().items())
+        hidden = AXIS_FIELDS.get(without_axis or "", ())
+        return ", ".join(names[key].format(value) for key, value in self.changes().items() if key not in hidden)
 
 
 def generator_settings(axes: Mapping[str, Sequence[float]], mask: MaskKind) -> list[GeneratorSetting]:

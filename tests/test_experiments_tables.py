@@ -188,6 +188,14 @@ def test_sweep_command_dry_run_and_bad_sweep_file(tmp_path: Path, capsys: pytest
     assert main([*argv[:-1], "--pack", "0"]) == 2
     assert "--pack must be at least 1" in capsys.readouterr().err and not store.exists()
 
+    stl = ["sweep", "--datasets", "stl10", "--methods", "chimeramix-grid", "--k", "20", "--seeds", "0",
+           "--generator-axis", "blocks=2,4", "--generator-axis", "mix_point=0,0.5,1", "--store", str(store),
+           "--dry-run", "--device", "cuda"]
+    assert main(stl) == 0
+    assert "gen-stl10-k20-s0-grid-b2-m1-paper: 30000 steps" in capsys.readouterr().out
+    assert main([*stl, "--generator-axis", "grid_cells=two"]) == 2
+    assert "cannot read --generator-axis 'grid_cells=two'" in capsys.readouterr().err
+
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nepochs: 3\n")
     assert main(["sweep", "--file", str(sweep_file), "--store", str(store)]) == 2

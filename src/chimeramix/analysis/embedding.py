@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def plot_embedding(embedding: Embedding, path: str | os.PathLike[str]) -> None:
     ax.set_yticks([])
     ax.legend(loc="upper right", fontsize=8, markerscale=3)
     data = embedding.run.data
-    ax.set_title(f"MDE of {data.dataset} (seed {data.seed}) and {embedding.run.method} images", fontsize=10)
-    figure.text(0.5, 0.0, embedding.features, ha="center", va="bottom", fontsize=6, wrap=True)
+    ax.set_title(f"MDE of the {data.dataset} training set and {embedding.run.method} images (k = {data.k}, seed "
+                 f"{data.seed})\n" + textwrap.fill(embedding.features, 100), fontsize=8)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120)

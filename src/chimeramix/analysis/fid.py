@@ -10,6 +10,7 @@ its JSON and bar plot never mix Inception with classifier numbers.
 from __future__ import annotations
 
 import os
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,7 +116,7 @@ def plot_fid(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
         group = groups.setdefault(f"{row['dataset']}, k = {row['k']}", {})
         group.setdefault(row["method"], []).append(row["fid"])
     methods = sorted({method for group in groups.values() for method in group})
-    figure = Figure(figsize=(max(4.0, 1.6 * len(groups) * len(methods)), 4.2), layout="constrained")
+    figure = Figure(figsize=(max(6.5, 1.6 * len(groups) * len(methods)), 4.4), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.subplots()
     width = 0.8 / len(methods)
@@ -124,14 +125,13 @@ def plot_fid(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
         means = [float(np.mean(v)) if v else np.nan for v in values]
         stds = [float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for v in values]
         positions = np.arange(len(groups)) + (index - (len(methods) - 1) / 2) * width
-        bars = ax.bar(positions, means, width, yerr=stds, capsize=3, label=method)
-        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        bars = ax.bar(positions, means, width, yerr=stds if any(stds) else None, capsize=3, label=method)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
     ax.set_xticks(np.arange(len(groups)), list(groups))
     ax.set_ylabel("FID (lower is better)")
     features = result["features"]
     kind = "Inception features" if features["kind"] == "inception" else "classifier features, NOT Inception"
-    ax.set_title(f"FID to the full training set ({kind})", fontsize=10)
-    figure.text(0.5, 0.0, features["label"], ha="center", va="bottom", fontsize=6, wrap=True)
+    ax.set_title(f"FID to the full training set ({kind})\n" + textwrap.fill(features["label"], 100), fontsize=8)
     ax.legend(fontsize=8)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120)

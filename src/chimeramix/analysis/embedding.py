@@ -107,7 +107,7 @@ def plot_embedding(embedding: Embedding, path: str | os.PathLike[str]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7.0, 7.4), layout="constrained")
+    figure = Figure(figsize=(7.0, 7.5), layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.subplots()
     train = ~embedding.generated
@@ -126,4 +126,4 @@ def plot_embedding(embedding: Embedding, path: str | os.PathLike[str]) -> None:
     ax.set_title(f"MDE of the {data.dataset} training set and {embedding.run.method} images (k = {data.k}, seed "
                  f"{data.seed})\n" + textwrap.fill(embedding.features, 100), fontsize=8)
     with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
+        figure.savefig(tmp, format="png", dpi=100)

@@ -96,3 +96,52 @@ def test_cost_estimate_multiplies_steps_by_per_step_costs() -> None:
     assert cost.seconds == pytest.approx(cost.classifier_steps * 0.5 + cost.generator_steps * 2.0 + overhead)
     with pytest.raises(ChimeraMixError, match="--step-seconds"):
         estimate_cost(jobs, "tpu")
+
+
+def test_generator_axes_make_a_job_per_setting_named_by_what_differs() -> None:
+    plain = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid", "chimeramix-seg"], [10], [0],
+                                 preset="quick"))
+    spec = SweepSpec(["cifar10"], ["baseline", "chimeramix-grid", "chimeramix-seg"], [10], [0], preset="quick",
+                     generator_axes={"grid_cells": [1, 2, 4, 8]})
+    jobs = {job.id: job for job in plan_sweep(spec)}
+    assert {job.id for job in plain} <= set(jobs)  # the default setting keeps its id
+    assert sorted(name for name in jobs if name.startswith("gen-")) == [
+        "gen-cifar10-k10-s0-grid-g1-quick", "gen-cifar10-k10-s0-grid-g2-quick", "gen-cifar10-k10-s0-grid-g8-quick",
+        "gen-cifar10-k10-s0-grid-quick", "gen-cifar10-k10-s0-seg-quick"]  # seg masks have no grid
+    assert jobs["gen-cifar10-k10-s0-grid-g8-quick"].config["masks"]["grid_cells"] == 8
+    assert jobs["cls-cifar10-k10-s0-chimeramix-grid-g8-quick"].depends_on == "gen-cifar10-k10-s0-grid-g8-quick"
+    assert len(jobs) == 5 + 6
+
+
+def test_stl10_mixing_point_grid_at_k20_keeps_whole_blocks() -> None:
+    """Fig. 6's grid: blocks x relative mixing point, on STL-10 with k = 20 (planning needs no data)."""
+    spec = SweepSpec(["stl10"], ["chimeramix-grid", "chimeramix-seg"], [20], [0, 1, 2],
+                     generator_axes={"blocks": [2, 4], "mix_point": [0, 0.25, 0.5, 0.75, 1]})
+    generators = [job for job in plan_sweep(spec) if job.kind == "generator"]
+    settings = {(job.config["blocks"], job.config["mix_after"]) for job in generators}
+    assert settings == {(2, 0), (2, 1), (2, 2), (4, 0), (4, 1), (4, 2), (4, 3), (4, 4)}  # 0.25 of 2 is left out
+    assert len(generators) == 8 * 2 * 3
+    ids = {job.id for job in generators}
+    assert "gen-stl10-k20-s1-seg-b2-m1-paper" in ids and "gen-stl10-k20-s1-grid-m3-paper" in ids
+    assert all(job.config["data"]["k"] == 20 and job.steps == 200 * 150 for job in generators)
+
+
+def test_bad_generator_axes_are_clear_errors(tmp_path: Path) -> None:
+    def plan(axes: dict, **spec: dict) -> None:
+        plan_sweep(SweepSpec(["cifar10"], ["chimeramix-grid"], [5], [0], generator_axes=axes, **spec))
+
+    with pytest.raises(ChimeraMixError, match="unknown generator axes \\['cells'\\]"):
+        plan({"cells": [2]})
+    with pytest.raises(ChimeraMixError, match="no mixing point"):
+        plan({"blocks": [3], "mix_point": [0.5]})
+    with pytest.raises(ChimeraMixError, match="in \\[0, 1\\]"):
+        plan({"mix_point": [2]})
+    with pytest.raises(ChimeraMixError, match="also set as generator overrides"):
+        plan({"grid_cells": [2]}, generator={"masks": {"grid_cells": 8}})
+    path = tmp_path / "sweep.yaml"
+    path.write_text("datasets: [cifar10]\nmethods: [chimeramix-grid]\nk: 10\nseeds: 0\n"
+                    "generator_axes: {grid_cells: [1, 8]}\n")
+    assert load_sweep_file(path).generator_axes == {"grid_cells": [1, 8]}
+    path.write_text("datasets: [cifar10]\nmethods: [chimeramix-grid]\nk: 10\nseeds: 0\ngenerator_axes: {blocks: [a]}\n")
+    with pytest.raises(ChimeraMixError, match="list of numbers"):
+        load_sweep_file(path)

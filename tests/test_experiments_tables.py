@@ -188,6 +188,14 @@ def test_sweep_command_dry_run_and_bad_sweep_file(tmp_path: Path, capsys: pytest
     assert main([*argv[:-1], "--pack", "0"]) == 2
     assert "--pack must be at least 1" in capsys.readouterr().err and not store.exists()
 
+    stl = ["sweep", "--datasets", "stl10", "--methods", "chimeramix-grid", "--k", "20", "--seeds", "0",
+           "--generator-axis", "blocks=2,4", "--generator-axis", "mix_point=0,0.5,1", "--store", str(store),
+           "--dry-run", "--device", "cuda"]
+    assert main(stl) == 0
+    assert "gen-stl10-k20-s0-grid-b2-m1-paper: 30000 steps" in capsys.readouterr().out
+    assert main([*stl, "--generator-axis", "grid_cells=two"]) == 2
+    assert "cannot read --generator-axis 'grid_cells=two'" in capsys.readouterr().err
+
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nepochs: 3\n")
     assert main(["sweep", "--file", str(sweep_file), "--store", str(store)]) == 2
@@ -223,3 +231,39 @@ def test_results_and_plans_written_before_a_config_field_existed_still_match(tmp
                                           preset="quick")))  # the same jobs: no "different definition"
     cell = build_tables(load_results(store))[0].cells[old.config["method"], old.config["data"]["k"]]
     assert cell.n == 3
+
+
+def test_accuracy_over_a_generator_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Fig. 7's view: a sweep over grid cells, one line per mask kind, the baseline as a reference."""
+    from chimeramix.experiments.sensitivity import axis_tables
+
+    store = Store.create(tmp_path / "store")
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-grid"], [10], [0, 1], preset="quick",
+                                generator_axes={"grid_cells": [1, 2, 4, 8]}))
+    store.merge_plan(jobs)
+    for job in jobs:
+        if job.kind == "generator":
+            write_json(store.result_path(job.id), {"config": job.config, "final": {}})
+            continue
+        cells = next((j.config["masks"]["grid_cells"] for j in jobs if j.id == job.depends_on), 0)
+        accuracy = 0.30 + 0.01 * cells + 0.02 * job.config["data"]["seed"]
+        write_json(store.result_path(job.id), {"config": job.config, "metrics": {"accuracy": accuracy}})
+    results = load_results(store)
+    assert build_tables(results)[0].methods == [
+        "baseline", "chimeramix-grid [1x1 grid]", "chimeramix-grid [2x2 grid]", "chimeramix-grid",
+        "chimeramix-grid [8x8 grid]"]
+    (table,) = axis_tables(results, "grid_cells")
+    assert (table.dataset, table.k, table.rows, table.values) == ("cifar10", 10, ["chimeramix-grid"], [1, 2, 4, 8])
+    cell = table.cells["chimeramix-grid", 8]  # 38 and 40
+    assert (cell.n, cell.mean, cell.std) == (2, pytest.approx(39.0), pytest.approx(math.sqrt(2)))
+    assert table.references["baseline"].mean == pytest.approx(31.0)
+
+    plot = tmp_path / "fig7.png"
+    assert main(["table", "--store", str(store.root), "--over", "grid_cells", "--plot", str(plot)]) == 0
+    text = capsys.readouterr().out
+    assert "| method | grid_cells=1 | grid_cells=2 | grid_cells=4 | grid_cells=8 |" in text
+    assert "| chimeramix-grid | 32.00 ± 1.41 (n=2) | 33.00 ± 1.41 (n=2) |" in text
+    assert "| baseline (reference) |" in text and plot.stat().st_size > 0
+    assert main(["table", "--store", str(store.root), "--over", "grid_cells", "--format", "csv"]) == 0
+    assert "cifar10,10,chimeramix-grid,8,2,39.0000,1.4142" in capsys.readouterr().out
+    assert main(["table", "--store", str(store.root), "--over", "blocks", "--format", "latex"]) == 2

@@ -75,3 +75,11 @@ def _cache_key(images: np.ndarray, params: SegmentationParams) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
     digest.update(repr(sorted(asdict(params).items())).encode())
     return digest.hexdigest()
+
+
+def unflipped_segments(path: str | os.PathLike[str], images: np.ndarray, masks: MaskConfig) -> np.ndarray | None:
+    """The cached segments of ``images`` themselves (N x H x W, not their flips: the paper's stage order mixes
+    before the flip) when ``masks`` are segmentation masks, else ``None``."""
+    if masks.kind != "seg":
+        return None
+    return segment_cache(path, images, SegmentationParams.of(masks))[:, 0]

@@ -18,7 +18,7 @@ from types import FrameType
 from chimeramix.errors import ChimeraMixError
 from chimeramix.version import __version__
 
-COMMAND_MODULES: tuple[str, ...] = ("data", "generator", "classifier", "experiments", "model")
+COMMAND_MODULES: tuple[str, ...] = ("data", "generator", "classifier", "experiments", "model", "analysis")
 """Modules of ``chimeramix.cli``, one per command group, in the order ``--help`` lists them."""
 
 

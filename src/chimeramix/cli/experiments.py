@@ -21,10 +21,12 @@ from chimeramix.cli.common import (
 from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_int_list
 from chimeramix.data.datasets import prepared_file
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.costs import CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
+from chimeramix.experiments.sensitivity import axis_tables, plot_axis_tables, render_axis_tables
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import ResultTable, build_tables, cell_text, load_results, plot_tables, render
 from chimeramix.fileio import atomic_write
@@ -53,6 +55,9 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     sweep.add_argument("--preset", choices=("paper", "quick"), default=None, help="default: paper")
     sweep.add_argument("--recipe", choices=("paper", "released"), default=None,
                        help="paper: the paper's text; released: the authors' code (default: paper; see README)")
+    sweep.add_argument("--generator-axis", action="append", default=[], metavar="AXIS=V,V,...",
+                       help="vary a generator setting as an axis of the grid (Figs. 6, 7): blocks=2,4,6, "
+                            "mix_point=0,0.25,0.5,0.75,1 (mix_after / blocks) or grid_cells=1,2,4,8 (repeatable)")
     sweep.add_argument("--store", type=Path, required=True, help="results store folder (created if missing)")
     _add_execution_arguments(sweep)
     sweep.set_defaults(handler=run_sweep_command, interrupt_hint=SWEEP_HINT)
@@ -131,8 +136,12 @@ def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     table.add_argument("--metric", default="accuracy",
                        help="metric of result.json to tabulate (default accuracy; for cifar10 also "
                             "accuracy_cifair10_kept)")
+    table.add_argument("--over", choices=AXES, default=None, metavar="AXIS",
+                       help="accuracy over a generator axis of the sweep (Figs. 6, 7): columns are its values ("
+                            f"{', '.join(AXES)}), a table per dataset and k; md or csv")
     table.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
-                       help="also plot accuracy against k, one line per method with ± std bands")
+                       help="also plot accuracy against k (with --over: against the axis), one line per method with "
+                            "± std bands")
     table.add_argument("--output", type=Path, default=None, metavar="FILE",
                        help="write the table to FILE instead of stdout")
     table.set_defaults(handler=run_table_command)
@@ -199,7 +208,8 @@ def run_compare_command(args: argparse.Namespace) -> int:
     folder = {"folder_image_size": data.folder_image_size, "folder_test_fraction": data.folder_test_fraction,
               "folder_folds": data.folder_folds, "skip_unreadable": data.skip_unreadable}
     spec = _sweep_spec(argparse.Namespace(**{**vars(args), "file": None, "datasets": args.dataset,
-                                             "k": str(data.k), "seeds": ",".join(map(str, seeds))}))
+                                             "k": str(data.k), "seeds": ",".join(map(str, seeds)),
+                                             "generator_axis": []}))
     spec.data = folder if args.dataset.startswith(FOLDER_PREFIX) else {}
     if args.store is None:
         args.store = Path("runs") / f"compare-{dataset_slug(data)}"
@@ -243,6 +253,7 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
     check_overrides(classifier, ClassifierConfig)
     spec.generator = merge(spec.generator, generator)
     spec.classifier = merge(spec.classifier, classifier)
+    spec.generator_axes = {**spec.generator_axes, **_axis_values(args.generator_axis)}
     missing = [name for name, values in (("--datasets", spec.datasets), ("--methods", spec.methods),
                                          ("--k", spec.ks), ("--seeds", spec.seeds)) if not values]
     if missing:
@@ -264,6 +275,22 @@ def _key_values(items: list[str], option: str) -> dict[str, Any]:
             target = target.setdefault(parent, {})
         target[name] = yaml.safe_load(text)
     return values
+
+
+def _axis_values(items: list[str]) -> dict[str, list[float]]:
+    """``["grid_cells=1,2,4"]`` -> ``{"grid_cells": [1, 2, 4]}``."""
+    axes: dict[str, list[float]] = {}
+    for item in items:
+        axis, sep, text = item.partition("=")
+        try:
+            values = [float(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            values = []
+        if not sep or not values:
+            raise ChimeraMixError(f"cannot read --generator-axis {item!r}; write AXIS=V,V,..., e.g. grid_cells=1,2,4,8")
+        axes[axis.strip()] = [int(value) if value.is_integer() and axis.strip() != "mix_point" else value
+                              for value in values]
+    return axes
 
 
 def _estimate_device(args: argparse.Namespace) -> str:
@@ -315,12 +342,21 @@ def _report_text(store: Store, jobs: list[Job], report: SweepReport, max_attempt
 def run_table_command(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     compare = args.compare == "paper"
-    tables = build_tables(load_results(store, preset=args.preset, metric=args.metric), compare_paper=compare)
-    text = render(tables, args.format, compare_paper=compare)
+    results = load_results(store, preset=args.preset, metric=args.metric)
+    if args.over is not None:
+        if compare:
+            raise ChimeraMixError("the paper's sensitivity figures have no numbers to compare with; drop --compare")
+        over = axis_tables(results, args.over)
+        text = render_axis_tables(over, args.format)
+        if args.plot is not None:
+            plot_axis_tables(over, args.plot)
+    else:
+        tables = build_tables(results, compare_paper=compare)
+        text = render(tables, args.format, compare_paper=compare)
+        if args.plot is not None:
+            plot_tables(tables, args.plot)
     if args.output is not None:
         atomic_write(args.output, lambda handle: handle.write(text.encode()))
     else:
         print(text, end="")
-    if args.plot is not None:
-        plot_tables(tables, args.plot)
     return 0

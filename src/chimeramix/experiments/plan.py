@@ -5,7 +5,10 @@ Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivial
 generator job. Generator jobs are shared: every method that needs the same generator (same dataset, k, seed,
 mask kind, preset, recipe and generator overrides) uses one run. Job ids are readable
 (``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
-released recipe and a short hash of the overrides appended when there are any.
+released recipe and a short hash of the overrides appended when there are any. Generator settings can be axes
+of the grid too (:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a
+ChimeraMix method then gets a generator and a classifier job per setting, named by the setting where it
+differs from the default (``gen-cifar10-k10-s0-grid-g8-quick``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from chimeramix.config import (
     flatten,
     from_dict,
     leaf_fields,
+    merge,
     parse_int_list,
     protocol_for,
     resolve_classifier,
@@ -40,12 +44,13 @@ from chimeramix.config import (
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
 JobKind = Literal["generator", "glico", "classifier"]
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
-                             "glico"})
+                             "glico", "generator_axes"})
 
 
 @dataclass
@@ -67,6 +72,8 @@ class SweepSpec:
     """Overrides of :class:`GlicoConfig` fields (GLICO's stage 1)."""
     data: dict[str, Any] = field(default_factory=dict)
     """Fields of every run's :class:`DataConfig` besides dataset, k and seed (folder options, data root)."""
+    generator_axes: dict[str, list[float]] = field(default_factory=dict)
+    """Generator settings as axes of the grid: ``{"grid_cells": [1, 2, 4, 8]}``, ``blocks``, ``mix_point``."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
         glico=_overrides(values.get("glico") or {}, GlicoConfig),
+        generator_axes=_axes(values.get("generator_axes") or {}),
     )
 
 
@@ -182,6 +190,7 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
     check_overrides(spec.glico, GlicoConfig)
+    check_axes(spec.generator_axes, spec.generator)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
     if spec.recipe not in RECIPES:
@@ -196,24 +205,28 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
             for seed in spec.seeds:
                 data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
-                    generator_job = None
-                    if method.generator_kind == "glico":
-                        generator_job = _glico_job(spec, data)
-                    elif method.needs_generator:
-                        generator_job = _generator_job(spec, data, method.generator_masks)
-                    if generator_job is not None:
-                        generators.setdefault(generator_job.id, generator_job)
-                    classifiers.append(_classifier_job(spec, data, method.name, generator_job))
+                    if method.needs_generator and method.generator_kind != "glico":
+                        masks = method.generator_masks
+                        for setting in generator_settings(spec.generator_axes, masks.kind):
+                            job = _generator_job(spec, data, masks, setting)
+                            generators.setdefault(job.id, job)
+                            classifiers.append(_classifier_job(spec, data, method.name, job, setting))
+                        continue
+                    glico = _glico_job(spec, data) if method.generator_kind == "glico" else None
+                    if glico is not None:
+                        generators.setdefault(glico.id, glico)
+                    classifiers.append(_classifier_job(spec, data, method.name, glico))
     return [*generators.values(), *classifiers]
 
 
-def _generator_job(spec: SweepSpec, data: DataConfig, masks: MaskConfig) -> Job:
+def _generator_job(spec: SweepSpec, data: DataConfig, masks: MaskConfig, setting: GeneratorSetting) -> Job:
     config = apply_preset(GeneratorConfig(data=data, masks=masks, recipe=spec.recipe), spec.preset)
-    config = with_overrides(config, spec.generator)
+    config = with_overrides(config, merge(spec.generator, setting.overrides()))
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    name = f"gen-{dataset_slug(data)}-k{data.k}-s{data.seed}-{masks.label}-{_suffix(spec, spec.generator)}"
+    name = (f"gen-{dataset_slug(data)}-k{data.k}-s{data.seed}-{masks.label}{_part(setting)}-"
+            f"{_suffix(spec, spec.generator)}")
     return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
 
 
@@ -225,7 +238,8 @@ def _glico_job(spec: SweepSpec, data: DataConfig) -> Job:
     return replace(job, id=name)
 
 
-def _classifier_job(spec: SweepSpec, data: DataConfig, method: str, generator_job: Job | None) -> Job:
+def _classifier_job(spec: SweepSpec, data: DataConfig, method: str, generator_job: Job | None,
+                    setting: GeneratorSetting | None = None) -> Job:
     config = apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset)
     config = with_overrides(config, spec.classifier)
     resolved = resolve_classifier(config)
@@ -236,7 +250,7 @@ def _classifier_job(spec: SweepSpec, data: DataConfig, method: str, generator_jo
         overrides["generator"] = spec.generator
     if generator_job is not None and generator_job.kind == "glico" and spec.glico:
         overrides["glico"] = spec.glico
-    name = f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method}-{_suffix(spec, overrides)}"
+    name = f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method}{_part(setting)}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
                steps=steps)
@@ -289,6 +303,12 @@ def _suffix(spec: SweepSpec, overrides: dict[str, Any]) -> str:
     return f"{spec.preset}{recipe}" + (f"-{_hash(overrides)}" if overrides else "")
 
 
+def _part(setting: GeneratorSetting | None) -> str:
+    """``-g8`` for a generator setting other than the default, else nothing."""
+    part = setting.id_part() if setting is not None else ""
+    return f"-{part}" if part else ""
+
+
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
 
@@ -316,6 +336,21 @@ def _int_list(value: Any, key: str) -> list[int]:
     if isinstance(value, list) and all(isinstance(item, int) for item in value):
         return value
     raise ChimeraMixError(f"sweep key {key!r} must be an integer, a list of integers or a string like '0-4'")
+
+
+def _axes(values: Any) -> dict[str, list[float]]:
+    if not isinstance(values, dict):
+        raise ChimeraMixError("the sweep file's generator_axes must be a mapping of axis: list of values")
+    axes = {str(axis): _number_list(value, f"generator_axes.{axis}") for axis, value in values.items()}
+    check_axes(axes)
+    return axes
+
+
+def _number_list(value: Any, key: str) -> list[float]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, int | float) and not isinstance(item, bool) for item in items):
+        raise ChimeraMixError(f"sweep key {key!r} must be a number or a list of numbers")
+    return list(items)
 
 
 def _overrides(values: Any, cls: type) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from chimeramix.config import (
     to_dict,
 )
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.axes import GeneratorSetting, setting_of
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
 from chimeramix.fileio import atomic_path
@@ -63,11 +64,21 @@ class RunResult:
     """Canonical JSON of everything that must agree for runs to be averaged."""
     training_recipe: str = "paper"
     """``paper`` or ``released`` (``ClassifierConfig.recipe``)."""
+    setting: GeneratorSetting | None = None
+    """The settings of the ChimeraMix generator the run used (``None``: no such generator)."""
 
     @property
     def label(self) -> str:
-        """The table row: the method, marked when it ran the released recipe."""
-        return self.method if self.training_recipe == "paper" else f"{self.method} [{self.training_recipe}]"
+        """The table row: the method, with its generator's settings where they differ from the default and
+        the released recipe when it ran that."""
+        return self.row_label()
+
+    def row_label(self, without_axis: str | None = None) -> str:
+        """:attr:`label`, leaving out the value of the generator axis ``without_axis``."""
+        marks = [self.setting.label(without_axis) if self.setting is not None else "",
+                 "" if self.training_recipe == "paper" else self.training_recipe]
+        shown = [mark for mark in marks if mark]
+        return f"{self.method} [{'; '.join(shown)}]" if shown else self.method
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,9 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
         generator = _generator_recipe(store, job.depends_on)
         recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig), "generator": generator},
                             sort_keys=True)
-        results.append(replace(run, recipe=recipe))
+        chimeramix = job.depends_on is not None and plan[job.depends_on].kind == "generator"
+        setting = setting_of(generator) if chimeramix and generator is not None else None
+        results.append(replace(run, recipe=recipe, setting=setting))
     if not results:
         which = f" with preset {preset!r}" if preset else ""
         raise ChimeraMixError(
@@ -179,25 +192,30 @@ def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -
         groups.setdefault((run.dataset, run.label, run.k), []).append(run)
     tables: dict[str, ResultTable] = {}
     for (dataset, method, k), runs in groups.items():
-        _check_cell(dataset, method, k, runs)
         table = tables.setdefault(dataset, ResultTable(dataset, [], []))
         if method not in table.methods:
             table.methods.append(method)
         if k not in table.ks:
             table.ks.append(k)
-        values = np.array([run.accuracy for run in runs])
-        std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
         paper = paper_value(dataset, runs[0].method, k) if compare_paper else None
-        table.cells[method, k] = Cell(n=len(values), mean=float(values.mean()), std=std, paper=paper)
+        table.cells[method, k] = replace(aggregate(f"{dataset} / {method} / k={k}", runs), paper=paper)
     for table in tables.values():
         table.ks.sort()
     return list(tables.values())
 
 
-def _check_cell(dataset: str, method: str, k: int, runs: list[RunResult]) -> None:
+def aggregate(where: str, runs: list[RunResult]) -> Cell:
+    """The cell of the runs of one table cell (named ``where`` in errors): mean and sample std of their
+    accuracies; runs that differ in preset or recipe, or repeat a seed, are refused."""
+    _check_cell(where, runs)
+    values = np.array([run.accuracy for run in runs])
+    std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    return Cell(n=len(values), mean=float(values.mean()), std=std)
+
+
+def _check_cell(where: str, runs: list[RunResult]) -> None:
     """Runs of one cell must share preset and recipe, and have one run per seed."""
     presets = sorted({run.preset for run in runs})
-    where = f"{dataset} / {method} / k={k}"
     if len(presets) > 1:
         raise ChimeraMixError(
             f"refusing to average {where}: its runs mix the presets {', '.join(presets)}; pass --preset to "
@@ -329,34 +347,67 @@ def _latex_ours(cell: Cell) -> str:
     return text + (rf" {{\scriptsize ($n={cell.n}$)}}" if cell.n < FULL_SEEDS else "")
 
 
+@dataclass
+class Panel:
+    """One panel of an accuracy plot: a line with a ± std band per label, dashed reference levels."""
+
+    title: str
+    xlabel: str
+    ticks: list[float]
+    lines: dict[str, list[tuple[float, Cell]]]
+    references: dict[str, Cell] = field(default_factory=dict)
+    log_base: float | None = 10
+
+
 def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None:
     """Accuracy against k, one line per method with a ± std band, one panel per dataset (PNG)."""
-    figure = accuracy_figure(tables)
+    plot_panels(accuracy_panels(tables), path)
+
+
+def accuracy_panels(tables: list[ResultTable]) -> list[Panel]:
+    """One panel per dataset: accuracy against k, a line per method."""
+    return [Panel(f"{table.dataset} (mean ± sample std over seeds)", "images per class (k)",
+                  [float(k) for k in table.ks],
+                  {method: [(float(k), table.cells[method, k]) for k in table.ks if (method, k) in table.cells]
+                   for method in table.methods}) for table in tables]
+
+
+def accuracy_figure(tables: list[ResultTable]) -> Figure:
+    """The figure of :func:`plot_tables` (the report embeds it)."""
+    return panels_figure(accuracy_panels(tables))
+
+
+def plot_panels(panels: list[Panel], path: str | os.PathLike[str]) -> None:
+    """The panels side by side, as a PNG."""
+    figure = panels_figure(panels)
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=120)
 
 
-def accuracy_figure(tables: list[ResultTable]) -> Figure:
-    """The figure of :func:`plot_tables`."""
+def panels_figure(panels: list[Panel]) -> Figure:
+    """The panels side by side, as a matplotlib figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(5.5 * len(tables), 4.0), layout="constrained")
+    figure = Figure(figsize=(5.5 * len(panels), 4.0), layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.subplots(1, len(tables), squeeze=False)[0]
-    for ax, table in zip(axes, tables):
-        for method in table.methods:
-            ks = [k for k in table.ks if (method, k) in table.cells]
-            means = np.array([table.cells[method, k].mean for k in ks])
-            stds = np.nan_to_num(np.array([table.cells[method, k].std for k in ks]))
-            (line,) = ax.plot(ks, means, marker="o", label=method)
-            ax.fill_between(ks, means - stds, means + stds, color=line.get_color(), alpha=0.2)
-        ax.set_xscale("log")
-        ax.set_xticks(table.ks, [str(k) for k in table.ks])
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for ax, panel in zip(axes, panels):
+        for label, points in panel.lines.items():
+            xs = [x for x, _ in points]
+            means = np.array([cell.mean for _, cell in points])
+            stds = np.nan_to_num(np.array([cell.std for _, cell in points]))
+            (line,) = ax.plot(xs, means, marker="o", label=label)
+            ax.fill_between(xs, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+        for label, cell in panel.references.items():
+            ax.axhline(cell.mean, linestyle="--", color="grey", label=f"{label} (n={cell.n})")
+        if panel.log_base is not None:
+            ax.set_xscale("log", base=panel.log_base)
+        ax.set_xticks(panel.ticks, [f"{tick:g}" for tick in panel.ticks])
         ax.minorticks_off()
-        ax.set_xlabel("images per class (k)")
+        ax.set_xlabel(panel.xlabel)
         ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{table.dataset} (mean ± sample std over seeds)")
+        ax.set_title(panel.title, fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     return figure

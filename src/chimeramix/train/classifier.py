@@ -23,21 +23,20 @@ import torch
 from torch import nn
 
 from chimeramix.bundle import manifest, write_bundle
-from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, protocol_for, resolve_classifier
+from chimeramix.config import ClassifierConfig, protocol_for, resolve_classifier
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
 from chimeramix.masks import build_image_masks
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
-from chimeramix.methods.latent_interpolation import LatentInterpolation
 from chimeramix.methods.pair_mixing import GroupComposer
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
-from chimeramix.segments import SegmentationParams, segment_cache
+from chimeramix.segments import unflipped_segments
 from chimeramix.train.fast import GraphedPairMixing, sgd_options
-from chimeramix.train.frozen_generator import check_generator, load_generator, load_glico
+from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
@@ -133,7 +132,8 @@ def open_classifier_run(
         return finished
     if config.batch_size is None or config.repetition is None or config.lr is None:
         raise ValueError("open_classifier_run resolves the config first")
-    generator_config = check_generator(config, method) if method.needs_generator else None
+    if method.needs_generator:
+        check_generator(config, method)
     device = select_device(config.device)
     data = load_training_set(config.data, device)
     test = load_data_split(config.data, "test")
@@ -153,7 +153,7 @@ def open_classifier_run(
     rng = make_rng(stream_seed(config.data.seed, AUGMENTATION_STREAM), device)
     # before the checkpoint restores the RNGs: loading the generator draws from them
     mean, std = channel_stats(data.images) if config.normalization != "half" else (torch.tensor(HALF),) * 2
-    pair_mixing = _pair_mixing(config, method, data, folder, device, generator_config)
+    pair_mixing = _pair_mixing(config, method, data, folder, device)
     augmentation = Augmentation(
         method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
         crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
@@ -177,37 +177,25 @@ def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn
 
 
 def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
-                 device: torch.device, generator_config: GeneratorConfig | GlicoConfig | None
-                 ) -> GroupComposer | None:
-    """The method's pair mixing: in pixel space with the config's masks (gridmix, segmix), by the frozen
-    generator of ``config.generator`` with the masks it was trained with (chimeramix-*), or by GLICO's
-    interpolations (glico); ``None`` otherwise. The released stage order mixes at the generator's working size
-    (``align_corners=True``)."""
-    if method.generator_kind == "glico":
-        interpolated, glico = load_glico(str(config.generator), device)
-        return LatentInterpolation(interpolated, glico.noise_std, autocast_dtype(device, config.amp))
+                 device: torch.device) -> GroupComposer | None:
+    """The method's pair mixing: by the frozen generator of ``config.generator`` (chimeramix-*: the masks it
+    was trained with; glico: its interpolations), or in pixel space with the config's masks (gridmix, segmix);
+    ``None`` otherwise. The released stage order mixes at the generator's working size (``align_corners=True``)."""
+    released = config.stage_order == "released"
+    amp = autocast_dtype(device, config.amp)
+    if method.needs_generator:
+        composer = pair_composer(str(config.generator), data, device, segments_file=folder.segments,
+                                 autocast_dtype=amp, align_corners=released)
+        return GraphedPairMixing(composer) if config.fast and isinstance(composer, PairMixing) else composer
     if method.mask_kind is None:
         return None
-    assert not isinstance(generator_config, GlicoConfig)
-    released = config.stage_order == "released"
-    model = None
-    if generator_config is not None:
-        masks, working_size = generator_config.masks, generator_config.working_size
-        model = load_generator(str(config.generator), device)
-        mask_size = generator_config.feature_size
-    else:
-        assert config.masks is not None
-        masks = config.masks
-        working_size = protocol_for(config.data).generator_size if released else None
-        mask_size = working_size or data.images.shape[-1]
-    segments = None
-    if masks.kind == "seg":
-        cached = segment_cache(folder.segments, data.pixels, SegmentationParams.of(masks))
-        segments = torch.from_numpy(cached[:, 0]).to(device)  # unflipped: the paper order mixes before the flip
-    mixing = PairMixing(build_image_masks(masks), mask_size=mask_size, segments=segments, model=model,
-                        working_size=working_size, autocast_dtype=autocast_dtype(device, config.amp),
-                        align_corners=released)
-    return GraphedPairMixing(mixing) if config.fast and model is not None else mixing
+    assert config.masks is not None
+    masks = config.masks
+    working_size = protocol_for(config.data).generator_size if released else None
+    segments = unflipped_segments(folder.segments, data.pixels, masks)
+    return PairMixing(build_image_masks(masks), mask_size=working_size or data.images.shape[-1],
+                      segments=None if segments is None else torch.from_numpy(segments).to(device),
+                      working_size=working_size, autocast_dtype=amp, align_corners=released)
 
 
 def train_classifier(

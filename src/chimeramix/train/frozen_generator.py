@@ -1,9 +1,10 @@
 """A finished generator run, loaded for use: the frozen generator of ChimeraMix classifier runs (checked
-against the classifier's data) and of ``chimeramix generator sample``."""
+against the classifier's data), of ``chimeramix generator sample`` and of the analysis (its compositions)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -14,12 +15,17 @@ from chimeramix.config import (
     GlicoConfig,
     resolve_generator,
 )
+from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
+from chimeramix.masks import build_image_masks
 from chimeramix.methods import Method
+from chimeramix.methods.latent_interpolation import LatentInterpolation
+from chimeramix.methods.pair_mixing import GroupComposer, PairMixing
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.models.glico import LatentGenerator
 from chimeramix.protocol import train_set
 from chimeramix.rundir import RunFolder
+from chimeramix.segments import unflipped_segments
 from chimeramix.train.checkpoint import load_weights
 
 
@@ -55,6 +61,25 @@ def load_glico(run_dir: str | os.PathLike[str], device: str | torch.device = "cp
                             config.noise_projection)
     load_weights(model, path)
     return model.to(device).eval(), config
+
+
+def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: torch.device, *,
+                  segments_file: Path | None = None, autocast_dtype: torch.dtype | None = None,
+                  align_corners: bool = False) -> GroupComposer:
+    """What a finished generator run makes of same-class pairs (or groups) of ``data`` (its split's training images on
+    ``device``): GLICO's interpolations of their latent codes, or compositions by the frozen ChimeraMix
+    generator under masks of the kind and settings it was trained with. Segmentation masks use the segments of
+    ``data`` cached in ``segments_file`` (default: the generator run's own cache)."""
+    folder = RunFolder(run_dir)
+    if folder.kind == "glico":
+        model, glico = load_glico(run_dir, device)
+        return LatentInterpolation(model, glico.noise_std, autocast_dtype)
+    config = generator_config(run_dir)
+    generator = load_generator(run_dir, device)
+    segments = unflipped_segments(segments_file or folder.segments, data.pixels, config.masks)
+    return PairMixing(build_image_masks(config.masks), mask_size=config.feature_size,
+                      segments=None if segments is None else torch.from_numpy(segments).to(device), model=generator,
+                      working_size=config.working_size, autocast_dtype=autocast_dtype, align_corners=align_corners)
 
 
 def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig | GlicoConfig:

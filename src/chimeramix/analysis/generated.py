@@ -1,0 +1,95 @@
+"""Images made by a finished generator run, as its classifier sees them: same-class pairs of the run's split
+(partners drawn uniformly from the class, itself included) composed by the frozen ChimeraMix generator under
+masks of the kind and settings it was trained with, or GLICO's generator at slerps of the pair's latent codes
+(:func:`chimeramix.train.frozen_generator.pair_composer`). Every split image is the first image of a pair
+equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from chimeramix.config import DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.data.partners import SameClassPartners
+from chimeramix.data.subset import load_training_set
+from chimeramix.errors import ChimeraMixError
+from chimeramix.rundir import RunFolder
+from chimeramix.runtime import make_rng
+from chimeramix.viz import to_uint8_images
+
+IMAGES_PER_SPLIT_IMAGE = 100
+MAX_IMAGES = 50_000
+"""The default number of generated images: 100 per split image (5,000 for CIFAR-10 at k = 5, 10,000 at k = 10),
+at most clean-fid's generator-mode default of 50,000 (reached from k = 50 on CIFAR-10)."""
+
+
+@dataclass(frozen=True)
+class GeneratorRun:
+    """What the analysis says about a finished generator run."""
+
+    path: Path
+    method: str
+    """``ChimeraMix+Grid``, ``ChimeraMix+Seg`` or ``GLICO``."""
+    data: DataConfig
+    preset: str
+
+    def describe(self) -> dict[str, str | int]:
+        return {"run": str(self.path), "method": self.method, "dataset": self.data.dataset, "k": self.data.k,
+                "seed": self.data.seed, "preset": self.preset}
+
+
+def generator_run(run_dir: str | os.PathLike[str]) -> GeneratorRun:
+    """The finished ChimeraMix or GLICO run in ``run_dir`` (anything else is a clear error)."""
+    folder = RunFolder(run_dir)
+    kind = folder.kind
+    config: GeneratorConfig | GlicoConfig
+    if kind == "glico":
+        config = folder.read_config(GlicoConfig)
+        method = "GLICO"
+    elif kind == "generator":
+        config = folder.read_config(GeneratorConfig)
+        method = f"ChimeraMix+{config.masks.kind.capitalize()}"
+    else:
+        raise ChimeraMixError(f"{run_dir} is not a generator run folder ({kind or 'no config.json'}); pass folders "
+                              "of `chimeramix generator train` runs (ChimeraMix or --kind glico)")
+    if not folder.is_finished:
+        raise ChimeraMixError(f"generator run {run_dir} has not finished (no result.json); finish it with "
+                              "`chimeramix generator train ... --resume`")
+    return GeneratorRun(folder.path, method, config.data, config.preset)
+
+
+def default_count(k: int, num_classes: int) -> int:
+    """The default number of generated images for a split of k images per class (:data:`MAX_IMAGES`)."""
+    return min(MAX_IMAGES, IMAGES_PER_SPLIT_IMAGE * k * num_classes)
+
+
+@torch.no_grad()
+def generate(run: GeneratorRun, count: int | None, seed: int, device: torch.device, *, data_root: str | None = None,
+             batch_size: int = 250) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` images (uint8 N x H x W x 3; ``None``: :func:`default_count`) made by ``run`` from pairs drawn
+    with ``seed``, and their labels; ``data_root`` overrides the data root the run saved."""
+    from chimeramix.train.frozen_generator import pair_composer
+
+    data = load_training_set(replace(run.data, data_root=data_root or run.data.data_root), device)
+    composer = pair_composer(run.path, data, device)
+    total = default_count(run.data.k, data.num_classes) if count is None else count
+    if total < 2:
+        raise ChimeraMixError(f"--n must be at least 2 generated images, got {total}")
+    rng = make_rng(seed, device)
+    partners = SameClassPartners(data.labels)
+    order = torch.randperm(len(data.images), generator=rng, device=device)
+    order = order.repeat(math.ceil(total / len(order)))[:total]
+    batches = []
+    for start in range(0, total, batch_size):
+        positions = order[start : start + batch_size]
+        group = torch.stack([positions, *(partners.sample(positions, rng) for _ in range(composer.images - 1))])
+        draws = composer.sample(len(positions), rng, composer.group_segments(group))
+        images = composer.compose(torch.stack([data.images[where].float() / 255 for where in group]), draws, group)
+        batches.append(to_uint8_images(images, value_range=(0, 1)))
+    return np.concatenate(batches), data.labels[order].cpu().numpy()

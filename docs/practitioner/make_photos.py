@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
-from photos import PHOTOS, add_broken_files, make_photo_folder, photo_crops  # noqa: E402
+from photos import PHOTOS, add_broken_files, make_photo_folder, photo_crops
 
 
 def main(root: Path) -> None:

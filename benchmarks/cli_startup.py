@@ -12,7 +12,8 @@ import sys
 import time
 
 COMMANDS = ([], ["data"], ["data", "prepare"], ["data", "split"], ["data", "pack"], ["generator", "train"],
-            ["generator", "sample"], ["classifier", "train"], ["run"], ["sweep"], ["table"])
+            ["generator", "sample"], ["classifier", "train"], ["run"], ["sweep"], ["table"], ["analyze", "fid"],
+            ["analyze", "embed"])
 
 
 def seconds(command: list[str], repeats: int) -> float:

@@ -13,7 +13,7 @@ import time
 
 COMMANDS = ([], ["data"], ["data", "prepare"], ["data", "split"], ["data", "pack"], ["generator", "train"],
             ["generator", "sample"], ["classifier", "train"], ["run"], ["sweep"], ["table"],
-            ["compare"], ["predict"], ["export"], ["report"])
+            ["compare"], ["predict"], ["export"], ["report"], ["analyze", "fid"], ["analyze", "embed"])
 
 
 def seconds(command: list[str], repeats: int) -> float:

@@ -18,7 +18,7 @@ from chimeramix.analysis.features import FeatureExtractor, classifier_extractor,
 from chimeramix.analysis.fid import Distances
 from chimeramix.analysis.generated import default_count, generate, generator_run
 from chimeramix.analysis.inception import TFInception, clean_resize, load_inception, normalise
-from chimeramix.analysis.reference import reference_features
+from chimeramix.analysis.reference import cache_key, reference_features
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
@@ -146,12 +146,13 @@ def test_fid_command_with_an_inception_file(inception_files: dict[str, Path], fo
 def test_every_inception_file_format_gives_the_saved_networks_features(
         name: str, inception_files: dict[str, Path], folder_run: Path, folder_features: torch.Tensor,
         tmp_path: Path) -> None:
-    """From each file to the cached reference features, named by the file's key."""
+    """From each file to the cached reference features, named by the file's and the images' key."""
     extractor = inception_extractor(inception_files[name], torch.device("cpu"))
     reference = reference_features(generator_run(folder_run).data.dataset, extractor, folder_image_size=8,
                                    cache_folder=tmp_path)
     torch.testing.assert_close(reference.features, folder_features, rtol=1e-4, atol=1e-5)
-    assert extractor.kind == "inception" and reference.cache.is_file() and "-inception-" in reference.cache.name
+    assert extractor.kind == "inception"
+    assert cache_key(extractor, folder_images(folder_run))[:16] in reference.cache.name
 
 
 def test_clean_resize_is_pil_bicubic_on_float_channels() -> None:

@@ -213,6 +213,10 @@ BAD_INPUTS = [
     (["table", "--store", "{tmp}/no-store"], "{tmp}/no-store"),
     (["generator", "train", *GENERATOR, "--working-size", "16", "--data-root", "{data}", "--out", "{tmp}/g"],
      "--working-size 32 or more"),
+    (["analyze", "fid", "{tmp}", "--inception", "{tmp}/pt_inception.pth", "--out", "{tmp}/f"],
+     "chimeramix never downloads them"),
+    (["analyze", "fid", "{tmp}", "--features", "{tmp}", "--out", "{tmp}/f"], "is not a chimeramix run folder"),
+    (["analyze", "embed", "{tmp}", "--features", "{tmp}", "--out", "{tmp}/f"], "is not a chimeramix run folder"),
 ]
 
 

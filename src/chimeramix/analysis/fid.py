@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import textwrap
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,10 @@ class Distances:
         self.seed = seed
         self.subset_size = min(KID_SUBSET_SIZE, len(reference))
         self.fid = FrechetInceptionDistance(feature=GivenFeatures(dim), reset_real_features=False)
-        self.kid = KernelInceptionDistance(feature=GivenFeatures(dim), subsets=KID_SUBSETS,
-                                           subset_size=self.subset_size, reset_real_features=False)
+        with warnings.catch_warnings():  # that KID keeps every feature is the point: they are in memory already
+            warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
+            self.kid = KernelInceptionDistance(feature=GivenFeatures(dim), subsets=KID_SUBSETS,
+                                               subset_size=self.subset_size, reset_real_features=False)
         for metric in (self.fid, self.kid):
             for rows in reference.split(UPDATE_ROWS):
                 metric.update(rows, real=True)

@@ -248,10 +248,10 @@ def _notes(tables: list[ResultTable], compare_paper: bool) -> list[str]:
     return notes
 
 
-def cell_text(cell: Cell) -> str:
-    """``61.11 ± 4.81``, with ``(n=3)`` when fewer than :data:`FULL_SEEDS` runs."""
+def cell_text(cell: Cell, *, unit: str = "") -> str:
+    """``61.11 ± 4.81``, then ``unit``, then ``(n=3)`` when fewer than :data:`FULL_SEEDS` runs."""
     text = f"{cell.mean:.2f}" if math.isnan(cell.std) else f"{cell.mean:.2f} ± {cell.std:.2f}"
-    return text + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
+    return text + unit + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
 
 
 def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
@@ -351,12 +351,13 @@ def accuracy_figure(tables: list[ResultTable]) -> Figure:
             stds = np.nan_to_num(np.array([table.cells[method, k].std for k in ks]))
             (line,) = ax.plot(ks, means, marker="o", label=method)
             ax.fill_between(ks, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+            ax.errorbar(ks, means, yerr=stds, fmt="none", ecolor=line.get_color(), capsize=4)  # seen at one k too
         ax.set_xscale("log")
         ax.set_xticks(table.ks, [str(k) for k in table.ks])
         ax.minorticks_off()
         ax.set_xlabel("images per class (k)")
         ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{table.dataset} (mean ± sample std over seeds)")
+        ax.set_title(f"{table.dataset}\n(mean ± sample std over seeds)", fontsize="medium")
         ax.grid(alpha=0.3)
         ax.legend()
     return figure

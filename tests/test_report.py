@@ -105,10 +105,10 @@ def test_compare_prints_the_best_method_and_its_store_page_has_the_table(
     out = capsys.readouterr().out
     assert "4 of 4 jobs finished" in out and "k = 2 per class" in out
     best = next(line for line in out.splitlines() if line.startswith("best: "))
-    assert " over 2 folds (" in best
+    assert ", test accuracy " in best and " % (n=2) over folds; " in best
     assert {job.config["data"]["folder_folds"] for job in Store.open(store).load_plan().values()} == {2}
     assert main(["report", str(store)]) == 0
     page = Page((store / "report.html").read_text())
     assert len(page.figures["accuracy-vs-k"]) == 1
     assert set(page.metrics) == {"baseline@2", "mixup@2"}
-    assert page.best and page.best[0].split("@")[0] == best.split()[1]
+    assert page.best and page.best[0].split("@")[0] == best.split()[1].rstrip(",")

@@ -153,7 +153,7 @@ def training_images_section(config: ClassifierConfig) -> list[str]:
     train = load_data_split(config.data, "train")
     chosen = split(train, config.data.k, config.data.seed)
     rows = [train.take(indices[:TRAINING_IMAGES_PER_CLASS]) for indices in chosen.per_class]
-    scale = max(1, 48 // train.image_size[0])
+    scale = max(1, 64 // train.image_size[0])
     names = ", ".join(train.classes)
     return [figure("training-images", picture_png(image_grid(rows, scale=scale)),
                    f"Training images, one row per class ({names}); up to {TRAINING_IMAGES_PER_CLASS} of the k = "

@@ -266,10 +266,10 @@ def _notes(tables: list[ResultTable], compare_paper: bool) -> list[str]:
     return notes
 
 
-def cell_text(cell: Cell) -> str:
-    """``61.11 ± 4.81``, with ``(n=3)`` when fewer than :data:`FULL_SEEDS` runs."""
+def cell_text(cell: Cell, *, unit: str = "") -> str:
+    """``61.11 ± 4.81``, then ``unit``, then ``(n=3)`` when fewer than :data:`FULL_SEEDS` runs."""
     text = f"{cell.mean:.2f}" if math.isnan(cell.std) else f"{cell.mean:.2f} ± {cell.std:.2f}"
-    return text + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
+    return text + unit + (f" (n={cell.n})" if cell.n < FULL_SEEDS else "")
 
 
 def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
@@ -399,6 +399,7 @@ def panels_figure(panels: list[Panel]) -> Figure:
             stds = np.nan_to_num(np.array([cell.std for _, cell in points]))
             (line,) = ax.plot(xs, means, marker="o", label=label)
             ax.fill_between(xs, means - stds, means + stds, color=line.get_color(), alpha=0.2)
+            ax.errorbar(xs, means, yerr=stds, fmt="none", ecolor=line.get_color(), capsize=4)  # seen at one x too
         for label, cell in panel.references.items():
             ax.axhline(cell.mean, linestyle="--", color="grey", label=f"{label} (n={cell.n})")
         if panel.log_base is not None:

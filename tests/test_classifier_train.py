@@ -15,6 +15,7 @@ import safetensors.torch
 from chimeramix import config as config_module
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig, resolve_classifier
+from chimeramix.config import runs as config_runs
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
@@ -184,10 +185,11 @@ def test_unknown_method_and_reused_run_dirs(tiny_data_root: Path, tmp_path: Path
 
 @pytest.fixture
 def tiny_quick_presets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(config_module, "QUICK_GENERATOR", {"epochs": 1, "repetition": 2, **TINY_GENERATOR})
+    # apply_preset reads the presets of chimeramix.config.runs (the package only re-exports them)
+    monkeypatch.setattr(config_runs, "QUICK_GENERATOR", {"epochs": 1, "repetition": 2, **TINY_GENERATOR})
     quick = {"epochs": 1, "repetition": 2, "checkpoint_every": 1, "architecture": "wrn-10-1", "batch_size": 8,
              "cutout_size": 4, "device": "cpu"}
-    monkeypatch.setattr(config_module, "QUICK_CLASSIFIER", quick)
+    monkeypatch.setattr(config_runs, "QUICK_CLASSIFIER", quick)
     yield
 
 

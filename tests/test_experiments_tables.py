@@ -267,3 +267,16 @@ def test_accuracy_over_a_generator_axis(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["table", "--store", str(store.root), "--over", "grid_cells", "--format", "csv"]) == 0
     assert "cifar10,10,chimeramix-grid,8,2,39.0000,1.4142" in capsys.readouterr().out
     assert main(["table", "--store", str(store.root), "--over", "blocks", "--format", "latex"]) == 2
+
+
+def test_glico_rows_read_their_stage_one_config(tmp_path: Path) -> None:
+    """A classifier that depends on a GLICO stage-1 job: its recipe is read as a GLICO config (it once was read
+    as a ChimeraMix generator's and refused)."""
+    store = Store.create(tmp_path / "store")
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "glico"], [10], [0, 1], preset="quick"))
+    store.merge_plan(jobs)
+    for job in jobs:
+        metrics = {"accuracy": 0.2 + 0.01 * job.config["data"]["seed"]} if job.kind == "classifier" else {}
+        write_json(store.result_path(job.id), {"config": job.config, "final": {}, "metrics": metrics})
+    (table,) = build_tables(load_results(store))
+    assert table.methods == ["baseline", "glico"] and table.cells["glico", 10].n == 2

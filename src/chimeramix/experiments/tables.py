@@ -23,6 +23,7 @@ from chimeramix.config import (
     SPLIT,
     ClassifierConfig,
     GeneratorConfig,
+    GlicoConfig,
     differences,
     fields_with_role,
     from_dict,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 TableFormat = Literal["md", "csv", "latex"]
 
 NOT_RECIPE: dict[type, frozenset[str]] = {cls: fields_with_role(cls, MACHINE) | fields_with_role(cls, SPLIT)
-              for cls in (ClassifierConfig, GeneratorConfig)}
+              for cls in (ClassifierConfig, GeneratorConfig, GlicoConfig)}
 """Config fields left out of a cell's recipe: those that do not change what a run measures, and those that
 differ between its splits (the seed, the generator's folder)."""
 
@@ -121,7 +122,7 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
         run = _run_result(job.id, result, metric, store.result_path(job.id))
         if preset is not None and run.preset != preset:
             continue
-        generator = _generator_recipe(store, job.depends_on)
+        generator = _generator_recipe(store, job.depends_on, plan[job.depends_on].kind if job.depends_on else None)
         recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig), "generator": generator},
                             sort_keys=True)
         chimeramix = job.depends_on is not None and plan[job.depends_on].kind == "generator"
@@ -159,7 +160,8 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
     return replace(run, accuracy=100.0 * float(metrics[metric]))
 
 
-def _generator_recipe(store: Store, generator_job: str | None) -> dict[str, Any] | None:
+def _generator_recipe(store: Store, generator_job: str | None, kind: str | None) -> dict[str, Any] | None:
+    """The recipe of a classifier's generator job: a ChimeraMix generator's or GLICO's stage 1 (``kind``)."""
     if generator_job is None:
         return None
     if not store.is_finished(generator_job):
@@ -167,7 +169,7 @@ def _generator_recipe(store: Store, generator_job: str | None) -> dict[str, Any]
             f"generator {generator_job} of a finished classifier run has no result.json (the store was "
             "edited by hand); rerun the sweep to rebuild it"
         )
-    return _recipe(store.result(generator_job)["config"], GeneratorConfig)
+    return _recipe(store.result(generator_job)["config"], GlicoConfig if kind == "glico" else GeneratorConfig)
 
 
 def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:

@@ -23,8 +23,9 @@ import numpy as np
 from chimeramix.bundle import bundle_folder
 from chimeramix.config import ClassifierConfig, from_dict
 from chimeramix.data import load_data_split, split
+from chimeramix.experiments.plots import accuracy_figure
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import accuracy_figure, build_tables, cell_text, load_results
+from chimeramix.experiments.tables import build_tables, cell_text, load_results
 from chimeramix.figures import confusion_figure, figure_png, loss_figure, picture_png
 from chimeramix.fileio import atomic_write
 from chimeramix.predictor import load_classifier

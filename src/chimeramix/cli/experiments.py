@@ -25,10 +25,11 @@ from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.costs import CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
+from chimeramix.experiments.plots import plot_tables
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
 from chimeramix.experiments.sensitivity import axis_tables, plot_axis_tables, render_axis_tables
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
-from chimeramix.experiments.tables import ResultTable, build_tables, cell_text, load_results, plot_tables, render
+from chimeramix.experiments.tables import ResultTable, build_tables, cell_text, load_results, render
 from chimeramix.fileio import atomic_write
 from chimeramix.protocol import FOLDER_PREFIX, train_set
 

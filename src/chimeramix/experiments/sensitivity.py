@@ -19,7 +19,8 @@ import numpy as np
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import AXES
-from chimeramix.experiments.tables import STD_NOTE, Cell, Panel, RunResult, aggregate, cell_text, plot_panels
+from chimeramix.experiments.plots import Panel, plot_panels
+from chimeramix.experiments.tables import STD_NOTE, Cell, RunResult, aggregate, cell_text
 
 AXIS_TITLES = {"blocks": "residual blocks", "mix_point": "relative feature mixing point (mix_after / blocks)",
                "grid_cells": "grid cells per side (mixing mask size)"}

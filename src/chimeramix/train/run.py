@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from chimeramix.train.objectives import Objective
 
 
 @dataclass(kw_only=True)
-class TrainingRun:
+class TrainingRun(ABC):
     """One run of any trainer while it trains (see the module docstring)."""
 
     kind: ClassVar[str]
@@ -64,10 +65,10 @@ class TrainingRun:
 
     # ------------------------------------------------------------------------------------------- the trainer
 
+    @abstractmethod
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The inputs of one step of :attr:`objective` for the training-subset positions ``positions``,
         drawn from :attr:`rng`."""
-        raise NotImplementedError
 
     def log_row(self, epoch: int, means: dict[str, float]) -> dict[str, Any]:
         """Columns of the epoch's log row besides the mean losses, ``step`` and ``seconds``."""
@@ -77,12 +78,12 @@ class TrainingRun:
         """The trainer's own entries of ``result.json`` (metrics, final losses, ...)."""
         return {}
 
-    def on_checkpoint(self) -> None:
+    def on_checkpoint(self) -> None:  # noqa: B027 (an optional hook: nothing to do by default)
         """Called after every checkpoint (e.g. to draw pictures)."""
 
+    @abstractmethod
     def checkpointed(self) -> dict[str, Any]:
         """What a checkpoint of the run holds, as the keyword arguments of ``save_checkpoint``."""
-        raise NotImplementedError
 
     # --------------------------------------------------------------------------------------------- progress
 

@@ -10,6 +10,7 @@ the backward pass (each run's gradient reaches only its own weights) and returns
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -17,17 +18,17 @@ import torch
 from torch import nn
 
 
-class Objective(nn.Module):
+class Objective(nn.Module, ABC):
     """What the training loop needs of a trainer's step."""
 
     loss_names: ClassVar[tuple[str, ...]]
     """The names of the losses :meth:`step` returns, in order (log columns)."""
 
     @staticmethod
+    @abstractmethod
     def step(objective: Callable[..., Any], optimizers: Mapping[str, torch.optim.Optimizer],
              *batch: torch.Tensor) -> torch.Tensor:
         """One optimiser step over ``batch``; returns the losses (``len(loss_names)`` per run), detached."""
-        raise NotImplementedError
 
 
 def parameters_of(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:

@@ -118,7 +118,7 @@ def test_fast_generator_checks_the_losses_per_epoch(tiny_data_root: Path, tmp_pa
     assert latest_checkpoint(tmp_path) is None
 
 
-def test_fast_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_data_root: Path) -> None:
     parser = build_parser()
     train = ["generator", "train", "--k", "2", "--out", str(tmp_path)]
     assert config_from(parser.parse_args([*train, "--fast"])).fast
@@ -132,7 +132,8 @@ def test_fast_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(experiments_cli, "run_sweep", run_sweep)
     sweep = ["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5", "--seeds", "0",
-             "--preset", "quick", "--store", str(tmp_path / "store"), "--no-progress"]
+             "--preset", "quick", "--store", str(tmp_path / "store"), "--no-progress",
+             "--data-root", str(tiny_data_root)]
     for flags, fast in (([], False), (["--fast"], True)):
         args = parser.parse_args([*sweep, *flags])
         assert args.handler(args) == 0

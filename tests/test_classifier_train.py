@@ -103,8 +103,9 @@ def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generator
                                  method: str) -> None:
     kind = "glico" if "glico" in method else "seg" if "seg" in method else "grid"
     generator = str(generators[kind]) if method.startswith(("chimeramix", "glico")) else None
+    architecture = "scattering-wrn-1" if parse_method(method).front_end else "wrn-10-1"
     config = tiny(tiny_data_root, method, generator=generator, epochs=1, pair_mixing_p=1.0,
-                  cosine_with_ce="cosine" in method)
+                  cosine_with_ce="cosine" in method, architecture=architecture)
     result = train_classifier(config, tmp_path, progress=False)
     stored = json.loads((tmp_path / RESULT_FILE).read_text())
     assert stored["metrics"] == result["metrics"]

@@ -25,6 +25,8 @@ RegionChoice = Literal["paper", "released"]
 MaskWeights = Literal["hard", "soft"]
 Partition = Literal["first", "random"]
 Architecture = Literal["paper", "released"]
+FilterInit = Literal["tight-frame", "random"]
+ScatteringRecipe = Literal["protocol", "psn"]
 BUILTIN_FOLDER_SIZE = 32
 """``DataConfig.folder_image_size`` of built-in datasets (unused by them; the value configs always held)."""
 
@@ -103,6 +105,20 @@ class MaskConfig:
 
 
 @dataclass
+class ScatteringConfig:
+    """The scattering front end of the methods ``scattering`` and ``scattering-fixed`` (Parametric Scattering
+    Networks; ``shared/docs/baselines.md`` section 1): J = 2, L = 8, order 2."""
+
+    init: FilterInit = "tight-frame"
+    """The wavelets' initialisation: kymatio's tight frame, or PSN's random one."""
+    recipe: ScatteringRecipe = "protocol"
+    """``protocol``: this project's classifier protocol, so that only the network differs from the baseline
+    (the paper's Scattering rows); ``psn``: PSN's own training (:data:`PSN_CLASSIFIER`): SGD (no Nesterov), batch
+    128, OneCycle to ``lr`` = 0.1 per step, weight decay 5e-4, AutoAugment + Cutout 16 added to the method, and
+    PSN's epochs (3000 for k <= 10, 2000 for k <= 50, 1000 for k <= 100, else 500) as passes over the subset."""
+
+
+@dataclass
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
@@ -177,6 +193,8 @@ class ClassifierConfig:
     cutout_size: int | None = None
     masks: MaskConfig | None = None
     """Masks of pixel-space pair mixing (gridmix, segmix); ChimeraMix uses its generator's masks."""
+    scattering: ScatteringConfig | None = None
+    """The front end of the methods ``scattering`` and ``scattering-fixed``; ``None`` for the others."""
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
     SegMix)."""
@@ -247,6 +265,10 @@ QUICK_GENERATOR = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_c
 """About 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5 min on 1 CPU core)."""
 QUICK_CLASSIFIER = {"epochs": 10, "repetition": 50, "checkpoint_every": 5, "architecture": "wrn-16-2"}
 """WRN-16-2: on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images."""
+PSN_CLASSIFIER = {"batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "cutout_size": 16}
+"""PSN's own classifier training (``ScatteringConfig.recipe = "psn"``) for the unset fields; ``lr`` is OneCycle's
+peak (start ``lr / 25``); the weight decay spares the wavelet parameters in every recipe. PSN's SGD has plain
+momentum (``nesterov`` off)."""
 QUICK_GLICO = {"epochs": 8, "repetition": 60, "checkpoint_every": 4, "batch_size": 32}
 """About 150 steps at batch 32 (k = 10): the CPU-sized stage 1 of GLICO (20-30 s on 2 cores)."""
 
@@ -310,13 +332,38 @@ def resolve_glico(config: GlicoConfig) -> GlicoConfig:
                    repetition=config.repetition or protocol.generator_repetition)
 
 
-def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
+def psn_epochs(k: int) -> int:
+    """PSN's epochs over the training subset for k images per class (its CIFAR-10 scripts: 3000 for 100
+    samples, 2000 for 500, 1000 for 1000; 500 for more)."""
+    return 3000 if k <= 10 else 2000 if k <= 50 else 1000 if k <= 100 else 500
+
+
+def resolve_scattering(config: ClassifierConfig, front_end_architecture: str | None) -> ClassifierConfig:
+    """The front end's config and, under PSN's recipe, PSN's values for the unset fields (its epochs as
+    repetitions of the subset within ``epochs``); a front-end setting for a method without one is an error."""
+    if front_end_architecture is None:
+        if config.scattering is not None:
+            raise ChimeraMixError(f"method {config.method!r} has no scattering front end, so scattering settings "
+                                  "do not apply; use --method scattering or scattering-fixed, or drop them")
+        return config
+    scattering = config.scattering or ScatteringConfig()
+    config = replace(config, scattering=scattering, architecture=config.architecture or front_end_architecture)
+    if scattering.recipe != "psn":
+        return config
+    k = config.data.k
+    repetition = config.repetition or k * max(1, round(psn_epochs(k) / config.epochs))
+    return replace(config, **{**_unset(config, PSN_CLASSIFIER), "nesterov": False, "repetition": repetition})
+
+
+def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None,
+                       front_end_architecture: str | None = None) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
 
     ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
-    then holds; ``None`` for other methods (their ``masks`` stay ``None``).
+    then holds; ``None`` for other methods (their ``masks`` stay ``None``). ``front_end_architecture``: the
+    default architecture of a method with a scattering front end, whose settings the config then holds.
     """
-    config = replace(config, data=resolve_data(config.data))
+    config = resolve_scattering(replace(config, data=resolve_data(config.data)), front_end_architecture)
     protocol = protocol_for(config.data)
     masks = None
     if mask_kind is not None:
@@ -342,6 +389,11 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
     if preset == "quick":
         values = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
                   GlicoConfig: QUICK_GLICO}[type(config)]
+        if isinstance(config, ClassifierConfig):
+            from chimeramix.methods.registry import parse_method  # the registry imports this module
+
+            front_end = parse_method(config.method).default_architecture("quick")
+            values = {**values, "architecture": front_end or values["architecture"]}
         return replace(config, preset="quick", **values)  # type: ignore[arg-type]
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
 

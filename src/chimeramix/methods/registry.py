@@ -5,6 +5,11 @@ Every component has a role, and a method holds at most one component per role:
 
 - ``baseline``: only the protocol's reflect-padded random crop and horizontal flip (which every method
   applies); it stands alone.
+- front end (``scattering``, ``scattering-fixed``): Parametric Scattering Networks (Gauthier et al. 2022): the
+  network, not the batches, changes: a Morlet scattering front end with learnable (or fixed) wavelets under the
+  modified WideResNet of the architecture ``scattering-wrn-W`` (:mod:`chimeramix.models.scattering_wrn`), the
+  default architecture of these methods (``scattering-wrn-8``; the quick preset ``scattering-wrn-2``). It
+  combines with every augmentation below.
 - mixing, at most one of
   - pair mixing (``gridmix``, ``segmix``, ``chimeramix-grid``, ``chimeramix-seg``, ``glico``): with
     probability ``pair_mixing_p`` (0.5) the whole batch is replaced by compositions of each image with a
@@ -29,8 +34,8 @@ from typing import Literal, cast
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
 
-Role = Literal["baseline", "pair-mixing", "label-mixing", "policy", "erasing", "loss"]
-ROLE_ORDER: tuple[Role, ...] = ("baseline", "pair-mixing", "label-mixing", "policy", "erasing", "loss")
+Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "policy", "erasing", "loss"]
+ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "policy", "erasing", "loss")
 """Order of the components in a method's canonical name."""
 
 
@@ -44,6 +49,10 @@ class Component:
 
 COMPONENTS: dict[str, Component] = {
     "baseline": Component("baseline", "random crop (reflect padding) and horizontal flip only"),
+    "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
+                            "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
+    "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
+                                  "under the same modified WideResNet"),
     "cutout": Component("erasing", "one square hole per image (DeVries & Taylor 2017) of side cutout_size"),
     "random-erasing": Component(
         "erasing", "Random Erasing (Zhong et al. 2020): p 0.5, area 0.02-0.4, aspect 0.3-3.3, noise fill"
@@ -66,6 +75,8 @@ MULTI_IMAGE = re.compile(r"chimeramix-(grid|seg)-n(\d+)(-soft)?")
 """Multi-image ChimeraMix components: ``chimeramix-{grid,seg}-n{N}[-soft]``."""
 
 MIXING_ROLES: tuple[Role, ...] = ("pair-mixing", "label-mixing")
+FRONT_END_ARCHITECTURES = {"paper": "scattering-wrn-8", "quick": "scattering-wrn-2"}
+"""The default architecture (the top model's width) of a method with a front end, by preset."""
 MASK_KINDS: dict[str, MaskKind] = {"gridmix": "grid", "chimeramix-grid": "grid", "segmix": "seg",
                                    "chimeramix-seg": "seg"}
 
@@ -85,6 +96,21 @@ class Method:
     def component(self, role: Role) -> str | None:
         """The component with this role, or ``None``."""
         return next((name for name in self.components if component_of(name).role == role), None)
+
+    @property
+    def front_end(self) -> str | None:
+        """``scattering`` or ``scattering-fixed``, or ``None`` (the protocol's network)."""
+        return self.component("front-end")
+
+    @property
+    def learnable_filters(self) -> bool:
+        """Whether the front end's wavelets train (``scattering``) or stay at their initialisation."""
+        return self.front_end == "scattering"
+
+    def default_architecture(self, preset: str) -> str | None:
+        """The architecture of the method under ``preset`` when it has a front end; ``None`` otherwise (the
+        protocol's network)."""
+        return FRONT_END_ARCHITECTURES.get(preset, FRONT_END_ARCHITECTURES["paper"]) if self.front_end else None
 
     @property
     def pair_mixing(self) -> str | None:
@@ -194,7 +220,7 @@ each batch is mixed by one method: keep one of them
             f"method {name!r} combines two mixing methods ({', '.join(mixing)}); each batch is mixed by one "
             "method: keep one of them"
         )
-    for role in ("policy", "erasing"):
+    for role in ("front-end", "policy", "erasing"):
         same = [part for part in parts if component_of(part).role == role]
         if len(same) > 1:
             raise ChimeraMixError(

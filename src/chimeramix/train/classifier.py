@@ -8,6 +8,12 @@ seeded ``torch.Generator`` whose state is checkpointed, so ``resume`` continues 
 epoch the model is evaluated once on the full test set (``eval_every`` adds test accuracies to the log for
 curves only; no epoch is ever chosen on the test set).
 
+A method with a scattering front end (``scattering``, ``scattering-fixed``) trains the hybrid network of its
+architecture (``scattering-wrn-W``) under the same recipe; the wavelet parameters form their own parameter
+group without weight decay, and the run draws its wavelets at the start (``wavelets-init.png``) and at every
+checkpoint (``wavelets.png``). Its ``psn`` recipe (``ScatteringConfig.recipe``) trains as PSN's code did
+instead: plain momentum, OneCycle per step, AutoAugment + Cutout added to the method.
+
 The step is :class:`~chimeramix.train.objectives.classifier.ClassifierObjective`; the loop is
 :func:`chimeramix.train.loop.train_runs` (reference or fast path, one run or a pack).
 """
@@ -24,13 +30,16 @@ from torch import nn
 
 from chimeramix.bundle import manifest, write_bundle
 from chimeramix.config import ClassifierConfig, protocol_for, resolve_classifier
+from chimeramix.errors import ChimeraMixError
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
 from chimeramix.masks import build_image_masks
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.methods.pair_mixing import GroupComposer
-from chimeramix.models.classifiers import build_classifier, count_parameters
+from chimeramix.models.classifiers import build_classifier, count_parameters, is_scattering_architecture
+from chimeramix.models.scattering import check_image_size
+from chimeramix.models.scattering_wrn import ScatteringClassifier
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
@@ -40,6 +49,7 @@ from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+from chimeramix.train.wavelets import write_wavelets
 
 AUGMENTATION_STREAM = 1
 """Seed stream of the augmentation RNG (weights and dropout use the plain seed)."""
@@ -47,9 +57,33 @@ HALF = (0.5, 0.5, 0.5)
 
 
 def resolve(config: ClassifierConfig) -> ClassifierConfig:
-    """The protocol's and the recipe's values for every ``None`` field, and the method's canonical name."""
+    """The protocol's and the recipe's values for every ``None`` field, and the method's canonical name (with
+    PSN's augmentation under the scattering recipe ``psn``); an architecture that does not fit the method's
+    front end is refused."""
     method = parse_method(config.method)
-    return resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind)
+    if method.front_end and config.scattering is not None and config.scattering.recipe == "psn":
+        method = psn_augmentation(method)
+    resolved = resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind,
+                                  front_end_architecture=method.default_architecture(config.preset))
+    architecture = str(resolved.architecture)
+    if method.front_end and not is_scattering_architecture(architecture):
+        raise ChimeraMixError(f"method {method.name!r} trains a scattering front end, which needs the architecture "
+                              f"scattering-wrn-WIDTH (e.g. scattering-wrn-8), not {architecture!r}")
+    if not method.front_end and is_scattering_architecture(architecture):
+        raise ChimeraMixError(f"architecture {architecture!r} is the scattering network; train it with the method "
+                              "scattering or scattering-fixed (alone or joined with augmentations by '+')")
+    return resolved
+
+
+def psn_augmentation(method: Method) -> Method:
+    """``method`` with PSN's augmentation added: AutoAugment and Cutout (another policy or erasing is refused)."""
+    for role, name in (("policy", "autoaugment"), ("erasing", "cutout")):
+        present = method.component(role)  # type: ignore[arg-type]
+        if present not in (None, name):
+            raise ChimeraMixError(f"the scattering recipe psn trains with AutoAugment and Cutout, not {present}; "
+                                  f"drop {present} from the method, or use the protocol recipe")
+    names = {*method.components, "autoaugment", "cutout"}
+    return parse_method("+".join(sorted(names)))
 
 
 def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
@@ -108,6 +142,11 @@ class ClassifierRun(TrainingRun):
         return {"modules": modules_of(self.objective), "optimizers": self.optimizers,
                 "schedulers": self.schedulers, "rngs": {"augment": self.rng}}
 
+    def on_checkpoint(self) -> None:
+        """The wavelets of a scattering front end as they are now (``wavelets.png``)."""
+        if isinstance(self.model, ScatteringClassifier):
+            write_wavelets(self.model.front, self.folder.picture("wavelets"), self.test.image_size[0])
+
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     """What classifier runs of one training pack share: the resolved config without its packable fields, and
@@ -115,7 +154,7 @@ def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     resolved = resolve(config)
     method = parse_method(resolved.method)
     return {**pack_key_of(resolved, ClassifierConfig), "batches.soft_labels": method.soft_labels,
-            "batches.cosine_loss": method.cosine_loss}
+            "batches.cosine_loss": method.cosine_loss, "model.front_end": method.front_end}
 
 
 def open_classifier_run(
@@ -141,15 +180,25 @@ def open_classifier_run(
         folder.write_config(config, device)
 
     seed_everything(config.data.seed)
-    model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout).to(device)
+    scattering = config.scattering
+    model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout,
+                             learnable_filters=method.learnable_filters,
+                             filter_init=scattering.init if scattering else "tight-frame").to(device)
+    if isinstance(model, ScatteringClassifier):
+        check_image_size(*data.images.shape[-2:], J=model.front.J)
     criterion = _criterion(method, config, data.num_classes).to(device)
     objective = ClassifierObjective(model, criterion, autocast_dtype(device, config.amp))
-    optimizer = torch.optim.SGD(objective.parameters(), lr=config.lr, momentum=config.momentum,
-                                nesterov=config.nesterov, weight_decay=float(config.weight_decay or 0.0),
+    optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
+                                momentum=config.momentum, nesterov=config.nesterov,
                                 **(sgd_options(device) if config.fast else {}))
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    if scattering is not None and scattering.recipe == "psn":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps,
+                                                        div_factor=25)
+    else:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
     rng = make_rng(stream_seed(config.data.seed, AUGMENTATION_STREAM), device)
     # before the checkpoint restores the RNGs: loading the generator draws from them
     mean, std = channel_stats(data.images) if config.normalization != "half" else (torch.tensor(HALF),) * 2
@@ -165,8 +214,19 @@ def open_classifier_run(
                         augmentation=augmentation, mean=mean, std=std)
     if resume:
         run.resume()
+    if isinstance(model, ScatteringClassifier) and run.step == 0:
+        write_wavelets(model.front, folder.picture("wavelets-init"), data.images.shape[-1])
     run.open_board()
     return run
+
+
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """The model's parameters with ``weight_decay``, and the wavelet parameters of a scattering front end as a
+    group of their own without it (PSN's two groups)."""
+    front = model.front_end_parameters() if isinstance(model, ScatteringClassifier) else []
+    rest = [parameter for parameter in model.parameters() if all(parameter is not other for other in front)]
+    groups = [{"params": rest, "weight_decay": weight_decay}]
+    return groups + [{"params": front, "weight_decay": 0.0}] if front else groups
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:

@@ -49,10 +49,12 @@ def load_classifier(run_dir: str | os.PathLike[str], device: torch.device) -> Fr
 
 
 def _num_classes(weights: Path) -> int:
-    """The number of outputs of the final layer ``fc`` (WideResNet and ResNet-50 both name it so)."""
+    """The number of outputs of the final layer ``fc`` (WideResNet and ResNet-50 both name it so; the scattering
+    network's is its top model's, ``top.fc``)."""
     try:
         with safe_open(str(weights), "pt") as tensors:
-            return int(tensors.get_slice("fc.weight").get_shape()[0])
+            name = "fc.weight" if "fc.weight" in tensors.keys() else "top.fc.weight"
+            return int(tensors.get_slice(name).get_shape()[0])
     except Exception as error:  # safetensors raises several types for damaged files
         raise ChimeraMixError(f"cannot read {weights} ({type(error).__name__}); the file is damaged: rerun the "
                               "classifier") from None

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
 from kymatio.scattering2d.core.scattering2d import scattering2d
 from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from chimeramix.models.scattering import Scattering
 from chimeramix.runtime import environment, select_device

@@ -21,7 +21,7 @@ from chimeramix.cli.common import (
     duration,
     estimate_seconds,
 )
-from chimeramix.config import ClassifierConfig, DataConfig, apply_preset, classifier_config
+from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset, classifier_config
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.uncertainty import accuracy_interval, describe_accuracy
@@ -68,13 +68,19 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--lr", type=float, help="initial learning rate")
     overrides.add_argument("--weight-decay", type=float)
     overrides.add_argument("--repetition", type=int, metavar="R", help="R of the repetition max(R // k, 1)")
-    overrides.add_argument("--architecture", help="wrn-16-8, resnet50 or any wrn-DEPTH-WIDTH")
+    overrides.add_argument("--architecture", help="wrn-16-8, resnet50 or any wrn-DEPTH-WIDTH; scattering methods: "
+                           "scattering-wrn-WIDTH (default scattering-wrn-8)")
     overrides.add_argument("--dropout", type=float, help="WideResNet dropout (default 0.3)")
     overrides.add_argument("--cosine-with-ce", action="store_true",
                            help="cosine-loss: add the cross-entropy term of the combined loss")
     overrides.add_argument("--pair-mixing-p", type=float, metavar="P",
                            help="probability that a batch is replaced by compositions with same-class partners "
                                 "(ChimeraMix, GridMix, SegMix; default 0.5)")
+    overrides.add_argument("--scattering-init", choices=("tight-frame", "random"), default=None,
+                           help="scattering methods: the wavelets' initialisation (default tight-frame)")
+    overrides.add_argument("--scattering-recipe", choices=("protocol", "psn"), default=None,
+                           help="scattering methods: this project's protocol (default) or PSN's own training "
+                                "(OneCycle, batch 128, AutoAugment + Cutout; see README)")
     overrides.add_argument("--eval-every", type=int, metavar="EPOCHS",
                            help="also evaluate the test set every so many epochs, for curves only")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
@@ -95,6 +101,9 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
         values["amp"] = False
     if args.fast:
         values["fast"] = True
+    if args.scattering_init or args.scattering_recipe:
+        values["scattering"] = ScatteringConfig(init=args.scattering_init or "tight-frame",
+                                                recipe=args.scattering_recipe or "protocol")
     return classifier_config(data, args.method, args.preset, **values, **extra)
 
 
@@ -189,6 +198,7 @@ def summary(result: dict[str, Any], run_dir: Path) -> str:
         parts.append(f"on the {metrics['num_cifair10_kept']} images ciFAIR-10 keeps "
                      f"{100 * metrics['accuracy_cifair10_kept']:.2f} %")
     reused = ", reused: it had finished before" if result.get("reused") else ""
+    network = f"{config['architecture']}, {result['parameters']:,} parameters, " if "parameters" in result else ""
     return (f"{result['method']} on {data['dataset']} (k = {data['k']}, seed {data['seed']}, "
-            f"{config['preset']} preset, {result['steps']} steps, {result['wall_seconds']:.0f} s{reused}): "
+            f"{config['preset']} preset, {network}{result['steps']} steps, {result['wall_seconds']:.0f} s{reused}): "
             f"{', '.join(parts)}\nresult: {run_dir / RESULT_FILE}")

@@ -355,14 +355,16 @@ def resolve_scattering(config: ClassifierConfig, front_end_architecture: str | N
     return replace(config, **{**_unset(config, PSN_CLASSIFIER), "nesterov": False, "repetition": repetition})
 
 
-def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None,
-                       front_end_architecture: str | None = None) -> ClassifierConfig:
+def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
 
     ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
-    then holds; ``None`` for other methods (their ``masks`` stay ``None``). ``front_end_architecture``: the
-    default architecture of a method with a scattering front end, whose settings the config then holds.
+    then holds; ``None`` for other methods (their ``masks`` stay ``None``). A method with a scattering front end
+    gets its default architecture and its ``scattering`` settings (:func:`resolve_scattering`).
     """
+    from chimeramix.methods.registry import parse_method  # the registry imports this module
+
+    front_end_architecture = parse_method(config.method).default_architecture(config.preset)
     config = resolve_scattering(replace(config, data=resolve_data(config.data)), front_end_architecture)
     protocol = protocol_for(config.data)
     masks = None
@@ -387,14 +389,15 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
     if preset == "paper":
         return replace(config, preset="paper")
     if preset == "quick":
-        values = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
-                  GlicoConfig: QUICK_GLICO}[type(config)]
+        presets: dict[type, dict[str, Any]] = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
+                                               GlicoConfig: QUICK_GLICO}
+        values = presets[type(config)]
         if isinstance(config, ClassifierConfig):
             from chimeramix.methods.registry import parse_method  # the registry imports this module
 
             front_end = parse_method(config.method).default_architecture("quick")
             values = {**values, "architecture": front_end or values["architecture"]}
-        return replace(config, preset="quick", **values)  # type: ignore[arg-type]
+        return replace(config, preset="quick", **values)
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
 
 

@@ -49,10 +49,6 @@ class Component:
 
 COMPONENTS: dict[str, Component] = {
     "baseline": Component("baseline", "random crop (reflect padding) and horizontal flip only"),
-    "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
-                            "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
-    "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
-                                  "under the same modified WideResNet"),
     "cutout": Component("erasing", "one square hole per image (DeVries & Taylor 2017) of side cutout_size"),
     "random-erasing": Component(
         "erasing", "Random Erasing (Zhong et al. 2020): p 0.5, area 0.02-0.4, aspect 0.3-3.3, noise fill"
@@ -68,6 +64,10 @@ COMPONENTS: dict[str, Component] = {
     "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator"),
     "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
                        "interpolations of same-class latent codes (stage 1: generator train --kind glico)"),
+    "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
+                            "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
+    "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
+                                  "under the same modified WideResNet"),
 }
 """The registry of method components; the keys are the command-line names."""
 

@@ -30,8 +30,8 @@ from torch import nn
 
 from chimeramix.bundle import manifest, write_bundle
 from chimeramix.config import ClassifierConfig, protocol_for, resolve_classifier
-from chimeramix.errors import ChimeraMixError
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
+from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
 from chimeramix.masks import build_image_masks
@@ -63,8 +63,7 @@ def resolve(config: ClassifierConfig) -> ClassifierConfig:
     method = parse_method(config.method)
     if method.front_end and config.scattering is not None and config.scattering.recipe == "psn":
         method = psn_augmentation(method)
-    resolved = resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind,
-                                  front_end_architecture=method.default_architecture(config.preset))
+    resolved = resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind)
     architecture = str(resolved.architecture)
     if method.front_end and not is_scattering_architecture(architecture):
         raise ChimeraMixError(f"method {method.name!r} trains a scattering front end, which needs the architecture "
@@ -185,7 +184,8 @@ def open_classifier_run(
                              learnable_filters=method.learnable_filters,
                              filter_init=scattering.init if scattering else "tight-frame").to(device)
     if isinstance(model, ScatteringClassifier):
-        check_image_size(*data.images.shape[-2:], J=model.front.J)
+        height, width = data.images.shape[-2:]
+        check_image_size(height, width, model.front.J)
     criterion = _criterion(method, config, data.num_classes).to(device)
     objective = ClassifierObjective(model, criterion, autocast_dtype(device, config.amp))
     optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
@@ -225,8 +225,10 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     group of their own without it (PSN's two groups)."""
     front = model.front_end_parameters() if isinstance(model, ScatteringClassifier) else []
     rest = [parameter for parameter in model.parameters() if all(parameter is not other for other in front)]
-    groups = [{"params": rest, "weight_decay": weight_decay}]
-    return groups + [{"params": front, "weight_decay": 0.0}] if front else groups
+    groups: list[dict[str, Any]] = [{"params": rest, "weight_decay": weight_decay}]
+    if front:
+        groups.append({"params": front, "weight_decay": 0.0})
+    return groups
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:

@@ -53,7 +53,8 @@ def _num_classes(weights: Path) -> int:
     network's is its top model's, ``top.fc``)."""
     try:
         with safe_open(str(weights), "pt") as tensors:
-            name = "fc.weight" if "fc.weight" in tensors.keys() else "top.fc.weight"
+            names = set(tensors.keys())
+            name = "fc.weight" if "fc.weight" in names else "top.fc.weight"
             return int(tensors.get_slice(name).get_shape()[0])
     except Exception as error:  # safetensors raises several types for damaged files
         raise ChimeraMixError(f"cannot read {weights} ({type(error).__name__}); the file is damaged: rerun the "

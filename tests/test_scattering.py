@@ -1,0 +1,291 @@
+"""Parametric Scattering Networks: the Morlet front end (kymatio-exact at the tight frame, gradients to every
+wavelet parameter, fixed and random variants, sizes), the modified WideResNet on top, the methods ``scattering``
+and ``scattering-fixed`` in configs, training (parameter groups, pictures, resume, packs, the psn recipe) and
+the sweep plan (tiny networks on tiny data)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+
+from chimeramix.cli import main
+from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset
+from chimeramix.errors import ChimeraMixError
+from chimeramix.methods import parse_method
+from chimeramix.models.classifiers import build_classifier, count_parameters
+from chimeramix.models.morlet import initial_parameters, lowpass_filter, morlet_filters, periodize
+from chimeramix.models.scattering import Scattering, check_image_size, scattering_channels
+from chimeramix.models.scattering_wrn import ScatteringClassifier, ScatteringWideResNet
+from chimeramix.train import run as run_module
+from chimeramix.train.classifier import open_classifier_run, resolve, train_classifier
+from chimeramix.train.trainers import train_pack
+from conftest import CheckpointStop, Interrupt
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+WAVELET_PARAMETERS = ("orientation", "frequency", "scale", "slant")
+
+
+def tiny(root: Path, method: str = "scattering", seed: int = 0, **overrides: Any) -> ClassifierConfig:
+    """20 images of 8 x 8 px (2 x 2 scattering maps), the top model of width 1, 2 epochs of 3 steps."""
+    values: dict[str, Any] = {"architecture": "scattering-wrn-1", "epochs": 2, "repetition": 2, "batch_size": 8,
+                              "cutout_size": 4, "checkpoint_every": 1, "device": "cpu", **overrides}
+    return ClassifierConfig(data=DataConfig("cifar10", k=2, seed=seed, data_root=str(root)), method=method,
+                            **values)
+
+
+# ----------------------------------------------------------------------------------------------- front end
+
+
+@pytest.mark.parametrize(("size", "maps"), [(32, 8), (64, 16), (8, 2)])
+def test_shapes(size: int, maps: int) -> None:
+    assert scattering_channels(2, 8) == 243
+    out = Scattering()(torch.rand(2, 3, size, size))
+    assert out.shape == (2, 243, maps, maps)
+
+
+def test_tight_frame_is_kymatios_filter_bank_and_transform() -> None:
+    filter_bank = pytest.importorskip("kymatio.scattering2d.filter_bank").filter_bank
+    frontend = pytest.importorskip("kymatio.scattering2d.frontend.torch_frontend")
+    bank = filter_bank(40, 40, 2, 8)  # a 32 px input padded to 40 x 40
+    ours = morlet_filters(initial_parameters(2, 8, "tight-frame"), (40, 40)).double()
+    theirs = torch.tensor(np.stack([psi["levels"][0] for psi in bank["psi"]]), dtype=torch.float64)
+    assert [psi["j"] for psi in bank["psi"]] == [0] * 8 + [1] * 8
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+    phi = lowpass_filter(2, (40, 40), torch.device("cpu"))
+    for resolution, level in enumerate(bank["phi"]["levels"]):
+        torch.testing.assert_close(periodize(phi, resolution).double(), torch.tensor(level, dtype=torch.float64),
+                                   rtol=0, atol=1e-6)
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    reference = frontend.ScatteringTorch2D(J=2, shape=(32, 32))(images).reshape(3, 243, 8, 8)
+    torch.testing.assert_close(Scattering()(images), reference, rtol=0, atol=1e-5)
+
+
+def test_gradients_reach_the_four_parameters_of_every_wavelet() -> None:
+    front = Scattering(init="random", generator=torch.Generator().manual_seed(1))
+    front(torch.rand(2, 3, 16, 16)).square().mean().backward()
+    for name in WAVELET_PARAMETERS:
+        gradient = getattr(front, name).grad
+        assert gradient is not None and gradient.shape == (16,)
+        assert bool((gradient != 0).all()), name
+    assert sum(parameter.numel() for parameter in front.parameters()) == 64
+
+
+def test_training_rebuilds_the_wavelets_and_evaluation_caches_them_until_they_change() -> None:
+    front, images = Scattering(), torch.rand(1, 3, 16, 16)
+    before = front(images)
+    with torch.no_grad():
+        front.frequency.mul_(0.9)
+    assert not torch.allclose(front(images), before)
+    front.eval()
+    cached = front(images)
+    assert front(images) is not cached and torch.equal(front(images), cached)
+    key = front._cached[0] if front._cached else None
+    front(images)
+    assert front._cached is not None and front._cached[0] == key
+    with torch.no_grad():
+        front.scale.mul_(1.1)
+    assert not torch.allclose(front(images), cached)  # the cache follows the parameters
+
+
+def test_fixed_wavelets_are_buffers_with_the_same_names() -> None:
+    fixed, learnable = Scattering(learnable=False), Scattering()
+    assert list(fixed.parameters()) == []
+    assert fixed.state_dict().keys() == learnable.state_dict().keys()
+    images = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(fixed(images), learnable(images))
+    model = build_classifier("scattering-wrn-1", 10, learnable_filters=False)
+    assert isinstance(model, ScatteringClassifier) and model.front_end_parameters() == []
+
+
+def test_random_initialisation_ranges_and_determinism() -> None:
+    first = initial_parameters(2, 8, "random", torch.Generator().manual_seed(3))
+    again = initial_parameters(2, 8, "random", torch.Generator().manual_seed(3))
+    other = initial_parameters(2, 8, "random", torch.Generator().manual_seed(4))
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first.orientation, other.orientation)
+    assert bool(((first.orientation >= 0) & (first.orientation <= 2 * math.pi)).all())
+    assert bool(((first.slant >= 0.5) & (first.slant <= 1.5)).all())
+    assert bool(((first.frequency >= 0.5) & (first.frequency <= 1)).all())
+    assert bool(((first.scale >= 1) & (first.scale <= 5)).all())
+    tight = initial_parameters(2, 8, "tight-frame")
+    assert tight.scale.tolist() == pytest.approx([0.8] * 8 + [1.6] * 8)
+    torch.manual_seed(5)
+    seeded = Scattering(init="random").frequency.detach().clone()
+    torch.manual_seed(5)
+    assert torch.equal(Scattering(init="random").frequency, seeded)  # the global seed decides without a generator
+
+
+@pytest.mark.parametrize(("height", "width"), [(30, 32), (32, 34), (4, 4)])
+def test_image_sizes_it_cannot_take_are_one_line_errors(height: int, width: int) -> None:
+    with pytest.raises(ChimeraMixError, match="multiples of 4 and at least 8 px") as error:
+        check_image_size(height, width, 2)
+    assert "\n" not in str(error.value)
+    with pytest.raises(ChimeraMixError, match=f"not {height} x {width}"):
+        Scattering()(torch.rand(1, 3, height, width))
+
+
+# --------------------------------------------------------------------------------------------- top model
+
+
+def top_model_parameters(width: int, classes: int, maps: int = 243) -> int:
+    """The parameters of the modified WideResNet, from its layer shapes (baselines.md section 1)."""
+    stem, middle, last = 16 * width, 32 * width, 64 * width
+    count = 2 * maps + 9 * maps * stem + 2 * stem  # affine BN, (non-affine BN), conv, BN
+    for channels_in, channels in ((stem, middle), (middle, last)):
+        count += 9 * channels_in * channels + 2 * channels + 9 * channels * channels + 2 * channels  # block 1
+        count += channels_in * channels + 2 * channels  # its 1x1 projection and BN
+        count += 3 * (2 * 9 * channels * channels + 4 * channels)  # blocks 2-4
+    return count + 4 * last * classes + classes
+
+
+@pytest.mark.parametrize(("width", "classes"), [(8, 10), (2, 100), (1, 10)])
+def test_top_model_parameter_count(width: int, classes: int) -> None:
+    assert count_parameters(ScatteringWideResNet(width, classes)) == top_model_parameters(width, classes)
+    model = build_classifier(f"scattering-wrn-{width}", classes)
+    assert count_parameters(model) == top_model_parameters(width, classes) + 64
+    assert top_model_parameters(8, 10) == 22_597_232
+
+
+def test_top_model_is_named_like_the_others() -> None:
+    with pytest.raises(ChimeraMixError, match="scattering-wrn-WIDTH"):
+        build_classifier("scattering-wrn", 10)
+    with pytest.raises(ChimeraMixError, match="width >= 1"):
+        build_classifier("scattering-wrn-0", 10)
+
+
+# --------------------------------------------------------------------------------------- methods, configs
+
+
+def test_the_methods_parse_and_choose_their_network() -> None:
+    method = parse_method("autoaugment+scattering")
+    assert method.name == "scattering+autoaugment" and method.front_end == "scattering"
+    assert method.learnable_filters and not parse_method("scattering-fixed").learnable_filters
+    assert parse_method("chimeramix-grid+scattering-fixed").name == "scattering-fixed+chimeramix-grid"
+    with pytest.raises(ChimeraMixError, match="two front-end methods"):
+        parse_method("scattering+scattering-fixed")
+    with pytest.raises(ChimeraMixError, match="combines 'baseline'"):
+        parse_method("baseline+scattering")
+    config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="scattering")
+    assert resolve(config).architecture == "scattering-wrn-8"
+    assert resolve(config).scattering == ScatteringConfig()
+    assert resolve(apply_preset(config, "quick")).architecture == "scattering-wrn-2"
+    assert resolve(apply_preset(replace(config, method="baseline"), "quick")).architecture == "wrn-16-2"
+    assert resolve(replace(config, method="baseline")).scattering is None
+    with pytest.raises(ChimeraMixError, match="needs the architecture scattering-wrn-WIDTH"):
+        resolve(replace(config, architecture="wrn-16-8"))
+    with pytest.raises(ChimeraMixError, match="is the scattering network"):
+        resolve(replace(config, method="cutout", architecture="scattering-wrn-8"))
+    with pytest.raises(ChimeraMixError, match="no scattering front end"):
+        resolve(replace(config, method="baseline", scattering=ScatteringConfig(init="random")))
+
+
+def test_the_psn_recipe() -> None:
+    config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="scattering",
+                              scattering=ScatteringConfig(recipe="psn"))
+    psn = resolve(config)
+    assert psn.method == "scattering+autoaugment+cutout"
+    assert (psn.batch_size, psn.lr, psn.weight_decay, psn.nesterov, psn.cutout_size) == (128, 0.1, 5e-4, False, 16)
+    assert psn.repetition == 150  # 3000 PSN epochs of 100 images = 200 epochs x 15 repetitions
+    assert resolve(replace(config, data=DataConfig("cifar10", k=50))).repetition == 50 * 10
+    with pytest.raises(ChimeraMixError, match="AutoAugment and Cutout, not trivialaugment"):
+        resolve(replace(config, method="scattering+trivialaugment"))
+    protocol = resolve(replace(config, scattering=ScatteringConfig()))
+    assert (protocol.batch_size, protocol.lr, protocol.nesterov) == (10, 0.0046, True)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def wavelets_of(run_dir: Path) -> dict[str, torch.Tensor]:
+    weights = safetensors.torch.load_file(run_dir / "model" / "weights.safetensors")
+    return {name: weights[f"front.{name}"] for name in WAVELET_PARAMETERS}
+
+
+def test_training_updates_the_wavelets_without_weight_decay(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = tiny(tiny_data_root)
+    run = open_classifier_run(config, tmp_path / "run")
+    assert not isinstance(run, dict)
+    groups = run.optimizers["sgd"].param_groups
+    assert [group["weight_decay"] for group in groups] == [resolve(config).weight_decay, 0.0]
+    assert {id(parameter) for parameter in groups[1]["params"]} == \
+        {id(getattr(run.model.front, name)) for name in WAVELET_PARAMETERS}
+    result = train_classifier(config, tmp_path / "run", resume=True, progress=False)
+    assert result["method"] == "scattering" and result["config"]["architecture"] == "scattering-wrn-1"
+    assert result["parameters"] == top_model_parameters(1, 10, 243) + 64
+    initial = initial_parameters(2, 8, "tight-frame")._asdict()
+    learned = wavelets_of(tmp_path / "run")
+    assert all(not torch.equal(learned[name], initial[name]) for name in WAVELET_PARAMETERS)
+    assert (tmp_path / "run" / "wavelets-init.png").is_file() and (tmp_path / "run" / "wavelets.png").is_file()
+
+    fixed = train_classifier(tiny(tiny_data_root, "scattering-fixed"), tmp_path / "fixed", progress=False)
+    assert fixed["parameters"] == top_model_parameters(1, 10, 243)
+    kept = wavelets_of(tmp_path / "fixed")
+    assert all(torch.equal(kept[name], initial[name]) for name in WAVELET_PARAMETERS)
+
+
+def test_resume_gives_the_same_final_weights(tiny_data_root: Path, tmp_path: Path,
+                                             checkpoint_stop: CheckpointStop) -> None:
+    config = tiny(tiny_data_root, "scattering+autoaugment", epochs=3, scattering=ScatteringConfig(init="random"))
+    full = train_classifier(config, tmp_path / "full", progress=False)
+    checkpoint_stop.after(run_module)  # epoch 1's checkpoint
+    with pytest.raises(Interrupt):
+        train_classifier(config, tmp_path / "resumed", progress=False)
+    checkpoint_stop.undo()
+    resumed = train_classifier(config, tmp_path / "resumed", resume=True, progress=False)
+    weights = [safetensors.torch.load_file(tmp_path / run / "model" / "weights.safetensors")
+               for run in ("full", "resumed")]
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+    assert resumed["metrics"] == full["metrics"]
+
+
+def test_the_psn_recipe_trains_with_one_cycle(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = tiny(tiny_data_root, lr=0.05, scattering=ScatteringConfig(recipe="psn"))
+    result = train_classifier(config, tmp_path, progress=False)
+    assert result["method"] == "scattering+autoaugment+cutout"
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
+    expected = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, total_steps=6, div_factor=25)
+    for _ in range(3):  # 3 steps per epoch: the lr of epoch 1's end, per step from 0.05 / 25 up to 0.05
+        optimizer.step()
+        expected.step()
+    assert result["log"][0]["lr"] == pytest.approx(expected.get_last_lr()[0], rel=1e-9)
+    with pytest.raises(ChimeraMixError, match="train these runs alone"):
+        train_pack([config, replace(config, data=replace(config.data, seed=1))],
+                   [tmp_path / "a", tmp_path / "b"], progress=False)
+
+
+def test_a_pack_trains_like_its_lone_runs(tiny_data_root: Path, tmp_path: Path) -> None:
+    configs = [tiny(tiny_data_root, seed=seed, epochs=1) for seed in (0, 1)]
+    packed = train_pack(configs, [tmp_path / "pack-0", tmp_path / "pack-1"], progress=False)
+    lone = train_classifier(configs[1], tmp_path / "lone", progress=False)
+    assert packed[1]["pack_size"] == 2
+    assert packed[1]["log"][-1]["loss"] == pytest.approx(lone["log"][-1]["loss"], rel=1e-4)
+    learned, alone = wavelets_of(tmp_path / "pack-1"), wavelets_of(tmp_path / "lone")
+    for name in WAVELET_PARAMETERS:
+        torch.testing.assert_close(learned[name], alone[name], rtol=1e-4, atol=1e-5)
+
+
+def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["--dataset", "cifar10", "--k", "2", "--data-root", str(tiny_data_root), "--no-progress",
+              "--architecture", "scattering-wrn-1", "--epochs", "1", "--repetition", "2", "--batch-size", "8",
+              "--device", "cpu"]
+    assert main(["classifier", "train", *common, "--method", "scattering-fixed", "--scattering-init", "random",
+                 "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "scattering-fixed on cifar10" in out
+    assert f"scattering-wrn-1, {top_model_parameters(1, 10):,} parameters" in out
+    assert main(["classifier", "train", *common, "--method", "cutout", "--out", str(tmp_path / "b")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "is the scattering network" in error
+    assert main(["sweep", "--datasets", "cifar10", "--methods", "baseline,scattering", "--k", "10", "--seeds", "0-4",
+                 "--preset", "quick", "--store", str(tmp_path / "store"), "--dry-run"]) == 0
+    plan = capsys.readouterr().out
+    assert "cls-cifar10-k10-s4-scattering-quick" in plan and "cls-cifar10-k10-s0-baseline-quick" in plan

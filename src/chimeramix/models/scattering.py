@@ -109,8 +109,8 @@ class Scattering(nn.Module):
     @property
     def parameters_of_wavelets(self) -> MorletParameters:
         """θ, ξ, σ, γ of the J·L wavelets (parameters, or buffers when fixed)."""
-        get = self.get_parameter if self.learnable else self.get_buffer
-        return MorletParameters(*(get(name) for name in MorletParameters._fields))
+        values: list[torch.Tensor] = [getattr(self, name) for name in MorletParameters._fields]  # also under vmap
+        return MorletParameters(*values)
 
     def wavelets(self, size: tuple[int, int]) -> torch.Tensor:
         """The J·L wavelets' Fourier filters on an M x N grid (``J·L x M x N``)."""

@@ -63,7 +63,8 @@ def fft_grid(size: tuple[int, int], device: torch.device) -> tuple[torch.Tensor,
     return rows[:, None], columns[None, :]
 
 
-def gaussian(along: torch.Tensor, across: torch.Tensor, scale: torch.Tensor, slant: torch.Tensor) -> torch.Tensor:
+def gaussian(along: torch.Tensor, across: torch.Tensor, scale: torch.Tensor | float,
+             slant: torch.Tensor | float) -> torch.Tensor:
     """g = exp(-[along² + γ² across²] / (2σ²)); parameters broadcast against the coordinates."""
     return torch.exp(-(along**2 + (slant * across) ** 2) / (2 * scale**2))
 
@@ -85,8 +86,8 @@ def morlet_filters(parameters: MorletParameters, size: tuple[int, int]) -> torch
 def lowpass_filter(J: int, size: tuple[int, int], device: torch.device) -> torch.Tensor:
     """The fixed low-pass φ (Gaussian, σ = 0.8·2^(J-1), γ = 1) on the M x N padded grid, in Fourier."""
     rows, columns = fft_grid(size, device)
-    sigma = torch.tensor(0.8 * 2 ** (J - 1), device=device)
-    envelope = gaussian(rows, columns, sigma, torch.ones((), device=device))
+    sigma = 0.8 * 2 ** (J - 1)
+    envelope = gaussian(rows, columns, sigma, 1.0)
     return torch.fft.fft2(envelope.to(torch.complex64)).real / (2 * PI * sigma**2)
 
 

@@ -105,6 +105,7 @@ class Scattering(nn.Module):
             else:
                 self.register_buffer(name, value)
         self._cached: tuple[tuple[object, ...], Filters] | None = None
+        self._lowpass: dict[tuple[tuple[int, int], torch.device], list[torch.Tensor]] = {}
 
     @property
     def parameters_of_wavelets(self) -> MorletParameters:
@@ -120,9 +121,16 @@ class Scattering(nn.Module):
         """ψ and φ at every resolution the transform uses, for a padded input of ``size``."""
         J, L = self.J, self.L
         psi = self.wavelets(size).reshape(J, L, *size)
-        phi = lowpass_filter(J, size, device)
-        return ([[periodize(psi[j], r) for r in range(max(j, 1))] for j in range(J)],
-                [periodize(phi, r) for r in range(J)])
+        return [[periodize(psi[j], r) for r in range(max(j, 1))] for j in range(J)], self.lowpass(size, device)
+
+    def lowpass(self, size: tuple[int, int], device: torch.device) -> list[torch.Tensor]:
+        """φ at the resolutions 0..J-1, computed once per padded size and device (it depends on nothing else,
+        so neither a CUDA graph nor ``vmap`` ever sees it built)."""
+        key = (size, device)
+        if key not in self._lowpass:
+            phi = lowpass_filter(self.J, size, device)
+            self._lowpass[key] = [periodize(phi, r) for r in range(self.J)]
+        return self._lowpass[key]
 
     def _filters(self, size: tuple[int, int], device: torch.device) -> Filters:
         """Rebuilt on every call in training mode; cached in evaluation mode until the parameters change."""

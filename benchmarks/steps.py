@@ -10,12 +10,14 @@ the run's own per-epoch log. Measured:
   trained by the generator measurement: speed does not depend on its weights);
 - generator: one generator step plus one discriminator step at batch 64, 64 px, grid masks;
 - GLICO: a stage-1 step (codes, generator, auxiliary classifier) at batch 128, and the ``glico`` classifier;
+- the ``scattering`` classifier (learnable scattering front end under ``--scattering-architecture``, default the
+  paper's ``scattering-wrn-8``), on the reference path only (its fast path has not met a GPU yet);
 - with ``--pack G`` (default 5, a cell's splits) the same as packs of G runs (seeds 0..G-1): ms per pack
   step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
 
     python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps, packs of 5
     python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 2 \\
-        --generator-channels 16 --glico-steps 4 --pack 2
+        --generator-channels 16 --glico-steps 4 --pack 2 --scattering-architecture scattering-wrn-2
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import json
 import math
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ import numpy as np
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.datasets import write_npz
+from chimeramix.methods import parse_method
 from chimeramix.runtime import environment, select_device
 from chimeramix.train.trainers import train_pack
 
@@ -78,12 +82,14 @@ def glico_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, pa
 
 
 def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, architecture: str,
-                       method: str, generators: list[Path]) -> float:
-    """Seconds per classifier step of one run (one generator) or a pack (one generator per run)."""
+                       method: str, generators: Sequence[Path | None]) -> float:
+    """Seconds per classifier step of one run (one generator) or a pack (one generator per run; ``None`` for
+    methods without one)."""
     configs = [ClassifierConfig(data=DataConfig("cifar10", K, seed, str(root)), method=method,
                                 architecture=architecture, epochs=2, repetition=K * max(1, steps // K),
                                 checkpoint_every=2, device=device, fast=fast,
-                                generator=str(generators[seed]) if method != "baseline" else None)
+                                generator=str(generators[seed]) if parse_method(method).needs_generator
+                                and generators[seed] is not None else None)
                for seed in range(len(generators))]
     folders = [out / f"classifier-{method}-{'fast' if fast else 'reference'}-{len(configs)}-{seed}"
                for seed in range(len(configs))]
@@ -98,6 +104,8 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=200, help="generator steps per epoch")
     parser.add_argument("--generator-channels", type=int, default=64, help="generator base channels (paper: 64)")
     parser.add_argument("--glico-steps", type=int, default=100, help="GLICO stage-1 steps per epoch")
+    parser.add_argument("--scattering-architecture", default="scattering-wrn-8",
+                        help="the scattering classifier's network (default: the paper's)")
     parser.add_argument("--pack", type=int, default=5,
                         help="also time packs of this many runs (default 5, a cell's splits; 1: no)")
     parser.add_argument("--paths", default="reference,fast", help="which paths to time (default both)")
@@ -135,9 +143,14 @@ def main() -> None:
                     seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
                                                  args.architecture, method, trained)
                     record(f"classifier {method}" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
+        for pack in packs:
+            seconds = classifier_seconds(root, folder, str(device), False, args.steps, args.scattering_architecture,
+                                         "scattering", [None] * pack)
+            record("classifier scattering" + (f" pack of {pack}" if pack > 1 else ""), "reference", pack, seconds)
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
-          f"classifier {args.architecture}, generator {args.generator_channels} channels")
+          f"classifier {args.architecture}, scattering {args.scattering_architecture}, "
+          f"generator {args.generator_channels} channels")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({"environment": info, "architecture": args.architecture,

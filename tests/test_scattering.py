@@ -15,9 +15,11 @@ import pytest
 import safetensors.torch
 import torch
 
+from chimeramix.bundle import open_bundle
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.paper import paper_value
 from chimeramix.methods import parse_method
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.models.morlet import initial_parameters, lowpass_filter, morlet_filters, periodize
@@ -282,6 +284,8 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     out = capsys.readouterr().out
     assert "scattering-fixed on cifar10" in out
     assert f"scattering-wrn-1, {top_model_parameters(1, 10):,} parameters" in out
+    _, model = open_bundle(tmp_path / "a")  # what predict and export load
+    assert isinstance(model, ScatteringClassifier) and model(torch.rand(2, 3, 8, 8)).shape == (2, 10)
     assert main(["classifier", "train", *common, "--method", "cutout", "--out", str(tmp_path / "b")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "is the scattering network" in error
@@ -289,3 +293,5 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
                  "--preset", "quick", "--store", str(tmp_path / "store"), "--dry-run"]) == 0
     plan = capsys.readouterr().out
     assert "cls-cifar10-k10-s4-scattering-quick" in plan and "cls-cifar10-k10-s0-baseline-quick" in plan
+    paper = paper_value("cifar10", "scattering", 10)  # `table --compare paper` puts our rows beside it
+    assert paper is not None and (paper.mean, paper.std) == (37.28, 1.87)

@@ -92,6 +92,8 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-2": 0.08,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50": 2.0,
+        "classifier/scattering-wrn-2": 0.2,
+        "classifier/scattering-wrn-8": 1.5,
         "generator/64px-16ch-b16": 0.75,
         "generator/64px-64ch-b64": 20.0,
         "classifier": 1.0,
@@ -100,6 +102,7 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     "cuda": {
         "classifier/wrn-16-8": 0.007,
         "classifier/resnet50": 0.03,
+        "classifier/scattering-wrn-8": 0.012,
         "generator/64px-64ch-b64": 0.03,
         "generator/96px-64ch-b8": 0.03,
         "glico": 0.005,
@@ -111,7 +114,8 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
 its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them).
 
 CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
-generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152); the others are rough
+generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152), and the quick
+scattering classifier on the loaded machine (``docs/scattering-quick``: 99 s for 500 steps); the others are rough
 extrapolations. CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10; the rest are
 guesses until measured on a GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be
 just ``classifier`` or ``generator`` (any architecture).

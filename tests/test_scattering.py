@@ -248,6 +248,12 @@ def test_resume_gives_the_same_final_weights(tiny_data_root: Path, tmp_path: Pat
     assert resumed["metrics"] == full["metrics"]
 
 
+def test_the_front_end_joins_pair_mixing(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = tiny(tiny_data_root, "gridmix+scattering-fixed", epochs=1, pair_mixing_p=1.0)
+    result = train_classifier(config, tmp_path, progress=False)
+    assert result["method"] == "scattering-fixed+gridmix" and result["config"]["masks"]["kind"] == "grid"
+
+
 def test_the_psn_recipe_trains_with_one_cycle(tiny_data_root: Path, tmp_path: Path) -> None:
     config = tiny(tiny_data_root, lr=0.05, scattering=ScatteringConfig(recipe="psn"))
     result = train_classifier(config, tmp_path, progress=False)

@@ -6,6 +6,7 @@ the sweep plan (tiny networks on tiny data)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,13 @@ from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
+from chimeramix.export import export_classifier
 from chimeramix.methods import parse_method
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.models.morlet import initial_parameters, lowpass_filter, morlet_filters, periodize
 from chimeramix.models.scattering import Scattering, check_image_size, scattering_channels
 from chimeramix.models.scattering_wrn import ScatteringClassifier, ScatteringWideResNet
+from chimeramix.predictor import ProbabilityModel
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import open_classifier_run, resolve, train_classifier
 from chimeramix.train.trainers import train_pack
@@ -290,8 +293,16 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     out = capsys.readouterr().out
     assert "scattering-fixed on cifar10" in out
     assert f"scattering-wrn-1, {top_model_parameters(1, 10):,} parameters" in out
-    _, model = open_bundle(tmp_path / "a")  # what predict and export load
+    manifest, model = open_bundle(tmp_path / "a")  # what predict and export load
     assert isinstance(model, ScatteringClassifier) and model(torch.rand(2, 3, 8, 8)).shape == (2, 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # recent PyTorch deprecates TorchScript, which still works
+        traced = torch.jit.load(str(export_classifier(tmp_path / "a", "torchscript")))
+    pixels = torch.rand(3, 3, 8, 8)
+    eager = ProbabilityModel(model, manifest["preprocessing"]["mean"], manifest["preprocessing"]["std"]).eval()
+    torch.testing.assert_close(traced(pixels), eager(pixels))
+    with pytest.raises(ChimeraMixError, match="use --format torchscript"):
+        export_classifier(tmp_path / "a", "onnx")
     assert main(["classifier", "train", *common, "--method", "cutout", "--out", str(tmp_path / "b")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "is the scattering network" in error

@@ -127,14 +127,15 @@ class Scattering(nn.Module):
         """φ at the resolutions 0..J-1, computed once per padded size and device (it depends on nothing else,
         so neither a CUDA graph nor ``vmap`` ever sees it built)."""
         key = (size, device)
-        if key not in self._lowpass:
+        if key not in self._lowpass or torch.jit.is_tracing():
             phi = lowpass_filter(self.J, size, device)
             self._lowpass[key] = [periodize(phi, r) for r in range(self.J)]
         return self._lowpass[key]
 
     def _filters(self, size: tuple[int, int], device: torch.device) -> Filters:
-        """Rebuilt on every call in training mode; cached in evaluation mode until the parameters change."""
-        if self.training:
+        """Rebuilt on every call in training mode (and while traced: each trace sees the same graph); cached in
+        evaluation mode until the parameters change."""
+        if self.training or torch.jit.is_tracing():
             self._cached = None
             return self.filters(size, device)
         key = (size, device, *((value.data_ptr(), value._version) for value in self.parameters_of_wavelets))

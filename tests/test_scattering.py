@@ -16,6 +16,7 @@ import pytest
 import safetensors.torch
 import torch
 
+from chimeramix.analysis.features import classifier_extractor
 from chimeramix.bundle import open_bundle
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset
@@ -303,6 +304,8 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     torch.testing.assert_close(traced(pixels), eager(pixels))
     with pytest.raises(ChimeraMixError, match="use --format torchscript"):
         export_classifier(tmp_path / "a", "onnx")
+    features = classifier_extractor(tmp_path / "a", torch.device("cpu"))  # analyze --features
+    assert features.dim == 4 * 64 and features.batch(np.zeros((2, 8, 8, 3), np.uint8)).shape == (2, 4 * 64)
     assert main(["classifier", "train", *common, "--method", "cutout", "--out", str(tmp_path / "b")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "is the scattering network" in error

@@ -5,6 +5,7 @@ the sweep plan (tiny networks on tiny data)."""
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import replace
@@ -22,6 +23,7 @@ from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
+from chimeramix.experiments.tables import _run_result
 from chimeramix.export import export_classifier
 from chimeramix.methods import parse_method
 from chimeramix.models.classifiers import build_classifier, count_parameters
@@ -315,3 +317,5 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     assert "cls-cifar10-k10-s4-scattering-quick" in plan and "cls-cifar10-k10-s0-baseline-quick" in plan
     paper = paper_value("cifar10", "scattering", 10)  # `table --compare paper` puts our rows beside it
     assert paper is not None and (paper.mean, paper.std) == (37.28, 1.87)
+    result = json.loads((tmp_path / "a" / "result.json").read_text())
+    assert _run_result("a", result, "accuracy", tmp_path).label == "scattering-fixed [random init]"

@@ -63,6 +63,9 @@ class RunResult:
     """``paper`` or ``released`` (``ClassifierConfig.recipe``)."""
     setting: GeneratorSetting | None = None
     """The settings of the ChimeraMix generator the run used (``None``: no such generator)."""
+    variant: str = ""
+    """A mark of the classifier's own settings beyond its method and recipe (``random init``: the scattering
+    front end's random initialisation), so that such runs get rows of their own."""
 
     @property
     def label(self) -> str:
@@ -73,7 +76,7 @@ class RunResult:
     def row_label(self, without_axis: str | None = None) -> str:
         """:attr:`label`, leaving out the value of the generator axis ``without_axis``."""
         marks = [self.setting.label(without_axis) if self.setting is not None else "",
-                 "" if self.training_recipe == "paper" else self.training_recipe]
+                 "" if self.training_recipe == "paper" else self.training_recipe, self.variant]
         shown = [mark for mark in marks if mark]
         return f"{self.method} [{'; '.join(shown)}]" if shown else self.method
 
@@ -139,7 +142,8 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
         run = RunResult(job_id=job_id, dataset=str(config["data"]["dataset"]), method=str(config["method"]),
                         k=int(config["data"]["k"]), seed=int(config["data"]["seed"]),
                         preset=str(config["preset"]), accuracy=math.nan, recipe="",
-                        training_recipe=str(config.get("recipe", "paper")))
+                        training_recipe=str(config.get("recipe", "paper")),
+                        variant="random init" if (config.get("scattering") or {}).get("init") == "random" else "")
         metrics = result["metrics"]
         fraction = float(metrics["accuracy"])
     except (KeyError, TypeError, ValueError):

@@ -205,6 +205,8 @@ def test_the_psn_recipe() -> None:
     assert resolve(replace(config, data=DataConfig("cifar10", k=50))).repetition == 50 * 10
     with pytest.raises(ChimeraMixError, match="AutoAugment and Cutout, not trivialaugment"):
         resolve(replace(config, method="scattering+trivialaugment"))
+    with pytest.raises(ChimeraMixError, match="drop --fast"):
+        resolve(replace(config, fast=True))
     protocol = resolve(replace(config, scattering=ScatteringConfig()))
     assert (protocol.batch_size, protocol.lr, protocol.nesterov) == (10, 0.0046, True)
 

@@ -62,6 +62,9 @@ def resolve(config: ClassifierConfig) -> ClassifierConfig:
     front end is refused."""
     method = parse_method(config.method)
     if method.front_end and config.scattering is not None and config.scattering.recipe == "psn":
+        if config.fast:
+            raise ChimeraMixError("the scattering recipe psn cycles SGD's momentum (OneCycle), which the fast path's "
+                                  "CUDA graphs would freeze at capture; drop --fast for it")
         method = psn_augmentation(method)
     resolved = resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind)
     architecture = str(resolved.architecture)

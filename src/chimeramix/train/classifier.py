@@ -37,6 +37,7 @@ from chimeramix.losses import CosineLoss
 from chimeramix.masks import build_image_masks
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.methods.pair_mixing import GroupComposer
+from chimeramix.methods.registry import Role
 from chimeramix.models.classifiers import build_classifier, count_parameters, is_scattering_architecture
 from chimeramix.models.scattering import check_image_size
 from chimeramix.models.scattering_wrn import ScatteringClassifier
@@ -79,13 +80,13 @@ def resolve(config: ClassifierConfig) -> ClassifierConfig:
 
 def psn_augmentation(method: Method) -> Method:
     """``method`` with PSN's augmentation added: AutoAugment and Cutout (another policy or erasing is refused)."""
-    for role, name in (("policy", "autoaugment"), ("erasing", "cutout")):
-        present = method.component(role)  # type: ignore[arg-type]
+    additions: tuple[tuple[Role, str], ...] = (("policy", "autoaugment"), ("erasing", "cutout"))
+    for role, name in additions:
+        present = method.component(role)
         if present not in (None, name):
             raise ChimeraMixError(f"the scattering recipe psn trains with AutoAugment and Cutout, not {present}; "
                                   f"drop {present} from the method, or use the protocol recipe")
-    names = {*method.components, "autoaugment", "cutout"}
-    return parse_method("+".join(sorted(names)))
+    return parse_method("+".join({*method.components, *(name for _, name in additions)}))
 
 
 def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:

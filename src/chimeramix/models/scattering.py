@@ -21,7 +21,8 @@ loop keeps its tensors in cache), at the protocol's batch 10 this one is faster 
 dispatches 1,028 operators per pass against kymatio's 7,658 (a GPU at batch 10 is bound by kernel launches).
 It also runs inside ``torch.func.vmap`` (training packs), which kymatio's in-place padding does not, and needs
 no kymatio at run time (``import kymatio.torch`` fails with SciPy >= 1.17). Products with the real filters run
-on real views of the spectra (complex arithmetic is several times slower on a CPU).
+on real views of the spectra (complex arithmetic is several times slower on a CPU), and the second order loops
+over the first-order wavelets (one tensor for all 64 paths was 2-3x slower on a CPU: too large for its caches).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class Scattering(nn.Module):
         check_image_size(H, W, J)
         with torch.autocast(images.device.type, enabled=False):
             padded = F.pad(images.float().reshape(B * C, 1, H, W), [2**J] * 4, mode="reflect")[:, 0]
-            psi, phi = self._filters(tuple(padded.shape[-2:]), images.device)  # type: ignore[arg-type]
+            psi, phi = self._filters((padded.shape[-2], padded.shape[-1]), images.device)
             spectrum = fft(padded)
             outputs = [lowpass(spectrum, phi[0], 2**J)[:, None]]
             first: list[torch.Tensor] = []

@@ -191,8 +191,7 @@ def test_the_methods_parse_and_choose_their_network() -> None:
         resolve(replace(config, architecture="wrn-16-8"))
     with pytest.raises(ChimeraMixError, match="is the scattering network"):
         resolve(replace(config, method="cutout", architecture="scattering-wrn-8"))
-    with pytest.raises(ChimeraMixError, match="no scattering front end"):
-        resolve(replace(config, method="baseline", scattering=ScatteringConfig(init="random")))
+    assert resolve(replace(config, method="baseline", scattering=ScatteringConfig(init="random"))).scattering is None
 
 
 def test_the_psn_recipe() -> None:
@@ -314,9 +313,18 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "is the scattering network" in error
     assert main(["sweep", "--datasets", "cifar10", "--methods", "baseline,scattering", "--k", "10", "--seeds", "0-4",
-                 "--preset", "quick", "--store", str(tmp_path / "store"), "--dry-run"]) == 0
+                 "--preset", "quick", "--store", str(tmp_path / "plan"), "--dry-run"]) == 0
     plan = capsys.readouterr().out
     assert "cls-cifar10-k10-s4-scattering-quick" in plan and "cls-cifar10-k10-s0-baseline-quick" in plan
+    sets = [f"--classifier-set={key}" for key in ("epochs=1", "repetition=2", "batch_size=8",
+                                                   "architecture=scattering-wrn-1", "scattering.init=random")]
+    store = str(tmp_path / "store")
+    assert main(["sweep", "--datasets", "cifar10", "--methods", "scattering", "--k", "2", "--seeds", "0-1", "--pack",
+                 "2", "--preset", "quick", "--data-root", str(tiny_data_root), "--store", store, *sets,
+                 "--device", "cpu", "--no-progress", "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["table", "--store", store, "--compare", "paper"]) == 0
+    assert "scattering [random init]" in capsys.readouterr().out
     paper = paper_value("cifar10", "scattering", 10)  # `table --compare paper` puts our rows beside it
     assert paper is not None and (paper.mean, paper.std) == (37.28, 1.87)
     result = json.loads((tmp_path / "a" / "result.json").read_text())

@@ -194,7 +194,7 @@ class ClassifierConfig:
     masks: MaskConfig | None = None
     """Masks of pixel-space pair mixing (gridmix, segmix); ChimeraMix uses its generator's masks."""
     scattering: ScatteringConfig | None = None
-    """The front end of the methods ``scattering`` and ``scattering-fixed``; ``None`` for the others."""
+    """The front end of the methods ``scattering`` and ``scattering-fixed``; other methods drop it."""
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
     SegMix)."""
@@ -340,12 +340,10 @@ def psn_epochs(k: int) -> int:
 
 def resolve_scattering(config: ClassifierConfig, front_end_architecture: str | None) -> ClassifierConfig:
     """The front end's config and, under PSN's recipe, PSN's values for the unset fields (its epochs as
-    repetitions of the subset within ``epochs``); a front-end setting for a method without one is an error."""
+    repetitions of the subset within ``epochs``). Methods without a front end drop the scattering settings (as
+    methods without pixel masks drop ``masks``), so that one sweep can set them for all its methods."""
     if front_end_architecture is None:
-        if config.scattering is not None:
-            raise ChimeraMixError(f"method {config.method!r} has no scattering front end, so scattering settings "
-                                  "do not apply; use --method scattering or scattering-fixed, or drop them")
-        return config
+        return replace(config, scattering=None)
     scattering = config.scattering or ScatteringConfig()
     config = replace(config, scattering=scattering, architecture=config.architecture or front_end_architecture)
     if scattering.recipe != "psn":

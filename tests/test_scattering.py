@@ -31,6 +31,7 @@ from chimeramix.models.morlet import initial_parameters, lowpass_filter, morlet_
 from chimeramix.models.scattering import Scattering, check_image_size, scattering_channels
 from chimeramix.models.scattering_wrn import ScatteringClassifier, ScatteringWideResNet
 from chimeramix.predictor import ProbabilityModel
+from chimeramix.report import run_page
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import open_classifier_run, resolve, train_classifier
 from chimeramix.train.trainers import train_pack
@@ -307,6 +308,7 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     torch.testing.assert_close(traced(pixels), eager(pixels))
     with pytest.raises(ChimeraMixError, match="use --format torchscript"):
         export_classifier(tmp_path / "a", "onnx")
+    assert "The scattering wavelets" in run_page(tmp_path / "a")  # chimeramix report
     features = classifier_extractor(tmp_path / "a", torch.device("cpu"))  # analyze --features
     assert features.dim == 4 * 64 and features.batch(np.zeros((2, 8, 8, 3), np.uint8)).shape == (2, 4 * 64)
     assert main(["classifier", "train", *common, "--method", "cutout", "--out", str(tmp_path / "b")]) == 2

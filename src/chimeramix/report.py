@@ -103,6 +103,7 @@ def run_page(run: Path) -> str:
                    f"Training loss per epoch ({result['steps']} steps, {result['wall_seconds']:.0f} s)."),
             *training_images_section(config),
             *generator_section(config),
+            *wavelets_section(RunFolder(run)),
             f"<p>Run folder: <code>{html.escape(str(run))}</code>; architecture {html.escape(str(config.architecture))}"
             f", {result['epochs']} epochs; the numbers are those of <code>result.json</code>.</p>"]
     return document(title, body)
@@ -171,6 +172,20 @@ def generator_section(config: ClassifierConfig) -> list[str]:
         figure(f"generator-{name}", path.read_bytes(), f"{name} of the generator run {config.generator} "
                "(rows: two training images, then compositions of them)" if name == "compositions" else
                f"{name} of GLICO's stage-1 run {config.generator}") for name, path in found]
+
+
+WAVELET_MOMENTS = {"wavelets-init": "at initialisation", "wavelets": "after training"}
+
+
+def wavelets_section(folder: RunFolder) -> list[str]:
+    """The scattering front end's wavelets at the start and the end of training, when the run has them."""
+    found = [(name, folder.picture(name)) for name in WAVELET_MOMENTS if folder.picture(name).is_file()]
+    if not found:
+        return []
+    return ["<h2>The scattering wavelets</h2>"] + [
+        figure(name, path.read_bytes(), f"The Morlet wavelets {WAVELET_MOMENTS[name]} (real parts in space; one row "
+               "per scale j; grey 0, white positive, black negative).")
+        for name, path in found]
 
 
 # ------------------------------------------------------------------------------------------------- a store

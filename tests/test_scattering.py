@@ -75,6 +75,9 @@ def test_tight_frame_is_kymatios_filter_bank_and_transform() -> None:
     images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     reference = frontend.ScatteringTorch2D(J=2, shape=(32, 32))(images).reshape(3, 243, 8, 8)
     torch.testing.assert_close(Scattering()(images), reference, rtol=0, atol=1e-5)
+    large = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(1))  # other sizes, not square
+    reference = frontend.ScatteringTorch2D(J=2, shape=(64, 48))(large).reshape(1, 243, 16, 12)
+    torch.testing.assert_close(Scattering()(large), reference, rtol=0, atol=1e-5)
 
 
 def test_gradients_reach_the_four_parameters_of_every_wavelet() -> None:

@@ -5,7 +5,8 @@
 #   there: bash benchmarks/gpu-session.sh        (device tool: carry ["datapack"]; results land in $OUT)
 #
 # Runs from the source tree (the GPU image has every dependency but Ray and cannot download): the CUDA tests
-# of the fast path and of packs, benchmarks/steps.py (reference vs fast, lone runs and packs of 5), and a
+# of the fast path, of packs and of the scattering front end (fast path on CUDA), benchmarks/steps.py (reference
+# vs fast, lone runs and packs of 5; the scattering classifier on the reference path), and a
 # one-epoch trial of a packed cell. Copy the figures into benchmarks/RESULTS.md with the device and commit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ fi
 { nvidia-smi; "$PYTHON" -c 'import torch; print("torch", torch.__version__, torch.cuda.get_device_name())'; \
   git rev-parse HEAD 2>/dev/null; } > "$OUT/device.txt" 2>&1
 "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_fast_step.py tests/test_fast_train.py tests/test_packed.py \
+    tests/test_scattering.py \
     2>&1 | tee "$OUT/pytest.txt"
 "$PYTHON" benchmarks/steps.py --json "$OUT/steps.json" 2>&1 | tee "$OUT/steps.txt"
 "$PYTHON" benchmarks/cell.py --path fast --workers 1 --pack 10 --store "/tmp/cell-trial-$$" --set epochs=1 \

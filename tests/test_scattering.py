@@ -289,6 +289,20 @@ def test_a_pack_trains_like_its_lone_runs(tiny_data_root: Path, tmp_path: Path) 
         torch.testing.assert_close(learned[name], alone[name], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (benchmarks/gpu-session.sh runs it)")
+def test_the_fast_path_on_cuda_trains_like_the_reference(tiny_data_root: Path, tmp_path: Path) -> None:
+    """CUDA graphs around the wavelet rebuild and the FFTs (bf16 autocast on both paths), lone and packed."""
+    results = {fast: train_classifier(tiny(tiny_data_root, device="cuda", fast=fast, epochs=3), tmp_path / str(fast),
+                                      progress=False) for fast in (False, True)}
+    losses = [[row["loss"] for row in results[fast]["log"]] for fast in (False, True)]
+    assert losses[1] == pytest.approx(losses[0], rel=2e-2)
+    learned = wavelets_of(tmp_path / "True")
+    assert not torch.equal(learned["frequency"], initial_parameters(2, 8, "tight-frame").frequency)
+    configs = [tiny(tiny_data_root, seed=seed, device="cuda", fast=True, epochs=3) for seed in (0, 1)]
+    packed = train_pack(configs, [tmp_path / "pack-0", tmp_path / "pack-1"], progress=False)
+    assert [row["loss"] for row in packed[0]["log"]] == pytest.approx(losses[0], rel=2e-2)
+
+
 def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     common = ["--dataset", "cifar10", "--k", "2", "--data-root", str(tiny_data_root), "--no-progress",

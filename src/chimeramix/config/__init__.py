@@ -50,6 +50,7 @@ from chimeramix.config.runs import (
     Preset,
     RegionChoice,
     RunConfig,
+    SuperMixConfig,
     apply_preset,
     classifier_config,
     protocol_for,
@@ -58,6 +59,7 @@ from chimeramix.config.runs import (
     resolve_generator,
     resolve_glico,
     resolve_masks,
+    resolve_supermix,
 )
 
 __all__ = [
@@ -80,6 +82,7 @@ __all__ = [
     "Preset",
     "RegionChoice",
     "RunConfig",
+    "SuperMixConfig",
     "apply_preset",
     "classifier_config",
     "differences",
@@ -95,6 +98,7 @@ __all__ = [
     "resolve_generator",
     "resolve_glico",
     "resolve_masks",
+    "resolve_supermix",
     "role_field",
     "to_dict",
     "with_overrides",

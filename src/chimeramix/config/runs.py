@@ -103,6 +103,36 @@ class MaskConfig:
 
 
 @dataclass
+class SuperMixConfig:
+    """SuperMix (Dabouei et al. 2021; ``shared/docs/baselines.md`` section 3): masks over K images optimised
+    until a frozen teacher classifies the mix as a Dirichlet mixture of the inputs' (predicted) classes."""
+
+    images: int = 2
+    """K, the images per mix (partners by cyclic shift of the batch)."""
+    mask_size: int | None = None
+    """w, the side of the mask logits; ``None``: a quarter of the image side (8 for 32 px, as SuperMix's README
+    for CIFAR-100)."""
+    alpha: float = 3.0
+    """Concentration of the Dirichlet mixing weights lambda."""
+    sparsity: float = 25.0
+    """lambda_s, the weight of mean |m (m - 1)|."""
+    sigma: float = 1.0
+    """Gaussian smoothing of the gradient, in mask cells (int(5 sigma) taps)."""
+    max_iterations: int = 50
+    tolerance: float = 0.7
+    """Stop when at most this fraction of the mixes is unsuccessful."""
+    gamma: float = 2.0
+    """gamma of Eq. 9: the student's loss is gamma [CE(real) + CE(mix)]."""
+    pool_per_image: int = 10
+    """Mixes per training image made once before training and stored in the run folder (10: SuperMix's 500,000
+    for CIFAR's 50,000); 0: mixes made on the fly for every mixed step."""
+    pool_batch: int = 100
+    """Images per mask optimisation when making the pool (SuperMix's batch)."""
+    pool_crop_padding: int = 2
+    """Reflect padding of the random crop of pool mixes in student batches (SuperMix's 2 px; flips too)."""
+
+
+@dataclass
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
@@ -163,6 +193,10 @@ class ClassifierConfig:
     recipe: Recipe = role_field("paper", SWEEP)
     generator: str | None = role_field(None, SWEEP, SPLIT, PACKABLE)
     """Run directory of a finished generator (``chimeramix-*`` methods)."""
+    teacher: str | None = role_field(None, SWEEP, SPLIT)
+    """Run directory of a finished classifier run of the same split (``supermix``: its teacher)."""
+    supermix: SuperMixConfig | None = None
+    """SuperMix's settings (``supermix``; ``None`` for other methods)."""
     allow_mismatch: bool = role_field(False, MACHINE)
     architecture: str | None = None
     dropout: float = 0.3
@@ -179,7 +213,7 @@ class ClassifierConfig:
     """Masks of pixel-space pair mixing (gridmix, segmix); ChimeraMix uses its generator's masks."""
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
-    SegMix)."""
+    SegMix, GLICO), or that SuperMix adds a batch of mixes to it (1: every step, as SuperMix's code)."""
     cosine_with_ce: bool = False
     """``cosine-loss``: add the cross-entropy term of Barz & Denzler's combined loss."""
     normalization: Literal["subset", "half"] | None = None
@@ -310,11 +344,24 @@ def resolve_glico(config: GlicoConfig) -> GlicoConfig:
                    repetition=config.repetition or protocol.generator_repetition)
 
 
-def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
+def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfig:
+    """Check SuperMix's settings and fill w (a quarter of the image side)."""
+    if supermix.images < 2:
+        raise ChimeraMixError(f"SuperMix mixes K >= 2 images, got supermix.images = {supermix.images}; use 2 or "
+                              "more")
+    if supermix.pool_per_image < 0 or supermix.max_iterations < 0 or not 0 <= supermix.tolerance <= 1:
+        raise ChimeraMixError("supermix.pool_per_image and max_iterations must be >= 0 and tolerance in [0, 1]; "
+                              "fix the SuperMix settings")
+    return replace(supermix, mask_size=supermix.mask_size or max(image_size // 4, 1))
+
+
+def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None,
+                       supermix: bool = False) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
 
     ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
-    then holds; ``None`` for other methods (their ``masks`` stay ``None``).
+    then holds; ``None`` for other methods (their ``masks`` stay ``None``). ``supermix``: the method is
+    SuperMix, whose settings the config then holds (else ``supermix`` stays ``None``).
     """
     config = replace(config, data=resolve_data(config.data))
     protocol = protocol_for(config.data)
@@ -331,6 +378,7 @@ def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = No
         crop_padding=config.crop_padding if config.crop_padding is not None else protocol.crop_padding,
         cutout_size=config.cutout_size or protocol.cutout_size,
         masks=masks,
+        supermix=resolve_supermix(config.supermix or SuperMixConfig(), protocol.image_size) if supermix else None,
     )
     return replace(resolved, **_unset(resolved, recipe_values(config.recipe, "classifier")))
 

@@ -2,8 +2,9 @@
 
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
-generator job. Generator jobs are shared: every method that needs the same generator (same dataset, k, seed,
-mask kind, preset, recipe and generator overrides) uses one run. Job ids are readable
+generator job (``glico`` on GLICO's stage 1, ``supermix`` on its teacher: the baseline job of its split).
+Generator jobs are shared: every method that needs the same generator (same dataset, k, seed, mask kind,
+preset, recipe and generator overrides) uses one run. Job ids are readable
 (``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
 released recipe and a short hash of the overrides appended when there are any. Generator settings can be axes
 of the grid too (:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a
@@ -84,7 +85,7 @@ class Job:
     kind: JobKind
     config: dict[str, Any]
     depends_on: str | None = None
-    """Id of the generator job a classifier job needs."""
+    """Id of the generator job a classifier job needs (SuperMix: its teacher's classifier job)."""
     steps: int = 0
     """Optimizer steps of the whole run (the cost estimate's unit)."""
 
@@ -184,7 +185,8 @@ def check_overrides(values: dict[str, Any], cls: type) -> None:
 
 
 def plan_sweep(spec: SweepSpec) -> list[Job]:
-    """All jobs of ``spec``: shared generator jobs first, then classifier jobs, in grid order."""
+    """All jobs of ``spec``: shared generator jobs (and SuperMix's teachers: the split's baseline job, listed
+    once) first, then classifier jobs, in grid order."""
     from chimeramix.methods import parse_method  # imports torch: only planning needs it, not job workers
 
     check_overrides(spec.generator, GeneratorConfig)
@@ -213,10 +215,12 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
                             classifiers.append(_classifier_job(spec, data, method.name, job, setting))
                         continue
                     glico = _glico_job(spec, data) if method.generator_kind == "glico" else None
-                    if glico is not None:
-                        generators.setdefault(glico.id, glico)
-                    classifiers.append(_classifier_job(spec, data, method.name, glico))
-    return [*generators.values(), *classifiers]
+                    teacher = _classifier_job(spec, data, "baseline", None) if method.needs_teacher else None
+                    first = glico or teacher
+                    if first is not None:
+                        generators.setdefault(first.id, first)
+                    classifiers.append(_classifier_job(spec, data, method.name, first))
+    return list({job.id: job for job in [*generators.values(), *classifiers]}.values())
 
 
 def _generator_job(spec: SweepSpec, data: DataConfig, masks: MaskConfig, setting: GeneratorSetting) -> Job:

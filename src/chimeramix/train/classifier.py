@@ -40,6 +40,7 @@ from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+from chimeramix.train.supermix import SuperMixBatches, check_teacher, pool_of, save_picture, teacher_mixer
 
 AUGMENTATION_STREAM = 1
 """Seed stream of the augmentation RNG (weights and dropout use the plain seed)."""
@@ -49,7 +50,8 @@ HALF = (0.5, 0.5, 0.5)
 def resolve(config: ClassifierConfig) -> ClassifierConfig:
     """The protocol's and the recipe's values for every ``None`` field, and the method's canonical name."""
     method = parse_method(config.method)
-    return resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind)
+    return resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind,
+                              supermix=method.needs_teacher)
 
 
 def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
@@ -71,6 +73,8 @@ class ClassifierRun(TrainingRun):
     augmentation: Augmentation
     mean: torch.Tensor
     std: torch.Tensor
+    supermix: SuperMixBatches | None = None
+    """SuperMix's batches (real batch plus mixes), which replace :attr:`augmentation`'s."""
 
     @property
     def model(self) -> nn.Module:
@@ -81,7 +85,7 @@ class ClassifierRun(TrainingRun):
         return autocast_dtype(self.device, self.config.amp)
 
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.augmentation(positions, self.rng)
+        return (self.supermix or self.augmentation)(positions, self.rng)
 
     def log_row(self, epoch: int, means: dict[str, float]) -> dict[str, Any]:
         """The lr, and every ``eval_every`` epochs a test accuracy (for curves only)."""
@@ -134,6 +138,8 @@ def open_classifier_run(
         raise ValueError("open_classifier_run resolves the config first")
     if method.needs_generator:
         check_generator(config, method)
+    if method.needs_teacher:
+        check_teacher(config)
     device = select_device(config.device)
     data = load_training_set(config.data, device)
     test = load_data_split(config.data, "test")
@@ -159,14 +165,28 @@ def open_classifier_run(
         crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
         pair_mixing=pair_mixing, pair_mixing_p=config.pair_mixing_p, stage_order=config.stage_order or "paper",
     )
+    supermix = _supermix(config, augmentation, data, folder, device) if method.needs_teacher else None
     run = ClassifierRun(config=config, folder=folder, device=device, objective=objective,
                         optimizers={"sgd": optimizer}, schedulers={"lr": scheduler}, rng=rng,
                         count=len(data.images), repeats=repeats, method=method, test=test,
-                        augmentation=augmentation, mean=mean, std=std)
+                        augmentation=augmentation, mean=mean, std=std, supermix=supermix)
     if resume:
         run.resume()
     run.open_board()
     return run
+
+
+def _supermix(config: ClassifierConfig, augmentation: Augmentation, data: TrainingSet, folder: RunFolder,
+              device: torch.device) -> SuperMixBatches:
+    """SuperMix's batches under the run's teacher; its pool (made once, then read) and its picture."""
+    assert config.supermix is not None
+    mixer = teacher_mixer(config, device, autocast_dtype(device, config.amp))
+    if not folder.picture("supermix").is_file():
+        save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
+    pool = None
+    if config.supermix.pool_per_image:
+        pool = pool_of(folder, mixer, data, config.supermix, config.data.seed)
+    return SuperMixBatches(augmentation, mixer, config.supermix, data.num_classes, config.pair_mixing_p, pool)
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:

@@ -10,6 +10,9 @@ the run's own per-epoch log. Measured:
   trained by the generator measurement: speed does not depend on its weights);
 - generator: one generator step plus one discriminator step at batch 64, 64 px, grid masks;
 - GLICO: a stage-1 step (codes, generator, auxiliary classifier) at batch 128, and the ``glico`` classifier;
+- SuperMix (lone runs; its teacher is the baseline run just timed): the ``supermix`` classifier with mixes made
+  on the fly (p = 0.5: the mask optimisation is in the step) and from a pool (a teacher forward pass per mixed
+  step), and the seconds to make a pool of 10 mixes per training image (batches of 100, before training);
 - with ``--pack G`` (default 5, a cell's splits) the same as packs of G runs (seeds 0..G-1): ms per pack
   step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
 
@@ -24,14 +27,20 @@ import argparse
 import json
 import math
 import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, SuperMixConfig
+from chimeramix.data import load_training_set
 from chimeramix.data.datasets import write_npz
-from chimeramix.runtime import environment, select_device
+from chimeramix.rundir import RunFolder
+from chimeramix.runtime import environment, make_rng, select_device
+from chimeramix.train.classifier import resolve
+from chimeramix.train.supermix import make_pool, teacher_mixer
 from chimeramix.train.trainers import train_pack
 
 CLASSES = 10
@@ -77,17 +86,36 @@ def glico_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, pa
     return seconds_per_step(train_pack(configs, folders, progress=False)), folders
 
 
+def classifier_folder(out: Path, method: str, fast: bool, pack: int, seed: int, mode: str = "") -> Path:
+    return out / f"classifier-{method}{mode}-{'fast' if fast else 'reference'}-{pack}-{seed}"
+
+
 def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, architecture: str,
-                       method: str, generators: list[Path]) -> float:
-    """Seconds per classifier step of one run (one generator) or a pack (one generator per run)."""
+                       method: str, generators: list[Path], supermix: SuperMixConfig | None = None) -> float:
+    """Seconds per classifier step of one run (one generator, or for supermix one teacher) or a pack (one each
+    per run)."""
+    mode = "" if supermix is None else f"-pool{supermix.pool_per_image}"
     configs = [ClassifierConfig(data=DataConfig("cifar10", K, seed, str(root)), method=method,
                                 architecture=architecture, epochs=2, repetition=K * max(1, steps // K),
-                                checkpoint_every=2, device=device, fast=fast,
-                                generator=str(generators[seed]) if method != "baseline" else None)
+                                checkpoint_every=2, device=device, fast=fast, supermix=supermix,
+                                generator=str(generators[seed]) if method not in ("baseline", "supermix") else None,
+                                teacher=str(generators[seed]) if method == "supermix" else None)
                for seed in range(len(generators))]
-    folders = [out / f"classifier-{method}-{'fast' if fast else 'reference'}-{len(configs)}-{seed}"
-               for seed in range(len(configs))]
+    folders = [classifier_folder(out, method, fast, len(configs), seed, mode) for seed in range(len(configs))]
     return seconds_per_step(train_pack(configs, folders, progress=False))
+
+
+def pool_seconds(out: Path, teacher: Path, device: str) -> tuple[float, int]:
+    """Seconds to make SuperMix's default pool (10 mixes per training image) under ``teacher``; its size."""
+    trained = RunFolder(teacher).read_config(ClassifierConfig)
+    config = resolve(replace(trained, method="supermix", teacher=str(teacher)))
+    assert config.supermix is not None
+    images = load_training_set(config.data, select_device(device)).images
+    mixer = teacher_mixer(config, images.device)
+    size = config.supermix.pool_per_image * len(images)
+    started = time.perf_counter()
+    make_pool(mixer, images, size, config.supermix.pool_batch, make_rng(0, images.device))
+    return time.perf_counter() - started, size
 
 
 def main() -> None:
@@ -135,6 +163,16 @@ def main() -> None:
                     seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
                                                  args.architecture, method, trained)
                     record(f"classifier {method}" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
+        teachers = [classifier_folder(folder, "baseline", paths[0] == "fast", 1, 0)]
+        for pool in (0, 10):
+            for path in paths:
+                seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
+                                             args.architecture, "supermix", teachers,
+                                             SuperMixConfig(pool_per_image=pool))
+                record(f"classifier supermix ({'pool' if pool else 'on the fly'})", path, 1, seconds)
+        made, size = pool_seconds(folder, teachers[0], str(device))
+        print(f"supermix pool of {size} mixes: {made:.1f} s", flush=True)
+        rows.append({"part": f"supermix pool of {size} mixes", "seconds": made})
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
           f"classifier {args.architecture}, generator {args.generator_channels} channels")

@@ -29,6 +29,7 @@ from chimeramix.config import (
     GeneratorConfig,
     GlicoConfig,
     MaskConfig,
+    SuperMixConfig,
     apply_preset,
     fields_with_role,
     flatten,
@@ -46,6 +47,7 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
+from chimeramix.methods.registry import parse_method
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
 JobKind = Literal["generator", "glico", "classifier"]
@@ -109,7 +111,8 @@ class Job:
 
 
 def cost_key(kind: str, config: dict[str, Any]) -> str:
-    """Key of a run's per-step cost: ``classifier/<architecture>`` or
+    """Key of a run's per-step cost: ``classifier/<architecture>`` (SuperMix students:
+    ``classifier/<architecture>/supermix-pool`` or ``-fly``) or
     ``generator/<working size>px-<base channels>ch-b<batch size>``."""
     if kind == "generator":
         generator = resolve_generator(from_dict(GeneratorConfig, config))
@@ -117,13 +120,15 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
     if kind == "glico":
         glico = resolve_glico(from_dict(GlicoConfig, config))
         return f"glico/{protocol_for(glico.data).image_size}px-b{glico.batch_size}"
-    return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, config)).architecture}"
+    classifier = from_dict(ClassifierConfig, config)
+    key = f"classifier/{resolve_classifier(classifier).architecture}"
+    if not parse_method(classifier.method).needs_teacher:
+        return key
+    return key + ("/supermix-pool" if (classifier.supermix or SuperMixConfig()).pool_per_image else "/supermix-fly")
 
 
 def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
     """One run as a job of its own (for its cost estimate)."""
-    from chimeramix.methods import parse_method
-
     resolved: GeneratorConfig | ClassifierConfig | GlicoConfig
     kind: JobKind
     if isinstance(config, GeneratorConfig):
@@ -187,8 +192,6 @@ def check_overrides(values: dict[str, Any], cls: type) -> None:
 def plan_sweep(spec: SweepSpec) -> list[Job]:
     """All jobs of ``spec``: shared generator jobs (and SuperMix's teachers: the split's baseline job, listed
     once) first, then classifier jobs, in grid order."""
-    from chimeramix.methods import parse_method  # imports torch: only planning needs it, not job workers
-
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
     check_overrides(spec.glico, GlicoConfig)

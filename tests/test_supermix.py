@@ -11,6 +11,7 @@ import pytest
 import safetensors.torch
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, resolve_supermix
@@ -22,6 +23,7 @@ from chimeramix.experiments.runner import RunOptions, _with_options
 from chimeramix.experiments.store import Store
 from chimeramix.methods import parse_method
 from chimeramix.methods.supermix import SuperMix
+from chimeramix.report import write_report
 from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
 from chimeramix.train import supermix as supermix_module
@@ -29,6 +31,7 @@ from chimeramix.train.classifier import ClassifierRun, open_classifier_run, trai
 from chimeramix.train.supermix import weighted_targets
 from chimeramix.train.trainers import check_packable
 from conftest import CheckpointStop, Interrupt
+from test_report import Page
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -222,6 +225,15 @@ def test_the_student_resumes_exactly(tiny_data_root: Path, teacher: Path, tmp_pa
                for name in ("whole", "split")]
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
     assert resumed["config"]["supermix"]["pool_per_image"] == pool  # the settings are saved with the run
+
+
+def test_the_report_shows_the_mixes(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:
+    config = tiny(tiny_data_root, teacher=str(teacher), epochs=1, supermix=SuperMixConfig(pool_per_image=0))
+    train_classifier(config, tmp_path, progress=False)
+    width, height = Image.open(tmp_path / "supermix.png").size
+    assert (width, height) == (2 + 8 * (16 + 2), 2 + 5 * (16 + 2))  # 8 mixes; 2 inputs, 2 masks, the mix
+    page = Page(write_report(tmp_path).read_text())
+    assert page.figures["supermix"] == [(width, height)]
 
 
 def test_the_pool_is_made_once(tiny_data_root: Path, teacher: Path, tmp_path: Path,

@@ -103,6 +103,7 @@ def run_page(run: Path) -> str:
                    f"Training loss per epoch ({result['steps']} steps, {result['wall_seconds']:.0f} s)."),
             *training_images_section(config),
             *generator_section(config),
+            *supermix_section(run),
             f"<p>Run folder: <code>{html.escape(str(run))}</code>; architecture {html.escape(str(config.architecture))}"
             f", {result['epochs']} epochs; the numbers are those of <code>result.json</code>.</p>"]
     return document(title, body)
@@ -171,6 +172,16 @@ def generator_section(config: ClassifierConfig) -> list[str]:
         figure(f"generator-{name}", path.read_bytes(), f"{name} of the generator run {config.generator} "
                "(rows: two training images, then compositions of them)" if name == "compositions" else
                f"{name} of GLICO's stage-1 run {config.generator}") for name, path in found]
+
+
+def supermix_section(run: Path) -> list[str]:
+    """SuperMix's picture (``supermix.png`` of the run folder), when the run has one."""
+    path = RunFolder(run).picture("supermix")
+    if not path.is_file():
+        return []
+    return ["<h2>SuperMix's mixes</h2>", figure(
+        "supermix", path.read_bytes(), "SuperMix: training images and their partners (K rows), their optimised "
+        "masks (white: weight 1), and the mixes (a mix the teacher did not accept is darkened)")]
 
 
 # ------------------------------------------------------------------------------------------------- a store

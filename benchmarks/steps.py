@@ -105,8 +105,9 @@ def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: in
     return seconds_per_step(train_pack(configs, folders, progress=False))
 
 
-def pool_seconds(out: Path, teacher: Path, device: str) -> tuple[float, int]:
-    """Seconds to make SuperMix's default pool (10 mixes per training image) under ``teacher``; its size."""
+def pool_seconds(teacher: Path, device: str) -> tuple[float, int, dict[str, float | None]]:
+    """Seconds to make SuperMix's default pool (10 mixes per training image) under ``teacher``; its size, and how
+    its mask optimisations went."""
     trained = RunFolder(teacher).read_config(ClassifierConfig)
     config = resolve(replace(trained, method="supermix", teacher=str(teacher)))
     assert config.supermix is not None
@@ -114,8 +115,8 @@ def pool_seconds(out: Path, teacher: Path, device: str) -> tuple[float, int]:
     mixer = teacher_mixer(config, images.device)
     size = config.supermix.pool_per_image * len(images)
     started = time.perf_counter()
-    make_pool(mixer, images, size, config.supermix.pool_batch, make_rng(0, images.device))
-    return time.perf_counter() - started, size
+    _, stats = make_pool(mixer, images, size, config.supermix.pool_batch, make_rng(0, images.device))
+    return time.perf_counter() - started, size, {**stats.summary(), "batches": stats.optimisations}
 
 
 def main() -> None:
@@ -170,9 +171,9 @@ def main() -> None:
                                              args.architecture, "supermix", teachers,
                                              SuperMixConfig(pool_per_image=pool))
                 record(f"classifier supermix ({'pool' if pool else 'on the fly'})", path, 1, seconds)
-        made, size = pool_seconds(folder, teachers[0], str(device))
-        print(f"supermix pool of {size} mixes: {made:.1f} s", flush=True)
-        rows.append({"part": f"supermix pool of {size} mixes", "seconds": made})
+        made, size, stats = pool_seconds(teachers[0], str(device))
+        print(f"supermix pool of {size} mixes: {made:.1f} s ({stats})", flush=True)
+        rows.append({"part": f"supermix pool of {size} mixes", "seconds": made, **stats})
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
           f"classifier {args.architecture}, generator {args.generator_channels} channels")

@@ -225,6 +225,11 @@ def test_the_student_resumes_exactly(tiny_data_root: Path, teacher: Path, tmp_pa
                for name in ("whole", "split")]
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
     assert resumed["config"]["supermix"]["pool_per_image"] == pool  # the settings are saved with the run
+    if pool:
+        assert resumed["supermix_pool"]["batches"] >= 1 and "mix_success" not in resumed["log"][0]
+    else:  # how the mask optimisations went, per epoch
+        assert all(0 <= row["mix_success"] <= 1 and 0 <= row["mix_iterations"] <= 5 for row in resumed["log"])
+        assert [row["mix_success"] for row in resumed["log"]] == [row["mix_success"] for row in whole["log"]]
 
 
 def test_the_report_shows_the_mixes(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:
@@ -241,7 +246,9 @@ def test_the_pool_is_made_once(tiny_data_root: Path, teacher: Path, tmp_path: Pa
     config = tiny(tiny_data_root, teacher=str(teacher), epochs=1)
     run = open_classifier_run(config, tmp_path)
     assert isinstance(run, ClassifierRun) and run.supermix is not None and run.supermix.pool is not None
-    pool = torch.load(RunFolder(tmp_path).supermix_pool, weights_only=True)
+    stored = torch.load(RunFolder(tmp_path).supermix_pool, weights_only=True)
+    pool = stored["images"]
+    assert stored["stats"] == run.supermix.pool_stats and 0 < stored["stats"]["mix_success"] <= 1
     assert pool.dtype == torch.uint8 and pool.shape == (40, 3, 8, 8) and torch.equal(pool, run.supermix.pool)
     stamp = RunFolder(tmp_path).supermix_pool.stat().st_mtime_ns
 

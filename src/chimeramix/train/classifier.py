@@ -88,8 +88,9 @@ class ClassifierRun(TrainingRun):
         return (self.supermix or self.augmentation)(positions, self.rng)
 
     def log_row(self, epoch: int, means: dict[str, float]) -> dict[str, Any]:
-        """The lr, and every ``eval_every`` epochs a test accuracy (for curves only)."""
-        row: dict[str, Any] = {"lr": self.schedulers["lr"].get_last_lr()[0], "test_accuracy": None}
+        """The lr, every ``eval_every`` epochs a test accuracy (for curves only), and SuperMix's columns."""
+        row: dict[str, Any] = {"lr": self.schedulers["lr"].get_last_lr()[0], "test_accuracy": None,
+                               **(self.supermix.epoch_columns() if self.supermix is not None else {})}
         every = self.config.eval_every
         if every and (epoch + 1) % every == 0 and epoch + 1 != self.epochs:
             row["test_accuracy"] = self.test_metrics()["accuracy"]
@@ -104,7 +105,8 @@ class ClassifierRun(TrainingRun):
         """Evaluates once on the test set; writes the model bundle (``chimeramix.bundle``)."""
         write_bundle(self.folder, self.model, manifest(self.config, self.method.name, self.test.classes,
                                                        self.test.image_size[0], self.mean, self.std))
-        return {"metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
+        pool = {"supermix_pool": self.supermix.pool_stats} if self.supermix and self.supermix.pool_stats else {}
+        return {**pool, "metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
                 "parameters": count_parameters(self.model),
                 "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
 
@@ -183,10 +185,9 @@ def _supermix(config: ClassifierConfig, augmentation: Augmentation, data: Traini
     mixer = teacher_mixer(config, device, autocast_dtype(device, config.amp))
     if not folder.picture("supermix").is_file():
         save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
-    pool = None
-    if config.supermix.pool_per_image:
-        pool = pool_of(folder, mixer, data, config.supermix, config.data.seed)
-    return SuperMixBatches(augmentation, mixer, config.supermix, data.num_classes, config.pair_mixing_p, pool)
+    pool, made = pool_of(folder, mixer, data, config.supermix, config.data.seed) if config.supermix.pool_per_image \
+        else (None, None)
+    return SuperMixBatches(augmentation, mixer, config.supermix, data.num_classes, config.pair_mixing_p, pool, made)
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:

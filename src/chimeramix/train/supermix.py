@@ -20,7 +20,9 @@ cross-entropy over the rows is that sum), so the classifier's objective and loop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,13 +33,14 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
 from chimeramix.methods import Augmentation
 from chimeramix.methods.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
-from chimeramix.methods.supermix import SuperMix
+from chimeramix.methods.supermix import Mixes, SuperMix
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng, stream_seed
 from chimeramix.train.frozen_classifier import load_classifier
 from chimeramix.train.frozen_generator import data_problems
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
+LOG = logging.getLogger("chimeramix.train")
 POOL_STREAM = 2
 """Seed stream of the pool's random numbers (the augmentation's stream is 1): making the pool leaves the
 training RNG untouched."""
@@ -88,43 +91,71 @@ def weighted_targets(labels: torch.Tensor, mix_labels: torch.Tensor, num_classes
     return F.one_hot(torch.cat([labels, mix_labels]), num_classes).float() * weights[:, None]
 
 
-def make_pool(mixer: SuperMix, images: torch.Tensor, size: int, batch: int, rng: torch.Generator) -> torch.Tensor:
-    """``size`` successful mixes (uint8 size x 3 x H x W) of the uint8 training ``images``: mask optimisations
-    on random batches of ``batch`` images (at most all of them), each image flipped with probability 0.5."""
+@dataclass
+class MixStats:
+    """How mask optimisations went: mixes tried and kept, updates made."""
+
+    tried: int = 0
+    kept: int = 0
+    iterations: int = 0
+    optimisations: int = 0
+
+    def add(self, mixes: Mixes) -> None:
+        self.tried += len(mixes.success)
+        self.kept += len(mixes.images)
+        self.iterations += mixes.iterations
+        self.optimisations += 1
+
+    def summary(self) -> dict[str, float | None]:
+        """The share of successful mixes and the mean number of updates (``None`` before any optimisation)."""
+        if not self.optimisations:
+            return {"mix_success": None, "mix_iterations": None}
+        return {"mix_success": self.kept / self.tried, "mix_iterations": self.iterations / self.optimisations}
+
+
+def make_pool(mixer: SuperMix, images: torch.Tensor, size: int, batch: int, rng: torch.Generator
+              ) -> tuple[torch.Tensor, MixStats]:
+    """``size`` successful mixes (uint8 size x 3 x H x W) of the uint8 training ``images``, and how their
+    making went: mask optimisations on random batches of ``batch`` images (at most all of them), each image
+    flipped with probability 0.5."""
     batch = min(batch, len(images))
     made: list[torch.Tensor] = []
-    count = fruitless = 0
-    while count < size:
+    stats = MixStats()
+    fruitless = 0
+    while stats.kept < size:
         chosen = torch.randperm(len(images), generator=rng, device=rng.device)[:batch].to(images.device)
         _, flips = sample_crops(batch, 0, rng)
         inputs = flip_where(images[chosen].float().div(255), flips.to(images.device))
-        mixes = mixer.mix(inputs, mixer.sample(batch, rng).to(images.device)).images
-        fruitless = fruitless + 1 if len(mixes) == 0 else 0
+        mixes = mixer.mix(inputs, mixer.sample(batch, rng).to(images.device))
+        stats.add(mixes)
+        fruitless = fruitless + 1 if len(mixes.images) == 0 else 0
         if fruitless == FRUITLESS_ROUNDS:
             raise ChimeraMixError(f"SuperMix's teacher accepted no mix in {FRUITLESS_ROUNDS} batches in a row "
-                                  f"({count} of {size} pool mixes made); train a better teacher or raise "
+                                  f"({stats.kept} of {size} pool mixes made); train a better teacher or raise "
                                   "supermix.max_iterations")
-        made.append(mixes.mul(255).round().to(torch.uint8))
-        count += len(mixes)
-    return torch.cat(made)[:size]
+        made.append(mixes.images.mul(255).round().to(torch.uint8))
+        LOG.info("SuperMix pool: %d of %d mixes after %d batches (%.0f %% successful)", min(stats.kept, size), size,
+                 stats.optimisations, 100 * stats.kept / stats.tried)
+    return torch.cat(made)[:size], stats
 
 
 def pool_of(folder: RunFolder, mixer: SuperMix, data: TrainingSet, supermix: SuperMixConfig, seed: int
-            ) -> torch.Tensor:
-    """The run's pool of mixes on the training device: read from the run folder, or made now (seeded by the split
-    seed's own stream) and stored atomically; a stored pool is never made again."""
+            ) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The run's pool of mixes on the training device and how its making went: read from the run folder, or
+    made now (seeded by the split seed's own stream) and stored atomically; a stored pool is never made again."""
     device = data.images.device
     size = supermix.pool_per_image * len(data.images)
-    if folder.supermix_pool.is_file():
-        pool: torch.Tensor = torch.load(folder.supermix_pool, map_location=device, weights_only=True)
-        if len(pool) != size or pool.shape[1:] != data.images.shape[1:]:
-            raise ChimeraMixError(f"{folder.supermix_pool} holds {len(pool)} mixes, not the {size} of this run; "
-                                  "delete it to make it again")
-        return pool
-    rng = make_rng(stream_seed(seed, POOL_STREAM), device)
-    pool = make_pool(mixer, data.images, size, supermix.pool_batch, rng)
-    atomic_write(folder.supermix_pool, lambda handle: torch.save(pool.cpu(), handle))
-    return pool
+    if not folder.supermix_pool.is_file():
+        rng = make_rng(stream_seed(seed, POOL_STREAM), device)
+        images, stats = make_pool(mixer, data.images, size, supermix.pool_batch, rng)
+        made = {"images": images.cpu(), "stats": {**stats.summary(), "batches": stats.optimisations}}
+        atomic_write(folder.supermix_pool, lambda handle: torch.save(made, handle))
+    stored = torch.load(folder.supermix_pool, map_location=device, weights_only=True)
+    pool: torch.Tensor = stored["images"]
+    if len(pool) != size or pool.shape[1:] != data.images.shape[1:]:
+        raise ChimeraMixError(f"{folder.supermix_pool} holds {len(pool)} mixes, not the {size} of this run; "
+                              "delete it to make it again")
+    return pool, stored["stats"]
 
 
 def save_picture(mixer: SuperMix, images: torch.Tensor, path: str, seed: int) -> None:
@@ -153,6 +184,18 @@ class SuperMixBatches:
     num_classes: int
     p: float
     pool: torch.Tensor | None
+    pool_stats: dict[str, Any] | None = None
+    """How the pool's making went (share of successful mixes, mean updates, batches)."""
+    stats: MixStats = field(default_factory=MixStats)
+    """The epoch's mask optimisations so far (on the fly)."""
+
+    def epoch_columns(self) -> dict[str, float | None]:
+        """The log's columns of the epoch that ends (on the fly: its mixes' success share and mean updates);
+        starts the next epoch's count."""
+        if self.pool is not None:
+            return {}
+        columns, self.stats = self.stats.summary(), MixStats()
+        return columns
 
     def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         real, labels = self.augmentation(positions, rng)
@@ -163,6 +206,7 @@ class SuperMixBatches:
         if self.pool is None:
             unit = denormalize(real, mean, std).clamp(0, 1)
             made = self.mixer.mix(unit, self.mixer.sample(len(real), rng).to(real.device))
+            self.stats.add(made)
             mixes, mix_labels = made.images, made.labels
         else:
             chosen = torch.randint(len(self.pool), (len(real),), generator=rng, device=rng.device)

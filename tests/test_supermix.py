@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, resolve_supermix
+from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, classifier_config, resolve_supermix
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.pipeline import experiment_runs
@@ -176,6 +176,15 @@ def test_method_parsing() -> None:
             parse_method(f"supermix+{other}")
     with pytest.raises(ChimeraMixError, match="cosine-loss"):
         parse_method("supermix+cosine-loss")
+
+
+def test_the_quick_preset_makes_a_small_pool() -> None:
+    data = DataConfig("cifar10", k=10, seed=0)
+    student = classifier_config(data, "supermix+trivialaugment", "quick")
+    assert student.supermix == SuperMixConfig(pool_per_image=1)
+    assert classifier_config(data, "baseline", "quick").supermix is None
+    given = classifier_config(data, "supermix", "quick", supermix=SuperMixConfig(pool_per_image=0))
+    assert given.supermix == SuperMixConfig(pool_per_image=0)  # an explicit setting wins
 
 
 def test_the_paper_row_is_for_cifair100_only() -> None:

@@ -19,7 +19,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.pipeline import experiment_runs
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
-from chimeramix.experiments.runner import RunOptions, _with_options
+from chimeramix.experiments.runner import RunOptions, _with_options, plan_tasks
 from chimeramix.experiments.store import Store
 from chimeramix.methods import parse_method
 from chimeramix.methods.supermix import SuperMix
@@ -297,11 +297,15 @@ def test_bad_teachers_are_refused(tiny_data_root: Path, teacher: Path, tmp_path:
                             tmp_path / "d")
 
 
-def test_packs_of_students_with_different_teachers_are_refused(tiny_data_root: Path) -> None:
-    configs = [tiny(tiny_data_root, teacher=f"teacher-{seed}") for seed in range(2)]
-    configs[1] = replace(configs[1], data=replace(configs[1].data, seed=1))
-    with pytest.raises(ChimeraMixError, match="not in teacher"):
+def test_students_never_share_a_pack(tiny_data_root: Path) -> None:
+    configs = [tiny(tiny_data_root, teacher="teacher-0"), tiny(tiny_data_root, "supermix+autoaugment",
+                                                               teacher="teacher-0")]
+    with pytest.raises(ChimeraMixError, match="not in supermix"):
         check_packable(configs)
+    jobs = plan_sweep(SweepSpec(datasets=["cifar10"], methods=["baseline", "supermix", "supermix+autoaugment"],
+                                ks=[10], seeds=[0, 1], preset="quick"))
+    tasks = plan_tasks(jobs, RunOptions(pack=5))
+    assert sorted(len(task) for task in tasks) == [1, 1, 1, 1, 2]  # the baselines (teachers) as one pack
 
 
 # ------------------------------------------------------------------------------------------ run and sweep

@@ -117,11 +117,13 @@ class ClassifierRun(TrainingRun):
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     """What classifier runs of one training pack share: the resolved config without its packable fields, and
-    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy)."""
+    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy). A SuperMix
+    student packs with nothing (its own teacher; batches whose size varies): its key names the run."""
     resolved = resolve(config)
     method = parse_method(resolved.method)
+    alone = {"supermix": [resolved.method, resolved.data.seed]} if method.needs_teacher else {}
     return {**pack_key_of(resolved, ClassifierConfig), "batches.soft_labels": method.soft_labels,
-            "batches.cosine_loss": method.cosine_loss}
+            "batches.cosine_loss": method.cosine_loss, **alone}
 
 
 def open_classifier_run(

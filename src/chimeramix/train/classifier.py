@@ -187,8 +187,9 @@ def _supermix(config: ClassifierConfig, augmentation: Augmentation, data: Traini
     mixer = teacher_mixer(config, device, autocast_dtype(device, config.amp))
     if not folder.picture("supermix").is_file():
         save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
-    pool, made = pool_of(folder, mixer, data, config.supermix, config.data.seed) if config.supermix.pool_per_image \
-        else (None, None)
+    pool, made = None, None
+    if config.supermix.pool_per_image:
+        pool, made = pool_of(folder, mixer, data, config.supermix, config.data.seed)
     return SuperMixBatches(augmentation, mixer, config.supermix, data.num_classes, config.pair_mixing_p, pool, made)
 
 

@@ -12,13 +12,13 @@ the run's own per-epoch log. Measured:
 - GLICO: a stage-1 step (codes, generator, auxiliary classifier) at batch 128, and the ``glico`` classifier;
 - SuperMix (lone runs; its teacher is the baseline run just timed): the ``supermix`` classifier with mixes made
   on the fly (p = 0.5: the mask optimisation is in the step) and from a pool (a teacher forward pass per mixed
-  step), and the seconds to make a pool of 10 mixes per training image (batches of 100, before training);
+  step), and the seconds to make its pool (``--supermix-pool-per-image``, default 10; batches of 100);
 - with ``--pack G`` (default 5, a cell's splits) the same as packs of G runs (seeds 0..G-1): ms per pack
   step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
 
     python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps, packs of 5
     python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 2 \\
-        --generator-channels 16 --glico-steps 4 --pack 2
+        --generator-channels 16 --glico-steps 4 --pack 2 --supermix-pool-per-image 1
 """
 
 from __future__ import annotations
@@ -105,11 +105,12 @@ def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: in
     return seconds_per_step(train_pack(configs, folders, progress=False))
 
 
-def pool_seconds(teacher: Path, device: str) -> tuple[float, int, dict[str, float | None]]:
-    """Seconds to make SuperMix's default pool (10 mixes per training image) under ``teacher``; its size, and how
-    its mask optimisations went."""
+def pool_seconds(teacher: Path, device: str, per_image: int) -> tuple[float, int, dict[str, float | None]]:
+    """Seconds to make SuperMix's pool of ``per_image`` mixes per training image under ``teacher``; its size, and
+    how its mask optimisations went."""
     trained = RunFolder(teacher).read_config(ClassifierConfig)
-    config = resolve(replace(trained, method="supermix", teacher=str(teacher)))
+    config = resolve(replace(trained, method="supermix", teacher=str(teacher),
+                             supermix=SuperMixConfig(pool_per_image=per_image)))
     assert config.supermix is not None
     images = load_training_set(config.data, select_device(device)).images
     mixer = teacher_mixer(config, images.device)
@@ -127,6 +128,8 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=200, help="generator steps per epoch")
     parser.add_argument("--generator-channels", type=int, default=64, help="generator base channels (paper: 64)")
     parser.add_argument("--glico-steps", type=int, default=100, help="GLICO stage-1 steps per epoch")
+    parser.add_argument("--supermix-pool-per-image", type=int, default=10,
+                        help="SuperMix's pool: mixes per training image (default 10, the method's default)")
     parser.add_argument("--pack", type=int, default=5,
                         help="also time packs of this many runs (default 5, a cell's splits; 1: no)")
     parser.add_argument("--paths", default="reference,fast", help="which paths to time (default both)")
@@ -165,13 +168,13 @@ def main() -> None:
                                                  args.architecture, method, trained)
                     record(f"classifier {method}" + (f" pack of {pack}" if pack > 1 else ""), path, pack, seconds)
         teachers = [classifier_folder(folder, "baseline", paths[0] == "fast", 1, 0)]
-        for pool in (0, 10):
+        for pool in (0, args.supermix_pool_per_image):
             for path in paths:
                 seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
                                              args.architecture, "supermix", teachers,
                                              SuperMixConfig(pool_per_image=pool))
                 record(f"classifier supermix ({'pool' if pool else 'on the fly'})", path, 1, seconds)
-        made, size, stats = pool_seconds(teachers[0], str(device))
+        made, size, stats = pool_seconds(teachers[0], str(device), args.supermix_pool_per_image)
         print(f"supermix pool of {size} mixes: {made:.1f} s ({stats})", flush=True)
         rows.append({"part": f"supermix pool of {size} mixes", "seconds": made, **stats})
     info = environment(device)

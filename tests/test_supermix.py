@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, classifier_config, resolve_supermix
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
@@ -295,6 +296,19 @@ def test_bad_teachers_are_refused(tiny_data_root: Path, teacher: Path, tmp_path:
     with pytest.raises(ChimeraMixError, match="K >= 2"):
         open_classifier_run(tiny(tiny_data_root, teacher=str(teacher), supermix=SuperMixConfig(images=1)),
                             tmp_path / "d")
+
+
+def test_the_command_line_says_what_is_wrong_in_one_line(tiny_data_root: Path, teacher: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["classifier", "train", "--k", "2", "--data-root", str(tiny_data_root), "--preset", "quick",
+              "--architecture", "wrn-10-1", "--device", "cpu", "--no-progress", "--yes"]
+    for extra, message in ((["--method", "supermix"], "needs a trained teacher; pass --teacher RUN_DIR"),
+                           (["--method", "supermix", "--teacher", str(teacher), "--supermix-images", "1"], "K >= 2"),
+                           (["--method", "supermix+mixup", "--teacher", str(teacher)], "two mixing methods"),
+                           (["--method", "supermix", "--teacher", str(teacher), "--k", "3"], "k = 2 (not 3)")):
+        assert main([*common, *extra, "--out", str(tmp_path / "run")]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and message in error, error
 
 
 def test_students_never_share_a_pack(tiny_data_root: Path) -> None:

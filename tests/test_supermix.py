@@ -22,6 +22,7 @@ from chimeramix.experiments.pipeline import experiment_runs
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
 from chimeramix.experiments.runner import RunOptions, _with_options, plan_tasks
 from chimeramix.experiments.store import Store
+from chimeramix.experiments.tables import RunResult, build_tables, render
 from chimeramix.methods import parse_method
 from chimeramix.methods.supermix import SuperMix
 from chimeramix.report import write_report
@@ -192,6 +193,12 @@ def test_the_paper_row_is_for_cifair100_only() -> None:
     cell = paper_value("cifair100", "supermix", 10)
     assert cell is not None and (cell.mean, cell.std) == (26.78, 0.2)
     assert paper_value("cifar10", "supermix", 10) is None
+    runs = [RunResult(f"cls-{dataset}-k10-s{seed}-supermix", dataset, "supermix", 10, seed, "paper", 27.0 + seed, "{}")
+            for dataset in ("cifair100", "cifar10") for seed in (0, 1)]
+    tables = {table.dataset: table for table in build_tables(runs, compare_paper=True)}
+    shown = tables["cifair100"].cells["supermix", 10]
+    assert shown.paper == cell and tables["cifar10"].cells["supermix", 10].paper is None
+    assert "paper 26.78 ± 0.20" in render(list(tables.values()), "markdown", compare_paper=True)
 
 
 # ------------------------------------------------------------------------------------------------ the student

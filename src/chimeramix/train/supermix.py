@@ -50,9 +50,9 @@ FRUITLESS_ROUNDS = 20
 """Pool batches in a row without one successful mix after which making the pool stops with an error."""
 
 
-def check_teacher(config: ClassifierConfig) -> ClassifierConfig:
-    """The config of the finished classifier run that ``config.teacher`` names, checked against the student's
-    dataset, k and split seed (a mismatch is an error unless allowed)."""
+def check_teacher(config: ClassifierConfig) -> None:
+    """Refuse a ``config.teacher`` that is not a finished classifier run of the student's dataset, k and split
+    seed (a mismatch is allowed with ``allow_mismatch``)."""
     if config.teacher is None:
         raise ChimeraMixError("method 'supermix' needs a trained teacher; pass --teacher RUN_DIR (a finished "
                               "classifier run of the same split, e.g. method baseline), or let `chimeramix run` "
@@ -67,7 +67,6 @@ def check_teacher(config: ClassifierConfig) -> ClassifierConfig:
     if problems and not config.allow_mismatch:
         raise ChimeraMixError(f"teacher {folder.path} was trained for {', '.join(problems)}; train a teacher on "
                               "this split (the protocol allows no other data), or pass --allow-mismatch")
-    return teacher
 
 
 def teacher_mixer(config: ClassifierConfig, device: torch.device,

@@ -12,12 +12,16 @@ the run's own per-epoch log. Measured:
 - GLICO: a stage-1 step (codes, generator, auxiliary classifier) at batch 128, and the ``glico`` classifier;
 - the ``scattering`` classifier (learnable scattering front end under ``--scattering-architecture``, default the
   paper's ``scattering-wrn-8``), on the reference path only (its fast path has not met a GPU yet);
+- SuperMix (lone runs; its teacher is the baseline run just timed): the ``supermix`` classifier with mixes made
+  on the fly (p = 0.5: the mask optimisation is in the step) and from a pool (a teacher forward pass per mixed
+  step), and the seconds to make its pool (``--supermix-pool-per-image``, default 10; batches of 100);
 - with ``--pack G`` (default 5, a cell's splits) the same as packs of G runs (seeds 0..G-1): ms per pack
   step and run-steps/s (G / seconds per step), to compare with a lone run's steps/s.
 
     python benchmarks/steps.py                      # CUDA if available: WRN-16-8, 500 steps, packs of 5
     python benchmarks/steps.py --device cpu --architecture wrn-16-2 --steps 20 --generator-steps 2 \\
-        --generator-channels 16 --glico-steps 4 --pack 2 --scattering-architecture scattering-wrn-2
+        --generator-channels 16 --glico-steps 4 --pack 2 --scattering-architecture scattering-wrn-2 \\
+        --supermix-pool-per-image 1
 """
 
 from __future__ import annotations
@@ -26,16 +30,22 @@ import argparse
 import json
 import math
 import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, SuperMixConfig
+from chimeramix.data import load_training_set
 from chimeramix.data.datasets import write_npz
 from chimeramix.methods import parse_method
-from chimeramix.runtime import environment, select_device
+from chimeramix.rundir import RunFolder
+from chimeramix.runtime import environment, make_rng, select_device
+from chimeramix.train.classifier import resolve
+from chimeramix.train.supermix import make_pool, teacher_mixer
 from chimeramix.train.trainers import train_pack
 
 CLASSES = 10
@@ -81,19 +91,41 @@ def glico_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, pa
     return seconds_per_step(train_pack(configs, folders, progress=False)), folders
 
 
+def classifier_folder(out: Path, method: str, fast: bool, pack: int, seed: int, mode: str = "") -> Path:
+    return out / f"classifier-{method}{mode}-{'fast' if fast else 'reference'}-{pack}-{seed}"
+
+
 def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: int, architecture: str,
-                       method: str, generators: Sequence[Path | None]) -> float:
-    """Seconds per classifier step of one run (one generator) or a pack (one generator per run; ``None`` for
-    methods without one)."""
+                       method: str, generators: Sequence[Path | None], supermix: SuperMixConfig | None = None
+                       ) -> float:
+    """Seconds per classifier step of one run (one generator, or for supermix one teacher) or a pack (one each
+    per run; ``None`` for methods without one)."""
+    mode = "" if supermix is None else f"-pool{supermix.pool_per_image}"
+    needs = parse_method(method)
     configs = [ClassifierConfig(data=DataConfig("cifar10", K, seed, str(root)), method=method,
                                 architecture=architecture, epochs=2, repetition=K * max(1, steps // K),
-                                checkpoint_every=2, device=device, fast=fast,
-                                generator=str(generators[seed]) if parse_method(method).needs_generator
-                                and generators[seed] is not None else None)
+                                checkpoint_every=2, device=device, fast=fast, supermix=supermix,
+                                generator=str(generators[seed]) if needs.needs_generator
+                                and generators[seed] is not None else None,
+                                teacher=str(generators[seed]) if needs.needs_teacher else None)
                for seed in range(len(generators))]
-    folders = [out / f"classifier-{method}-{'fast' if fast else 'reference'}-{len(configs)}-{seed}"
-               for seed in range(len(configs))]
+    folders = [classifier_folder(out, method, fast, len(configs), seed, mode) for seed in range(len(configs))]
     return seconds_per_step(train_pack(configs, folders, progress=False))
+
+
+def pool_seconds(teacher: Path, device: str, per_image: int) -> tuple[float, int, dict[str, float | None]]:
+    """Seconds to make SuperMix's pool of ``per_image`` mixes per training image under ``teacher``; its size, and
+    how its mask optimisations went."""
+    trained = RunFolder(teacher).read_config(ClassifierConfig)
+    config = resolve(replace(trained, method="supermix", teacher=str(teacher),
+                             supermix=SuperMixConfig(pool_per_image=per_image)))
+    assert config.supermix is not None
+    images = load_training_set(config.data, select_device(device)).images
+    mixer = teacher_mixer(config, images.device)
+    size = config.supermix.pool_per_image * len(images)
+    started = time.perf_counter()
+    _, stats = make_pool(mixer, images, size, config.supermix.pool_batch, make_rng(0, images.device))
+    return time.perf_counter() - started, size, {**stats.summary(), "batches": stats.optimisations}
 
 
 def main() -> None:
@@ -106,6 +138,8 @@ def main() -> None:
     parser.add_argument("--glico-steps", type=int, default=100, help="GLICO stage-1 steps per epoch")
     parser.add_argument("--scattering-architecture", default="scattering-wrn-8",
                         help="the scattering classifier's network (default: the paper's)")
+    parser.add_argument("--supermix-pool-per-image", type=int, default=10,
+                        help="SuperMix's pool: mixes per training image (default 10, the method's default)")
     parser.add_argument("--pack", type=int, default=5,
                         help="also time packs of this many runs (default 5, a cell's splits; 1: no)")
     parser.add_argument("--paths", default="reference,fast", help="which paths to time (default both)")
@@ -147,6 +181,16 @@ def main() -> None:
             seconds = classifier_seconds(root, folder, str(device), False, args.steps, args.scattering_architecture,
                                          "scattering", [None] * pack)
             record("classifier scattering" + (f" pack of {pack}" if pack > 1 else ""), "reference", pack, seconds)
+        teachers = [classifier_folder(folder, "baseline", paths[0] == "fast", 1, 0)]
+        for pool in (0, args.supermix_pool_per_image):
+            for path in paths:
+                seconds = classifier_seconds(root, folder, str(device), path == "fast", args.steps,
+                                             args.architecture, "supermix", teachers,
+                                             SuperMixConfig(pool_per_image=pool))
+                record(f"classifier supermix ({'pool' if pool else 'on the fly'})", path, 1, seconds)
+        made, size, stats = pool_seconds(teachers[0], str(device), args.supermix_pool_per_image)
+        print(f"supermix pool of {size} mixes: {made:.1f} s ({stats})", flush=True)
+        rows.append({"part": f"supermix pool of {size} mixes", "seconds": made, **stats})
     info = environment(device)
     print(f"device {info['device_name']} ({device}), torch {info['torch']}, commit {info['commit']}, "
           f"classifier {args.architecture}, scattering {args.scattering_architecture}, "

@@ -47,7 +47,7 @@ def tiny(root: Path, method: str = "baseline", **overrides: Any) -> ClassifierCo
 
 @pytest.fixture(scope="module")
 def generators(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Finished tiny generator runs on the tiny split, one per mask kind."""
+    """Finished tiny generator runs on the tiny split, one per mask kind, GLICO's, and a teacher (SuperMix's)."""
     runs = {}
     for mask in ("grid", "seg"):
         run_dir = tmp_path_factory.mktemp(f"generator-{mask}")
@@ -58,6 +58,8 @@ def generators(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -
     runs["glico"] = tmp_path_factory.mktemp("glico")
     train_glico(GlicoConfig(data=data(tiny_data_root), epochs=1, repetition=2, batch_size=8, latent_dim=16,
                             noise_dim=4, device="cpu"), runs["glico"], progress=False)
+    runs["teacher"] = tmp_path_factory.mktemp("teacher")  # SuperMix's
+    train_classifier(tiny(tiny_data_root, epochs=1), runs["teacher"], progress=False)
     return runs
 
 
@@ -104,7 +106,8 @@ def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generator
     kind = "glico" if "glico" in method else "seg" if "seg" in method else "grid"
     generator = str(generators[kind]) if method.startswith(("chimeramix", "glico")) else None
     architecture = "scattering-wrn-1" if parse_method(method).front_end else "wrn-10-1"
-    config = tiny(tiny_data_root, method, generator=generator, epochs=1, pair_mixing_p=1.0,
+    teacher = str(generators["teacher"]) if method == "supermix" else None
+    config = tiny(tiny_data_root, method, generator=generator, teacher=teacher, epochs=1, pair_mixing_p=1.0,
                   cosine_with_ce="cosine" in method, architecture=architecture)
     result = train_classifier(config, tmp_path, progress=False)
     stored = json.loads((tmp_path / RESULT_FILE).read_text())

@@ -91,8 +91,8 @@ def test_parse_method_rejects_senseless_combinations(name: str, reason: str) -> 
 
 
 def test_unknown_method_lists_the_known_ones() -> None:
-    with pytest.raises(ChimeraMixError, match="unknown method 'supermix'") as error:
-        parse_method("supermix")
+    with pytest.raises(ChimeraMixError, match="unknown method 'hydramix'") as error:
+        parse_method("hydramix")
     assert all(name in str(error.value) for name in COMPONENTS)
 
 

@@ -104,6 +104,7 @@ def run_page(run: Path) -> str:
             *training_images_section(config),
             *generator_section(config),
             *wavelets_section(RunFolder(run)),
+            *supermix_section(RunFolder(run)),
             f"<p>Run folder: <code>{html.escape(str(run))}</code>; architecture {html.escape(str(config.architecture))}"
             f", {result['epochs']} epochs; the numbers are those of <code>result.json</code>.</p>"]
     return document(title, body)
@@ -186,6 +187,16 @@ def wavelets_section(folder: RunFolder) -> list[str]:
         figure(name, path.read_bytes(), f"The Morlet wavelets {WAVELET_MOMENTS[name]} (real parts in space; one row "
                "per scale j; grey 0, white positive, black negative).")
         for name, path in found]
+
+
+def supermix_section(folder: RunFolder) -> list[str]:
+    """SuperMix's picture (``supermix.png`` of the run folder), when the run has one."""
+    path = folder.picture("supermix")
+    if not path.is_file():
+        return []
+    return ["<h2>SuperMix's mixes</h2>", figure(
+        "supermix", path.read_bytes(), "SuperMix: training images and their partners (K rows), their optimised "
+        "masks (white: weight 1), and the mixes (a mix the teacher did not accept is darkened)")]
 
 
 # ------------------------------------------------------------------------------------------------- a store

@@ -35,6 +35,7 @@ RESULT_FILE = "result.json"
 LOG_FILE = "log.csv"
 CHECKPOINTS = "checkpoints"
 SEGMENTS_FILE = "segments.npz"
+SUPERMIX_POOL = "supermix-pool.pt"
 TENSORBOARD = "tensorboard"
 WEIGHTS_SUFFIX = ".safetensors"
 MODEL_DIR = "model"
@@ -74,6 +75,11 @@ class RunFolder:
     @property
     def segments(self) -> Path:
         return self.path / SEGMENTS_FILE
+
+    @property
+    def supermix_pool(self) -> Path:
+        """SuperMix's mixes, made once (uint8 N x 3 x H x W)."""
+        return self.path / SUPERMIX_POOL
 
     @property
     def tensorboard(self) -> Path:

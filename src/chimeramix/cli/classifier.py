@@ -1,4 +1,5 @@
-"""``chimeramix classifier train``; ``chimeramix run``: the generator a method needs, then the classifier."""
+"""``chimeramix classifier train``; ``chimeramix run``: the generator (or teacher) a method needs, then the
+classifier."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ from chimeramix.cli.common import (
     duration,
     estimate_seconds,
 )
-from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset, classifier_config
+from chimeramix.config import (
+    ClassifierConfig,
+    DataConfig,
+    ScatteringConfig,
+    SuperMixConfig,
+    apply_preset,
+    classifier_config,
+)
 from chimeramix.methods import method_names
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.uncertainty import accuracy_interval, describe_accuracy
@@ -29,6 +37,8 @@ from chimeramix.uncertainty import accuracy_interval, describe_accuracy
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
              "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
 """Config fields that have a command-line option of the same name."""
+SUPERMIX_OVERRIDES = ("images", "mask_size", "pool_per_image")
+"""SuperMixConfig fields with a command-line option ``--supermix-NAME``."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,8 +48,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_run_arguments(train)
     train.add_argument("--generator", default=None, metavar="RUN_DIR",
                        help="finished generator run for chimeramix-* methods")
+    train.add_argument("--teacher", default=None, metavar="RUN_DIR",
+                       help="finished classifier run of the same split for supermix (e.g. method baseline)")
     train.add_argument("--allow-mismatch", action="store_true",
-                       help="use a generator trained on another dataset, size, k, seed or mask kind")
+                       help="use a generator (or teacher) trained on another dataset, size, k, seed or mask kind")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
     train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
@@ -75,12 +87,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                            help="cosine-loss: add the cross-entropy term of the combined loss")
     overrides.add_argument("--pair-mixing-p", type=float, metavar="P",
                            help="probability that a batch is replaced by compositions with same-class partners "
-                                "(ChimeraMix, GridMix, SegMix; default 0.5)")
-    overrides.add_argument("--scattering-init", choices=("tight-frame", "random"), default=None,
-                           help="scattering methods: the wavelets' initialisation (default tight-frame)")
-    overrides.add_argument("--scattering-recipe", choices=("protocol", "psn"), default=None,
-                           help="scattering methods: this project's protocol (default) or PSN's own training "
-                                "(OneCycle, batch 128, AutoAugment + Cutout; see README)")
+                                "(ChimeraMix, GridMix, SegMix, GLICO), or that SuperMix adds mixes (default 0.5)")
     overrides.add_argument("--eval-every", type=int, metavar="EPOCHS",
                            help="also evaluate the test set every so many epochs, for curves only")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
@@ -89,6 +96,19 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
+    scattering = parser.add_argument_group("Parametric Scattering (--method scattering, scattering-fixed)")
+    scattering.add_argument("--scattering-init", choices=("tight-frame", "random"), default=None,
+                            help="the wavelets' initialisation (default tight-frame)")
+    scattering.add_argument("--scattering-recipe", choices=("protocol", "psn"), default=None,
+                            help="this project's protocol (default) or PSN's own training (OneCycle, batch 128, "
+                                 "AutoAugment + Cutout; see README)")
+    supermix = parser.add_argument_group("SuperMix (--method supermix)")
+    supermix.add_argument("--supermix-images", type=int, metavar="K", help="images per mix (default 2)")
+    supermix.add_argument("--supermix-mask-size", type=int, metavar="W",
+                          help="side of the mask logits (default: a quarter of the image side)")
+    supermix.add_argument("--supermix-pool-per-image", type=int, metavar="N",
+                          help="mixes per training image made once before training (default 10); 0: mixes made "
+                               "on the fly")
     add_yes_argument(parser)
 
 
@@ -104,6 +124,9 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
     if args.scattering_init or args.scattering_recipe:
         values["scattering"] = ScatteringConfig(init=args.scattering_init or "tight-frame",
                                                 recipe=args.scattering_recipe or "protocol")
+    supermix = {name: getattr(args, f"supermix_{name}") for name in SUPERMIX_OVERRIDES}
+    if any(value is not None for value in supermix.values()):
+        values["supermix"] = SuperMixConfig(**{name: value for name, value in supermix.items() if value is not None})
     return classifier_config(data, args.method, args.preset, **values, **extra)
 
 
@@ -113,7 +136,7 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.rundir import RunFolder
     from chimeramix.train.classifier import train_classifier
 
-    config = config_from(args, data_config(args), generator=args.generator,
+    config = config_from(args, data_config(args), generator=args.generator, teacher=args.teacher,
                          allow_mismatch=args.allow_mismatch or None)
     if not RunFolder(args.out).is_finished:
         announce([run_job(config)], [run_job(apply_preset(config, 'quick'))], config.device, args.yes)

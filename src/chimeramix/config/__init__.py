@@ -51,6 +51,7 @@ from chimeramix.config.runs import (
     RegionChoice,
     RunConfig,
     ScatteringConfig,
+    SuperMixConfig,
     apply_preset,
     classifier_config,
     protocol_for,
@@ -59,6 +60,7 @@ from chimeramix.config.runs import (
     resolve_generator,
     resolve_glico,
     resolve_masks,
+    resolve_supermix,
 )
 
 __all__ = [
@@ -82,6 +84,7 @@ __all__ = [
     "RegionChoice",
     "RunConfig",
     "ScatteringConfig",
+    "SuperMixConfig",
     "apply_preset",
     "classifier_config",
     "differences",
@@ -97,6 +100,7 @@ __all__ = [
     "resolve_generator",
     "resolve_glico",
     "resolve_masks",
+    "resolve_supermix",
     "role_field",
     "to_dict",
     "with_overrides",

@@ -119,6 +119,36 @@ class ScatteringConfig:
 
 
 @dataclass
+class SuperMixConfig:
+    """SuperMix (Dabouei et al. 2021; ``shared/docs/baselines.md`` section 3): masks over K images optimised
+    until a frozen teacher classifies the mix as a Dirichlet mixture of the inputs' (predicted) classes."""
+
+    images: int = 2
+    """K, the images per mix (partners by cyclic shift of the batch)."""
+    mask_size: int | None = None
+    """w, the side of the mask logits; ``None``: a quarter of the image side (8 for 32 px, as SuperMix's README
+    for CIFAR-100)."""
+    alpha: float = 3.0
+    """Concentration of the Dirichlet mixing weights lambda."""
+    sparsity: float = 25.0
+    """lambda_s, the weight of mean |m (m - 1)|."""
+    sigma: float = 1.0
+    """Gaussian smoothing of the gradient, in mask cells (int(5 sigma) taps)."""
+    max_iterations: int = 50
+    tolerance: float = 0.7
+    """Stop when at most this fraction of the mixes is unsuccessful."""
+    gamma: float = 2.0
+    """gamma of Eq. 9: the student's loss is gamma [CE(real) + CE(mix)]."""
+    pool_per_image: int = 10
+    """Mixes per training image made once before training and stored in the run folder (10: SuperMix's 500,000
+    for CIFAR's 50,000); 0: mixes made on the fly for every mixed step."""
+    pool_batch: int = 100
+    """Images per mask optimisation when making the pool (SuperMix's batch)."""
+    pool_crop_padding: int = 2
+    """Reflect padding of the random crop of pool mixes in student batches (SuperMix's 2 px; flips too)."""
+
+
+@dataclass
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
@@ -179,6 +209,10 @@ class ClassifierConfig:
     recipe: Recipe = role_field("paper", SWEEP)
     generator: str | None = role_field(None, SWEEP, SPLIT, PACKABLE)
     """Run directory of a finished generator (``chimeramix-*`` methods)."""
+    teacher: str | None = role_field(None, SWEEP, SPLIT)
+    """Run directory of a finished classifier run of the same split (``supermix``: its teacher)."""
+    supermix: SuperMixConfig | None = None
+    """SuperMix's settings (``supermix``; ``None`` for other methods)."""
     allow_mismatch: bool = role_field(False, MACHINE)
     architecture: str | None = None
     dropout: float = 0.3
@@ -197,7 +231,7 @@ class ClassifierConfig:
     """The front end of the methods ``scattering`` and ``scattering-fixed``; other methods drop it."""
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
-    SegMix)."""
+    SegMix, GLICO), or that SuperMix adds a batch of mixes to it (1: every step, as SuperMix's code)."""
     cosine_with_ce: bool = False
     """``cosine-loss``: add the cross-entropy term of Barz & Denzler's combined loss."""
     normalization: Literal["subset", "half"] | None = None
@@ -269,6 +303,10 @@ PSN_CLASSIFIER = {"batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "cutout_si
 """PSN's own classifier training (``ScatteringConfig.recipe = "psn"``) for the unset fields; ``lr`` is OneCycle's
 peak (start ``lr / 25``); the weight decay spares the wavelet parameters in every recipe. PSN's SGD has plain
 momentum (``nesterov`` off)."""
+QUICK_SUPERMIX = {"pool_per_image": 1}
+"""SuperMix students of the quick preset: a pool of one mix per training image (making the default 10 takes about
+an hour on 2 CPU cores at k = 10: a weak quick teacher accepts about a quarter of the mixes of a batch of 100
+after 50 updates)."""
 QUICK_GLICO = {"epochs": 8, "repetition": 60, "checkpoint_every": 4, "batch_size": 32}
 """About 150 steps at batch 32 (k = 10): the CPU-sized stage 1 of GLICO (20-30 s on 2 cores)."""
 
@@ -353,17 +391,30 @@ def resolve_scattering(config: ClassifierConfig, front_end_architecture: str | N
     return replace(config, **{**_unset(config, PSN_CLASSIFIER), "nesterov": False, "repetition": repetition})
 
 
+def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfig:
+    """Check SuperMix's settings and fill w (a quarter of the image side)."""
+    if supermix.images < 2:
+        raise ChimeraMixError(f"SuperMix mixes K >= 2 images, got supermix.images = {supermix.images}; use 2 or "
+                              "more")
+    if supermix.pool_per_image < 0 or supermix.max_iterations < 0 or not 0 <= supermix.tolerance <= 1:
+        raise ChimeraMixError("supermix.pool_per_image and max_iterations must be >= 0 and tolerance in [0, 1]; "
+                              "fix the SuperMix settings")
+    return replace(supermix, mask_size=supermix.mask_size or max(image_size // 4, 1))
+
+
 def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
 
     ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
     then holds; ``None`` for other methods (their ``masks`` stay ``None``). A method with a scattering front end
-    gets its default architecture and its ``scattering`` settings (:func:`resolve_scattering`).
+    gets its default architecture and its ``scattering`` settings (:func:`resolve_scattering`); SuperMix gets
+    its ``supermix`` settings (:func:`resolve_supermix`; other methods' stay ``None``).
     """
     from chimeramix.methods.registry import parse_method  # the registry imports this module
 
-    front_end_architecture = parse_method(config.method).default_architecture(config.preset)
-    config = resolve_scattering(replace(config, data=resolve_data(config.data)), front_end_architecture)
+    method = parse_method(config.method)
+    config = resolve_scattering(replace(config, data=resolve_data(config.data)),
+                                method.default_architecture(config.preset))
     protocol = protocol_for(config.data)
     masks = None
     if mask_kind is not None:
@@ -378,12 +429,15 @@ def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = No
         crop_padding=config.crop_padding if config.crop_padding is not None else protocol.crop_padding,
         cutout_size=config.cutout_size or protocol.cutout_size,
         masks=masks,
+        supermix=resolve_supermix(config.supermix or SuperMixConfig(), protocol.image_size)
+        if method.needs_teacher else None,
     )
     return replace(resolved, **_unset(resolved, recipe_values(config.recipe, "classifier")))
 
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
-    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it)."""
+    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it; a
+    SuperMix student's pool too)."""
     if preset == "paper":
         return replace(config, preset="paper")
     if preset == "quick":
@@ -393,8 +447,11 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
         if isinstance(config, ClassifierConfig):
             from chimeramix.methods.registry import parse_method  # the registry imports this module
 
-            front_end = parse_method(config.method).default_architecture("quick")
+            method = parse_method(config.method)
+            front_end = method.default_architecture("quick")
             values = {**values, "architecture": front_end or values["architecture"]}
+            if method.needs_teacher:
+                values = {**values, "supermix": replace(config.supermix or SuperMixConfig(), **QUICK_SUPERMIX)}
         return replace(config, preset="quick", **values)
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
 

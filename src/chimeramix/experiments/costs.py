@@ -90,6 +90,8 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "glico/32px-b128": 0.6,
         "glico": 0.6,
         "classifier/wrn-16-2": 0.08,
+        "classifier/wrn-16-2/supermix-pool": 0.1,
+        "classifier/wrn-16-2/supermix-fly": 0.5,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50": 2.0,
         "classifier/scattering-wrn-2": 0.2,
@@ -101,6 +103,8 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     },
     "cuda": {
         "classifier/wrn-16-8": 0.007,
+        "classifier/wrn-16-8/supermix-pool": 0.01,
+        "classifier/wrn-16-8/supermix-fly": 0.1,
         "classifier/resnet50": 0.03,
         "classifier/scattering-wrn-8": 0.012,
         "generator/64px-64ch-b64": 0.03,
@@ -116,9 +120,10 @@ its own (:mod:`chimeramix.experiments.costs` caches those after every run and es
 CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
 generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152), and the quick
 scattering classifier on the loaded machine (``docs/scattering-quick``: 99 s for 500 steps); the others are rough
-extrapolations. CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10; the rest are
-guesses until measured on a GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be
-just ``classifier`` or ``generator`` (any architecture).
+extrapolations (SuperMix students: from their ratio to the baseline on a busy machine, ``docs/supermix-quick``;
+their pool is a fixed cost, measured after the first run). CUDA: the WRN-16-8 figure is the protocol's H100
+eager measurement at batch 10; the rest are guesses until measured on a GPU. Override any of them with
+``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or ``generator`` (any architecture).
 """
 
 DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {

@@ -1,5 +1,5 @@
-"""One experiment: the generator a method needs (trained, or reused from the output folder), then the
-classifier (``chimeramix run``)."""
+"""One experiment: the generator or teacher a method needs (trained, or reused from the output folder), then
+the classifier (``chimeramix run``)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,8 @@ def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
 def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
                     ) -> list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]]:
     """The runs of :func:`run_experiment` and their folders: the generator the method needs (ChimeraMix's or
-    GLICO's stage 1, if any), then the classifier."""
+    GLICO's stage 1) or its teacher (SuperMix: the split's baseline run with the same settings), if any, then the
+    classifier."""
     method = parse_method(config.method)
     config = replace(config, data=resolve_data(config.data))
     out_dir = Path(out_dir)
@@ -60,6 +61,11 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
                                            config.recipe)
         runs.append((generator, generator_dir))
         config = replace(config, generator=str(generator_dir))
+    elif method.needs_teacher:
+        teacher = replace(config, method="baseline", teacher=None, supermix=None)
+        teacher_dir = out_dir / run_name("classifier", config.data, "baseline", config.preset, config.recipe)
+        runs.append((teacher, teacher_dir))
+        config = replace(config, teacher=str(teacher_dir))
     runs.append((config, out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)))
     return runs
 

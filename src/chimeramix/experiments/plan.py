@@ -2,8 +2,9 @@
 
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
-generator job. Generator jobs are shared: every method that needs the same generator (same dataset, k, seed,
-mask kind, preset, recipe and generator overrides) uses one run. Job ids are readable
+generator job (``glico`` on GLICO's stage 1, ``supermix`` on its teacher: the baseline job of its split).
+Generator jobs are shared: every method that needs the same generator (same dataset, k, seed, mask kind,
+preset, recipe and generator overrides) uses one run. Job ids are readable
 (``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
 released recipe and a short hash of the overrides appended when there are any. Generator settings can be axes
 of the grid too (:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a
@@ -28,6 +29,7 @@ from chimeramix.config import (
     GeneratorConfig,
     GlicoConfig,
     MaskConfig,
+    SuperMixConfig,
     apply_preset,
     fields_with_role,
     flatten,
@@ -45,6 +47,7 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
+from chimeramix.methods.registry import parse_method
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 
 JobKind = Literal["generator", "glico", "classifier"]
@@ -84,7 +87,7 @@ class Job:
     kind: JobKind
     config: dict[str, Any]
     depends_on: str | None = None
-    """Id of the generator job a classifier job needs."""
+    """Id of the generator job a classifier job needs (SuperMix: its teacher's classifier job)."""
     steps: int = 0
     """Optimizer steps of the whole run (the cost estimate's unit)."""
 
@@ -108,7 +111,8 @@ class Job:
 
 
 def cost_key(kind: str, config: dict[str, Any]) -> str:
-    """Key of a run's per-step cost: ``classifier/<architecture>`` or
+    """Key of a run's per-step cost: ``classifier/<architecture>`` (SuperMix students:
+    ``classifier/<architecture>/supermix-pool`` or ``-fly``) or
     ``generator/<working size>px-<base channels>ch-b<batch size>``."""
     if kind == "generator":
         generator = resolve_generator(from_dict(GeneratorConfig, config))
@@ -116,13 +120,15 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
     if kind == "glico":
         glico = resolve_glico(from_dict(GlicoConfig, config))
         return f"glico/{protocol_for(glico.data).image_size}px-b{glico.batch_size}"
-    return f"classifier/{resolve_classifier(from_dict(ClassifierConfig, config)).architecture}"
+    classifier = from_dict(ClassifierConfig, config)
+    key = f"classifier/{resolve_classifier(classifier).architecture}"
+    if not parse_method(classifier.method).needs_teacher:
+        return key
+    return key + ("/supermix-pool" if (classifier.supermix or SuperMixConfig()).pool_per_image else "/supermix-fly")
 
 
 def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
     """One run as a job of its own (for its cost estimate)."""
-    from chimeramix.methods import parse_method
-
     resolved: GeneratorConfig | ClassifierConfig | GlicoConfig
     kind: JobKind
     if isinstance(config, GeneratorConfig):
@@ -184,9 +190,8 @@ def check_overrides(values: dict[str, Any], cls: type) -> None:
 
 
 def plan_sweep(spec: SweepSpec) -> list[Job]:
-    """All jobs of ``spec``: shared generator jobs first, then classifier jobs, in grid order."""
-    from chimeramix.methods import parse_method  # imports torch: only planning needs it, not job workers
-
+    """All jobs of ``spec``: shared generator jobs (and SuperMix's teachers: the split's baseline job, listed
+    once) first, then classifier jobs, in grid order."""
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
     check_overrides(spec.glico, GlicoConfig)
@@ -213,10 +218,12 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
                             classifiers.append(_classifier_job(spec, data, method.name, job, setting))
                         continue
                     glico = _glico_job(spec, data) if method.generator_kind == "glico" else None
-                    if glico is not None:
-                        generators.setdefault(glico.id, glico)
-                    classifiers.append(_classifier_job(spec, data, method.name, glico))
-    return [*generators.values(), *classifiers]
+                    teacher = _classifier_job(spec, data, "baseline", None) if method.needs_teacher else None
+                    first = glico or teacher
+                    if first is not None:
+                        generators.setdefault(first.id, first)
+                    classifiers.append(_classifier_job(spec, data, method.name, first))
+    return list({job.id: job for job in [*generators.values(), *classifiers]}.values())
 
 
 def _generator_job(spec: SweepSpec, data: DataConfig, masks: MaskConfig, setting: GeneratorSetting) -> Job:

@@ -30,6 +30,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, ClaimInfo, Store
+from chimeramix.methods.registry import parse_method
 from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE
 
 JobFunction = Callable[[Sequence[Job], Sequence[Path], bool], Any]
@@ -176,11 +177,13 @@ def _append_line(path: Path, line: str) -> None:
 
 
 def _with_options(job: Job, store: Store, options: RunOptions) -> Job:
-    """The job's config with this machine's data root, device and path, and its generator's run directory."""
+    """The job's config with this machine's data root, device and path, and its generator's (or teacher's) run
+    directory."""
     data = {**job.config["data"], "data_root": options.data_root}
     config = {**job.config, "device": options.device, "fast": options.fast, "data": data}
     if job.depends_on is not None:
-        config["generator"] = str(store.run_dir(job.depends_on))
+        needs_teacher = job.kind == "classifier" and parse_method(job.config["method"]).needs_teacher
+        config["teacher" if needs_teacher else "generator"] = str(store.run_dir(job.depends_on))
     return replace(job, config=config)
 
 

@@ -19,6 +19,9 @@ Every component has a role, and a method holds at most one component per role:
     ``chimeramix-seg-n4``, ``chimeramix-seg-n3-soft``: N images, hard or Dirichlet-weighted masks) composes
     each image with N - 1 partners; ``-n2`` (hard) is plain ChimeraMix.
   - label mixing (``mixup``, ``cutmix``): every batch, lambda ~ Beta(1, 1), soft labels (torchvision v2).
+  - teacher mixing (``supermix``): with probability ``pair_mixing_p`` a batch of SuperMix mixes, whose masks a
+    frozen teacher (a classifier run of the same split) optimised, is added to the real batch; the student
+    learns Eq. 9's gamma * [CE(real, y) + CE(mix, teacher's class)] (:mod:`chimeramix.methods.supermix`).
 - policy (``autoaugment``, ``trivialaugment``): torchvision v2; AutoAugment uses the CIFAR-10 policy up to
   64 px and the ImageNet policy above (STL-10).
 - erasing (``cutout``, ``random-erasing``): one square hole per image, or Random Erasing.
@@ -34,8 +37,10 @@ from typing import Literal, cast
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
 
-Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "policy", "erasing", "loss"]
-ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "policy", "erasing", "loss")
+Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy", "erasing",
+               "loss"]
+ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy",
+                                "erasing", "loss")
 """Order of the components in a method's canonical name."""
 
 
@@ -68,13 +73,15 @@ COMPONENTS: dict[str, Component] = {
                             "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
     "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
                                   "under the same modified WideResNet"),
+    "supermix": Component("teacher-mixing", "SuperMix (Dabouei et al. 2021): mixes of K images under masks "
+                          "optimised by a teacher trained first on the split (a baseline run)"),
 }
 """The registry of method components; the keys are the command-line names."""
 
 MULTI_IMAGE = re.compile(r"chimeramix-(grid|seg)-n(\d+)(-soft)?")
 """Multi-image ChimeraMix components: ``chimeramix-{grid,seg}-n{N}[-soft]``."""
 
-MIXING_ROLES: tuple[Role, ...] = ("pair-mixing", "label-mixing")
+MIXING_ROLES: tuple[Role, ...] = ("pair-mixing", "label-mixing", "teacher-mixing")
 FRONT_END_ARCHITECTURES = {"paper": "scattering-wrn-8", "quick": "scattering-wrn-2"}
 """The default architecture (the top model's width) of a method with a front end, by preset."""
 MASK_KINDS: dict[str, MaskKind] = {"gridmix": "grid", "chimeramix-grid": "grid", "segmix": "seg",
@@ -160,6 +167,11 @@ class Method:
     def cosine_loss(self) -> bool:
         return self.component("loss") is not None
 
+    @property
+    def needs_teacher(self) -> bool:
+        """Whether the method mixes under a trained teacher (SuperMix)."""
+        return self.component("teacher-mixing") is not None
+
 
 def method_names() -> list[str]:
     """The component names, for ``--help`` and error messages."""
@@ -226,5 +238,8 @@ each batch is mixed by one method: keep one of them
             raise ChimeraMixError(
                 f"method {name!r} combines two {role} methods ({', '.join(same)}); keep one of them"
             )
+    if "supermix" in parts and "cosine-loss" in parts:
+        raise ChimeraMixError(f"method {name!r} combines supermix with cosine-loss; SuperMix trains with its own "
+                              "cross-entropy loss (Eq. 9): drop cosine-loss")
     ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(component_of(part).role))
     return Method(tuple(ordered))

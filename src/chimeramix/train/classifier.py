@@ -50,6 +50,7 @@ from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+from chimeramix.train.supermix import SuperMixBatches, check_teacher, pool_of, save_picture, teacher_mixer
 from chimeramix.train.wavelets import write_wavelets
 
 AUGMENTATION_STREAM = 1
@@ -108,6 +109,8 @@ class ClassifierRun(TrainingRun):
     augmentation: Augmentation
     mean: torch.Tensor
     std: torch.Tensor
+    supermix: SuperMixBatches | None = None
+    """SuperMix's batches (real batch plus mixes), which replace :attr:`augmentation`'s."""
 
     @property
     def model(self) -> nn.Module:
@@ -118,11 +121,12 @@ class ClassifierRun(TrainingRun):
         return autocast_dtype(self.device, self.config.amp)
 
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.augmentation(positions, self.rng)
+        return (self.supermix or self.augmentation)(positions, self.rng)
 
     def log_row(self, epoch: int, means: dict[str, float]) -> dict[str, Any]:
-        """The lr, and every ``eval_every`` epochs a test accuracy (for curves only)."""
-        row: dict[str, Any] = {"lr": self.schedulers["lr"].get_last_lr()[0], "test_accuracy": None}
+        """The lr, every ``eval_every`` epochs a test accuracy (for curves only), and SuperMix's columns."""
+        row: dict[str, Any] = {"lr": self.schedulers["lr"].get_last_lr()[0], "test_accuracy": None,
+                               **(self.supermix.epoch_columns() if self.supermix is not None else {})}
         every = self.config.eval_every
         if every and (epoch + 1) % every == 0 and epoch + 1 != self.epochs:
             row["test_accuracy"] = self.test_metrics()["accuracy"]
@@ -137,7 +141,8 @@ class ClassifierRun(TrainingRun):
         """Evaluates once on the test set; writes the model bundle (``chimeramix.bundle``)."""
         write_bundle(self.folder, self.model, manifest(self.config, self.method.name, self.test.classes,
                                                        self.test.image_size[0], self.mean, self.std))
-        return {"metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
+        pool = {"supermix_pool": self.supermix.pool_stats} if self.supermix and self.supermix.pool_stats else {}
+        return {**pool, "metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
                 "parameters": count_parameters(self.model),
                 "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
 
@@ -153,11 +158,13 @@ class ClassifierRun(TrainingRun):
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     """What classifier runs of one training pack share: the resolved config without its packable fields, and
-    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy)."""
+    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy). A SuperMix
+    student packs with nothing (its own teacher; batches whose size varies): its key names the run."""
     resolved = resolve(config)
     method = parse_method(resolved.method)
+    alone = {"supermix": [resolved.method, resolved.data.seed]} if method.needs_teacher else {}
     return {**pack_key_of(resolved, ClassifierConfig), "batches.soft_labels": method.soft_labels,
-            "batches.cosine_loss": method.cosine_loss, "model.front_end": method.front_end}
+            "batches.cosine_loss": method.cosine_loss, "model.front_end": method.front_end, **alone}
 
 
 def open_classifier_run(
@@ -176,6 +183,8 @@ def open_classifier_run(
         raise ValueError("open_classifier_run resolves the config first")
     if method.needs_generator:
         check_generator(config, method)
+    if method.needs_teacher:
+        check_teacher(config)
     device = select_device(config.device)
     data = load_training_set(config.data, device)
     test = load_data_split(config.data, "test")
@@ -212,10 +221,11 @@ def open_classifier_run(
         crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
         pair_mixing=pair_mixing, pair_mixing_p=config.pair_mixing_p, stage_order=config.stage_order or "paper",
     )
+    supermix = _supermix(config, augmentation, data, folder, device) if method.needs_teacher else None
     run = ClassifierRun(config=config, folder=folder, device=device, objective=objective,
                         optimizers={"sgd": optimizer}, schedulers={"lr": scheduler}, rng=rng,
                         count=len(data.images), repeats=repeats, method=method, test=test,
-                        augmentation=augmentation, mean=mean, std=std)
+                        augmentation=augmentation, mean=mean, std=std, supermix=supermix)
     if resume:
         run.resume()
     if isinstance(model, ScatteringClassifier) and run.step == 0:
@@ -233,6 +243,19 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     if front:
         groups.append({"params": front, "weight_decay": 0.0})
     return groups
+
+
+def _supermix(config: ClassifierConfig, augmentation: Augmentation, data: TrainingSet, folder: RunFolder,
+              device: torch.device) -> SuperMixBatches:
+    """SuperMix's batches under the run's teacher; its pool (made once, then read) and its picture."""
+    assert config.supermix is not None
+    mixer = teacher_mixer(config, device, autocast_dtype(device, config.amp))
+    if not folder.picture("supermix").is_file():
+        save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
+    pool, made = None, None
+    if config.supermix.pool_per_image:
+        pool, made = pool_of(folder, mixer, data, config.supermix, config.data.seed)
+    return SuperMixBatches(augmentation, mixer, config.supermix, data.num_classes, config.pair_mixing_p, pool, made)
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:

@@ -98,11 +98,11 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
         )
     if method.generator_kind == "glico":
         glico = folder.read_config(GlicoConfig)
-        _check_match(config, folder, _data_problems(glico.data, config.data))
+        _check_match(config, folder, data_problems(glico.data, config.data))
         return glico
     trained = folder.read_config(GeneratorConfig)
     wanted = resolve_generator(GeneratorConfig(data=config.data, recipe=config.recipe))
-    problems = _data_problems(trained.data, config.data)
+    problems = data_problems(trained.data, config.data)
     if trained.working_size != wanted.working_size:
         problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")
     wanted_masks = method.generator_masks
@@ -115,8 +115,9 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
     return trained
 
 
-def _data_problems(trained: DataConfig, wanted: DataConfig) -> list[str]:
-    """How a generator's training data differs from a classifier's: train set, image size, k, split seed."""
+def data_problems(trained: DataConfig, wanted: DataConfig) -> list[str]:
+    """How a trained run's data (a generator's, a teacher's) differs from a classifier's: train set, image size,
+    k, split seed."""
     problems = []
     if _train_images(trained) != _train_images(wanted):
         same_name = trained.dataset == wanted.dataset

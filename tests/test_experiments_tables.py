@@ -280,3 +280,18 @@ def test_glico_rows_read_their_stage_one_config(tmp_path: Path) -> None:
         write_json(store.result_path(job.id), {"config": job.config, "final": {}, "metrics": metrics})
     (table,) = build_tables(load_results(store))
     assert table.methods == ["baseline", "glico"] and table.cells["glico", 10].n == 2
+
+
+def test_supermix_rows_read_their_teachers_config(tmp_path: Path) -> None:
+    """A SuperMix student depends on its teacher, a classifier job: the table reads the teacher's config as a
+    classifier's (it was once read as a generator's and refused), and the scattering row beside it."""
+    store = Store.create(tmp_path / "store")
+    jobs = plan_sweep(SweepSpec(["cifar10"], ["baseline", "scattering", "supermix"], [10], [0, 1], preset="quick"))
+    store.merge_plan(jobs)
+    for job in jobs:
+        write_json(store.result_path(job.id),
+                   {"config": job.config, "metrics": {"accuracy": 0.2 + 0.01 * job.config["data"]["seed"]}})
+    (table,) = build_tables(load_results(store), compare_paper=True)
+    assert table.methods == ["baseline", "scattering", "supermix"]
+    assert all(table.cells[method, 10].n == 2 for method in table.methods)
+    assert table.cells["scattering", 10].paper is not None  # the paper's Scattering row (ciFAIR-10 column)

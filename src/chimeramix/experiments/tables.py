@@ -121,11 +121,11 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
         run = _run_result(job.id, result, metric, store.result_path(job.id))
         if preset is not None and run.preset != preset:
             continue
-        generator = _generator_recipe(store, job.depends_on, plan[job.depends_on].kind if job.depends_on else None)
-        recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig), "generator": generator},
-                            sort_keys=True)
-        chimeramix = job.depends_on is not None and plan[job.depends_on].kind == "generator"
-        setting = setting_of(generator) if chimeramix and generator is not None else None
+        kind = plan[job.depends_on].kind if job.depends_on else None
+        dependency = _dependency_recipe(store, job.depends_on, kind)
+        recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig),
+                             "teacher" if kind == "classifier" else "generator": dependency}, sort_keys=True)
+        setting = setting_of(dependency) if kind == "generator" and dependency is not None else None
         results.append(replace(run, recipe=recipe, setting=setting))
     if not results:
         which = f" with preset {preset!r}" if preset else ""
@@ -160,16 +160,22 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
     return replace(run, accuracy=100.0 * float(metrics[metric]))
 
 
-def _generator_recipe(store: Store, generator_job: str | None, kind: str | None) -> dict[str, Any] | None:
-    """The recipe of a classifier's generator job: a ChimeraMix generator's or GLICO's stage 1 (``kind``)."""
-    if generator_job is None:
+DEPENDENCY_CONFIGS: dict[str, type] = {"generator": GeneratorConfig, "glico": GlicoConfig,
+                                       "classifier": ClassifierConfig}
+"""The config of a classifier job's dependency, by its job kind: a ChimeraMix generator, GLICO's stage 1, or
+SuperMix's teacher (a classifier)."""
+
+
+def _dependency_recipe(store: Store, job_id: str | None, kind: str | None) -> dict[str, Any] | None:
+    """The recipe of the job a classifier depends on (``kind``: :data:`DEPENDENCY_CONFIGS`); ``None`` without."""
+    if job_id is None or kind is None:
         return None
-    if not store.is_finished(generator_job):
+    if not store.is_finished(job_id):
         raise ChimeraMixError(
-            f"generator {generator_job} of a finished classifier run has no result.json (the store was "
+            f"{kind} job {job_id} of a finished classifier run has no result.json (the store was "
             "edited by hand); rerun the sweep to rebuild it"
         )
-    return _recipe(store.result(generator_job)["config"], GlicoConfig if kind == "glico" else GeneratorConfig)
+    return _recipe(store.result(job_id)["config"], DEPENDENCY_CONFIGS[kind])
 
 
 def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:

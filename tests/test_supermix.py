@@ -30,7 +30,7 @@ from chimeramix.report import write_report
 from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
 from chimeramix.train import supermix as supermix_module
-from chimeramix.train.classifier import ClassifierRun, open_classifier_run, train_classifier
+from chimeramix.train.classifier import ClassifierRun, open_classifier_run, resolve, train_classifier
 from chimeramix.train.supermix import weighted_targets
 from chimeramix.train.trainers import check_packable
 from conftest import CheckpointStop, Interrupt
@@ -343,6 +343,18 @@ def test_run_trains_the_teacher_first(tmp_path: Path) -> None:
     assert (teacher.method, teacher.epochs, teacher.supermix, teacher.teacher) == ("baseline", 3, None, None)
     assert teacher_dir.name == "classifier-cifar10-k10-seed0-baseline-quick"
     assert student.teacher == str(teacher_dir) and student_dir.name.endswith("-supermix-quick")
+
+
+@pytest.mark.parametrize("preset", ["quick", "paper"])
+def test_a_scattering_student_has_a_plain_teacher(tmp_path: Path, preset: str) -> None:
+    """``scattering+supermix``: the student trains the scattering network, its teacher the preset's plain one
+    (the teacher once inherited the student's scattering-wrn architecture and was refused)."""
+    config = classifier_config(DataConfig("cifar10", k=10, seed=0), "scattering+supermix", preset)
+    (teacher, _), (student, _) = experiment_runs(config, tmp_path)
+    assert isinstance(teacher, ClassifierConfig) and isinstance(student, ClassifierConfig)
+    assert student.architecture == ("scattering-wrn-2" if preset == "quick" else None)
+    assert teacher.architecture == ("wrn-16-2" if preset == "quick" else None) and teacher.scattering is None
+    assert resolve(teacher).architecture == ("wrn-16-2" if preset == "quick" else "wrn-16-8")
 
 
 def test_the_sweep_trains_one_baseline_as_the_teacher(tmp_path: Path) -> None:

@@ -25,10 +25,11 @@ from typing import Any
 
 import torch
 
-from chimeramix.config import GeneratorConfig, MaskConfig, resolve_generator
+from chimeramix.config import GeneratorConfig, MaskConfig
 from chimeramix.masks import build_image_masks
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
+from chimeramix.resolution import resolve_generator
 from chimeramix.runtime import environment, select_device
 from chimeramix.train.objectives.adversarial import AdversarialObjective
 

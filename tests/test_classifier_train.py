@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import safetensors.torch
 
-from chimeramix import config as config_module
+from chimeramix import resolution
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig, resolve_classifier
-from chimeramix.config import runs as config_runs
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
+from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import cosine_lr, resolve, train_classifier
@@ -189,30 +189,30 @@ def test_unknown_method_and_reused_run_dirs(tiny_data_root: Path, tmp_path: Path
 
 @pytest.fixture
 def tiny_quick_presets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # apply_preset reads the presets of chimeramix.config.runs (the package only re-exports them)
-    monkeypatch.setattr(config_runs, "QUICK_GENERATOR", {"epochs": 1, "repetition": 2, **TINY_GENERATOR})
+    # apply_preset reads the presets' values by the names chimeramix.resolution imported
+    monkeypatch.setattr(resolution, "QUICK_GENERATOR", {"epochs": 1, "repetition": 2, **TINY_GENERATOR})
     quick = {"epochs": 1, "repetition": 2, "checkpoint_every": 1, "architecture": "wrn-10-1", "batch_size": 8,
              "cutout_size": 4, "device": "cpu"}
-    monkeypatch.setattr(config_runs, "QUICK_CLASSIFIER", quick)
+    monkeypatch.setattr(resolution, "QUICK_CLASSIFIER", quick)
     yield
 
 
 @pytest.mark.usefixtures("tiny_quick_presets")
 def test_run_trains_the_generator_once(tiny_data_root: Path, tmp_path: Path) -> None:
     config = ClassifierConfig(data=data(tiny_data_root), method="chimeramix-grid", preset="quick")
-    first = run_experiment(config_module.apply_preset(config, "quick"), tmp_path, progress=False)
+    first = run_experiment(resolution.apply_preset(config, "quick"), tmp_path, progress=False)
     generator_dirs = sorted(path.name for path in tmp_path.glob("generator-*"))
     assert generator_dirs == ["generator-cifar10-k2-seed0-grid-quick"]
     assert Path(first["run_dir"]).name == "classifier-cifar10-k2-seed0-chimeramix-grid-quick"
     assert first["config"]["generator"] == str(tmp_path / generator_dirs[0])
-    second = run_experiment(config_module.apply_preset(config, "quick"), tmp_path, progress=False)
+    second = run_experiment(resolution.apply_preset(config, "quick"), tmp_path, progress=False)
     assert second["metrics"] == first["metrics"]
 
 
 @pytest.mark.usefixtures("tiny_quick_presets")
 def test_run_fast_trains_its_generator_on_the_fast_path_too(tiny_data_root: Path, tmp_path: Path) -> None:
     config = ClassifierConfig(data=data(tiny_data_root), method="chimeramix-seg", recipe="released", fast=True)
-    result = run_experiment(config_module.apply_preset(config, "quick"), tmp_path, progress=False)
+    result = run_experiment(resolution.apply_preset(config, "quick"), tmp_path, progress=False)
     generator = generator_config(result["config"]["generator"])
     assert generator.fast and generator.recipe == "released" and generator.masks.kind == "seg"
     assert Path(result["config"]["generator"]).name == "generator-cifar10-k2-seed0-seg-quick-released"

@@ -12,10 +12,11 @@ import pytest
 from PIL import Image
 
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, resolve_data
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.data import load_data_split
 from chimeramix.data.folder import FolderOptions, load_folder_split
 from chimeramix.errors import ChimeraMixError
+from chimeramix.resolution import resolve_data
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
 from conftest import CheckpointStop, Interrupt

@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, resolve_generator
+from chimeramix.config import ClassifierConfig, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator, ResidualBlock, resize_images
+from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.train.frozen_generator import load_generator
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 import chimeramix.train.generator as trainer
-from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig, apply_preset, resolve_generator
+from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
+from chimeramix.resolution import apply_preset, resolve_generator
 from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE
 from chimeramix.train import run as run_module
 from chimeramix.train.checkpoint import latest_checkpoint

@@ -14,9 +14,10 @@ import torch
 
 import chimeramix
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, resolve_data
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.data import load_data_split
 from chimeramix.export import export_classifier
+from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
 from chimeramix.train.classifier import train_classifier
 from conftest import TINY_CLASSES

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig, resolve_generator
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
 from chimeramix.masks import MultiImageMasks, TwoImageMasks, blend, build_image_masks, build_masks, sample_gamma
 from chimeramix.methods import parse_method
 from chimeramix.models.generator import MixingGenerator
+from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.frozen_generator import load_generator

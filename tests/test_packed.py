@@ -17,11 +17,12 @@ import pytest
 import safetensors.torch
 import torch
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, resolve_generator
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.classifiers import build_classifier
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
+from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import pack_key, train_classifier
 from chimeramix.train.generator import train_generator

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, resolve_generator
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
 from chimeramix.methods.image_ops import crop_flip
+from chimeramix.resolution import resolve_generator
 from chimeramix.train.classifier import resolve, train_classifier
 from chimeramix.train.pairs import PairBatches, PairData, to_generator_input
 

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, resolve_data
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.experiments.store import Store
 from chimeramix.report import write_report
+from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.generator import train_generator

@@ -20,7 +20,7 @@ import torch
 from chimeramix.analysis.features import classifier_extractor
 from chimeramix.bundle import open_bundle
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, apply_preset
+from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.tables import _run_result
@@ -32,6 +32,7 @@ from chimeramix.models.scattering import Scattering, check_image_size, scatterin
 from chimeramix.models.scattering_wrn import ScatteringClassifier, ScatteringWideResNet
 from chimeramix.predictor import ProbabilityModel
 from chimeramix.report import run_page
+from chimeramix.resolution import apply_preset
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import open_classifier_run, resolve, train_classifier
 from chimeramix.train.trainers import train_pack

@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, classifier_config, resolve_supermix
+from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.pipeline import experiment_runs
@@ -27,6 +27,7 @@ from chimeramix.methods import parse_method
 from chimeramix.methods.image_ops import denormalize
 from chimeramix.methods.supermix import SuperMix
 from chimeramix.report import write_report
+from chimeramix.resolution import classifier_config, resolve_supermix
 from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
 from chimeramix.train import supermix as supermix_module

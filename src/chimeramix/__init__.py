@@ -34,7 +34,7 @@ PUBLIC: dict[str, str] = {
     "MaskConfig": "chimeramix.config",
     "GeneratorConfig": "chimeramix.config",
     "ClassifierConfig": "chimeramix.config",
-    "apply_preset": "chimeramix.config",
+    "apply_preset": "chimeramix.resolution",
     "parse_method": "chimeramix.methods",
     "train_generator": "chimeramix.train.generator",
     "train_classifier": "chimeramix.train.classifier",
@@ -62,10 +62,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig, apply_preset
+    from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
     from chimeramix.experiments.pipeline import run_experiment
     from chimeramix.methods import parse_method
     from chimeramix.predictor import load_classifier
+    from chimeramix.resolution import apply_preset
     from chimeramix.train.classifier import train_classifier
     from chimeramix.train.frozen_generator import load_generator
     from chimeramix.train.generator import train_generator

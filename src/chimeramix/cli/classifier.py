@@ -22,15 +22,9 @@ from chimeramix.cli.common import (
     duration,
     estimate_seconds,
 )
-from chimeramix.config import (
-    ClassifierConfig,
-    DataConfig,
-    ScatteringConfig,
-    SuperMixConfig,
-    apply_preset,
-    classifier_config,
-)
+from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, SuperMixConfig
 from chimeramix.methods import method_names
+from chimeramix.resolution import apply_preset, classifier_config
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.uncertainty import accuracy_interval, describe_accuracy
 

@@ -7,9 +7,10 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chimeramix.config import DataConfig, resolve_data
+from chimeramix.config import DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import FOLDER_PREFIX
+from chimeramix.resolution import resolve_data
 
 if TYPE_CHECKING:
     from chimeramix.experiments.plan import Job

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
-from chimeramix.config import GeneratorConfig, GlicoConfig, MaskConfig, apply_preset
+from chimeramix.config import GeneratorConfig, GlicoConfig, MaskConfig
+from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
 
 OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",

@@ -1,12 +1,12 @@
 """Typed configuration of every run; the defaults live here and in :mod:`chimeramix.protocol`.
 
-Modules: :mod:`~chimeramix.config.runs` (the configs, presets, resolution), :mod:`~chimeramix.config.roles`
+Modules: :mod:`~chimeramix.config.runs` (the configs and the presets' values), :mod:`~chimeramix.config.roles`
 (field roles), :mod:`~chimeramix.config.dicts` (dicts, differences, overrides).
 
 A run is described by one dataclass (:class:`GeneratorConfig` or :class:`ClassifierConfig`, with a nested
 :class:`DataConfig` and :class:`MaskConfig`). Fields left at ``None`` mean "the protocol's or the recipe's
-value"; :func:`resolve_generator` / :func:`resolve_classifier` fill them, so that the config saved with a run
-is complete and explicit.
+value"; :mod:`chimeramix.resolution` fills them (it reads the data and the method, which this package does not),
+so that the config saved with a run is complete and explicit.
 
 Every field may declare *roles* (:data:`MACHINE`, :data:`SPLIT`, :data:`PACKABLE`, :data:`SWEEP`); the lists
 that other modules need (what may differ on resume, inside a pack, between the runs of one table cell, what a
@@ -35,9 +35,12 @@ from chimeramix.config.roles import (
     role_field,
 )
 from chimeramix.config.runs import (
+    BUILTIN_FOLDER_SIZE,
+    PSN_CLASSIFIER,
     QUICK_CLASSIFIER,
     QUICK_GENERATOR,
     QUICK_GLICO,
+    QUICK_SUPERMIX,
     Architecture,
     ClassifierConfig,
     DataConfig,
@@ -52,23 +55,20 @@ from chimeramix.config.runs import (
     RunConfig,
     ScatteringConfig,
     SuperMixConfig,
-    apply_preset,
-    classifier_config,
     protocol_for,
-    resolve_classifier,
-    resolve_data,
-    resolve_generator,
-    resolve_glico,
     resolve_masks,
-    resolve_supermix,
+    unset_values,
 )
 
 __all__ = [
+    "BUILTIN_FOLDER_SIZE",
     "MACHINE",
     "PACKABLE",
+    "PSN_CLASSIFIER",
     "QUICK_CLASSIFIER",
     "QUICK_GENERATOR",
     "QUICK_GLICO",
+    "QUICK_SUPERMIX",
     "SPLIT",
     "SWEEP",
     "Architecture",
@@ -85,8 +85,6 @@ __all__ = [
     "RunConfig",
     "ScatteringConfig",
     "SuperMixConfig",
-    "apply_preset",
-    "classifier_config",
     "differences",
     "fields_with_role",
     "flatten",
@@ -95,13 +93,9 @@ __all__ = [
     "merge",
     "parse_int_list",
     "protocol_for",
-    "resolve_classifier",
-    "resolve_data",
-    "resolve_generator",
-    "resolve_glico",
     "resolve_masks",
-    "resolve_supermix",
     "role_field",
     "to_dict",
+    "unset_values",
     "with_overrides",
 ]

@@ -33,6 +33,7 @@ def fields_with_role(cls: type, role: str) -> frozenset[str]:
     """The dotted names (``data.seed``) of the leaf fields of ``cls`` with ``role``; a role on a nested config
     field applies to all its leaves.
 
+    >>> from chimeramix.config import ClassifierConfig
     >>> sorted(fields_with_role(ClassifierConfig, PACKABLE))
     ['data.seed', 'generator', 'method']
     """

@@ -104,7 +104,7 @@ class FolderFacts:
 def folder_options(data: DataConfig) -> FolderOptions:
     """The folder options of a resolved data config (the split seed picks the fold when cross-validating)."""
     if data.folder_image_size is None:
-        raise ValueError("folder_options needs a data config resolved by config.resolve_data")
+        raise ValueError("folder_options needs a data config resolved by resolution.resolve_data")
     return FolderOptions(image_size=data.folder_image_size, test_fraction=data.folder_test_fraction,
                          folds=data.folder_folds, fold=data.seed if data.folder_folds else 0,
                          skip_unreadable=data.skip_unreadable, fingerprint=data.fingerprint)

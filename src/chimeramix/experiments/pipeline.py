@@ -9,17 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.config import (
-    ClassifierConfig,
-    DataConfig,
-    GeneratorConfig,
-    GlicoConfig,
-    apply_preset,
-    resolve_data,
-)
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import cost_key, dataset_slug
 from chimeramix.methods import parse_method
+from chimeramix.resolution import apply_preset, resolve_data
 from chimeramix.train.trainers import train_pack, trainer_of
 
 

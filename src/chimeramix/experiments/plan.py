@@ -30,7 +30,6 @@ from chimeramix.config import (
     GlicoConfig,
     MaskConfig,
     SuperMixConfig,
-    apply_preset,
     fields_with_role,
     flatten,
     from_dict,
@@ -38,10 +37,6 @@ from chimeramix.config import (
     merge,
     parse_int_list,
     protocol_for,
-    resolve_classifier,
-    resolve_data,
-    resolve_generator,
-    resolve_glico,
     to_dict,
     with_overrides,
 )
@@ -49,6 +44,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
 from chimeramix.methods.registry import parse_method
 from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
+from chimeramix.resolution import apply_preset, resolve_classifier, resolve_data, resolve_generator, resolve_glico
 
 JobKind = Literal["generator", "glico", "classifier"]
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from chimeramix.bundle import manifest, write_bundle
-from chimeramix.config import ClassifierConfig, protocol_for, resolve_classifier
+from chimeramix.config import ClassifierConfig, protocol_for
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
@@ -42,6 +42,7 @@ from chimeramix.models.classifiers import build_classifier, count_parameters, is
 from chimeramix.models.scattering import check_image_size
 from chimeramix.models.scattering_wrn import ScatteringClassifier
 from chimeramix.protocol import steps_per_epoch
+from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
 from chimeramix.segments import unflipped_segments

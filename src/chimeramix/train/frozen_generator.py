@@ -8,13 +8,7 @@ from pathlib import Path
 
 import torch
 
-from chimeramix.config import (
-    ClassifierConfig,
-    DataConfig,
-    GeneratorConfig,
-    GlicoConfig,
-    resolve_generator,
-)
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.masks import build_image_masks
@@ -24,6 +18,7 @@ from chimeramix.methods.pair_mixing import GroupComposer, PairMixing
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.models.glico import LatentGenerator
 from chimeramix.protocol import train_set
+from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.segments import unflipped_segments
 from chimeramix.train.checkpoint import load_weights

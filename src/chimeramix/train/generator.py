@@ -20,12 +20,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from chimeramix.config import GeneratorConfig, resolve_generator
+from chimeramix.config import GeneratorConfig
 from chimeramix.data import repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.protocol import steps_per_epoch
+from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
 from chimeramix.train.checkpoint import save_weights

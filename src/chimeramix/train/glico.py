@@ -21,12 +21,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from chimeramix.config import GlicoConfig, resolve_glico
+from chimeramix.config import GlicoConfig
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
 from chimeramix.losses import reconstruction_distance
 from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, slerp
 from chimeramix.protocol import steps_per_epoch
+from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
 from chimeramix.train.checkpoint import save_weights

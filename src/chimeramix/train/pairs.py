@@ -60,7 +60,7 @@ class PairBatches:
 
     def __init__(self, config: GeneratorConfig, data: PairData) -> None:
         if config.working_size is None or config.input_crop is None:
-            raise ValueError("pair batches need a config resolved by config.resolve_generator")
+            raise ValueError("pair batches need a config resolved by resolution.resolve_generator")
         self.data = data
         self.size = config.working_size
         self.feature_size = config.feature_size

@@ -1,0 +1,166 @@
+"""Filling run configs: a preset's values, then every ``None`` field from the dataset's protocol, the recipe,
+the data (a ``folder:`` dataset's content) and the method (its masks, its scattering front end, SuperMix's
+settings). The config saved with a run is the resolved one, so it is complete and explicit.
+
+The configs and the presets' values are :mod:`chimeramix.config`; this module sits above the data and the
+method registry, which it reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from chimeramix.config import (
+    BUILTIN_FOLDER_SIZE,
+    PSN_CLASSIFIER,
+    QUICK_CLASSIFIER,
+    QUICK_GENERATOR,
+    QUICK_GLICO,
+    QUICK_SUPERMIX,
+    ClassifierConfig,
+    DataConfig,
+    GeneratorConfig,
+    GlicoConfig,
+    MaskConfig,
+    MaskKind,
+    RunConfig,
+    ScatteringConfig,
+    SuperMixConfig,
+    protocol_for,
+    resolve_masks,
+    unset_values,
+)
+from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.registry import parse_method
+from chimeramix.protocol import FOLDER_PREFIX, choose_folder_image_size, recipe_values
+
+
+def resolve_data(data: DataConfig) -> DataConfig:
+    """Fill the data fields that depend on the images: for a ``folder:`` dataset its content fingerprint and,
+    unless given, the image size chosen from the images (with the reason); built-in datasets keep the
+    default size. Reads the folder's file headers and bytes (cached per content)."""
+    if not data.dataset.startswith(FOLDER_PREFIX):
+        return replace(data, folder_image_size=data.folder_image_size or BUILTIN_FOLDER_SIZE)
+    if data.fingerprint is not None and data.folder_image_size is not None:
+        return data
+    from chimeramix.data.folder import describe_folder, folder_path  # PIL: loaded when a folder is read
+
+    facts = describe_folder(folder_path(data.dataset))
+    resolved = replace(data, fingerprint=data.fingerprint or facts.fingerprint)
+    if data.folder_image_size is not None:
+        return resolved
+    size, reason = choose_folder_image_size(facts.median_side)
+    return replace(resolved, folder_image_size=size, image_size_choice=reason)
+
+
+def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
+    """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config."""
+    config = replace(config, data=resolve_data(config.data))
+    protocol = protocol_for(config.data)
+    working_size = config.working_size or protocol.generator_size
+    resolved = replace(
+        config,
+        working_size=working_size,
+        masks=resolve_masks(config.masks, config.recipe, protocol),
+        batch_size=config.batch_size or protocol.generator_batch_size,
+        repetition=config.repetition or protocol.generator_repetition,
+    )
+    return replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "generator", working_size)))
+
+
+def resolve_glico(config: GlicoConfig) -> GlicoConfig:
+    """Fill every ``None`` field from the dataset's protocol and GLICO's values; returns a new config."""
+    config = replace(config, data=resolve_data(config.data))
+    protocol = protocol_for(config.data)
+    return replace(config, batch_size=config.batch_size or (128 if protocol.image_size <= 64 else 32),
+                   repetition=config.repetition or protocol.generator_repetition)
+
+
+def psn_epochs(k: int) -> int:
+    """PSN's epochs over the training subset for k images per class (its CIFAR-10 scripts: 3000 for 100
+    samples, 2000 for 500, 1000 for 1000; 500 for more)."""
+    return 3000 if k <= 10 else 2000 if k <= 50 else 1000 if k <= 100 else 500
+
+
+def resolve_scattering(config: ClassifierConfig, front_end_architecture: str | None) -> ClassifierConfig:
+    """The front end's config and, under PSN's recipe, PSN's values for the unset fields (its epochs as
+    repetitions of the subset within ``epochs``). Methods without a front end drop the scattering settings (as
+    methods without pixel masks drop ``masks``), so that one sweep can set them for all its methods."""
+    if front_end_architecture is None:
+        return replace(config, scattering=None)
+    scattering = config.scattering or ScatteringConfig()
+    config = replace(config, scattering=scattering, architecture=config.architecture or front_end_architecture)
+    if scattering.recipe != "psn":
+        return config
+    k = config.data.k
+    repetition = config.repetition or k * max(1, round(psn_epochs(k) / config.epochs))
+    return replace(config, **{**unset_values(config, PSN_CLASSIFIER), "nesterov": False, "repetition": repetition})
+
+
+def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfig:
+    """Check SuperMix's settings and fill w (a quarter of the image side)."""
+    if supermix.images < 2:
+        raise ChimeraMixError(f"SuperMix mixes K >= 2 images, got supermix.images = {supermix.images}; use 2 or "
+                              "more")
+    if supermix.pool_per_image < 0 or supermix.max_iterations < 0 or not 0 <= supermix.tolerance <= 1:
+        raise ChimeraMixError("supermix.pool_per_image and max_iterations must be >= 0 and tolerance in [0, 1]; "
+                              "fix the SuperMix settings")
+    return replace(supermix, mask_size=supermix.mask_size or max(image_size // 4, 1))
+
+
+def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
+    """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
+
+    ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
+    then holds; ``None`` for other methods (their ``masks`` stay ``None``). A method with a scattering front end
+    gets its default architecture and its ``scattering`` settings (:func:`resolve_scattering`); SuperMix gets
+    its ``supermix`` settings (:func:`resolve_supermix`; other methods' stay ``None``).
+    """
+    method = parse_method(config.method)
+    config = resolve_scattering(replace(config, data=resolve_data(config.data)),
+                                method.default_architecture(config.preset))
+    protocol = protocol_for(config.data)
+    masks = None
+    if mask_kind is not None:
+        masks = resolve_masks(replace(config.masks or MaskConfig(), kind=mask_kind), config.recipe, protocol)
+    resolved = replace(
+        config,
+        architecture=config.architecture or protocol.classifier,
+        batch_size=config.batch_size or protocol.classifier_batch_size,
+        lr=config.lr if config.lr is not None else protocol.classifier_lr,
+        weight_decay=config.weight_decay if config.weight_decay is not None else protocol.classifier_weight_decay,
+        repetition=config.repetition or protocol.classifier_repetition,
+        crop_padding=config.crop_padding if config.crop_padding is not None else protocol.crop_padding,
+        cutout_size=config.cutout_size or protocol.cutout_size,
+        masks=masks,
+        supermix=resolve_supermix(config.supermix or SuperMixConfig(), protocol.image_size)
+        if method.needs_teacher else None,
+    )
+    return replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "classifier")))
+
+
+def apply_preset(config: RunConfig, preset: str) -> RunConfig:
+    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it; a
+    SuperMix student's pool too)."""
+    if preset == "paper":
+        return replace(config, preset="paper")
+    if preset == "quick":
+        presets: dict[type, dict[str, Any]] = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
+                                               GlicoConfig: QUICK_GLICO}
+        values = presets[type(config)]
+        if isinstance(config, ClassifierConfig):
+            method = parse_method(config.method)
+            front_end = method.default_architecture("quick")
+            values = {**values, "architecture": front_end or values["architecture"]}
+            if method.needs_teacher:
+                values = {**values, "supermix": replace(config.supermix or SuperMixConfig(), **QUICK_SUPERMIX)}
+        return replace(config, preset="quick", **values)
+    raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
+
+
+def classifier_config(data: DataConfig, method: str, preset: str, **overrides: Any) -> ClassifierConfig:
+    """A classifier config for ``method`` with ``preset`` applied, then ``overrides`` (``None`` values are
+    ignored)."""
+    config = apply_preset(ClassifierConfig(data=data, method=method), preset)
+    return replace(config, **{key: value for key, value in overrides.items() if value is not None})

@@ -10,9 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from chimeramix.errors import ChimeraMixError
-from chimeramix.rundir import CHECKPOINTS
-from chimeramix.train.checkpoint import (
+from chimeramix.checkpoint import (
     KEEP,
     capture_rng_state,
     latest_checkpoint,
@@ -20,6 +18,8 @@ from chimeramix.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
+from chimeramix.errors import ChimeraMixError
+from chimeramix.rundir import CHECKPOINTS
 
 
 def make_objects() -> tuple[nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import safetensors.torch
 
+from chimeramix.checkpoint import latest_checkpoint
 from chimeramix.cli import build_parser
 from chimeramix.cli import experiments as experiments_cli
 from chimeramix.cli.generator import config_from
@@ -21,7 +22,6 @@ from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.runner import RunOptions, SweepReport
 from chimeramix.train import run as run_module
-from chimeramix.train.checkpoint import latest_checkpoint
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.generator import train_generator
 from conftest import CheckpointStop, Interrupt

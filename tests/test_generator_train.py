@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import chimeramix.train.generator as trainer
+from chimeramix.checkpoint import latest_checkpoint
 from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
@@ -18,7 +19,6 @@ from chimeramix.models.generator import MixingGenerator
 from chimeramix.resolution import apply_preset, resolve_generator
 from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE
 from chimeramix.train import run as run_module
-from chimeramix.train.checkpoint import latest_checkpoint
 from chimeramix.train.frozen_generator import generator_config, load_generator
 from chimeramix.train.generator import train_generator
 from chimeramix.train.objectives.adversarial import AdversarialObjective

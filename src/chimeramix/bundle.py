@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from chimeramix.checkpoint import latest_checkpoint, load_weights, save_weights
 from chimeramix.config import ClassifierConfig, to_dict
 from chimeramix.data.decode import RESIZE_RULE
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import read_json, write_json
 from chimeramix.models.classifiers import build_classifier
 from chimeramix.rundir import BUNDLE_MANIFEST, BUNDLE_WEIGHTS, RunFolder
-from chimeramix.train.checkpoint import latest_checkpoint, load_weights, save_weights
 
 BUNDLE_FORMAT = 1
 """Version of ``model.json``; bump on incompatible changes."""

@@ -4,7 +4,7 @@ A run folder holds, in the order they are written::
 
     config.json             the resolved config, the kind of run and the environment (first)
     segments.npz            Felzenszwalb segments of the split (segmentation masks only)
-    checkpoints/            atomic checkpoints (``chimeramix.train.checkpoint``)
+    checkpoints/            atomic checkpoints (``chimeramix.checkpoint``)
     log.csv                 one row per epoch
     *.png                   pictures (generators: compositions, masks, reconstructions)
     tensorboard/            event files, when asked for

@@ -11,11 +11,11 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
+from chimeramix.checkpoint import latest_checkpoint, load_weights
 from chimeramix.config import ClassifierConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.classifiers import build_classifier
 from chimeramix.rundir import RunFolder
-from chimeramix.train.checkpoint import latest_checkpoint, load_weights
 
 
 @dataclass

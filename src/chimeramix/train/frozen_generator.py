@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from chimeramix.checkpoint import load_weights
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
@@ -21,7 +22,6 @@ from chimeramix.protocol import train_set
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.segments import unflipped_segments
-from chimeramix.train.checkpoint import load_weights
 
 
 def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from chimeramix.checkpoint import save_weights
 from chimeramix.config import GeneratorConfig
 from chimeramix.data import repetition
 from chimeramix.errors import ChimeraMixError
@@ -29,7 +30,6 @@ from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
-from chimeramix.train.checkpoint import save_weights
 from chimeramix.train.fast import adam_options
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective

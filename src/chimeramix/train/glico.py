@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from chimeramix.checkpoint import save_weights
 from chimeramix.config import GlicoConfig
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
@@ -30,7 +31,6 @@ from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
-from chimeramix.train.checkpoint import save_weights
 from chimeramix.train.fast import adam_options, sgd_options
 from chimeramix.train.frozen_generator import load_glico
 from chimeramix.train.loop import train_runs

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from chimeramix.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from chimeramix.config import MACHINE, PACKABLE, RunConfig, differences, fields_with_role, flatten, to_dict
 from chimeramix.data import epoch_order
 from chimeramix.errors import ChimeraMixError
@@ -29,7 +30,6 @@ from chimeramix.fileio import atomic_write
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import environment
-from chimeramix.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from chimeramix.train.objectives import Objective
 
 

@@ -8,6 +8,7 @@ subprocesses started with this folder on PYTHONPATH) can import them. Each appen
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -50,6 +51,12 @@ def fake_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Non
     time.sleep(0.3)
     for job, run_dir in zip(jobs, run_dirs):
         _finish(run_dir, job)
+
+
+def logging_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
+    """Log an info line through the library's logger, as the trainers do once per epoch, then finish."""
+    logging.getLogger("chimeramix.train.loop").info("epoch line of %s", jobs[0].id)
+    fake_job(jobs, run_dirs, resume)
 
 
 def failing_generator_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
@@ -299,6 +306,21 @@ def test_progress_bars_in_a_worker_log_update_every_30_s(tmp_path: Path, monkeyp
     assert interval() == FILE_INTERVAL_S == 30  # in a file or a pipe: one line every 30 s
     with _output_to(tmp_path / "job.log"):  # what a sweep worker runs its job in
         assert interval() == LOG_PROGRESS_INTERVAL_S == 30
+
+
+def test_a_worker_log_holds_the_library_lines(tmp_path: Path) -> None:
+    """The trainers' info lines (epochs, SuperMix's pool) reach the job's log from a spawned worker (they were
+    lost: a worker's logging had no handler), and the logger is restored after the job."""
+    store = Store.create(tmp_path / "store")
+    jobs = [job for job in tiny_jobs("baseline") if job.kind == "classifier"]
+    assert run_sweep(store, jobs, LocalLauncher(1), job_fn=logging_job, progress=False, poll_s=0.1).complete
+    assert f"epoch line of {jobs[0].id}" in store.log_path(jobs[0].id).read_text()
+    logger = logging.getLogger("chimeramix")
+    before = logger.handlers[:], logger.level, logger.propagate
+    with _output_to(tmp_path / "job.log"):
+        logging.getLogger("chimeramix.train.loop").info("in process")
+    assert (logger.handlers, logger.level, logger.propagate) == before
+    assert "in process" in (tmp_path / "job.log").read_text()
 
 
 @pytest.mark.parametrize("workers", [1, 2])

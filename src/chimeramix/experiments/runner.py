@@ -206,7 +206,7 @@ def _output_to(log_path: Path) -> Iterator[TextIO]:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
-            with redirect_stdout(log), redirect_stderr(log):
+            with redirect_stdout(log), redirect_stderr(log), _library_lines_to(log):
                 yield log
         finally:
             log.flush()
@@ -214,6 +214,24 @@ def _output_to(log_path: Path) -> Iterator[TextIO]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+@contextmanager
+def _library_lines_to(log: TextIO) -> Iterator[None]:
+    """The library's lines (a trainer's epochs, SuperMix's pool, data notes) into ``log`` too, as the command line
+    shows them with ``--no-progress``: a spawned worker's logging has no handler, so they were lost. The job's
+    log is their only handler while it runs (a Ray worker runs several tasks one after another)."""
+    logger = logging.getLogger("chimeramix")
+    handler = logging.StreamHandler(log)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = logger.handlers[:], logger.level, logger.propagate
+    logger.handlers, logger.propagate = [handler], False
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved[0], saved[2]
+        logger.setLevel(saved[1])
 
 
 # ----------------------------------------------------------------------------------------------- coordinator

@@ -9,7 +9,7 @@ import pytest
 
 from chimeramix.cli import main
 from chimeramix.cli.common import check_estimate
-from chimeramix.config import ClassifierConfig, DataConfig
+from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import (
     DEFAULT_OVERHEAD_S,
@@ -17,6 +17,7 @@ from chimeramix.experiments.costs import (
     RunCost,
     estimate_cost,
     load_costs,
+    pool_mix_key,
     record_cost,
 )
 from chimeramix.experiments.plan import run_job
@@ -49,6 +50,28 @@ def test_a_finished_run_records_its_cost(tmp_path: Path) -> None:
     assert record_cost("classifier/x", {**result, "reused": True}, 26.0, path) is None
     path.write_text("{not json")
     assert load_costs("cpu", path) == {}  # a damaged cache: the defaults
+
+
+def test_a_supermix_pool_is_estimated_and_measured_per_mix(tmp_path: Path) -> None:
+    """A SuperMix student's pool (made before training, minutes on a CPU) is part of its estimate, and a finished
+    run records it as seconds per mix, apart from the run's fixed cost."""
+    config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix", architecture="wrn-16-2",
+                              epochs=2, supermix=SuperMixConfig(pool_per_image=3))
+    job = run_job(config)
+    key = "classifier/wrn-16-2/supermix-pool"
+    assert (job.cost_key, job.pool_mixes, pool_mix_key(key)) == (key, 300, key + "-mix")
+    cpu = DEFAULT_STEP_SECONDS["cpu"]
+    assert estimate_cost([job], "cpu").seconds == pytest.approx(
+        job.steps * cpu[key] + DEFAULT_OVERHEAD_S["cpu"]["classifier"] + 300 * cpu[key + "-mix"])
+    assert run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix",
+                                    supermix=SuperMixConfig(pool_per_image=0))).pool_mixes == 0  # on the fly
+    path = tmp_path / "costs.json"
+    result = {"steps": 100, "log": [{"seconds": 20.0}], "pack_size": 1, "environment": {"device": "cpu"},
+              "supermix_pool": {"mixes": 300, "seconds": 150.0, "batches": 12}}
+    assert record_cost(key, result, elapsed_s=180.0, path=path) == RunCost(0.2, 10.0)
+    measured = load_costs("cpu", path)
+    assert measured[key + "-mix"] == RunCost(0.5, 0.0)
+    assert estimate_cost([job], "cpu", measured=measured).seconds == pytest.approx(job.steps * 0.2 + 10 + 300 * 0.5)
 
 
 def test_commands_print_estimates_from_this_machines_costs(tiny_data_root: Path, tmp_path: Path,

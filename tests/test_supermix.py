@@ -268,6 +268,7 @@ def test_the_pool_is_made_once(tiny_data_root: Path, teacher: Path, tmp_path: Pa
     stored = torch.load(RunFolder(tmp_path).supermix_pool, weights_only=True)
     pool = stored["images"]
     assert stored["stats"] == run.supermix.pool_stats and 0 < stored["stats"]["mix_success"] <= 1
+    assert stored["stats"]["mixes"] == 40 and stored["stats"]["seconds"] > 0  # for the cost cache
     assert pool.dtype == torch.uint8 and pool.shape == (40, 3, 8, 8) and torch.equal(pool, run.supermix.pool)
     stamp = RunFolder(tmp_path).supermix_pool.stat().st_mtime_ns
 

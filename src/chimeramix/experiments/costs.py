@@ -58,13 +58,16 @@ def load_costs(device_kind: str, path: str | os.PathLike[str] | None = None) -> 
 def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
                 path: str | os.PathLike[str] | None = None) -> RunCost | None:
     """Record the cost of a finished run from its ``result`` and the ``elapsed_s`` seconds the job took in
-    all; returns it (``None`` for a pack, a reused result or a run without steps). Never fails a run: an
-    unwritable cache is skipped."""
+    all; returns it (``None`` for a pack, a reused result or a run without steps). A SuperMix pool in the
+    result (its ``seconds`` and ``mixes``) is recorded as a per-mix cost of its own and left out of the run's
+    fixed cost. Never fails a run: an unwritable cache is skipped."""
     log, steps = result.get("log") or [], int(result.get("steps") or 0)
     if result.get("reused") or int(result.get("pack_size", 1)) != 1 or not log or steps <= 0:
         return None
     training_s = float(log[-1]["seconds"])
-    cost = RunCost(seconds_per_step=training_s / steps, overhead_s=max(0.0, elapsed_s - training_s))
+    pool = result.get("supermix_pool") or {}
+    pool_s, mixes = float(pool.get("seconds") or 0.0), int(pool.get("mixes") or 0)
+    cost = RunCost(seconds_per_step=training_s / steps, overhead_s=max(0.0, elapsed_s - training_s - pool_s))
     device = str(result.get("environment", {}).get("device", "cpu"))
     file = Path(path) if path is not None else costs_path()
     try:
@@ -76,6 +79,8 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
                 everything = {}
             entries = everything.setdefault(machine("cuda" if device.startswith("cuda") else "cpu"), {})
             entries[cost_key] = asdict(cost)
+            if pool_s and mixes:  # a SuperMix pool made by this run: its seconds per mix
+                entries[pool_mix_key(cost_key)] = asdict(RunCost(seconds_per_step=pool_s / mixes, overhead_s=0.0))
             write_json(file, everything)
     except OSError:
         return None
@@ -83,6 +88,16 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
 
 
 # --------------------------------------------------------------------------------------------- estimates
+
+POOL_MIX = "supermix-pool-mix"
+"""The default cost key of one mix of a SuperMix pool, whatever the teacher."""
+
+
+def pool_mix_key(cost_key: str) -> str:
+    """The key of the per-mix cost of the pool of a job with ``cost_key``
+    (``classifier/wrn-16-2/supermix-pool`` -> ``classifier/wrn-16-2/supermix-pool-mix``)."""
+    return f"{cost_key}-mix"
+
 
 DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     "cpu": {
@@ -92,6 +107,9 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-2": 0.08,
         "classifier/wrn-16-2/supermix-pool": 0.1,
         "classifier/wrn-16-2/supermix-fly": 0.5,
+        "classifier/wrn-16-2/supermix-pool-mix": 0.7,
+        "classifier/wrn-16-8/supermix-pool-mix": 8.0,
+        POOL_MIX: 8.0,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50": 2.0,
         "classifier/scattering-wrn-2": 0.2,
@@ -105,6 +123,8 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-8": 0.007,
         "classifier/wrn-16-8/supermix-pool": 0.01,
         "classifier/wrn-16-8/supermix-fly": 0.1,
+        "classifier/wrn-16-8/supermix-pool-mix": 0.02,
+        POOL_MIX: 0.02,
         "classifier/resnet50": 0.03,
         "classifier/scattering-wrn-8": 0.012,
         "generator/64px-64ch-b64": 0.03,
@@ -115,13 +135,15 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     },
 }
 """Seconds per optimizer step by device and ``Job.cost_key``, for estimates before this machine has measured
-its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them).
+its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them); under
+the ``-mix`` keys (:func:`pool_mix_key`), seconds per mix of a SuperMix pool, made before training.
 
 CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
 generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152), and the quick
 scattering classifier on the loaded machine (``docs/scattering-quick``: 99 s for 500 steps); the others are rough
 extrapolations (SuperMix students: from their ratio to the baseline on a busy machine, ``docs/supermix-quick``;
-their pool is a fixed cost, measured after the first run). CUDA: the WRN-16-8 figure is the protocol's H100
+their pool's 0.5-1.0 s per mix under a quick WRN-16-2 teacher from ``docs/issue12-quick``; WRN-16-8's is scaled
+by its step). CUDA: the WRN-16-8 figure is the protocol's H100
 eager measurement at batch 10; the rest are guesses until measured on a GPU. Override any of them with
 ``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or ``generator`` (any architecture).
 """
@@ -149,7 +171,7 @@ def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] |
                   measured: dict[str, RunCost] | None = None) -> CostEstimate:
     """Sum the jobs' costs, one after another: each its steps times a per-step cost (``step_seconds``, else
     this machine's ``measured`` costs, else the ``device`` defaults) plus its fixed cost (measured, else the
-    default of its kind)."""
+    default of its kind), and a SuperMix student's pool mixes times a per-mix cost (found the same way)."""
     defaults = DEFAULT_STEP_SECONDS.get(device, {})
     given, measured = step_seconds or {}, measured or {}
     measured_steps = {key: cost.seconds_per_step for key, cost in measured.items()}
@@ -163,6 +185,10 @@ def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] |
             raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
         overhead = measured[key].overhead_s if key in measured else DEFAULT_OVERHEAD_S.get(device, {}).get(job.kind, 0)
         seconds += job.steps * per_step + overhead
+        if job.pool_mixes:
+            per_mix = next(costs[name] for costs in (given, measured_steps, defaults)
+                           for name in (pool_mix_key(key), POOL_MIX) if name in costs)
+            seconds += job.pool_mixes * per_mix
     generators = [job for job in jobs if job.kind == "generator"]
     classifiers = [job for job in jobs if job.kind == "classifier"]
     return CostEstimate(

@@ -86,15 +86,18 @@ class Job:
     """Id of the generator job a classifier job needs (SuperMix: its teacher's classifier job)."""
     steps: int = 0
     """Optimizer steps of the whole run (the cost estimate's unit)."""
+    pool_mixes: int = 0
+    """Mixes a SuperMix student makes for its pool before training (the estimate's other unit)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "config": self.config, "depends_on": self.depends_on,
-                "steps": self.steps}
+                "steps": self.steps, "pool_mixes": self.pool_mixes}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Job:
         return cls(id=values["id"], kind=values["kind"], config=values["config"],
-                   depends_on=values.get("depends_on"), steps=int(values.get("steps", 0)))
+                   depends_on=values.get("depends_on"), steps=int(values.get("steps", 0)),
+                   pool_mixes=int(values.get("pool_mixes", 0)))
 
     @property
     def cost_key(self) -> str:
@@ -136,7 +139,8 @@ def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
         kind, resolved = "classifier", resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    return Job(id=kind, kind=kind, config=_json_ready(to_dict(config)), steps=steps)
+    pool_mixes = _pool_mixes(resolved) if isinstance(resolved, ClassifierConfig) else 0
+    return Job(id=kind, kind=kind, config=_json_ready(to_dict(config)), steps=steps, pool_mixes=pool_mixes)
 
 
 def load_sweep_file(path: str | Path) -> SweepSpec:
@@ -256,7 +260,7 @@ def _classifier_job(spec: SweepSpec, data: DataConfig, method: str, generator_jo
     name = f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method}{_part(setting)}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
-               steps=steps)
+               steps=steps, pool_mixes=_pool_mixes(resolved))
 
 
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +273,12 @@ def _steps(data: DataConfig, epochs: int, batch_size: int, repetition_base: int)
     """``epochs * ceil(k * C * max(R // k, 1) / batch)``: the protocol's optimizer steps of one run."""
     repeats = repetition_factor(data.k, repetition_base)
     return epochs * steps_per_epoch(data.k * num_classes(data.dataset), repeats, batch_size)
+
+
+def _pool_mixes(resolved: ClassifierConfig) -> int:
+    """The mixes of a resolved SuperMix student's pool (0 without one)."""
+    per_image = resolved.supermix.pool_per_image if resolved.supermix is not None else 0
+    return per_image * resolved.data.k * num_classes(resolved.data.dataset) if per_image else 0
 
 
 def num_classes(dataset: str) -> int:

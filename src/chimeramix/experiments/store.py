@@ -123,7 +123,7 @@ class Store:
             plan = self.load_plan()
             for job in jobs:
                 known = plan.get(job.id)
-                if known is not None and _with_defaults(known).to_dict() != _with_defaults(job).to_dict():
+                if known is not None and _definition(known) != _definition(job):
                     raise ChimeraMixError(
                         f"job {job.id} is already in store {self.root} with a different definition (another "
                         "chimeramix version or config defaults); use a new store for this sweep"
@@ -223,6 +223,14 @@ class Store:
             holder = read_claim(path) if path.exists() else None
             if holder is not None and holder.pid == pid and holder.host == socket.gethostname():
                 path.unlink()
+
+
+def _definition(job: Job) -> dict[str, Any]:
+    """What must match for a job id to be the same job: all but the pool's size for estimates (plans written
+    before it existed lack it)."""
+    values = _with_defaults(job).to_dict()
+    values.pop("pool_mixes")
+    return values
 
 
 def _with_defaults(job: Job) -> Job:

@@ -21,6 +21,7 @@ cross-entropy over the rows is that sum), so the classifier's objective and loop
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,14 +141,17 @@ def make_pool(mixer: SuperMix, images: torch.Tensor, size: int, batch: int, rng:
 
 def pool_of(folder: RunFolder, mixer: SuperMix, data: TrainingSet, supermix: SuperMixConfig, seed: int
             ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The run's pool of mixes on the training device and how its making went: read from the run folder, or
-    made now (seeded by the split seed's own stream) and stored atomically; a stored pool is never made again."""
+    """The run's pool of mixes on the training device and how its making went (with its mixes and seconds):
+    read from the run folder, or made now (seeded by the split seed's own stream) and stored atomically; a
+    stored pool is never made again."""
     device = data.images.device
     size = supermix.pool_per_image * len(data.images)
     if not folder.supermix_pool.is_file():
         rng = make_rng(stream_seed(seed, POOL_STREAM), device)
+        started = time.perf_counter()
         images, stats = make_pool(mixer, data.images, size, supermix.pool_batch, rng)
-        made = {"images": images.cpu(), "stats": {**stats.summary(), "batches": stats.optimisations}}
+        made = {"images": images.cpu(), "stats": {**stats.summary(), "batches": stats.optimisations, "mixes": size,
+                                                  "seconds": round(time.perf_counter() - started, 3)}}
         atomic_write(folder.supermix_pool, lambda handle: torch.save(made, handle))
     stored = torch.load(folder.supermix_pool, map_location=device, weights_only=True)
     pool: torch.Tensor = stored["images"]

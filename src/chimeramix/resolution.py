@@ -23,7 +23,6 @@ from chimeramix.config import (
     GeneratorConfig,
     GlicoConfig,
     MaskConfig,
-    MaskKind,
     RunConfig,
     ScatteringConfig,
     SuperMixConfig,
@@ -109,21 +108,21 @@ def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfi
     return replace(supermix, mask_size=supermix.mask_size or max(image_size // 4, 1))
 
 
-def resolve_classifier(config: ClassifierConfig, mask_kind: MaskKind | None = None) -> ClassifierConfig:
-    """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config.
+def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
+    """Fill every ``None`` field from the dataset's protocol, the recipe and the method; returns a new config.
 
-    ``mask_kind``: the kind of the method's pixel-space masks (gridmix, segmix), whose settings the config
-    then holds; ``None`` for other methods (their ``masks`` stay ``None``). A method with a scattering front end
-    gets its default architecture and its ``scattering`` settings (:func:`resolve_scattering`); SuperMix gets
-    its ``supermix`` settings (:func:`resolve_supermix`; other methods' stay ``None``).
+    A method with pixel-space masks (gridmix, segmix) gets their settings in ``masks``; a method with a
+    scattering front end its default architecture and its ``scattering`` settings (:func:`resolve_scattering`);
+    SuperMix its ``supermix`` settings (:func:`resolve_supermix`). Other methods' stay ``None``.
     """
     method = parse_method(config.method)
     config = resolve_scattering(replace(config, data=resolve_data(config.data)),
                                 method.default_architecture(config.preset))
     protocol = protocol_for(config.data)
     masks = None
-    if mask_kind is not None:
-        masks = resolve_masks(replace(config.masks or MaskConfig(), kind=mask_kind), config.recipe, protocol)
+    if method.pixel_mask_kind is not None:
+        masks = resolve_masks(replace(config.masks or MaskConfig(), kind=method.pixel_mask_kind), config.recipe,
+                              protocol)
     resolved = replace(
         config,
         architecture=config.architecture or protocol.classifier,

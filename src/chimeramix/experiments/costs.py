@@ -176,19 +176,21 @@ def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] |
     given, measured = step_seconds or {}, measured or {}
     measured_steps = {key: cost.seconds_per_step for key, cost in measured.items()}
     seconds = 0.0
+
+    def unit_cost(key: str, fallback: str) -> float:
+        """Seconds per unit under ``key`` (else ``fallback``): given, else measured, else the default."""
+        found = next((costs[name] for costs in (given, measured_steps, defaults) for name in (key, fallback)
+                      if name in costs), None)
+        if found is None:
+            raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
+        return found
+
     for job in jobs:
         key = job.cost_key
-        candidates = (costs[name] for costs in (given, measured_steps, defaults) for name in (key, job.kind)
-                      if name in costs)
-        per_step = next(candidates, None)
-        if per_step is None:
-            raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
         overhead = measured[key].overhead_s if key in measured else DEFAULT_OVERHEAD_S.get(device, {}).get(job.kind, 0)
-        seconds += job.steps * per_step + overhead
+        seconds += job.steps * unit_cost(key, job.kind) + overhead
         if job.pool_mixes:
-            per_mix = next(costs[name] for costs in (given, measured_steps, defaults)
-                           for name in (pool_mix_key(key), POOL_MIX) if name in costs)
-            seconds += job.pool_mixes * per_mix
+            seconds += job.pool_mixes * unit_cost(pool_mix_key(key), POOL_MIX)
     generators = [job for job in jobs if job.kind == "generator"]
     classifiers = [job for job in jobs if job.kind == "classifier"]
     return CostEstimate(

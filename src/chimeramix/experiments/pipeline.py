@@ -56,10 +56,12 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
         runs.append((generator, generator_dir))
         config = replace(config, generator=str(generator_dir))
     elif method.needs_teacher:
-        # a student with a scattering front end learns from a plain baseline: the preset's network, not its own
-        plain = apply_preset(ClassifierConfig(data=config.data, method="baseline"), config.preset).architecture
+        architecture = config.architecture
+        if method.front_end:  # the teacher of a scattering student is a plain baseline: the preset's network
+            architecture = apply_preset(ClassifierConfig(data=config.data, method="baseline"),
+                                        config.preset).architecture
         teacher = replace(config, method="baseline", teacher=None, supermix=None, scattering=None,
-                          architecture=plain if method.front_end else config.architecture)
+                          architecture=architecture)
         teacher_dir = out_dir / run_name("classifier", config.data, "baseline", config.preset, config.recipe)
         runs.append((teacher, teacher_dir))
         config = replace(config, teacher=str(teacher_dir))

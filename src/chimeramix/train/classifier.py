@@ -69,7 +69,7 @@ def resolve(config: ClassifierConfig) -> ClassifierConfig:
             raise ChimeraMixError("the scattering recipe psn cycles SGD's momentum (OneCycle), which the fast path's "
                                   "CUDA graphs would freeze at capture; drop --fast for it")
         method = psn_augmentation(method)
-    resolved = resolve_classifier(replace(config, method=method.name), mask_kind=method.pixel_mask_kind)
+    resolved = resolve_classifier(replace(config, method=method.name))
     architecture = str(resolved.architecture)
     if method.front_end and not is_scattering_architecture(architecture):
         raise ChimeraMixError(f"method {method.name!r} trains a scattering front end, which needs the architecture "

@@ -42,9 +42,9 @@ def data(root: Path, seed: int) -> DataConfig:
 
 
 def tiny_generator(root: Path, seed: int, **changes: Any) -> GeneratorConfig:
-    """A 4-channel generator, 3 steps per epoch."""
+    """A 4-channel generator, 3 steps per epoch, in fp32 (a CPU pack's precision) on every CPU."""
     values: dict[str, Any] = {"blocks": 2, "mix_after": 1, "base_channels": 4, "batch_size": 8, "repetition": 2,
-                              "epochs": 1, "checkpoint_every": 1, "device": "cpu", **changes}
+                              "epochs": 1, "checkpoint_every": 1, "device": "cpu", "amp": False, **changes}
     return GeneratorConfig(data=data(root, seed), **values)
 
 
@@ -58,11 +58,12 @@ def generators(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def tiny(root: Path, seed: int, generators: dict[int, Path], **changes: Any) -> ClassifierConfig:
-    """ChimeraMix+Grid without dropout, WRN-10-1, 2 epochs of 5 steps."""
+    """ChimeraMix+Grid without dropout, WRN-10-1, 2 epochs of 5 steps, in fp32 (a CPU pack's precision: lone runs
+    compare with packs) on every CPU."""
     values: dict[str, Any] = {"method": "chimeramix-grid", "generator": str(generators[seed]),
                               "architecture": "wrn-10-1", "dropout": 0.0, "epochs": 2, "repetition": 4,
                               "batch_size": 8, "cutout_size": 4, "checkpoint_every": 1, "device": "cpu",
-                              **changes}
+                              "amp": False, **changes}
     return ClassifierConfig(data=data(root, seed), **values)
 
 

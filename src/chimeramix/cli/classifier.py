@@ -86,7 +86,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                            help="also evaluate the test set every so many epochs, for curves only")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
     overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
-    overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    overrides.add_argument("--no-amp", action="store_true",
+                           help="float32 throughout: no bf16 autocast (on CUDA and on CPUs with native bf16)")
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
@@ -216,6 +217,7 @@ def summary(result: dict[str, Any], run_dir: Path) -> str:
                      f"{100 * metrics['accuracy_cifair10_kept']:.2f} %")
     reused = ", reused: it had finished before" if result.get("reused") else ""
     network = f"{config['architecture']}, {result['parameters']:,} parameters, " if "parameters" in result else ""
+    network += f"{config.get('precision') or 'fp32'}, "
     return (f"{result['method']} on {data['dataset']} (k = {data['k']}, seed {data['seed']}, "
             f"{config['preset']} preset, {network}{result['steps']} steps, {result['wall_seconds']:.0f} s{reused}): "
             f"{', '.join(parts)}\nresult: {run_dir / RESULT_FILE}")

@@ -72,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="whose segments are the regions: the first image's (default) or a random one's")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
     overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
-    overrides.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    overrides.add_argument("--no-amp", action="store_true",
+                           help="float32 throughout: no bf16 autocast (on CUDA and on CPUs with native bf16)")
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
     overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
@@ -148,13 +149,14 @@ def run_train(args: argparse.Namespace) -> int:
                 time.perf_counter() - started)
     final, first = result["final"], result["first_epoch"]
     trained = "reused (it had finished before)" if result.get("reused") else "trained"
+    precision = result["config"].get("precision") or "fp32"
     if args.kind == "glico":
-        print(f"GLICO stage 1 {trained} ({result['epochs']} epochs, {result['steps']} steps, "
+        print(f"GLICO stage 1 {trained} ({result['epochs']} epochs, {result['steps']} steps, {precision}, "
               f"{result['wall_seconds']:.0f} s): reconstruction distance {first['rec']:.4f} in the first epoch, "
               f"{final['rec']:.4f} in the last; classification loss {final['ce']:.4f}\n"
               f"result: {args.out / RESULT_FILE}")
         return 0
-    print(f"generator {trained} ({result['epochs']} epochs, {result['steps']} steps, "
+    print(f"generator {trained} ({result['epochs']} epochs, {result['steps']} steps, {precision}, "
           f"{result['wall_seconds']:.0f} s): reconstruction loss {first['rec']:.4f} in the first epoch, "
           f"{final['rec']:.4f} in the last; Laplacian {final['lap']:.4f}, adversarial {final['adv']:.4f}, "
           f"discriminator {final['loss_d']:.4f}\nresult: {args.out / RESULT_FILE}")

@@ -183,7 +183,10 @@ class GeneratorConfig:
     """Epochs between checkpoints (and pictures); the last epoch always writes one."""
     device: str = role_field("auto", MACHINE, SWEEP)
     amp: bool = True
-    """bf16 autocast on CUDA; ignored on CPU."""
+    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    precision: str | None = role_field(None, MACHINE)
+    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
+    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
     tensorboard: bool = role_field(False, MACHINE)
     fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
@@ -240,6 +243,10 @@ class ClassifierConfig:
     checkpoint_every: int = role_field(10, MACHINE)
     device: str = role_field("auto", MACHINE, SWEEP)
     amp: bool = True
+    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    precision: str | None = role_field(None, MACHINE)
+    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
+    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
     tensorboard: bool = role_field(False, MACHINE)
     fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
@@ -284,6 +291,10 @@ class GlicoConfig:
     checkpoint_every: int = role_field(10, MACHINE)
     device: str = role_field("auto", MACHINE, SWEEP)
     amp: bool = True
+    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    precision: str | None = role_field(None, MACHINE)
+    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
+    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
     tensorboard: bool = role_field(False, MACHINE)
     fast: bool = role_field(False, MACHINE, SWEEP)
     preset: str = role_field("paper", SWEEP)

@@ -26,17 +26,27 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.masks import blend, resize_mask
 
 
+class ReflectionPad(nn.ReflectionPad2d):
+    """Reflection padding that keeps its input's dtype under autocast. CPU autocast runs reflection padding in
+    float32, so every padded bf16 activation would be cast up and the convolution after it would cast it back
+    down: the same values (padding only copies them) at about a tenth of a bf16 generator step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return super().forward(x)
+
+
 class ResidualBlock(nn.Module):
     """x + IN(conv(ReLU(IN(conv(x))))) with reflect-padded 3x3 convs."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1),
+            ReflectionPad(1),
             nn.Conv2d(channels, channels, 3),
             nn.InstanceNorm2d(channels),
             nn.ReLU(inplace=True),
-            nn.ReflectionPad2d(1),
+            ReflectionPad(1),
             nn.Conv2d(channels, channels, 3),
             nn.InstanceNorm2d(channels),
         )
@@ -81,7 +91,7 @@ class MixingGenerator(nn.Module):
         c = base_channels
         decoder_blocks = blocks - mix_after if architecture == "paper" else 0
         self.encoder = nn.Sequential(
-            nn.ReflectionPad2d(3),
+            ReflectionPad(3),
             *conv_norm_relu(nn.Conv2d(3, c, 7), c),
             *conv_norm_relu(nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), 2 * c),
             *conv_norm_relu(nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1), 4 * c),
@@ -91,7 +101,7 @@ class MixingGenerator(nn.Module):
             *(ResidualBlock(4 * c) for _ in range(decoder_blocks)),
             *conv_norm_relu(upsample(4 * c, 2 * c, architecture), 2 * c),
             *conv_norm_relu(upsample(2 * c, c, architecture), c),
-            nn.ReflectionPad2d(3),
+            ReflectionPad(3),
             nn.Conv2d(c, 3, 7),
             nn.Tanh(),
         )

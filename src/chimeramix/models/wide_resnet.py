@@ -17,6 +17,18 @@ from torch import nn
 from chimeramix.errors import ChimeraMixError
 
 
+class Dropout(nn.Dropout):
+    """Dropout that draws its CPU masks with ``torch.rand_like`` (float32 uniforms, kept where ``>= p``) instead of
+    ``bernoulli_``, which on a CPU is about twice as slow and took a quarter of a bf16 WRN-16-2 step at batch 10.
+    The same distribution and scale (kept units times 1 / (1 - p)); other devices use PyTorch's own kernel."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p in (0, 1) or x.device.type != "cpu":
+            return super().forward(x)
+        scale = (torch.rand_like(x, dtype=torch.float32) >= self.p).to(x.dtype).mul_(1 / (1 - self.p))
+        return x * scale
+
+
 class BasicBlock(nn.Module):
     """BN-ReLU-conv3x3-(dropout)-BN-ReLU-conv3x3 plus a shortcut (1x1 conv when the shape changes)."""
 
@@ -25,7 +37,7 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, padding=1, bias=False)
         self.shortcut: nn.Module | None = None
         if stride != 1 or in_channels != out_channels:

@@ -44,7 +44,7 @@ from chimeramix.models.scattering_wrn import ScatteringClassifier
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
+from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
 from chimeramix.segments import unflipped_segments
 from chimeramix.train.fast import GraphedPairMixing, sgd_options
 from chimeramix.train.frozen_generator import check_generator, pair_composer
@@ -119,7 +119,7 @@ class ClassifierRun(TrainingRun):
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
-        return autocast_dtype(self.device, self.config.amp)
+        return autocast_dtype(self.config.precision)
 
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (self.supermix or self.augmentation)(positions, self.rng)
@@ -180,13 +180,14 @@ def open_classifier_run(
     finished = check_run_dir(config, folder, resume, "classifier")
     if finished is not None:
         return finished
+    device = select_device(config.device)
+    config = replace(config, precision=run_precision(config, device))
     if config.batch_size is None or config.repetition is None or config.lr is None:
         raise ValueError("open_classifier_run resolves the config first")
     if method.needs_generator:
         check_generator(config, method)
     if method.needs_teacher:
         check_teacher(config)
-    device = select_device(config.device)
     data = load_training_set(config.data, device)
     test = load_data_split(config.data, "test")
     if not folder.config_file.is_file():
@@ -201,7 +202,7 @@ def open_classifier_run(
         height, width = data.images.shape[-2:]
         check_image_size(height, width, model.front.J)
     criterion = _criterion(method, config, data.num_classes).to(device)
-    objective = ClassifierObjective(model, criterion, autocast_dtype(device, config.amp))
+    objective = ClassifierObjective(model, criterion, autocast_dtype(config.precision))
     optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
                                 momentum=config.momentum, nesterov=config.nesterov,
                                 **(sgd_options(device) if config.fast else {}))
@@ -250,7 +251,7 @@ def _supermix(config: ClassifierConfig, augmentation: Augmentation, data: Traini
               device: torch.device) -> SuperMixBatches:
     """SuperMix's batches under the run's teacher; its pool (made once, then read) and its picture."""
     assert config.supermix is not None
-    mixer = teacher_mixer(config, device, autocast_dtype(device, config.amp))
+    mixer = teacher_mixer(config, device, autocast_dtype(config.precision))
     if not folder.picture("supermix").is_file():
         save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
     pool, made = None, None
@@ -272,7 +273,7 @@ def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, fo
     was trained with; glico: its interpolations), or in pixel space with the config's masks (gridmix, segmix);
     ``None`` otherwise. The released stage order mixes at the generator's working size (``align_corners=True``)."""
     released = config.stage_order == "released"
-    amp = autocast_dtype(device, config.amp)
+    amp = autocast_dtype(config.precision)
     if method.needs_generator:
         composer = pair_composer(str(config.generator), data, device, segments_file=folder.segments,
                                  autocast_dtype=amp, align_corners=released)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
@@ -29,7 +29,7 @@ from chimeramix.models.generator import MixingGenerator
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
+from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
 from chimeramix.train.fast import adam_options
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective
@@ -96,13 +96,14 @@ def open_generator_run(
     finished = check_run_dir(config, folder, resume, "generator")
     if finished is not None:
         return finished
+    device = select_device(config.device)
+    config = replace(config, precision=run_precision(config, device))
     if config.batch_size is None or config.repetition is None or config.working_size is None:
         raise ValueError("open_generator_run resolves the config first")
     if config.working_size < MIN_WORKING_SIZE or config.working_size % 4:
         raise ChimeraMixError(f"the generator's working size must be a multiple of 4 of at least {MIN_WORKING_SIZE} "
                               f"px (the discriminator halves it four times), got {config.working_size}; pass "
                               "--working-size 32 or more")
-    device = select_device(config.device)
     data = load_pair_data(config, folder, device)
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
@@ -124,7 +125,7 @@ def open_generator_run(
 
 
 def _autocast(device: torch.device, config: GeneratorConfig) -> Any:
-    dtype = autocast_dtype(device, config.amp)
+    dtype = autocast_dtype(config.precision)
 
     def autocast() -> AbstractContextManager[Any]:  # graph capture needs autocast's weight cache off
         return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,

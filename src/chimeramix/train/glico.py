@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,7 +30,7 @@ from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, slerp
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, seed_everything, select_device, stream_seed
+from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
 from chimeramix.train.fast import adam_options, sgd_options
 from chimeramix.train.frozen_generator import load_glico
 from chimeramix.train.loop import train_runs
@@ -100,10 +100,11 @@ def open_glico_run(config: GlicoConfig, run_dir: str | os.PathLike[str], *, resu
     finished = check_run_dir(config, folder, resume, "glico")
     if finished is not None:
         return finished
+    device = select_device(config.device)
+    config = replace(config, precision=run_precision(config, device))
     if config.batch_size is None or config.repetition is None:
         raise ValueError("open_glico_run resolves the config first")
     distance = reconstruction_distance(config.distance, config.perceptual_weights)  # checks the weights first
-    device = select_device(config.device)
     data = load_training_set(config.data, device)
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
@@ -127,7 +128,7 @@ def open_glico_run(config: GlicoConfig, run_dir: str | os.PathLike[str], *, resu
 
 
 def _autocast(device: torch.device, config: GlicoConfig) -> Any:
-    dtype = autocast_dtype(device, config.amp)
+    dtype = autocast_dtype(config.precision)
 
     def autocast() -> AbstractContextManager[Any]:
         return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,

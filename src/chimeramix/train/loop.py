@@ -8,8 +8,9 @@ Every trainer (classifier, mixing generator, and those that build on them) is a
   (:class:`RunGroup`, :mod:`chimeramix.train.stacking`), handed back to each run at every epoch's end so that
   its checkpoints, pictures and result are its own;
 - the fast path (``config.fast``): the step as a CUDA graph (:class:`~chimeramix.train.fast.GraphedFunction`),
-  batches prepared on a side stream, and for a lone run on CUDA channels-last modules and inputs (a pack's
-  inputs are 5-D); on a CPU the fast path is the reference path;
+  batches prepared on a side stream, and for a lone run channels-last modules and inputs (a pack's inputs are
+  5-D); on a CPU the fast path is the reference path, and a lone run is channels-last on either path (its
+  convolutions are 5-15 % faster so, in float32 and bf16: ``benchmarks/steps.py --device cpu``);
 - NaN checks after every step on the reference path (the fast path does not wait for every step's losses: it
   checks per epoch, as every path does), progress bars, the per-epoch log, checkpoints (``end_epoch``), and
   the result (``finish``).
@@ -53,7 +54,7 @@ class RunGroup:
         for run in self.runs:
             run.pack_size = len(self.runs)
         self.step_function = type(first.objective).step
-        self.channels_last = len(self.runs) == 1 and first.config.fast and first.device.type == "cuda"
+        self.channels_last = len(self.runs) == 1 and (first.device.type == "cpu" or first.config.fast)
         self.module: Any
         if len(self.runs) == 1:
             self.module = first.objective

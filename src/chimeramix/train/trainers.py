@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
 
 from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, differences
 from chimeramix.errors import ChimeraMixError
+from chimeramix.runtime import run_precision, select_device
 from chimeramix.train import classifier, generator, glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.run import TrainingRun
@@ -88,6 +89,9 @@ def train_pack(
     if len(configs) != len(run_dirs) or not configs:
         raise ValueError("training needs one run folder per config, and at least one config")
     check_packable(configs)
+    if len(configs) > 1:  # a pack's precision is decided for the pack (see runtime.choose_precision)
+        configs = [replace(config, precision=run_precision(config, select_device(config.device), packed=True))
+                   for config in configs]
     trainer = trainer_of(configs[0])
     opened = [trainer.open(config, run_dir, resume=resume) for config, run_dir in zip(configs, run_dirs)]
     results = {index: run for index, run in enumerate(opened) if not isinstance(run, TrainingRun)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from chimeramix.budget import budget_minutes, generator_values
 from chimeramix.config import (
     BUILTIN_FOLDER_SIZE,
     PSN_CLASSIFIER,
@@ -32,7 +33,7 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.registry import parse_method
-from chimeramix.protocol import FOLDER_PREFIX, choose_folder_image_size, recipe_values
+from chimeramix.protocol import FOLDER_PREFIX, choose_folder_image_size, dataset_entry, recipe_values
 
 
 def resolve_data(data: DataConfig) -> DataConfig:
@@ -51,6 +52,16 @@ def resolve_data(data: DataConfig) -> DataConfig:
         return resolved
     size, reason = choose_folder_image_size(facts.median_side)
     return replace(resolved, folder_image_size=size, image_size_choice=reason)
+
+
+def num_classes(dataset: str) -> int:
+    """Number of classes of a built-in dataset (the registry's), or of a ``folder:PATH`` dataset (its
+    sub-folders)."""
+    if dataset.startswith(FOLDER_PREFIX):
+        from chimeramix.data.folder import folder_path, list_folder  # reads the folder: only when planning it
+
+        return len(list_folder(folder_path(dataset)).classes)
+    return dataset_entry(dataset).num_classes
 
 
 def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
@@ -141,9 +152,10 @@ def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
     """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it; a
-    SuperMix student's pool too)."""
-    if preset == "paper":
-        return replace(config, preset="paper")
+    SuperMix student's pool too). A budget's label (``20min``) keeps the protocol's values: its plan
+    (:mod:`chimeramix.experiments.budget`) sets the networks and the steps."""
+    if preset == "paper" or budget_minutes(preset) is not None:
+        return replace(config, preset=preset)
     if preset == "quick":
         presets: dict[type, dict[str, Any]] = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
                                                GlicoConfig: QUICK_GLICO}
@@ -156,6 +168,22 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
                 values = {**values, "supermix": replace(config.supermix or SuperMixConfig(), **QUICK_SUPERMIX)}
         return replace(config, preset="quick", **values)
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
+
+
+def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
+    """The generator config that a ChimeraMix classifier config needs: its data, recipe, preset, device,
+    precision and path, the method's masks, and under a budget the budget's generator (networks and steps,
+    :func:`chimeramix.budget.generator_values`)."""
+    masks = parse_method(config.method).generator_masks
+    generator = apply_preset(GeneratorConfig(data=config.data, masks=masks, recipe=config.recipe, device=config.device,
+                                             amp=config.amp, precision=config.precision, fast=config.fast),
+                             config.preset)
+    if config.budget is None:
+        return generator
+    data = resolve_data(config.data)
+    values = generator_values(config.budget, protocol_for(data).image_size, data.k * num_classes(data.dataset),
+                              data.k)
+    return replace(generator, data=data, budget=config.budget, **values)
 
 
 def classifier_config(data: DataConfig, method: str, preset: str, **overrides: Any) -> ClassifierConfig:

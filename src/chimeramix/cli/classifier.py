@@ -14,6 +14,7 @@ import numpy as np
 from chimeramix.cli.common import (
     RERUN_HINT,
     RESUME_HINT,
+    add_budget_argument,
     add_data_arguments,
     add_yes_argument,
     check_estimate,
@@ -23,6 +24,7 @@ from chimeramix.cli.common import (
     estimate_seconds,
 )
 from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, SuperMixConfig
+from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import method_names
 from chimeramix.resolution import apply_preset, classifier_config
 from chimeramix.rundir import RESULT_FILE
@@ -56,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_run_arguments(run)
     run.add_argument("--out", type=Path, default=Path("runs"), metavar="DIR",
                      help="folder of the run directories (default: runs); finished runs there are reused")
+    add_budget_argument(run)
     run.set_defaults(handler=run_run, interrupt_hint=RERUN_HINT)
 
 
@@ -64,7 +67,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="baseline",
                         help=f"{', '.join(method_names())}; combine with '+', e.g. "
                         "chimeramix-seg+trivialaugment (default: baseline); `run` takes several, comma-separated")
-    parser.add_argument("--preset", choices=("paper", "quick"), default="paper",
+    parser.add_argument("--preset", choices=("paper", "quick"), default=None,
                         help="paper: the full protocol; quick: a short CPU-sized run (default: paper)")
     parser.add_argument("--recipe", choices=("paper", "released"), default=None,
                         help="paper: the paper's text; released: the authors' code (default: paper; see README)")
@@ -122,12 +125,12 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
     supermix = {name: getattr(args, f"supermix_{name}") for name in SUPERMIX_OVERRIDES}
     if any(value is not None for value in supermix.values()):
         values["supermix"] = SuperMixConfig(**{name: value for name, value in supermix.items() if value is not None})
-    return classifier_config(data, args.method, args.preset, **values, **extra)
+    return classifier_config(data, args.method, args.preset or "paper", **values, **extra)
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from chimeramix.experiments.costs import record_cost
-    from chimeramix.experiments.plan import cost_key, run_job
+    from chimeramix.experiments.costs import cost_key, record_cost
+    from chimeramix.experiments.plan import run_job
     from chimeramix.rundir import RunFolder
     from chimeramix.train.classifier import train_classifier
 
@@ -164,6 +167,8 @@ def run_run(args: argparse.Namespace) -> int:
         args.method = method.strip()
         for seed in range(args.folds) if args.folds else [data.seed]:  # with folds, split seed s tests on fold s
             configs.append(config_from(args, replace(data, seed=seed)))
+    if args.budget is not None:
+        configs = budgeted(configs, args)
     pending, quick = {}, {}
     for config in configs:
         for (run, folder), (quick_run, _) in zip(experiment_runs(config, args.out),
@@ -181,6 +186,27 @@ def run_run(args: argparse.Namespace) -> int:
     if len(results) > 1:
         print(comparison(results))
     return 0
+
+
+def budgeted(configs: list[ClassifierConfig], args: argparse.Namespace) -> list[ClassifierConfig]:
+    """``run --budget``: every config planned within the budget on this machine (or with the plan its runs
+    started with), each plan printed."""
+    from chimeramix.experiments.budget import check_budget_overrides, describe_plan
+    from chimeramix.experiments.costs import CostBook
+    from chimeramix.experiments.pipeline import plan_experiment
+
+    if args.preset:
+        raise ChimeraMixError("--budget replaces --preset: give one of them")
+    check_budget_overrides({name: value for name in ("architecture", "epochs", "repetition", "checkpoint_every")
+                            if (value := getattr(args, name)) is not None}, {})
+    book = CostBook.of_this_machine(device_kind(configs[0].device))
+    planned = []
+    for config in configs:
+        config, kept = plan_experiment(config, args.budget, args.out, book)
+        text = describe_plan(config)
+        print(text.replace(":\n", " (kept from the runs it started):\n", 1) if kept else text, flush=True)
+        planned.append(config)
+    return planned
 
 
 def comparison(results: list[dict[str, Any]]) -> str:

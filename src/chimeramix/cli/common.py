@@ -77,6 +77,13 @@ def data_config(args: argparse.Namespace) -> DataConfig:
     return data
 
 
+def add_budget_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--budget", type=float, default=None, metavar="MINUTES",
+                        help="plan every job (the generator it needs included) to finish within MINUTES on this "
+                             "machine, from its measured step costs (a first run measures them); instead of "
+                             "--preset. The plan is printed and saved with the runs")
+
+
 LONG_RUN_S = 3 * 3600.0
 """On a CPU, runs estimated to take longer than this need a confirmation (or ``--yes``)."""
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 
+from chimeramix.budget import budget_preset
 from chimeramix.cli.common import (
     SWEEP_HINT,
+    add_budget_argument,
     add_data_root_argument,
     add_folder_arguments,
     add_yes_argument,
@@ -22,11 +24,12 @@ from chimeramix.config import ClassifierConfig, GeneratorConfig, merge, parse_in
 from chimeramix.data.datasets import prepared_file
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import AXES
-from chimeramix.experiments.costs import CostEstimate, estimate_cost, load_costs
+from chimeramix.experiments.budget import describe_plans, kept_budgets, measure_sweep_costs
+from chimeramix.experiments.costs import CostBook, CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
 from chimeramix.experiments.plots import plot_tables
-from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, plan_tasks, run_sweep
+from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, available_cores, plan_tasks, run_sweep
 from chimeramix.experiments.sensitivity import axis_tables, plot_axis_tables, render_axis_tables
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import ResultTable, build_tables, cell_text, load_results, render
@@ -54,6 +57,7 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     sweep.add_argument("--k", default=None, help="images per class, e.g. 5,10,20,30,50,100")
     sweep.add_argument("--seeds", default=None, help="split seeds, e.g. 0-4")
     sweep.add_argument("--preset", choices=("paper", "quick"), default=None, help="default: paper")
+    add_budget_argument(sweep)
     sweep.add_argument("--recipe", choices=("paper", "released"), default=None,
                        help="paper: the paper's text; released: the authors' code (default: paper; see README)")
     sweep.add_argument("--generator-axis", action="append", default=[], metavar="AXIS=V,V,...",
@@ -115,7 +119,8 @@ def _register_compare(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     compare.add_argument("--seeds", default="0-2", help="split seeds (default 0-2; with --folds: the folds)")
     compare.add_argument("--k", type=int, default=None,
                          help="training images per class (folders: default every image of the smallest class)")
-    compare.add_argument("--preset", choices=("paper", "quick"), default="paper", help="default: paper")
+    compare.add_argument("--preset", choices=("paper", "quick"), default=None, help="default: paper")
+    add_budget_argument(compare)
     compare.add_argument("--recipe", choices=("paper", "released"), default=None)
     compare.add_argument("--store", type=Path, default=None,
                          help="results store (default: runs/compare-<dataset>, see the output)")
@@ -158,16 +163,25 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
     """Plan ``spec``, print the plan and its estimate, then run it into ``args.store`` (the execution options
     of :func:`_add_execution_arguments`); the exit code (1: some jobs did not finish)."""
-    jobs = plan_sweep(spec)
+    store = Store(args.store)
+    device = _estimate_device(args)
+    step_seconds = _key_values(args.step_seconds, "--step-seconds")
+    book, kept = None, {}
+    if spec.budget is not None:
+        book = CostBook.of_this_machine(device, step_seconds)
+        kept = kept_budgets(store.load_plan().values())
+        if not args.dry_run:
+            threads = max(1, available_cores() // args.workers) if args.launcher == "local" else int(args.cpus_per_job)
+            measure_sweep_costs(spec, book, kept, threads)
+    jobs = plan_sweep(spec, book, kept)
+    if spec.budget is not None:
+        print(describe_plans(jobs, kept))
     for flag, size in (("--workers", args.workers), ("--pack", args.pack), ("--generator-pack", args.generator_pack)):
         if size is not None and size < 1:
             raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
                          generator_pack=args.generator_pack, stale_after_s=args.stale_after)
-    store = Store(args.store)
     pending = [job for job in jobs if not store.is_finished(job.id)]
-    device = _estimate_device(args)
-    step_seconds = _key_values(args.step_seconds, "--step-seconds")
     slots = args.workers if args.launcher == "local" else None
     cost = estimate_cost(pending, device, step_seconds, measured=load_costs(device))
     print(_plan_summary(jobs, pending, cost, device, slots))
@@ -175,7 +189,7 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
         for dataset in spec.datasets:  # before any worker starts: a missing dataset would fail every job
             if not dataset.startswith(FOLDER_PREFIX):
                 prepared_file(train_set(dataset), "train", args.data_root)
-        quick = None if spec.preset == "quick" else estimate_cost(
+        quick = None if spec.preset == "quick" or spec.budget is not None else estimate_cost(
             plan_sweep(replace(spec, preset="quick")), device, step_seconds, measured=load_costs(device)).seconds
         check_estimate(cost.seconds / (slots or 1), device, args.yes, quick and quick / (slots or 1))
         store = Store.create(args.store)
@@ -246,6 +260,10 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
         spec.seeds = parse_int_list(args.seeds)
     if args.preset:
         spec.preset = args.preset
+    if args.budget is not None:
+        if args.preset:
+            raise ChimeraMixError("--budget replaces --preset: give one of them")
+        spec.budget, spec.preset = args.budget, budget_preset(args.budget)
     if args.recipe:
         spec.recipe = args.recipe
     generator = _key_values(args.generator_set, "--generator-set")

@@ -135,8 +135,8 @@ def config_from(args: argparse.Namespace) -> GeneratorConfig:
 
 def run_train(args: argparse.Namespace) -> int:
     from chimeramix.cli.classifier import announce
-    from chimeramix.experiments.costs import record_cost
-    from chimeramix.experiments.plan import cost_key, run_job
+    from chimeramix.experiments.costs import cost_key, record_cost
+    from chimeramix.experiments.plan import run_job
     from chimeramix.train.trainers import train_pack
 
     config: GeneratorConfig | GlicoConfig = glico_config_from(args) if args.kind == "glico" else config_from(args)

@@ -146,6 +146,29 @@ class SuperMixConfig:
 
 
 @dataclass
+class BudgetConfig:
+    """How a job was planned to finish within a time budget (``--budget MINUTES``, :mod:`chimeramix.budget`): its
+    runs' steps and the costs on the machine that planned them. The run configs hold what this plan chose
+    (networks, epochs, repetition), so a budgeted run is reproduced from its config on any machine; this record
+    says where those values came from, and it is the same in the generator's config and the classifier's."""
+
+    minutes: float = 20.0
+    """The job's wall-time budget, the generator it needs included."""
+    generator_steps: int = 0
+    """Steps of the generator that the method needs (0: none)."""
+    classifier_steps: int = 0
+    generator_step_s: float = 0.0
+    """Seconds per generator step on the planning machine (0: no generator)."""
+    classifier_step_s: float = 0.0
+    fixed_s: float = 0.0
+    """Seconds of the job's runs besides their steps (start-up, data, the final evaluation, pictures)."""
+    planned_s: float = 0.0
+    """The job's planned wall time: ``fixed_s`` plus steps times seconds per step."""
+    costs: str = ""
+    """Where the costs came from: this machine's measurements (``measured on HOST/cpu``) or the defaults."""
+
+
+@dataclass
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
@@ -191,6 +214,8 @@ class GeneratorConfig:
     fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
     preset: str = role_field("paper", SWEEP)
+    budget: BudgetConfig | None = role_field(None, MACHINE)
+    """The time-budget plan this run belongs to (``None``: a preset's run)."""
 
     @property
     def feature_size(self) -> int:
@@ -251,6 +276,8 @@ class ClassifierConfig:
     fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
     preset: str = role_field("paper", SWEEP)
+    budget: BudgetConfig | None = role_field(None, MACHINE)
+    """The time-budget plan this run belongs to (``None``: a preset's run)."""
 
 
 @dataclass

@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
+from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, SuperMixConfig, from_dict, protocol_for
 from chimeramix.data.datasets import user_cache_dir
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import write_json
+from chimeramix.methods.registry import parse_method
+from chimeramix.resolution import generator_config_for, resolve_classifier, resolve_generator, resolve_glico
 
 if TYPE_CHECKING:
     from chimeramix.experiments.plan import Job
@@ -87,6 +90,51 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
     return cost
 
 
+# ---------------------------------------------------------------------------------------------- cost keys
+
+def cost_key(kind: str, config: dict[str, Any]) -> str:
+    """Key of a run's per-step cost: what its speed depends on, most general first, so that a cost measured for
+    one run stands in for a similar one (:func:`chimeramix.experiments.costs.key_prefixes`):
+
+    - ``generator/<working size>px-<base channels>ch-b<batch>/<precision>``;
+    - ``glico/<image size>px-b<batch>/<precision>``;
+    - ``classifier/<architecture>[/<variant>]/<image size>px/<precision>``, the variant being a ChimeraMix
+      method's generator (``compose-32px-16ch``) or a SuperMix student's mixes (``supermix-pool``,
+      ``supermix-fly``).
+    """
+    precision = expected_precision(config)
+    if kind == "generator":
+        generator = resolve_generator(from_dict(GeneratorConfig, config))
+        return (f"generator/{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}/"
+                f"{precision}")
+    if kind == "glico":
+        glico = resolve_glico(from_dict(GlicoConfig, config))
+        return f"glico/{protocol_for(glico.data).image_size}px-b{glico.batch_size}/{precision}"
+    classifier = resolve_classifier(from_dict(ClassifierConfig, config))
+    method = parse_method(classifier.method)
+    variant = ""
+    if method.needs_teacher:
+        variant = "/supermix-pool" if (classifier.supermix or SuperMixConfig()).pool_per_image else "/supermix-fly"
+    elif method.needs_generator and method.generator_kind != "glico":
+        generator = resolve_generator(generator_config_for(classifier))
+        variant = f"/compose-{generator.working_size}px-{generator.base_channels}ch"
+    return f"classifier/{classifier.architecture}{variant}/{protocol_for(classifier.data).image_size}px/{precision}"
+
+
+def expected_precision(config: dict[str, Any]) -> str:
+    """The precision a run config will compute in on this machine: the one it records, else the one its device
+    gets here (:func:`chimeramix.runtime.choose_precision`)."""
+    if config.get("precision"):
+        return str(config["precision"])
+    from chimeramix.runtime import choose_precision, select_device  # imports torch: only when estimating
+
+    device = str(config.get("device", "auto"))
+    try:
+        return choose_precision(select_device(device), bool(config.get("amp", True)))
+    except ChimeraMixError:  # a CUDA config estimated on a machine without CUDA
+        return "bf16" if config.get("amp", True) else "fp32"
+
+
 # --------------------------------------------------------------------------------------------- estimates
 
 POOL_MIX = "supermix-pool-mix"
@@ -95,8 +143,19 @@ POOL_MIX = "supermix-pool-mix"
 
 def pool_mix_key(cost_key: str) -> str:
     """The key of the per-mix cost of the pool of a job with ``cost_key``
-    (``classifier/wrn-16-2/supermix-pool`` -> ``classifier/wrn-16-2/supermix-pool-mix``)."""
-    return f"{cost_key}-mix"
+    (``classifier/wrn-16-2/supermix-pool/32px/bf16`` -> ``classifier/wrn-16-2/supermix-pool-mix/32px/bf16``)."""
+    return cost_key.replace("/supermix-pool/", "/supermix-pool-mix/", 1)
+
+
+def key_prefixes(key: str, shortest: int = 1) -> list[str]:
+    """A cost key and its ever more general prefixes, down to ``shortest`` parts: a cost measured for exactly
+    this run is used first, then one of the same network in another precision or size, then the kind's.
+
+    >>> key_prefixes("classifier/wrn-16-2/32px/bf16")
+    ['classifier/wrn-16-2/32px/bf16', 'classifier/wrn-16-2/32px', 'classifier/wrn-16-2', 'classifier']
+    """
+    parts = key.split("/")
+    return ["/".join(parts[:count]) for count in range(len(parts), shortest - 1, -1)]
 
 
 DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
@@ -156,6 +215,49 @@ DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
 (about 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""
 
 
+@dataclass
+class CostBook:
+    """The costs estimates and budgets use on one device kind: costs ``given`` on the command line, else this
+    machine's ``measured`` ones, else the defaults; each looked up by a job's cost key, then its more general
+    prefixes (:func:`key_prefixes`)."""
+
+    device: str
+    given: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (or per mix) by cost key (``--step-seconds``)."""
+    measured: dict[str, RunCost] = field(default_factory=dict)
+
+    @classmethod
+    def of_this_machine(cls, device: str, given: dict[str, float] | None = None) -> CostBook:
+        return cls(device, dict(given or {}), load_costs(device))
+
+    def step_seconds(self, key: str) -> float:
+        """Seconds per step of a run with cost ``key`` (or per mix, under a ``-mix`` key)."""
+        return self._unit(key)[0]
+
+    def source(self, key: str) -> str:
+        """Where :meth:`step_seconds` finds ``key``'s cost: ``given``, ``measured`` or ``default``."""
+        return self._unit(key)[1]
+
+    def overhead(self, key: str) -> float:
+        """The fixed seconds of a run with cost ``key``: measured for it (or a prefix), else the kind's default."""
+        measured = next((self.measured[name] for name in key_prefixes(key, 2) if name in self.measured), None)
+        if measured is not None:
+            return measured.overhead_s
+        return DEFAULT_OVERHEAD_S.get(self.device, {}).get(key.split("/")[0], 0.0)
+
+    def _unit(self, key: str) -> tuple[float, str]:
+        mix = "-mix/" in key
+        names = [*key_prefixes(key, 3), POOL_MIX] if mix else key_prefixes(key)
+        sources = (("given", self.given), ("measured", {name: cost.seconds_per_step
+                                                        for name, cost in self.measured.items()}),
+                   ("default", DEFAULT_STEP_SECONDS.get(self.device, {})))
+        for source, costs in sources:
+            for name in names:
+                if name in costs:
+                    return costs[name], source
+        raise ChimeraMixError(f"no per-step cost of {key} on {self.device}; pass --step-seconds {key}=SECONDS")
+
+
 @dataclass(frozen=True)
 class CostEstimate:
     """Steps and estimated seconds of a list of jobs, run one after another."""
@@ -172,25 +274,12 @@ def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] |
     """Sum the jobs' costs, one after another: each its steps times a per-step cost (``step_seconds``, else
     this machine's ``measured`` costs, else the ``device`` defaults) plus its fixed cost (measured, else the
     default of its kind), and a SuperMix student's pool mixes times a per-mix cost (found the same way)."""
-    defaults = DEFAULT_STEP_SECONDS.get(device, {})
-    given, measured = step_seconds or {}, measured or {}
-    measured_steps = {key: cost.seconds_per_step for key, cost in measured.items()}
+    book = CostBook(device, dict(step_seconds or {}), dict(measured or {}))
     seconds = 0.0
-
-    def unit_cost(key: str, fallback: str) -> float:
-        """Seconds per unit under ``key`` (else ``fallback``): given, else measured, else the default."""
-        found = next((costs[name] for costs in (given, measured_steps, defaults) for name in (key, fallback)
-                      if name in costs), None)
-        if found is None:
-            raise ChimeraMixError(f"no per-step cost of {key} on {device}; pass --step-seconds {key}=SECONDS")
-        return found
-
     for job in jobs:
-        key = job.cost_key
-        overhead = measured[key].overhead_s if key in measured else DEFAULT_OVERHEAD_S.get(device, {}).get(job.kind, 0)
-        seconds += job.steps * unit_cost(key, job.kind) + overhead
+        seconds += job.steps * book.step_seconds(job.cost_key) + book.overhead(job.cost_key)
         if job.pool_mixes:
-            seconds += job.pool_mixes * unit_cost(pool_mix_key(key), POOL_MIX)
+            seconds += job.pool_mixes * book.step_seconds(pool_mix_key(job.cost_key))
     generators = [job for job in jobs if job.kind == "generator"]
     classifiers = [job for job in jobs if job.kind == "classifier"]
     return CostEstimate(

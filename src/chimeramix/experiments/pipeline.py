@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
-from chimeramix.experiments.costs import record_cost
-from chimeramix.experiments.plan import cost_key, dataset_slug
+from chimeramix.experiments.budget import apply_budget, budget_draft, measure_missing, plan_budget
+from chimeramix.experiments.costs import CostBook, cost_key, record_cost
+from chimeramix.experiments.plan import dataset_slug
 from chimeramix.methods import parse_method
-from chimeramix.resolution import apply_preset, resolve_data
+from chimeramix.resolution import apply_preset, generator_config_for, resolve_data
+from chimeramix.rundir import RunFolder
 from chimeramix.train.trainers import train_pack, trainer_of
 
 
@@ -23,15 +25,6 @@ def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str
     dataset = dataset_slug(data)
     suffix = "" if recipe == "paper" else f"-{recipe}"
     return f"{kind}-{dataset}-k{data.k}-seed{data.seed}-{variant}-{preset}{suffix}"
-
-
-def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
-    """The generator config that a ChimeraMix classifier config needs: its data, recipe, preset, device,
-    precision and path, and the method's masks."""
-    masks = parse_method(config.method).generator_masks
-    generator = GeneratorConfig(data=config.data, masks=masks, recipe=config.recipe,
-                                device=config.device, amp=config.amp, fast=config.fast)
-    return apply_preset(generator, config.preset)
 
 
 def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
@@ -67,6 +60,21 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
         config = replace(config, teacher=str(teacher_dir))
     runs.append((config, out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)))
     return runs
+
+
+def plan_experiment(config: ClassifierConfig, minutes: float, out_dir: str | os.PathLike[str], book: CostBook
+                    ) -> tuple[ClassifierConfig, bool]:
+    """``config`` planned to finish within ``minutes`` (:func:`~chimeramix.experiments.budget.plan_budget`, after
+    measuring what this machine lacks), or with the plan its runs under ``out_dir`` started with; whether the plan
+    was kept."""
+    for run, folder in experiment_runs(budget_draft(config, minutes), out_dir):
+        stored = RunFolder(folder)
+        if isinstance(run, GeneratorConfig | ClassifierConfig) and stored.config_file.is_file():
+            kept = stored.read_config(type(run)).budget
+            if kept is not None:
+                return apply_budget(config, kept), True
+    measure_missing(config, minutes, book)
+    return plan_budget(config, minutes, book), False
 
 
 def run_experiment(

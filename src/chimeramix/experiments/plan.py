@@ -22,34 +22,43 @@ from typing import Any, Literal
 
 import yaml
 
+from chimeramix.budget import budget_preset
 from chimeramix.config import (
     SWEEP,
+    BudgetConfig,
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
     GlicoConfig,
-    MaskConfig,
-    SuperMixConfig,
     fields_with_role,
     flatten,
     from_dict,
     leaf_fields,
     merge,
     parse_int_list,
-    protocol_for,
     to_dict,
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
+from chimeramix.experiments.budget import apply_budget, budget_key, check_budget_overrides, plan_budget
+from chimeramix.experiments.costs import CostBook, cost_key
 from chimeramix.methods.registry import parse_method
-from chimeramix.protocol import DATASETS, FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
-from chimeramix.resolution import apply_preset, resolve_classifier, resolve_data, resolve_generator, resolve_glico
+from chimeramix.protocol import FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
+from chimeramix.resolution import (
+    apply_preset,
+    generator_config_for,
+    num_classes,
+    resolve_classifier,
+    resolve_data,
+    resolve_generator,
+    resolve_glico,
+)
 
 JobKind = Literal["generator", "glico", "classifier"]
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
-                             "glico", "generator_axes"})
+                             "glico", "generator_axes", "budget"})
 
 
 @dataclass
@@ -73,6 +82,9 @@ class SweepSpec:
     """Fields of every run's :class:`DataConfig` besides dataset, k and seed (folder options, data root)."""
     generator_axes: dict[str, list[float]] = field(default_factory=dict)
     """Generator settings as axes of the grid: ``{"grid_cells": [1, 2, 4, 8]}``, ``blocks``, ``mix_point``."""
+    budget: float | None = None
+    """Minutes per job (its generator included) that every job is planned to fit on this machine
+    (:mod:`chimeramix.experiments.budget`); its preset is then the budget's label (``20min``)."""
 
 
 @dataclass(frozen=True)
@@ -101,29 +113,12 @@ class Job:
 
     @property
     def cost_key(self) -> str:
-        """Key of this job's per-step cost (see :func:`cost_key`)."""
+        """Key of this job's per-step cost (see :func:`chimeramix.experiments.costs.cost_key`)."""
         return cost_key(self.kind, self.config)
 
     @property
     def recipe(self) -> str:
         return str(self.config.get("recipe", "paper"))
-
-
-def cost_key(kind: str, config: dict[str, Any]) -> str:
-    """Key of a run's per-step cost: ``classifier/<architecture>`` (SuperMix students:
-    ``classifier/<architecture>/supermix-pool`` or ``-fly``) or
-    ``generator/<working size>px-<base channels>ch-b<batch size>``."""
-    if kind == "generator":
-        generator = resolve_generator(from_dict(GeneratorConfig, config))
-        return f"generator/{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}"
-    if kind == "glico":
-        glico = resolve_glico(from_dict(GlicoConfig, config))
-        return f"glico/{protocol_for(glico.data).image_size}px-b{glico.batch_size}"
-    classifier = from_dict(ClassifierConfig, config)
-    key = f"classifier/{resolve_classifier(classifier).architecture}"
-    if not parse_method(classifier.method).needs_teacher:
-        return key
-    return key + ("/supermix-pool" if (classifier.supermix or SuperMixConfig()).pool_per_image else "/supermix-fly")
 
 
 def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
@@ -167,12 +162,13 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         methods=_str_list(values["methods"], "methods"),
         ks=_int_list(values["k"], "k"),
         seeds=_int_list(values["seeds"], "seeds"),
-        preset=str(values.get("preset", "paper")),
+        preset=_preset(values),
         recipe=_recipe(values.get("recipe", "paper")),
         generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
         glico=_overrides(values.get("glico") or {}, GlicoConfig),
         generator_axes=_axes(values.get("generator_axes") or {}),
+        budget=_budget(values.get("budget")),
     )
 
 
@@ -189,13 +185,18 @@ def check_overrides(values: dict[str, Any], cls: type) -> None:
         )
 
 
-def plan_sweep(spec: SweepSpec) -> list[Job]:
+def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, BudgetConfig] | None = None
+               ) -> list[Job]:
     """All jobs of ``spec``: shared generator jobs (and SuperMix's teachers: the split's baseline job, listed
-    once) first, then classifier jobs, in grid order."""
+    once) first, then classifier jobs, in grid order. A budgeted sweep plans every (dataset, k, method) from
+    this machine's costs (``book``), or keeps the plan of ``kept`` (:func:`~chimeramix.experiments.budget
+    .kept_budgets` of its store)."""
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
     check_overrides(spec.glico, GlicoConfig)
     check_axes(spec.generator_axes, spec.generator)
+    if spec.budget is not None:
+        check_budget_overrides(spec.classifier, spec.generator)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
     if spec.recipe not in RECIPES:
@@ -210,25 +211,46 @@ def plan_sweep(spec: SweepSpec) -> list[Job]:
             for seed in spec.seeds:
                 data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
+                    classifier = _classifier_config(spec, data, method.name, book, kept or {})
                     if method.needs_generator and method.generator_kind != "glico":
-                        masks = method.generator_masks
-                        for setting in generator_settings(spec.generator_axes, masks.kind):
-                            job = _generator_job(spec, data, masks, setting)
+                        for setting in generator_settings(spec.generator_axes, method.generator_masks.kind):
+                            job = _generator_job(spec, classifier, setting)
                             generators.setdefault(job.id, job)
-                            classifiers.append(_classifier_job(spec, data, method.name, job, setting))
+                            classifiers.append(_classifier_job(spec, classifier, job, setting))
                         continue
                     glico = _glico_job(spec, data) if method.generator_kind == "glico" else None
-                    teacher = _classifier_job(spec, data, "baseline", None) if method.needs_teacher else None
+                    teacher = None
+                    if method.needs_teacher:
+                        teacher = _classifier_job(spec, _classifier_config(spec, data, "baseline", book, kept or {}))
                     first = glico or teacher
                     if first is not None:
                         generators.setdefault(first.id, first)
-                    classifiers.append(_classifier_job(spec, data, method.name, first))
+                    classifiers.append(_classifier_job(spec, classifier, first))
     return list({job.id: job for job in [*generators.values(), *classifiers]}.values())
 
 
-def _generator_job(spec: SweepSpec, data: DataConfig, masks: MaskConfig, setting: GeneratorSetting) -> Job:
-    config = apply_preset(GeneratorConfig(data=data, masks=masks, recipe=spec.recipe), spec.preset)
-    config = with_overrides(config, merge(spec.generator, setting.overrides()))
+def _classifier_config(spec: SweepSpec, data: DataConfig, method: str, book: CostBook | None,
+                       kept: dict[str, BudgetConfig]) -> ClassifierConfig:
+    """A classifier job's config: the preset and the sweep's overrides; under a budget, planned from this
+    machine's costs (``book``), or with the plan the store kept for it."""
+    config = with_overrides(apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset),
+                            spec.classifier)
+    if spec.budget is None:
+        return config
+    budget = kept.get(budget_key(data, method, spec.budget))
+    if budget is not None:
+        return apply_budget(config, budget)
+    if book is None:
+        raise ValueError("planning a sweep with a budget needs this machine's costs")
+    return plan_budget(config, spec.budget, book)
+
+
+def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: GeneratorSetting) -> Job:
+    """The generator job of a ChimeraMix classifier config (shared by the methods that need the same one)."""
+    data, masks = classifier.data, parse_method(classifier.method).generator_masks
+    base = classifier if spec.budget is not None else ClassifierConfig(data=data, method=classifier.method,
+                                                                         recipe=spec.recipe, preset=spec.preset)
+    config = with_overrides(generator_config_for(base), merge(spec.generator, setting.overrides()))
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
@@ -245,10 +267,9 @@ def _glico_job(spec: SweepSpec, data: DataConfig) -> Job:
     return replace(job, id=name)
 
 
-def _classifier_job(spec: SweepSpec, data: DataConfig, method: str, generator_job: Job | None,
+def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Job | None = None,
                     setting: GeneratorSetting | None = None) -> Job:
-    config = apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset)
-    config = with_overrides(config, spec.classifier)
+    data, method = config.data, parse_method(config.method).name
     resolved = resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
@@ -281,20 +302,6 @@ def _pool_mixes(resolved: ClassifierConfig) -> int:
     return per_image * resolved.data.k * num_classes(resolved.data.dataset) if per_image else 0
 
 
-def num_classes(dataset: str) -> int:
-    """Number of classes of a built-in dataset (the registry's), or of a ``folder:PATH`` dataset (its
-    sub-folders)."""
-    if dataset in DATASETS:
-        return DATASETS[dataset].num_classes
-    if dataset.startswith(FOLDER_PREFIX):
-        from chimeramix.data.folder import folder_path, list_folder  # reads the folder: only when planning it
-
-        return len(list_folder(folder_path(dataset)).classes)
-    raise ChimeraMixError(
-        f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)} or folder:PATH"
-    )
-
-
 def dataset_slug(data: DataConfig) -> str:
     """A dataset in job ids and run-folder names: a built-in one by name; a folder by its base name, ``cvN``
     when cross-validating, and 6 hex digits of a hash of its path, content fingerprint and folder options
@@ -324,6 +331,24 @@ def _part(setting: GeneratorSetting | None) -> str:
 
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
+
+
+def _preset(values: dict[str, Any]) -> str:
+    """The preset of a sweep file: its ``preset`` (default ``paper``), or its budget's label."""
+    budget = _budget(values.get("budget"))
+    if budget is None:
+        return str(values.get("preset", "paper"))
+    if "preset" in values:
+        raise ChimeraMixError("a sweep file sets a budget or a preset, not both; drop one of them")
+    return budget_preset(budget)
+
+
+def _budget(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ChimeraMixError(f"the sweep file's budget must be a positive number of minutes, got {value!r}")
+    return float(value)
 
 
 def _recipe(value: Any) -> Recipe:

@@ -19,7 +19,7 @@ from chimeramix.methods.pair_mixing import GroupComposer, PairMixing
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.models.glico import LatentGenerator
 from chimeramix.protocol import train_set
-from chimeramix.resolution import resolve_generator
+from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.segments import unflipped_segments
 
@@ -96,7 +96,7 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
         _check_match(config, folder, data_problems(glico.data, config.data))
         return glico
     trained = folder.read_config(GeneratorConfig)
-    wanted = resolve_generator(GeneratorConfig(data=config.data, recipe=config.recipe))
+    wanted = resolve_generator(generator_config_for(config))
     problems = data_problems(trained.data, config.data)
     if trained.working_size != wanted.working_size:
         problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")

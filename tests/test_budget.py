@@ -45,7 +45,8 @@ def tiny(root: Path, method: str = "baseline", seed: int = 0, k: int = 4) -> Cla
 
 def book(generator_s: float = 0.25, classifier_s: float = 0.2, compose_s: float = 0.3) -> CostBook:
     """Costs as if measured: the generator, the plain classifier, the classifier composing with the generator."""
-    return CostBook("cpu", measured={GENERATOR_KEY: RunCost(generator_s, 2.0), CLASSIFIER_KEY: RunCost(classifier_s, 5.0),
+    return CostBook("cpu", measured={GENERATOR_KEY: RunCost(generator_s, 2.0),
+                                     CLASSIFIER_KEY: RunCost(classifier_s, 5.0),
                                      f"{CLASSIFIER_KEY}/compose-32px-16ch": RunCost(compose_s, 5.0)})
 
 

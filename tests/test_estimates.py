@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from chimeramix.cli import main
 from chimeramix.cli.common import check_estimate
@@ -21,16 +22,20 @@ from chimeramix.experiments.costs import (
     record_cost,
 )
 from chimeramix.experiments.plan import run_job
+from chimeramix.runtime import choose_precision
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+PRECISION = choose_precision(torch.device("cpu"), amp=True)
+"""This CPU's precision, which cost keys name: bf16 where it is native, else fp32."""
 
 TINY = ["--dataset", "cifar10", "--k", "2", "--preset", "quick", "--epochs", "2", "--repetition", "2",
         "--batch-size", "8", "--device", "cpu", "--architecture", "wrn-10-1"]
 
 
 def test_estimates_add_the_fixed_cost_and_prefer_measured_costs(tmp_path: Path) -> None:
-    job = run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), architecture="wrn-16-2", epochs=2))
-    assert job.steps == 1000 and job.cost_key == "classifier/wrn-16-2"
+    job = run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), architecture="wrn-16-2", epochs=2, device="cpu"))
+    assert job.steps == 1000 and job.cost_key == f"classifier/wrn-16-2/32px/{PRECISION}"
     default = estimate_cost([job], "cpu").seconds
     assert default == pytest.approx(1000 * DEFAULT_STEP_SECONDS["cpu"]["classifier/wrn-16-2"]
                                     + DEFAULT_OVERHEAD_S["cpu"]["classifier"])
@@ -56,13 +61,14 @@ def test_a_supermix_pool_is_estimated_and_measured_per_mix(tmp_path: Path) -> No
     """A SuperMix student's pool (made before training, minutes on a CPU) is part of its estimate, and a finished
     run records it as seconds per mix, apart from the run's fixed cost."""
     config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix", architecture="wrn-16-2",
-                              epochs=2, supermix=SuperMixConfig(pool_per_image=3))
+                              epochs=2, supermix=SuperMixConfig(pool_per_image=3), device="cpu")
     job = run_job(config)
-    key = "classifier/wrn-16-2/supermix-pool"
-    assert (job.cost_key, job.pool_mixes, pool_mix_key(key)) == (key, 300, key + "-mix")
-    cpu = DEFAULT_STEP_SECONDS["cpu"]
+    key, mix_key = (f"classifier/wrn-16-2/supermix-pool{mix}/32px/{PRECISION}" for mix in ("", "-mix"))
+    assert (job.cost_key, job.pool_mixes, pool_mix_key(key)) == (key, 300, mix_key)
+    cpu = DEFAULT_STEP_SECONDS["cpu"]  # the defaults are found under the keys' prefixes
     assert estimate_cost([job], "cpu").seconds == pytest.approx(
-        job.steps * cpu[key] + DEFAULT_OVERHEAD_S["cpu"]["classifier"] + 300 * cpu[key + "-mix"])
+        job.steps * cpu["classifier/wrn-16-2/supermix-pool"] + DEFAULT_OVERHEAD_S["cpu"]["classifier"]
+        + 300 * cpu["classifier/wrn-16-2/supermix-pool-mix"])
     assert run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix",
                                     supermix=SuperMixConfig(pool_per_image=0))).pool_mixes == 0  # on the fly
     path = tmp_path / "costs.json"
@@ -70,7 +76,7 @@ def test_a_supermix_pool_is_estimated_and_measured_per_mix(tmp_path: Path) -> No
               "supermix_pool": {"mixes": 300, "seconds": 150.0, "batches": 12}}
     assert record_cost(key, result, elapsed_s=180.0, path=path) == RunCost(0.2, 10.0)
     measured = load_costs("cpu", path)
-    assert measured[key + "-mix"] == RunCost(0.5, 0.0)
+    assert measured[mix_key] == RunCost(0.5, 0.0)
     assert estimate_cost([job], "cpu", measured=measured).seconds == pytest.approx(job.steps * 0.2 + 10 + 300 * 0.5)
 
 
@@ -81,7 +87,7 @@ def test_commands_print_estimates_from_this_machines_costs(tiny_data_root: Path,
     captured = capsys.readouterr()
     assert "estimate on cpu: about" in captured.out
     assert "classifier: epoch 1/2" in captured.err and "classifier: epoch 2/2" in captured.err  # --no-progress
-    measured = load_costs("cpu")["classifier/wrn-10-1"]
+    measured = load_costs("cpu")[f"classifier/wrn-10-1/32px/{PRECISION}"]
     assert 0 < measured.seconds_per_step < 5 and measured.overhead_s >= 0
     assert main([*argv, "--out", str(tmp_path / "a"), "--resume"]) == 0
     out = capsys.readouterr().out

@@ -178,7 +178,7 @@ def test_sweeps_plan_a_glico_job_for_the_method() -> None:
     assert [job.id for job in stage_one] == ["glico-cifar10-k10-s0-quick", "glico-cifar10-k10-s1-quick"]
     dependent = [job for job in jobs if job.kind == "classifier" and job.config["method"].startswith("glico")]
     assert {job.depends_on for job in dependent} == {job.id for job in stage_one}
-    assert stage_one[0].cost_key == "glico/32px-b32" and stage_one[0].steps == 8 * 19
+    assert stage_one[0].cost_key.startswith("glico/32px-b32/") and stage_one[0].steps == 8 * 19
 
 
 def test_the_command_line_trains_and_samples_glico(root16: Path, tmp_path: Path,

@@ -10,6 +10,7 @@ import pytest
 
 from chimeramix.cli import main
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.paired import paired_rows
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
 from chimeramix.experiments.store import Store
@@ -295,3 +296,22 @@ def test_supermix_rows_read_their_teachers_config(tmp_path: Path) -> None:
     assert table.methods == ["baseline", "scattering", "supermix"]
     assert all(table.cells[method, 10].n == 2 for method in table.methods)
     assert table.cells["scattering", 10].paper is not None  # the paper's Scattering row (ciFAIR-10 column)
+
+
+def test_paired_differences_to_the_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Per seed, method minus baseline on the same split: k = 5: +20, +16, +18; k = 10: +5, +9, +10."""
+    store = fill_store(tmp_path / "store")
+    rows = paired_rows(load_results(store), "baseline")
+    assert [(row.k, row.method, row.seeds) for row in rows] == [(5, "chimeramix-grid", (0, 1, 2)),
+                                                               (10, "chimeramix-grid", (0, 1, 2))]
+    assert rows[0].differences == pytest.approx((20.0, 16.0, 18.0))
+    assert (rows[0].mean, rows[0].std, rows[0].positive) == (pytest.approx(18.0), pytest.approx(2.0), 3)
+    assert (rows[1].mean, rows[1].std) == (pytest.approx(8.0), pytest.approx(math.sqrt(7)))
+    assert (rows[1].accuracy, rows[1].reference_accuracy) == (pytest.approx(46.0), pytest.approx(38.0))
+    assert main(["table", "--store", str(store.root), "--paired", "baseline"]) == 0
+    out = capsys.readouterr().out
+    assert "| cifar10 | 5 | chimeramix-grid | 3 | 50.00 | 32.00 (baseline) | +18.00 ± 2.00 | 3/3 | s0 +20.00" in out
+    assert main(["table", "--store", str(store.root), "--paired", "baseline", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("cifar10,5,chimeramix-grid,baseline,3,50.0000,")
+    assert main(["table", "--store", str(store.root), "--paired", "mixup"]) == 2
+    assert "no runs of the reference 'mixup'" in capsys.readouterr().err

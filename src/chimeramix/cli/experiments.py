@@ -27,6 +27,7 @@ from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.budget import describe_plans, kept_budgets, measure_sweep_costs
 from chimeramix.experiments.costs import CostBook, CostEstimate, estimate_cost, load_costs
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
+from chimeramix.experiments.paired import paired_rows, render_paired
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
 from chimeramix.experiments.plots import plot_tables
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, available_cores, plan_tasks, run_sweep
@@ -148,6 +149,9 @@ def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     table.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
                        help="also plot accuracy against k (with --over: against the axis), one line per method with "
                             "± std bands")
+    table.add_argument("--paired", default=None, metavar="METHOD",
+                       help="paired differences to METHOD (e.g. baseline) over the seeds both ran: per seed, mean ± "
+                            "std and how many seeds each method won; md or csv")
     table.add_argument("--output", type=Path, default=None, metavar="FILE",
                        help="write the table to FILE instead of stdout")
     table.set_defaults(handler=run_table_command)
@@ -362,7 +366,11 @@ def run_table_command(args: argparse.Namespace) -> int:
     store = Store.open(args.store)
     compare = args.compare == "paper"
     results = load_results(store, preset=args.preset, metric=args.metric)
-    if args.over is not None:
+    if args.paired is not None:
+        if compare or args.over is not None or args.plot is not None:
+            raise ChimeraMixError("--paired makes a table of its own; drop --compare, --over and --plot")
+        text = render_paired(paired_rows(results, args.paired), args.format)
+    elif args.over is not None:
         if compare:
             raise ChimeraMixError("the paper's sensitivity figures have no numbers to compare with; drop --compare")
         over = axis_tables(results, args.over)

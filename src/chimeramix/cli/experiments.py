@@ -176,7 +176,7 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
         kept = kept_budgets(store.load_plan().values())
         if not args.dry_run:
             threads = max(1, available_cores() // args.workers) if args.launcher == "local" else int(args.cpus_per_job)
-            measure_sweep_costs(spec, book, kept, threads)
+            measure_sweep_costs(spec, book, threads)
     jobs = plan_sweep(spec, book, kept)
     if spec.budget is not None:
         print(describe_plans(jobs, kept))

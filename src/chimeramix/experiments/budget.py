@@ -89,21 +89,24 @@ def check_budget_overrides(classifier: dict[str, Any], generator: dict[str, Any]
                               "of --budget")
 
 
-def budget_key(data: DataConfig, method: str, minutes: float) -> str:
-    """What one plan serves: a dataset, k, method and budget (every split seed of them shares it)."""
-    return f"{data.dataset}/{data.folder_image_size}/{data.fingerprint}/k{data.k}/{parse_method(method).name}/" \
-           f"{budget_preset(minutes)}"
+def plan_key(job_id: str, k: int, seed: int) -> str:
+    """A budgeted classifier job's id without its split seed: what one plan serves (every seed of a cell).
+
+    >>> plan_key("cls-cifar10-k10-s3-baseline-20min", 10, 3)
+    'cls-cifar10-k10-baseline-20min'
+    """
+    return job_id.replace(f"-k{k}-s{seed}-", f"-k{k}-", 1)
 
 
 def kept_budgets(jobs: Iterable[Job]) -> dict[str, BudgetConfig]:
-    """The plans of a store's budgeted classifier jobs, by :func:`budget_key`: a sweep rerun, or new seeds of
+    """The plans of a store's budgeted classifier jobs, by :func:`plan_key`: a sweep rerun, or new seeds of
     it, keep the plan the store started with."""
     kept: dict[str, BudgetConfig] = {}
     for job in jobs:
         if job.kind == "classifier" and job.config.get("budget"):
             config = from_dict(ClassifierConfig, job.config)
             assert config.budget is not None
-            kept.setdefault(budget_key(resolve_data(config.data), config.method, config.budget.minutes), config.budget)
+            kept.setdefault(plan_key(job.id, config.data.k, config.data.seed), config.budget)
     return kept
 
 
@@ -224,18 +227,16 @@ def _threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def measure_sweep_costs(spec: SweepSpec, book: CostBook, kept: dict[str, BudgetConfig], threads: int | None) -> None:
+def measure_sweep_costs(spec: SweepSpec, book: CostBook, threads: int | None) -> None:
     """Measure the costs that a budgeted sweep's plans need and this machine lacks (one trial per cost, see
-    :func:`measure_missing`); plans the store kept need none."""
+    :func:`measure_missing`)."""
     assert spec.budget is not None
     for dataset in spec.datasets:
         for k in spec.ks:
             data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": spec.seeds[0]}))
             for method in spec.methods:
-                if budget_key(data, method, spec.budget) not in kept:
-                    config = with_overrides(ClassifierConfig(data=data, method=method, recipe=spec.recipe),
-                                            spec.classifier)
-                    measure_missing(config, spec.budget, book, threads)
+                config = with_overrides(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.classifier)
+                measure_missing(config, spec.budget, book, threads)
 
 
 def describe_plans(jobs: Iterable[Job], kept: dict[str, BudgetConfig]) -> str:
@@ -246,8 +247,7 @@ def describe_plans(jobs: Iterable[Job], kept: dict[str, BudgetConfig]) -> str:
         if job.kind != "classifier" or not job.config.get("budget"):
             continue
         config = from_dict(ClassifierConfig, job.config)
-        assert config.budget is not None
-        key = budget_key(resolve_data(config.data), config.method, config.budget.minutes)
+        key = plan_key(job.id, config.data.k, config.data.seed)
         if key not in described:
             text = describe_plan(config)
             described[key] = (text.replace(":\n", " (kept from the store's first plan):\n", 1) if key in kept else text)

@@ -41,9 +41,9 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
-from chimeramix.experiments.budget import apply_budget, budget_key, check_budget_overrides, plan_budget
+from chimeramix.experiments.budget import apply_budget, check_budget_overrides, plan_budget, plan_key
 from chimeramix.experiments.costs import CostBook, cost_key
-from chimeramix.methods.registry import parse_method
+from chimeramix.methods.registry import Method, parse_method
 from chimeramix.protocol import FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 from chimeramix.resolution import (
     apply_preset,
@@ -211,9 +211,9 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
             for seed in spec.seeds:
                 data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
-                    classifier = _classifier_config(spec, data, method.name, book, kept or {})
                     if method.needs_generator and method.generator_kind != "glico":
                         for setting in generator_settings(spec.generator_axes, method.generator_masks.kind):
+                            classifier = _classifier_config(spec, data, method, setting, book, kept or {})
                             job = _generator_job(spec, classifier, setting)
                             generators.setdefault(job.id, job)
                             classifiers.append(_classifier_job(spec, classifier, job, setting))
@@ -221,23 +221,25 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
                     glico = _glico_job(spec, data) if method.generator_kind == "glico" else None
                     teacher = None
                     if method.needs_teacher:
-                        teacher = _classifier_job(spec, _classifier_config(spec, data, "baseline", book, kept or {}))
+                        base = _classifier_config(spec, data, parse_method("baseline"), None, book, kept or {})
+                        teacher = _classifier_job(spec, base)
                     first = glico or teacher
                     if first is not None:
                         generators.setdefault(first.id, first)
+                    classifier = _classifier_config(spec, data, method, None, book, kept or {})
                     classifiers.append(_classifier_job(spec, classifier, first))
     return list({job.id: job for job in [*generators.values(), *classifiers]}.values())
 
 
-def _classifier_config(spec: SweepSpec, data: DataConfig, method: str, book: CostBook | None,
-                       kept: dict[str, BudgetConfig]) -> ClassifierConfig:
+def _classifier_config(spec: SweepSpec, data: DataConfig, method: Method, setting: GeneratorSetting | None,
+                       book: CostBook | None, kept: dict[str, BudgetConfig]) -> ClassifierConfig:
     """A classifier job's config: the preset and the sweep's overrides; under a budget, planned from this
-    machine's costs (``book``), or with the plan the store kept for it."""
-    config = with_overrides(apply_preset(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.preset),
-                            spec.classifier)
+    machine's costs (``book``), or with the plan the store kept for its jobs (:func:`plan_key` of its id)."""
+    config = with_overrides(apply_preset(ClassifierConfig(data=data, method=method.name, recipe=spec.recipe),
+                                         spec.preset), spec.classifier)
     if spec.budget is None:
         return config
-    budget = kept.get(budget_key(data, method, spec.budget))
+    budget = kept.get(plan_key(_classifier_id(spec, data, method, setting), data.k, data.seed))
     if budget is not None:
         return apply_budget(config, budget)
     if book is None:
@@ -273,15 +275,21 @@ def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Jo
     resolved = resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    overrides = dict(spec.classifier)
-    if generator_job is not None and generator_job.kind == "generator" and spec.generator:
-        overrides["generator"] = spec.generator
-    if generator_job is not None and generator_job.kind == "glico" and spec.glico:
-        overrides["glico"] = spec.glico
-    name = f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method}{_part(setting)}-{_suffix(spec, overrides)}"
     depends_on = generator_job.id if generator_job is not None else None
-    return Job(id=name, kind="classifier", config=_json_ready(to_dict(config)), depends_on=depends_on,
-               steps=steps, pool_mixes=_pool_mixes(resolved))
+    return Job(id=_classifier_id(spec, data, parse_method(method), setting), kind="classifier",
+               config=_json_ready(to_dict(config)), depends_on=depends_on, steps=steps,
+               pool_mixes=_pool_mixes(resolved))
+
+
+def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: GeneratorSetting | None) -> str:
+    """``cls-<dataset>-k<k>-s<seed>-<method>[-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``; the
+    overrides hashed are the classifier's and those of the first stage it needs (generator, GLICO)."""
+    overrides = dict(spec.classifier)
+    if method.needs_generator and method.generator_kind != "glico" and spec.generator:
+        overrides["generator"] = spec.generator
+    if method.generator_kind == "glico" and spec.glico:
+        overrides["glico"] = spec.glico
+    return f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method.name}{_part(setting)}-{_suffix(spec, overrides)}"
 
 
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:

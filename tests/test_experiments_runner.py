@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -137,7 +138,9 @@ def test_sweep_runs_dependencies_first_and_skips_finished_jobs(tmp_path: Path) -
     generator = next(job for job in jobs if job.kind == "generator")
     dependent = next(job for job in jobs if job.depends_on == generator.id)
     assert order.index(generator.id) < order.index(dependent.id)
-    assert "fake progress of" in store.log_path(generator.id).read_text()
+    log = store.log_path(generator.id).read_text()
+    assert "fake progress of" in log
+    assert re.search(rf"=== {generator.id}: finished in [0-9.]+ s \(load average [0-9.]+, [0-9.]+, [0-9.]+\)", log)
     assert not list((store.root / "claims").glob("*.claim"))
 
     again = run_sweep(store, jobs, LocalLauncher(2), job_fn=fake_job, progress=False, poll_s=0.1)

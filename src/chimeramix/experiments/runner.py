@@ -139,8 +139,11 @@ def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, opti
                 unfinished = [job.id for job in mine if not store.is_finished(job.id)]
                 if unfinished:
                     raise ChimeraMixError(f"jobs {unfinished} ended without writing their result.json")
+                elapsed = time.perf_counter() - started
                 if len(mine) == 1:
-                    record_cost(mine[0].cost_key, store.result(mine[0].id), time.perf_counter() - started)
+                    record_cost(mine[0].cost_key, store.result(mine[0].id), elapsed)
+                load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+                print(f"=== {mine[0].id}: finished in {elapsed:.1f} s (load average {load})", file=log, flush=True)
             except Exception as error:
                 traceback.print_exc(file=log)
                 for job in mine:

@@ -18,8 +18,9 @@ from torch import nn
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.methods import parse_method
+from chimeramix.runtime import sgd_options
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.fast import GraphedFunction, TensorLearningRates, sgd_options
+from chimeramix.train.fast import GraphedFunction, TensorLearningRates
 from chimeramix.train.generator import train_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -107,7 +108,7 @@ def test_signatures_get_their_own_graphs_on_cuda() -> None:
     """One graph per input signature (shape and dtype); the lr tensor is refreshed before every replay."""
     cuda = torch.device("cuda")
     parameter = nn.Parameter(torch.ones(4, device=cuda))
-    optimizer = torch.optim.SGD([parameter], lr=1.0, **sgd_options(cuda))
+    optimizer = torch.optim.SGD([parameter], lr=1.0, **sgd_options(cuda, fast=True))
 
     def step(x: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -16,7 +17,7 @@ from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.generator import MixingGenerator, ReflectionPad
 from chimeramix.models.wide_resnet import Dropout
-from chimeramix.runtime import choose_precision, run_precision
+from chimeramix.runtime import adam_options, choose_precision, run_precision, sgd_options
 from chimeramix.train import trainers
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
@@ -94,3 +95,26 @@ def test_cpu_dropout_keeps_units_with_probability_1_minus_p_and_scales_them() ->
     assert torch.equal(dropout(x), x)
     assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x))
     assert Dropout(0.3)(x.detach().bfloat16()).dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_cpu_optimisers_update_channels_last_parameters_elementwise(optimizer: str) -> None:
+    """A channels-last parameter with a gradient in the default layout (as autograd may give it) gets the same
+    update as the plain parameter. PyTorch's fused CPU kernels do not (they pair elements by memory order), which
+    is why a CPU run's optimisers are not fused (runtime.sgd_options / adam_options)."""
+    torch.manual_seed(0)
+    start, gradients = torch.randn(8, 4, 3, 3), [torch.randn(8, 4, 3, 3) for _ in range(5)]
+
+    def trained(channels_last: bool, options: dict[str, Any]) -> torch.Tensor:
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        weight = start.clone().contiguous(memory_format=layout).requires_grad_()
+        chosen = (torch.optim.SGD([weight], lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-3, **options)
+                  if optimizer == "sgd" else torch.optim.Adam([weight], lr=0.01, betas=(0.5, 0.999), **options))
+        for gradient in gradients:
+            weight.grad = gradient.clone()
+            chosen.step()
+        return weight.detach().contiguous()
+
+    options = sgd_options(CPU, fast=False) if optimizer == "sgd" else adam_options(CPU, fast=False)
+    torch.testing.assert_close(trained(True, options), trained(False, {}), rtol=0, atol=1e-6)
+    assert not torch.allclose(trained(True, {"fused": True}), trained(False, {}))  # the reason (torch 2.11-2.14)

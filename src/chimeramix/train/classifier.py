@@ -44,9 +44,17 @@ from chimeramix.models.scattering_wrn import ScatteringClassifier
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
+from chimeramix.runtime import (
+    autocast_dtype,
+    make_rng,
+    run_precision,
+    seed_everything,
+    select_device,
+    sgd_options,
+    stream_seed,
+)
 from chimeramix.segments import unflipped_segments
-from chimeramix.train.fast import GraphedPairMixing, sgd_options
+from chimeramix.train.fast import GraphedPairMixing
 from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
@@ -205,7 +213,7 @@ def open_classifier_run(
     objective = ClassifierObjective(model, criterion, autocast_dtype(config.precision))
     optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
                                 momentum=config.momentum, nesterov=config.nesterov,
-                                **(sgd_options(device) if config.fast else {}))
+                                **sgd_options(device, config.fast))
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
     scheduler: torch.optim.lr_scheduler.LRScheduler

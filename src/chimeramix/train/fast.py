@@ -8,7 +8,7 @@ launches, not on arithmetic. This module changes how a step is launched, never w
   graph; on a CPU it simply calls the function, so the CPU path is the reference path.
 - While a step is captured the optimisers' learning rates are device tensors, refreshed from the
   schedulers' Python values before every replay; optimisers, schedulers and checkpoints stay as they are.
-  SGD is fused and Adam capturable on CUDA (:func:`sgd_options`, :func:`adam_options`), the two
+  SGD is fused and Adam capturable on CUDA (:func:`chimeramix.runtime.sgd_options`, ``adam_options``), the two
   implementations that read a tensor lr without a host sync.
 - :class:`SideStream` prepares batches on their own CUDA stream, so that the host syncs of an augmentation
   (the pair-mixing coin) wait for the augmentation only, not for the training step in flight.
@@ -34,18 +34,6 @@ WARMUP_CALLS = 3
 """Eager calls per input signature before the capture (the first optimiser step creates its state)."""
 
 Signature = tuple[tuple[tuple[int, ...], torch.dtype], ...]
-
-
-def sgd_options(device: torch.device) -> dict[str, Any]:
-    """Extra ``torch.optim.SGD`` arguments of the fast path: fused on CUDA (reads a tensor lr on the device;
-    the foreach implementation would call ``.item()`` on it); none on CPU."""
-    return {"fused": True} if device.type == "cuda" else {}
-
-
-def adam_options(device: torch.device) -> dict[str, Any]:
-    """Extra ``torch.optim.Adam`` arguments of the fast path: capturable on CUDA (step counts on the device,
-    tensor lr allowed); none on CPU."""
-    return {"capturable": True} if device.type == "cuda" else {}
 
 
 class TensorLearningRates:

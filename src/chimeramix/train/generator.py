@@ -29,8 +29,15 @@ from chimeramix.models.generator import MixingGenerator
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
-from chimeramix.train.fast import adam_options
+from chimeramix.runtime import (
+    adam_options,
+    autocast_dtype,
+    make_rng,
+    run_precision,
+    seed_everything,
+    select_device,
+    stream_seed,
+)
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
@@ -144,7 +151,7 @@ def _optimizers(objective: AdversarialObjective, config: GeneratorConfig, device
     for name, module in (("generator", objective.generator), ("discriminator", objective.discriminator)):
         optimizers[name] = torch.optim.Adam(module.parameters(), lr=config.lr, betas=config.betas,
                                             weight_decay=float(config.weight_decay or 0.0),
-                                            **(adam_options(device) if config.fast else {}))
+                                            **adam_options(device, config.fast))
         schedulers[name] = torch.optim.lr_scheduler.MultiStepLR(optimizers[name], milestones, config.lr_gamma)
     return optimizers, schedulers
 

@@ -30,8 +30,16 @@ from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, slerp
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
-from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
-from chimeramix.train.fast import adam_options, sgd_options
+from chimeramix.runtime import (
+    adam_options,
+    autocast_dtype,
+    make_rng,
+    run_precision,
+    seed_everything,
+    select_device,
+    sgd_options,
+    stream_seed,
+)
 from chimeramix.train.frozen_generator import load_glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.glico import GlicoObjective
@@ -143,14 +151,14 @@ def _optimizers(objective: GlicoObjective, config: GlicoConfig, device: torch.de
     ``lr_decay_every`` of training; SGD for the auxiliary classifier."""
     model = objective.model
     rest = [parameter for name, parameter in model.named_parameters() if name != "latents"]
-    adam = adam_options(device) if config.fast else {}
+    adam = adam_options(device, config.fast)
     optimizers: dict[str, torch.optim.Optimizer] = {
         "latents": torch.optim.Adam([model.latents], lr=config.lr, betas=config.betas, **adam),
         "generator": torch.optim.Adam(rest, lr=config.lr * config.generator_lr_factor, betas=config.betas, **adam),
         "classifier": torch.optim.SGD(objective.classifier.parameters(), lr=config.classifier_lr,
                                       momentum=config.classifier_momentum,
                                       weight_decay=config.classifier_weight_decay,
-                                      **(sgd_options(device) if config.fast else {})),
+                                      **sgd_options(device, config.fast)),
     }
     every = max(1, round(config.lr_decay_every * total_steps))
     milestones = list(range(every, total_steps, every))

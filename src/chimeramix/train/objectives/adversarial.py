@@ -62,14 +62,15 @@ class AdversarialObjective(Objective):
         with self.autocast():
             features = self.generator.encode(images)
             mixed_features = blend(features.unflatten(0, (count, -1)), weights)
-            *reconstructed, mixed = self.generator.decode(torch.cat([features, mixed_features])).chunk(count + 1)
+            decoded = self.generator.decode(torch.cat([features, mixed_features]))
+            reconstructed, mixed = decoded[:len(images)], decoded[len(images):]
             fooled = self.discriminator(mixed)
-        originals = images.chunk(count)
-        rec = sum(reconstruction_loss(x_hat, x) for x_hat, x in zip(reconstructed, originals))
-        lap = sum(laplacian_loss(x_hat, x) for x_hat, x in zip(reconstructed, originals))
+        # Σ_n of a mean over image n's pixels = N x the mean over all N images' pixels (the N images have one size):
+        # one pass over the batch instead of N
+        rec = count * reconstruction_loss(reconstructed, images)
+        lap = count * laplacian_loss(reconstructed, images)
         adv = adversarial_loss(fooled, real=True)
         w_rec, w_lap, w_adv = self.weights
-        assert isinstance(rec, torch.Tensor) and isinstance(lap, torch.Tensor)
         return w_rec * rec + w_lap * lap + w_adv * adv, rec, lap, adv, mixed
 
     def discriminator_loss(self, images: torch.Tensor, mixed: torch.Tensor, real_index: torch.Tensor) -> torch.Tensor:

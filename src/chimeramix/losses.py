@@ -37,14 +37,14 @@ def laplacian_pyramid(x: torch.Tensor, levels: int = LAPLACIAN_LEVELS) -> list[t
     """Band-pass levels h_i = I_i - up(down(I_i)) of a Laplacian pyramid (Denton et al. 2015), I_0 = x,
     I_{i+1} = down(I_i); the low-pass residual is left out.
 
-    down: binomial blur (reflect padding), keep every second pixel. up: insert zeros, binomial blur x 4.
+    down: binomial blur (reflect padding), keep every second pixel (a stride-2 convolution: the kept pixels'
+    sums only). up: insert zeros, binomial blur x 4.
     """
     kernel = binomial_kernel(x.shape[1], x.device, x.dtype)
     bands = []
     current = x
     for _ in range(levels):
-        blurred = F.conv2d(F.pad(current, (2, 2, 2, 2), mode="reflect"), kernel, groups=x.shape[1])
-        down = blurred[..., ::2, ::2]
+        down = F.conv2d(F.pad(current, (2, 2, 2, 2), mode="reflect"), kernel, stride=2, groups=x.shape[1])
         up = torch.zeros_like(current)
         up[..., ::2, ::2] = down * 4
         up = F.conv2d(F.pad(up, (2, 2, 2, 2), mode="reflect"), kernel, groups=x.shape[1])

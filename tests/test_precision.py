@@ -64,11 +64,7 @@ def test_a_cpu_pack_computes_in_fp32(tiny_data_root: Path, tmp_path: Path, monke
     assert [result["config"]["precision"] for result in results] == ["fp32", "fp32"]
 
 
-@pytest.mark.parametrize("device", [
-    "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                 reason="needs CUDA (benchmarks/gpu-session.sh runs it first)")),
-])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 def test_autocast_of_vmapped_convolutions(device: str) -> None:
     """What the packs' precision rests on (``choose_precision``): CUDA autocast reaches the convolutions and
     transposed convolutions of vmapped modules (packs compute in bf16), CPU autocast does not (CPU packs compute

@@ -46,7 +46,7 @@ assert sys.version_info[:2] == (3, 12) and torch.__version__.startswith("2.11.")
 present = [name for name in ("ray", "pymde", "kymatio") if importlib.util.find_spec(name)]
 assert not present, f"the GPU machine has no {present}: remove them from the environment"
 EOF
-rm -rf "$WORK" && mkdir -p "$WORK"
+mkdir -p "$WORK" && rm -rf "$WORK"/call? "$WORK"/out? "$WORK"/suite.*  # the data pack stays for the next rehearsal
 
 if [ "$SUITE" = 1 ]; then
     echo "== 2. the whole test suite from the source tree"
@@ -70,8 +70,10 @@ fi
 
 echo "== 3. benchmarks/gpu-session.sh --rehearsal, two calls"
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- || echo "+changes")
-PYTHONPATH=$REPO/src "$ENV/bin/python" -m chimeramix data pack cifar10 --k 10 --seeds 0 --out "$WORK/datapack" \
-    --data-root "$DATA"
+if [ ! -f "$WORK/datapack/cifar10/test.npz" ]; then
+    PYTHONPATH=$REPO/src "$ENV/bin/python" -m chimeramix data pack cifar10 --k 10 --seeds 0 --out "$WORK/datapack" \
+        --data-root "$DATA"
+fi
 copy_tree() {  # the files the device tool sends, into $1, with the data pack and the carried state folder $2
     mkdir -p "$1"
     git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$1"

@@ -67,8 +67,9 @@ CUDA_TESTS = ("-m", "cuda", "tests/test_fast_step.py", "tests/test_packed.py", "
               "tests/test_scattering.py")
 """The tests marked ``cuda`` (the fast path, packs, the scattering front end and precision on CUDA), from the
 modules that hold them (collecting every module takes minutes on a busy CPU)."""
-STAGE_LIMITS = {"probe": 90.0, "tests": 240.0, "steps": 300.0}
-"""The most seconds each stage may take (``runs``: whatever is left)."""
+STAGE_SHARES = {"probe": 1 / 6, "tests": 4 / 9, "steps": 5 / 9}
+"""The most each stage may take, as a share of the deadline (of 540 s: 90, 240 and 300 s; ``runs``: whatever is
+left)."""
 STEPS_ARGS = ("--parts", "generator,baseline,chimeramix-grid")
 REHEARSAL_STEPS_ARGS = ("--device", "cpu", "--architecture", "wrn-16-2", "--steps", "10", "--generator-steps", "1",
                         "--generator-channels", "4", "--generator-batch", "16", "--pack", "2")
@@ -97,7 +98,12 @@ class Session:
         self.out.mkdir(parents=True, exist_ok=True)
         self.log = out / "session.log"
         self.started = time.monotonic()
+        self.deadline_s = deadline_s
         self.deadline = self.started + deadline_s
+
+    def limit(self, stage: str) -> float:
+        """Seconds ``stage`` may take now: its share of the deadline, at most what is left."""
+        return min(STAGE_SHARES[stage] * self.deadline_s, self.left())
 
     def left(self) -> float:
         """Seconds until the deadline, less what packing and the summary need."""
@@ -173,7 +179,7 @@ def run_pytest(session: Session, name: str, tests: Sequence[str], limit_s: float
 
 def probe(session: Session, args: argparse.Namespace) -> StageResult:
     """:data:`PROBE_TEST` on each device, and what its CUDA outcome means for packs."""
-    result, outcomes = run_pytest(session, "probe", [PROBE_TEST], min(STAGE_LIMITS["probe"], session.left()))
+    result, outcomes = run_pytest(session, "probe", [PROBE_TEST], session.limit("probe"))
     devices = {kind: [test.split("[")[-1].split("]")[0] for test in tests] for kind, tests in outcomes.items()}
     said = ", ".join(f"{device} {kind}" for kind, listed in devices.items() for device in listed)
     result.line = f"autocast of vmapped convolutions: {said or 'no outcome'} ({result.line})"
@@ -186,7 +192,7 @@ def probe(session: Session, args: argparse.Namespace) -> StageResult:
 
 
 def cuda_tests(session: Session, args: argparse.Namespace) -> StageResult:
-    return run_pytest(session, "tests", CUDA_TESTS, min(STAGE_LIMITS["tests"], session.left()))[0]
+    return run_pytest(session, "tests", CUDA_TESTS, session.limit("tests"))[0]
 
 
 def steps(session: Session, args: argparse.Namespace) -> StageResult:
@@ -194,7 +200,7 @@ def steps(session: Session, args: argparse.Namespace) -> StageResult:
     figures.parent.mkdir(parents=True, exist_ok=True)
     extra = REHEARSAL_STEPS_ARGS if args.rehearsal else ()
     code, seconds = session.call([sys.executable, "benchmarks/steps.py", *STEPS_ARGS, *extra, "--json", str(figures)],
-                                 min(STAGE_LIMITS["steps"], session.left()))
+                                 session.limit("steps"))
     status = "stopped" if code is None else "ok" if code == 0 and figures.is_file() else "failed"
     if figures.is_file():
         (session.out / "steps.json").write_bytes(figures.read_bytes())

@@ -455,6 +455,8 @@ def percent(fraction: float | None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from chimeramix.experiments.store import Store
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=os.environ.get("OUT"),
                         help="the output folder (default: $OUT, the device tool's)")
@@ -478,6 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     session = Session(args.out, args.deadline_s)
     info = machine(session, args.commit)
     restored = restore_state(args.store, args.carried)
+    Store.create(args.store)  # before steps.json goes into it: a sweep refuses a folder without store.json
     session.note(f"store: {restored}")
     results = []
     for name in STAGES:

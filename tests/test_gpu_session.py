@@ -189,3 +189,18 @@ def test_the_session_runs_every_module_with_cuda_tests() -> None:
     marked = {f"tests/{path.name}" for path in tests.glob("test_*.py")
               if "mark.cuda" in path.read_text() and path.name != Path(__file__).name}
     assert marked == {name for name in driver.CUDA_TESTS if name.startswith("tests/")}
+
+
+def test_a_call_makes_its_store_first_and_brings_back_few_files(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The store exists (store.json) before any stage writes into it (steps.json; a sweep refuses a folder
+    without store.json, which the rehearsal found); a call's output folder holds at most 8 files, the summary
+    last on the console."""
+    out, store = tmp_path / "out", tmp_path / "gpu-store"
+    assert driver.main(["--out", str(out), "--stages", "", "--store", str(store), "--carried", str(tmp_path),
+                        "--commit", "abc1234"]) == 0
+    assert json.loads((store / "store.json").read_text()) == {"format": 1}
+    assert {path.name for path in out.iterdir()} == {"session.log", "results.json", "summary.md", "state.tgz.0"}
+    summary = (out / "summary.md").read_text()
+    assert summary.startswith("### ") and ", commit abc1234 (benchmarks/gpu-session.sh)" in summary
+    assert capsys.readouterr().out.rstrip().endswith(summary.rstrip())

@@ -88,6 +88,9 @@ class StageResult:
     seconds: float = 0.0
     line: str = ""
     details: list[str] = field(default_factory=list)
+    """Bullets under the line."""
+    markdown: list[str] = field(default_factory=list)
+    """Markdown after them as it is (tables)."""
 
 
 class Session:
@@ -205,7 +208,7 @@ def steps(session: Session, args: argparse.Namespace) -> StageResult:
     if figures.is_file():
         (session.out / "steps.json").write_bytes(figures.read_bytes())
     return StageResult("steps", status, seconds, f"benchmarks/steps.py in {seconds:.0f} s (exit code {code})",
-                       step_table(figures) if figures.is_file() else [])
+                       markdown=step_table(figures) if figures.is_file() else [])
 
 
 def step_table(figures: Path) -> list[str]:
@@ -270,9 +273,8 @@ def runs(session: Session, args: argparse.Namespace) -> StageResult:
         if code != 0:
             status = "stopped" if code is None else "failed"
             break
-    lines += table_lines(session, args.store)
     return StageResult("runs", status, time.monotonic() - started, f"paper preset, --fast, cifar10 k = 10 seed 0 "
-                       f"in {time.monotonic() - started:.0f} s", lines)
+                       f"in {time.monotonic() - started:.0f} s", lines, table_lines(session, args.store))
 
 
 def rehearsal_options() -> list[str]:
@@ -290,14 +292,16 @@ def step_part(job: Any) -> str:
 
 
 def table_lines(session: Session, store: Path) -> list[str]:
-    """``chimeramix table --compare paper`` of the store, as text."""
+    """``chimeramix table --compare paper`` of the store, its headings one level down (under the summary's)."""
     if not (store / "plan.json").is_file():
         return []
     with tempfile.TemporaryDirectory(prefix="gpu-session-") as folder:
         table = Path(folder) / "table.md"
         code, _ = session.call([sys.executable, "-m", "chimeramix", "table", "--store", str(store), "--compare",
                                 "paper", "--output", str(table)], TABLE_S)
-        return ["", *table.read_text().splitlines()] if code == 0 and table.is_file() else []
+        if code != 0 or not table.is_file():
+            return []
+        return [f"#{line}" if line.startswith("#") else line for line in table.read_text().splitlines()]
 
 
 STAGE_FUNCTIONS = {"probe": probe, "tests": cuda_tests, "steps": steps, "runs": runs}
@@ -437,8 +441,8 @@ def summary(info: dict[str, str], stages: list[StageResult], rows: list[dict[str
              f"Command: `{command}`; wall {wall:.0f} s; store: {restored}.", ""]
     for stage in stages:
         lines.append(f"- **{stage.name}** ({stage.status}): {stage.line}")
-        lines += [detail if detail.startswith("|") or not detail else f"  - {detail}" for detail in stage.details]
-        lines.append("")
+        lines += [f"  - {detail}" for detail in stage.details]
+        lines += ["", *stage.markdown, ""] if stage.markdown else [""]
     if rows:
         lines += ["| run | steps | wall s | precision | accuracy |", "|---|---|---|---|---|"]
         lines += [f"| {row['job']} | {row['steps']} | {row['wall_seconds']} | {row['precision']} | "

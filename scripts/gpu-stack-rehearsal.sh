@@ -35,8 +35,11 @@ started=$(date +%s)
 
 echo "== 1. the GPU machine's software in $ENV ($("$PY312" --version))"
 [ -x "$ENV/bin/python" ] || "$PY312" -m venv "$ENV"
-"$ENV/bin/python" -m pip install --quiet --upgrade pip
-"$ENV/bin/python" -m pip install --quiet -r requirements/gpu-stack.txt
+if ! cmp -s requirements/gpu-stack.txt "$ENV/installed.txt"; then  # installed once per version of the list
+    "$ENV/bin/python" -m pip install --quiet --upgrade pip
+    "$ENV/bin/python" -m pip install --quiet -r requirements/gpu-stack.txt
+    cp requirements/gpu-stack.txt "$ENV/installed.txt"
+fi
 "$ENV/bin/python" - <<'EOF'
 import importlib.util, sys
 import numpy, torch, torchvision

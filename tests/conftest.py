@@ -24,6 +24,16 @@ TINY_TRAIN_PER_CLASS = 12
 TINY_TEST_PER_CLASS = 3
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` skip, with that reason, where no CUDA device is."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (benchmarks/gpu-session.sh runs the tests marked cuda)")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The user cache folder (measured run costs, ...) of the whole session: a temporary one, not the user's."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +266,7 @@ def test_classifier_features_describe_only_their_own_dataset(runs: dict[str, Pat
 
 def test_embed_command_is_seeded_and_marks_the_groups(runs: dict[str, Path], tiny_data_root: Path,
                                                       tmp_path: Path) -> None:
+    pytest.importorskip("pymde", reason="the MDE embedding needs pymde (pip install 'chimeramix[analysis]')")
     tables = []
     for attempt in ("first", "second"):
         out = tmp_path / attempt
@@ -280,3 +282,14 @@ def test_embed_command_is_seeded_and_marks_the_groups(runs: dict[str, Path], tin
     assert len(rows) == 320 and groups.count("split") == 20 and groups.count("generated") == 200
     assert {row["class"] for row in rows} == {f"class{c}" for c in range(10)}
     assert all(np.isfinite(float(row["x"])) and np.isfinite(float(row["y"])) for row in rows)
+
+
+def test_embed_without_pymde_is_a_one_line_error_naming_the_install(runs: dict[str, Path], tiny_data_root: Path,
+                                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "pymde", None)  # as where it is not installed (the GPU machine)
+    assert main(["analyze", "embed", str(runs["seg"]), "--features", str(runs["classifier"]), "--out",
+                 str(tmp_path / "out"), "--data-root", str(tiny_data_root), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == ("chimeramix: error: the MDE embedding needs pymde: pip install "
+                                       "'chimeramix[analysis]'\n")
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,27 @@ def test_the_command_line_answers_help_without_loading_torch() -> None:
             "print('torch' in sys.modules, 'numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[0] == "False"
+
+
+def version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_the_lower_bounds_are_the_lowest_versions_tested() -> None:
+    """pyproject.toml's lower bounds name what CI (requirements/ci.txt) or the GPU machine's software
+    (requirements/gpu-stack.txt, rehearsed by scripts/gpu-stack-rehearsal.sh) installs, the lower of the two."""
+    root = Path(__file__).resolve().parents[1]
+    tested: dict[str, list[tuple[int, ...]]] = {}
+    for name in ("ci.txt", "gpu-stack.txt"):
+        for line in (root / "requirements" / name).read_text().splitlines():
+            package, sep, pinned = line.split("#")[0].strip().partition("==")
+            if sep:
+                tested.setdefault(package.split("[")[0], []).append(version(pinned))
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    bounds = [*project["dependencies"], *(line for extra in project["optional-dependencies"].values()
+                                          for line in extra)]
+    for requirement in bounds:
+        package, sep, lower = requirement.partition(">=")
+        if sep:
+            assert version(lower) == min(tested[package.split("[")[0]]), requirement
+    assert version(project["requires-python"].removeprefix(">=")) == (3, 11)

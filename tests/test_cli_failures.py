@@ -163,16 +163,21 @@ def test_a_signalled_sweep_stops_its_workers_and_a_rerun_resumes(signum: int, ti
     store = tmp_path / "store"
     command = sweep_command(store, tiny_data_root)
     sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    claims = store / "claims"
-    deadline = time.monotonic() + 120
-    while not (claims.is_dir() and any(claims.glob("*.claim"))):
-        assert time.monotonic() < deadline and sweep.poll() is None, sweep.communicate()
-        time.sleep(0.2)
-    claim = next(claims.glob("*.claim"))
-    worker = json.loads(claim.read_text())["pid"]
-    time.sleep(1.0)
-    sweep.send_signal(signum)
-    _, error = sweep.communicate(timeout=60)
+    try:
+        claims = store / "claims"
+        deadline = time.monotonic() + 120
+        while not (claims.is_dir() and any(claims.glob("*.claim"))):
+            assert time.monotonic() < deadline and sweep.poll() is None, sweep.communicate()
+            time.sleep(0.2)
+        claim = next(claims.glob("*.claim"))
+        worker = json.loads(claim.read_text())["pid"]
+        time.sleep(1.0)
+        sweep.send_signal(signum)
+        _, error = sweep.communicate(timeout=60)
+    finally:  # a failed wait leaves no sweep training on (its worker dies with it)
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.communicate()
     assert sweep.returncode == 130, error
     assert "interrupted; rerun the same command to continue" in error
     with pytest.raises(ProcessLookupError):

@@ -27,7 +27,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 STEPS = 6
 LR = 0.05
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 
 
 def cosine(step: int) -> float:
@@ -82,7 +81,7 @@ def losses(log: list[dict[str, Any]], name: str) -> list[float]:
     return [row[name] for row in log]
 
 
-@needs_cuda
+@pytest.mark.cuda
 @pytest.mark.parametrize("method", ["baseline", "chimeramix-grid", "chimeramix-seg-n3"])
 def test_graphed_trainers_match_eager_trainers_on_cuda(tiny_data_root: Path, tmp_path: Path, method: str) -> None:
     """Captured and replayed steps (from step 4 on) give the eager trainer's losses (fp32, no autocast;
@@ -103,7 +102,7 @@ def test_graphed_trainers_match_eager_trainers_on_cuda(tiny_data_root: Path, tmp
         assert losses(graphed["log"], name) == pytest.approx(losses(eager["log"], name), rel=1e-2)
 
 
-@needs_cuda
+@pytest.mark.cuda
 def test_signatures_get_their_own_graphs_on_cuda() -> None:
     """One graph per input signature (shape and dtype); the lr tensor is refreshed before every replay."""
     cuda = torch.device("cuda")

@@ -205,7 +205,7 @@ def test_stacked_modules_round_trip() -> None:
         torch.testing.assert_close(module[1].running_mean, stacked.buffers["1.running_mean"][index])
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="the fast path's CUDA graphs need a CUDA device")
+@pytest.mark.cuda
 def test_a_graphed_pack_matches_an_eager_pack_on_cuda(tiny_data_root: Path, generators: dict[int, Path],
                                                       tmp_path: Path) -> None:
     """The fast path replays the pack's step as a CUDA graph (from step 4 on): the same losses as the eager

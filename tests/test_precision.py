@@ -19,6 +19,7 @@ from chimeramix.models.generator import MixingGenerator, ReflectionPad
 from chimeramix.models.wide_resnet import Dropout
 from chimeramix.runtime import adam_options, choose_precision, run_precision, sgd_options
 from chimeramix.train import trainers
+from chimeramix.train.stacking import StackedModules
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
@@ -62,6 +63,22 @@ def test_a_cpu_pack_computes_in_fp32(tiny_data_root: Path, tmp_path: Path, monke
                                 epochs=1, repetition=2, batch_size=8, device="cpu") for seed in (0, 1)]
     results = trainers.train_pack(configs, [tmp_path / "a", tmp_path / "b"], progress=False)
     assert [result["config"]["precision"] for result in results] == ["fp32", "fp32"]
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_autocast_of_vmapped_convolutions(device: str) -> None:
+    """What the packs' precision rests on (``choose_precision``): CUDA autocast reaches the convolutions and
+    transposed convolutions of vmapped modules (packs compute in bf16), CPU autocast does not (CPU packs compute
+    in fp32). Autocast reaches a lone module's convolutions on both; a change in PyTorch shows up here."""
+    torch.manual_seed(0)
+    modules = [nn.Sequential(nn.Conv2d(3, 4, 3), nn.ConvTranspose2d(4, 3, 2, stride=2)).to(device) for _ in range(2)]
+    stacked = StackedModules(modules)
+    x = torch.randn(2, 5, 3, 8, 8, device=device)
+    with torch.autocast(device, dtype=torch.bfloat16):
+        packed, alone = stacked(x), modules[0](x[0])
+    assert alone.dtype == torch.bfloat16
+    assert packed.dtype == (torch.bfloat16 if device == "cuda" else torch.float32)
+    torch.testing.assert_close(packed[0].float(), alone.float(), rtol=0.02, atol=0.02)
 
 
 def test_reflection_padding_keeps_bf16_and_the_values() -> None:

@@ -290,7 +290,7 @@ def test_a_pack_trains_like_its_lone_runs(tiny_data_root: Path, tmp_path: Path) 
         torch.testing.assert_close(learned[name], alone[name], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (benchmarks/gpu-session.sh runs it)")
+@pytest.mark.cuda
 def test_the_fast_path_on_cuda_trains_like_the_reference(tiny_data_root: Path, tmp_path: Path) -> None:
     """CUDA graphs around the wavelet rebuild and the FFTs (bf16 autocast on both paths), lone and packed."""
     results = {fast: train_classifier(tiny(tiny_data_root, device="cuda", fast=fast, epochs=3), tmp_path / str(fast),

@@ -10,10 +10,13 @@ change between versions)::
     result = run_experiment(config, "runs")           # its generator, then the classifier
     print(result["metrics"]["accuracy"], result["run_dir"])
 
+    config, _ = plan_experiment(ClassifierConfig(data=data, method="chimeramix-grid"), 20, "runs")  # a CPU's budget
+    result = run_experiment(config, "runs")           # the plan: within 20 minutes on this machine
+
 - configs: :class:`DataConfig`, :class:`MaskConfig`, :class:`GeneratorConfig`, :class:`ClassifierConfig`,
   :func:`apply_preset` (``paper`` / ``quick``); a config's ``recipe`` is ``paper`` or ``released``;
-- training: :func:`train_generator`, :func:`train_classifier`, :func:`run_experiment`, and :func:`train_pack` for
-  several runs of one kind as one training pack;
+- training: :func:`train_generator`, :func:`train_classifier`, :func:`run_experiment`, :func:`plan_experiment` (a
+  time budget: the plan of ``--budget``), and :func:`train_pack` for several runs of one kind as one training pack;
 - using results: :func:`load_classifier` (a finished classifier run as a model: ``.predict(images)`` gives
   labels and probabilities), :func:`load_generator` (the frozen generator of a finished run),
   :func:`parse_method`.
@@ -40,6 +43,7 @@ PUBLIC: dict[str, str] = {
     "train_classifier": "chimeramix.train.classifier",
     "train_pack": "chimeramix.train.trainers",
     "run_experiment": "chimeramix.experiments.pipeline",
+    "plan_experiment": "chimeramix.experiments.pipeline",
     "load_generator": "chimeramix.train.frozen_generator",
     "load_classifier": "chimeramix.predictor",
 }
@@ -55,6 +59,7 @@ __all__ = [
     "load_classifier",
     "load_generator",
     "parse_method",
+    "plan_experiment",
     "run_experiment",
     "train_classifier",
     "train_generator",
@@ -63,7 +68,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
-    from chimeramix.experiments.pipeline import run_experiment
+    from chimeramix.experiments.pipeline import plan_experiment, run_experiment
     from chimeramix.methods import parse_method
     from chimeramix.predictor import load_classifier
     from chimeramix.resolution import apply_preset

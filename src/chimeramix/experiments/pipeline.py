@@ -62,11 +62,15 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
     return runs
 
 
-def plan_experiment(config: ClassifierConfig, minutes: float, out_dir: str | os.PathLike[str], book: CostBook
-                    ) -> tuple[ClassifierConfig, bool]:
-    """``config`` planned to finish within ``minutes`` (:func:`~chimeramix.experiments.budget.plan_budget`, after
-    measuring what this machine lacks), or with the plan its runs under ``out_dir`` started with; whether the plan
-    was kept."""
+def plan_experiment(config: ClassifierConfig, minutes: float, out_dir: str | os.PathLike[str],
+                    book: CostBook | None = None) -> tuple[ClassifierConfig, bool]:
+    """``config`` planned to finish within ``minutes`` on this machine (:func:`~chimeramix.experiments.budget
+    .plan_budget`, after measuring what ``book``, by default this machine's cost cache, lacks), or with the plan its
+    runs under ``out_dir`` started with; and whether the plan was kept. :func:`run_experiment` then trains it."""
+    if book is None:
+        from chimeramix.runtime import select_device  # imports torch: only when planning
+
+        book = CostBook.of_this_machine(select_device(config.device).type)
     for run, folder in experiment_runs(budget_draft(config, minutes), out_dir):
         stored = RunFolder(folder)
         if isinstance(run, GeneratorConfig | ClassifierConfig) and stored.config_file.is_file():

@@ -216,12 +216,13 @@ class Store:
             return None
         return holder
 
-    def clear_claim_of(self, job_id: str, pid: int) -> None:
-        """Remove a job's claim if process ``pid`` on this host holds it (after that process died)."""
+    def clear_claim_of(self, job_id: str, pid: int, host: str | None = None) -> None:
+        """Remove a job's claim if process ``pid`` on ``host`` (default: this host) holds it (after that process
+        died)."""
         path = self.claim_path(job_id)
         with self.lock(path):
             holder = read_claim(path) if path.exists() else None
-            if holder is not None and holder.pid == pid and holder.host == socket.gethostname():
+            if holder is not None and holder.pid == pid and holder.host == (host or socket.gethostname()):
                 path.unlink()
 
 

@@ -260,7 +260,7 @@ def test_a_sweep_on_slurm_survives_cancelled_jobs_and_its_own_death(
     outcomes = sorted(str(task.get("outcome")) for task in submitted.values())
     assert outcomes == ["done"] * 4 + ["failed"] * 2, submitted  # nothing submitted twice, every batch job settled
     assert left_in_queue <= set(submitted)  # the rerun followed what the killed sweep had queued
-    assert not queued(env)
+    wait_for(lambda: not queued(env), 300, "the last batch jobs to leave the queue")  # after their outcome
     for job_id in plan:  # one attempt each, two for the lost jobs; the cancelled one resumed its checkpoint
         log = store.log_path(job_id).read_text()
         assert log.count(f"=== {job_id}: attempt") == (2 if job_id in failures else 1), log
@@ -275,5 +275,6 @@ def test_a_sweep_on_slurm_survives_cancelled_jobs_and_its_own_death(
     assert table.stdout.count("(n=1)") == 3, table.stdout
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nslurm sweep: {len(plan)} jobs in {len(submitted)} batch jobs, {wall_s:.0f} s (load average {load}); "
-          f"cancelled {cancelled} (retried, resumed), killed {killed} (retried); {len(left_in_queue)} batch jobs "
-          "followed by the rerun")
+          f"scancel: {cancelled} ({failures[cancelled][0]['error']}); SIGKILL: {killed} "
+          f"({failures[killed][0]['error']}); both retried; batch jobs {sorted(left_in_queue)} left in the queue by "
+          "the killed sweep, followed by its rerun")

@@ -8,6 +8,7 @@ Layout::
     STORE/claims/<job-id>.claim   who runs the job now (pid, host, time; mtime = heartbeat)
     STORE/failures/<job-id>.json  failed attempts (error, time, host)
     STORE/logs/<job-id>.log       the job's own output, all attempts appended
+    STORE/slurm/                  the SLURM launcher's batch jobs (``chimeramix.experiments.slurm``)
 
 Every JSON file is written atomically (``chimeramix.fileio``). Read-modify-write updates of shared files
 (plan, failures, claims) happen under a per-file ``filelock``, so several sweeps can share one store.

@@ -103,8 +103,8 @@ class SlurmLauncher:
                                *(sbatch_option(text, FIXED_OPTIONS | given.keys()) for text in options)]
         self._tasks: dict[Path, SlurmTask] = {}
         self._alive: set[str] = set()
-        self._queried = float("-inf")
-        """When ``squeue`` last answered (monotonic)."""
+        self._asked = self._queried = float("-inf")
+        """When ``squeue`` was last asked, and when it last answered (monotonic)."""
         check = _run(["sbatch", "--test-only", *self.sbatch_options, "--wrap", "true"])
         if check.returncode != 0:
             raise ChimeraMixError(f"SLURM refuses these batch jobs ({_last_line(check)}); check --slurm-partition, "
@@ -178,11 +178,11 @@ class SlurmLauncher:
 
     def _ended(self) -> list[Ended]:
         """The followed tasks that wrote their outcome or left SLURM's queue, settled."""
-        if self._tasks and time.monotonic() - self._queried >= SQUEUE_INTERVAL_S:
-            asked = time.monotonic()
+        if self._tasks and time.monotonic() - self._asked >= SQUEUE_INTERVAL_S:
+            self._asked = time.monotonic()
             queue = _run(["squeue", "--me", "--noheader", "--format=%i"])
             if queue.returncode == 0:
-                self._alive, self._queried = set(queue.stdout.split()), asked
+                self._alive, self._queried = set(queue.stdout.split()), self._asked
             else:  # a busy controller: the jobs did not end, ask again later
                 LOG.info("squeue failed (%s); asking again in %.0f s", _last_line(queue), SQUEUE_INTERVAL_S)
         ended = []

@@ -32,6 +32,7 @@ from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset
 from chimeramix.experiments.plots import plot_tables
 from chimeramix.experiments.runner import Launcher, RunOptions, SweepReport, available_cores, plan_tasks, run_sweep
 from chimeramix.experiments.sensitivity import axis_tables, plot_axis_tables, render_axis_tables
+from chimeramix.experiments.slurm import DEFAULT_QUEUED, SlurmLauncher
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S, Store
 from chimeramix.experiments.tables import ResultTable, build_tables, cell_text, load_results, render
 from chimeramix.fileio import atomic_write
@@ -76,16 +77,27 @@ def _add_execution_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable)")
     parser.add_argument("--classifier-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a classifier config field, e.g. epochs=2 (repeatable)")
-    parser.add_argument("--launcher", choices=("local", "ray"), default="local")
-    parser.add_argument("--workers", type=int, default=1, help="local: jobs at once here (default 1)")
+    parser.add_argument("--launcher", choices=("local", "ray", "slurm"), default="local",
+                        help="local: processes here; ray: tasks on a Ray cluster; slurm: one batch job per job (or "
+                             "pack) on a SLURM cluster (see README, On a cluster)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local: jobs at once here (default 1); slurm: batch jobs queued or running at once "
+                             f"(default {DEFAULT_QUEUED})")
     parser.add_argument("--devices", default=None, metavar="DEV,DEV,...",
                         help="local: spread the workers' jobs over these devices, e.g. cuda:0,cuda:1 "
                         "(default: --device for every job)")
     parser.add_argument("--ray-address", default=None, help="ray: address of a cluster, e.g. HOST:6379")
     parser.add_argument("--gpus-per-job", type=float, default=None,
                         help="ray: GPUs per job, e.g. 0.25 to share a GPU by four (default 1 on a GPU "
-                             "cluster, else 0)")
-    parser.add_argument("--cpus-per-job", type=float, default=1.0, help="ray: CPUs per job (default 1)")
+                             "cluster, else 0); slurm: whole GPUs per batch job (default 0)")
+    parser.add_argument("--cpus-per-job", type=float, default=1.0, help="ray, slurm: CPUs per job (default 1)")
+    parser.add_argument("--slurm-partition", default=None, help="slurm: the partition (default: the cluster's)")
+    parser.add_argument("--slurm-time", default=None, metavar="TIME",
+                        help="slurm: time limit of each batch job as sbatch's --time takes it, e.g. 4:00:00 "
+                             "(default: the partition's)")
+    parser.add_argument("--slurm-option", action="append", default=[], metavar="NAME[=VALUE]",
+                        help="slurm: another sbatch option for every batch job, without its dashes, e.g. mem=16G, "
+                             "account=lab or qos=normal (repeatable)")
     parser.add_argument("--device", default="auto", help="device of every run: auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--fast", action="store_true",
                         help="run every job on the fast GPU path (CUDA graphs; same computation and job ids)")
@@ -168,6 +180,10 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
     """Plan ``spec``, print the plan and its estimate, then run it into ``args.store`` (the execution options
     of :func:`_add_execution_arguments`); the exit code (1: some jobs did not finish)."""
     store = Store(args.store)
+    if args.launcher != "slurm" and (args.slurm_partition or args.slurm_time or args.slurm_option):
+        raise ChimeraMixError("--slurm-partition, --slurm-time and --slurm-option are for --launcher slurm; add it or "
+                              "drop them")
+    workers = args.workers if args.workers is not None else DEFAULT_QUEUED if args.launcher == "slurm" else 1
     device = _estimate_device(args)
     step_seconds = _key_values(args.step_seconds, "--step-seconds")
     book, kept = None, {}
@@ -175,18 +191,18 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
         book = CostBook.of_this_machine(device, step_seconds)
         kept = kept_budgets(store.load_plan().values())
         if not args.dry_run:
-            threads = max(1, available_cores() // args.workers) if args.launcher == "local" else int(args.cpus_per_job)
+            threads = max(1, available_cores() // workers) if args.launcher == "local" else int(args.cpus_per_job)
             measure_sweep_costs(spec, book, threads)
     jobs = plan_sweep(spec, book, kept)
     if spec.budget is not None:
         print(describe_plans(jobs, kept))
-    for flag, size in (("--workers", args.workers), ("--pack", args.pack), ("--generator-pack", args.generator_pack)):
+    for flag, size in (("--workers", workers), ("--pack", args.pack), ("--generator-pack", args.generator_pack)):
         if size is not None and size < 1:
             raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
                          generator_pack=args.generator_pack, stale_after_s=args.stale_after)
     pending = [job for job in jobs if not store.is_finished(job.id)]
-    slots = args.workers if args.launcher == "local" else None
+    slots = workers if args.launcher == "local" else None
     cost = estimate_cost(pending, device, step_seconds, measured=load_costs(device))
     print(_plan_summary(jobs, pending, cost, device, slots))
     if not args.dry_run:
@@ -211,9 +227,15 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
     if args.launcher == "ray":
         launcher = RayLauncher(args.ray_address, gpus_per_job=args.gpus_per_job,
                                cpus_per_job=args.cpus_per_job)
+    elif args.launcher == "slurm":
+        launcher = SlurmLauncher(partition=args.slurm_partition, time_limit=args.slurm_time,
+                                 cpus_per_job=args.cpus_per_job, gpus_per_job=args.gpus_per_job or 0,
+                                 options=args.slurm_option, max_jobs=workers)
+        print(f"slurm: batch jobs with {' '.join(launcher.sbatch_options)}, up to {workers} at once; each job's "
+              f"output in {store.root / 'logs'}/JOB.log, SLURM's in JOB.slurm-N.out there")
     else:
         devices = [name.strip() for name in args.devices.split(",") if name.strip()] if args.devices else []
-        launcher = LocalLauncher(args.workers, devices)
+        launcher = LocalLauncher(workers, devices)
     report = run_sweep(store, jobs, launcher, options=options, max_attempts=args.max_attempts,
                        progress=not args.no_progress)
     print(_report_text(store, jobs, report, args.max_attempts))
@@ -320,7 +342,7 @@ def _estimate_device(args: argparse.Namespace) -> str:
     """The device kind the cost estimate assumes: the requested one, else where the jobs will run."""
     if args.device != "auto":
         return "cuda" if args.device.startswith("cuda") else "cpu"
-    if args.launcher == "ray":
+    if args.launcher in ("ray", "slurm"):
         return "cuda" if args.gpus_per_job else "cpu"
     import torch
 

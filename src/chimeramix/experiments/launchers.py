@@ -1,8 +1,10 @@
-"""Where jobs run: ``local`` (one fresh process per job on this machine) or ``ray`` (tasks on a Ray cluster).
+"""Where jobs run: ``local`` (one fresh process per job on this machine) or ``ray`` (tasks on a Ray cluster);
+``slurm`` (batch jobs on a SLURM cluster) is :mod:`chimeramix.experiments.slurm`.
 
-Both run :func:`chimeramix.experiments.runner.execute_jobs` for each task (a job, or a pack of jobs), so claims,
-logs and failure records behave the same; several tasks may share one GPU either way (local: all see the same
-devices; ray: ``gpus_per_job`` < 1).
+All run :func:`chimeramix.experiments.runner.execute_jobs` for each task (a job, or a pack of jobs), so claims,
+logs and failure records behave the same; several tasks may share one GPU (local: all see the same devices;
+ray: ``gpus_per_job`` < 1; slurm: packs). Local and Ray tasks end with their sweep, so neither has tasks of an
+earlier sweep to adopt.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class LocalLauncher:
         self._processes: dict[tuple[str, ...], BaseProcess] = {}
         """Running tasks by their job ids."""
         self._device_of: dict[tuple[str, ...], str] = {}
+
+    def adopt(self, store_root: str, job_ids: set[str]) -> list[tuple[str, ...]]:
+        return []
 
     def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
         job_ids = tuple(job.id for job in jobs)
@@ -155,6 +160,9 @@ class RayLauncher:
                                                      max_retries=0)
         self._refs: dict[Any, tuple[str, ...]] = {}
         """Running tasks' job ids by their Ray object reference."""
+
+    def adopt(self, store_root: str, job_ids: set[str]) -> list[tuple[str, ...]]:
+        return []
 
     def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None:
         if options.threads is None:

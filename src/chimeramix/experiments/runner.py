@@ -85,6 +85,11 @@ class Launcher(Protocol):
 
     slots: int
 
+    def adopt(self, store_root: str, job_ids: set[str]) -> list[tuple[str, ...]]:
+        """Follow the tasks of these jobs that an earlier sweep of the store left running, as if submitted now
+        (their end comes from :meth:`wait`); returns their job ids."""
+        ...
+
     def submit(self, store_root: str, jobs: tuple[Job, ...], job_fn: JobFunction, options: RunOptions) -> None: ...
 
     def wait(self, timeout_s: float) -> list[Ended]:
@@ -271,7 +276,8 @@ def run_sweep(
     """Run every unfinished job of ``jobs`` (dependencies first) on ``launcher`` until none is left.
 
     Finished jobs are skipped, interrupted ones resumed, failed ones retried until they have failed
-    ``max_attempts`` times (alone, not in a pack). Jobs another sweep holds are waited for, never run twice.
+    ``max_attempts`` times (alone, not in a pack). Jobs another sweep holds are waited for, never run twice;
+    tasks an earlier sweep left on the launcher's cluster (SLURM) are followed, not submitted again.
     """
     options = options or RunOptions()
     store.merge_plan(jobs)
@@ -280,6 +286,9 @@ def run_sweep(
     tasks = 0  # in flight on the launcher; each holds one slot
     report = SweepReport()
     announced: set[str] = set()
+    for adopted in launcher.adopt(str(store.root), set(by_id)):
+        running.update(adopted)
+        tasks += 1
     bar = tqdm(total=len(jobs), desc="sweep", unit="job", disable=not progress, dynamic_ncols=True)
     try:
         while True:

@@ -8,6 +8,7 @@ Layout::
     STORE/claims/<job-id>.claim   who runs the job now (pid, host, time; mtime = heartbeat)
     STORE/failures/<job-id>.json  failed attempts (error, time, host)
     STORE/logs/<job-id>.log       the job's own output, all attempts appended
+    STORE/slurm/                  the SLURM launcher's batch jobs (``chimeramix.experiments.slurm``)
 
 Every JSON file is written atomically (``chimeramix.fileio``). Read-modify-write updates of shared files
 (plan, failures, claims) happen under a per-file ``filelock``, so several sweeps can share one store.
@@ -216,12 +217,13 @@ class Store:
             return None
         return holder
 
-    def clear_claim_of(self, job_id: str, pid: int) -> None:
-        """Remove a job's claim if process ``pid`` on this host holds it (after that process died)."""
+    def clear_claim_of(self, job_id: str, pid: int, host: str | None = None) -> None:
+        """Remove a job's claim if process ``pid`` on ``host`` (default: this host) holds it (after that process
+        died)."""
         path = self.claim_path(job_id)
         with self.lock(path):
             holder = read_claim(path) if path.exists() else None
-            if holder is not None and holder.pid == pid and holder.host == socket.gethostname():
+            if holder is not None and holder.pid == pid and holder.host == (host or socket.gethostname()):
                 path.unlink()
 
 

@@ -12,7 +12,7 @@ import torch
 import chimeramix.segments as segments_module
 from chimeramix.config import MaskConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import GridMasks, SegmentationMasks, build_masks, mix, resize_mask
+from chimeramix.masks import GridMasks, SegmentationMasks, build_masks, grid_to_size, mix, resize_mask
 from chimeramix.rundir import SEGMENTS_FILE
 from chimeramix.segments import SegmentationParams, compute_segments, segment_cache
 
@@ -50,6 +50,18 @@ def test_shifted_grid_moves_the_cell_borders() -> None:
     assert_binary(masks, 128, 16)
     aligned = masks.view(128, 1, 4, 4, 4, 4)
     assert not torch.equal(aligned.amin(dim=(3, 5)), aligned.amax(dim=(3, 5)))
+
+
+@pytest.mark.parametrize("cells", [4, 8])
+def test_the_shifted_grid_pads_by_one_cell(cells: int) -> None:
+    """As the authors' code: the grid is drawn at size + pad with pad = size // cells (not size // 4) and
+    cropped at an offset in {0, ..., pad - 1}: every mask is one of those pad x pad crops."""
+    ids = torch.arange(cells * cells, dtype=torch.float32).view(1, 1, cells, cells)
+    pad = 16 // cells
+    big = torch.nn.functional.interpolate(ids, size=(16 + pad, 16 + pad), mode="nearest")
+    crops = {tuple(big[..., t : t + 16, u : u + 16].flatten().tolist()) for t in range(pad) for u in range(pad)}
+    drawn = {tuple(grid_to_size(ids, 16, True, seeded(seed)).flatten().tolist()) for seed in range(40)}
+    assert drawn == crops
 
 
 def test_grid_parameters_are_checked() -> None:

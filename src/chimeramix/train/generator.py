@@ -30,6 +30,7 @@ from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype, make_rng, run_precision, seed_everything, select_device, stream_seed
+from chimeramix.segments import AugmentedSegments
 from chimeramix.train.fast import adam_options
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective
@@ -68,12 +69,15 @@ class GeneratorRun(TrainingRun):
         write_pictures(self.generator, self.config, self.data, self.folder)
 
     def result(self) -> dict[str, Any]:
-        """Writes the final weights; the first and last epochs' mean losses."""
+        """Writes the final weights; the first and last epochs' mean losses (and, for segments of the fed images,
+        how many were computed and reused, and the seconds: their cost)."""
         save_weights(self.generator, self.folder.weights("generator"))
         save_weights(self.discriminator, self.folder.weights("discriminator"))
         names = self.loss_names
+        segments = self.data.segments
         return {"final": {name: self.log[-1][name] for name in names} if self.log else {},
-                "first_epoch": {name: self.log[0][name] for name in names} if self.log else {}}
+                "first_epoch": {name: self.log[0][name] for name in names} if self.log else {},
+                **({"segmentation": segments.stats()} if isinstance(segments, AugmentedSegments) else {})}
 
     def checkpointed(self) -> dict[str, Any]:
         return {"modules": modules_of(self.objective), "optimizers": self.optimizers,

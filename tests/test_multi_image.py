@@ -138,8 +138,9 @@ def test_group_batches_hold_n_same_class_images() -> None:
     images = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
     labels = torch.tensor([0, 0, 0, 1, 1, 1])
     batches = PairBatches(config, PairData(images, SameClassPartners(labels), None))
-    fed, weights, real_index = batches(torch.arange(6), torch.Generator().manual_seed(0))
+    fed, weights, discriminator_weights, real_index = batches(torch.arange(6), torch.Generator().manual_seed(0))
     assert fed.shape == (3 * 6, 3, 32, 32) and weights.shape == (6, 3, 8, 8) and 0 <= int(real_index) < 3
+    assert discriminator_weights is weights  # the paper recipe: D judges the generator step's composite
 
 
 def test_methods_name_n_and_the_weights() -> None:

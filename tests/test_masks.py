@@ -60,7 +60,7 @@ def test_the_shifted_grid_pads_by_one_cell(cells: int) -> None:
     pad = 16 // cells
     big = torch.nn.functional.interpolate(ids, size=(16 + pad, 16 + pad), mode="nearest")
     crops = {tuple(big[..., t : t + 16, u : u + 16].flatten().tolist()) for t in range(pad) for u in range(pad)}
-    drawn = {tuple(grid_to_size(ids, 16, True, seeded(seed)).flatten().tolist()) for seed in range(40)}
+    drawn = {tuple(grid_to_size(ids, 16, True, seeded(seed)).flatten().tolist()) for seed in range(300)}
     assert drawn == crops
 
 
@@ -154,9 +154,13 @@ def test_segmentation_masks_are_reproducible_and_downsampled_by_majority() -> No
     assert torch.equal(first, masks.sample(64, 4, seeded(5), maps))
     only_stripe = first[:, 0, 0].tolist().index([0.0, 0.0, 1.0, 1.0])  # the id range [1, 2) was drawn
     assert first[only_stripe, 0, :, 2:].min() == 1  # cells half covered: the tie goes to the region
+    nearest = SegmentationMasks("released", "nearest").sample(64, 4, seeded(5), maps)
+    assert nearest[only_stripe, 0, 0].tolist() == [0.0, 0.0, 0.0, 1.0]  # pixels 0, 8, 16, 24: only 24 in the stripe
     with pytest.raises(ChimeraMixError, match="region choice"):
         SegmentationMasks("any")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="x1 and x2"):
+    with pytest.raises(ChimeraMixError, match="downsampling"):
+        SegmentationMasks("paper", "any")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="segment maps of x2"):
         masks.sample(64, 4, seeded())
 
 

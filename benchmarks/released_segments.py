@@ -6,7 +6,8 @@ real images of one split (the CIFAR-10 split k = 10, seed 0 by default):
 
 - segments per image under both procedures (the mask distribution differs with them);
 - milliseconds per segmented fed image, and per generator step of the protocol's batch (64): the released
-  generator's batches (:class:`~chimeramix.train.pairs.PairBatches`) timed with and without segmentation;
+  generator's batches (:class:`~chimeramix.train.pairs.PairBatches`) timed with and without segmentation, in
+  this process's CPU time (what a shared, loaded machine still measures faithfully) and in wall time;
 - how many distinct fed images (image, crop offsets, flip) a split has: the memo of
   :class:`~chimeramix.segments.AugmentedSegments` computes each at most once, so a whole generator run segments at
   most that many (and the draws of a run, steps x batch, otherwise).
@@ -52,14 +53,15 @@ def main() -> None:
     grid = PairBatches(resolve_generator(GeneratorConfig(data=config.data, recipe="released")),
                        PairData(train.images, partners, None))  # the same pipeline without segments
     segmenter = AugmentedSegments(params, memo_bytes=0)  # no memo: every fed image is segmented
-    seconds = {}
+    cpu, wall = {}, {}
     for name, batches in (("batches with segments", PairBatches(config, PairData(train.images, partners, segmenter))),
                           ("the same batches, grid masks", grid)):
         rng = torch.Generator().manual_seed(0)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for step in range(args.steps):
             batches(torch.arange(step * 64, (step + 1) * 64) % len(train.images), rng)
-        seconds[name] = round(1000 * (time.perf_counter() - started) / args.steps, 1)
+        cpu[name] = round(1000 * (time.process_time() - cpu_started) / args.steps, 1)
+        wall[name] = round(1000 * (time.perf_counter() - started) / args.steps, 1)
     fed = grid(torch.arange(len(train.images)), torch.Generator().manual_seed(1))[0][: len(train.images)]
     fed_counts = [int(ids.max()) + 1 for ids in AugmentedSegments(params, memo_bytes=0)(fed)]
     steps = steps_per_epoch(len(train.images), repetition(args.k, config.repetition), config.batch_size) * config.epochs
@@ -69,8 +71,9 @@ def main() -> None:
         "split": f"cifar10 k={args.k} seed 0 ({len(train.images)} images)",
         "segments_per_image": {"paper: 32 px in [0, 1], once": float(np.mean(cached.max(axis=(1, 2)) + 1)),
                                "released: 64 px fed image in [-1, 1]": float(np.mean(fed_counts))},
-        "ms_per_fed_image": round(1000 * segmenter.seconds / segmenter.computed, 3),
-        "ms_per_step (batch 64)": seconds,
+        "cpu_ms_per_fed_image": round((cpu["batches with segments"] - cpu["the same batches, grid masks"]) / 64, 2),
+        "cpu_ms_per_step (batch 64)": cpu,
+        "wall_ms_per_step (batch 64; the machine's load included)": wall,
         "generator_run": {"steps": steps, "partner images drawn": steps * config.batch_size,
                           "distinct fed images (image x crop x flip)": variants,
                           "segmented with the memo (at most)": min(variants, steps * config.batch_size)},

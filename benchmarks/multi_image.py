@@ -61,8 +61,8 @@ def measure(images: int, args: argparse.Namespace, device: torch.device) -> dict
                   for name in ("generator", "discriminator")}
     rng = torch.Generator(device).manual_seed(0)
     weights = build_image_masks(config.masks).sample(args.batch, config.feature_size, rng)
-    batch = (torch.rand(images * args.batch, 3, args.size, args.size, device=device) * 2 - 1, weights,
-             torch.tensor(0, device=device))
+    batch = (torch.rand(images * args.batch, 3, args.size, args.size, device=device) * 2 - 1, weights, weights,
+             torch.tensor(0, device=device))  # images, weights, the discriminator's weights (the same), real index
     times, counter = [], {"bytes": 0}
     for step in range(args.steps + 1):
         if device.type == "cuda":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +136,16 @@ def test_fid_command_with_an_inception_file(inception_files: dict[str, Path], fo
     result = json.loads((out / "fid.json").read_text())
     assert result["features"]["kind"] == "inception" and PYTORCH_FID in result["features"]["label"]
     (row,) = result["runs"]
-    assert row["method"] == "ChimeraMix+Grid" and row["images"] == 2 and row["fid"] > 0
+    assert row["method"] == "ChimeraMix+Grid" and row["images"] == 2
     assert row["kid_subset_size"] == 2 and np.isfinite(row["kid_mean"])
     assert (out / "fid.png").stat().st_size > 0
     reference = result["references"][row["dataset"]]
     with np.load(reference["cache"]) as cached:
-        torch.testing.assert_close(torch.from_numpy(cached["features"]), folder_features, rtol=1e-4, atol=1e-5)
+        reference_set = torch.from_numpy(cached["features"])
+    torch.testing.assert_close(reference_set, folder_features, rtol=1e-4, atol=1e-5)
+    generated, _ = generate(generator_run(folder_run), 2, 0, torch.device("cpu"))
+    features = inception_extractor(inception_files[PYTORCH_FID], torch.device("cpu"))(generated, 100)
+    assert row["fid"] == pytest.approx(Distances(reference_set, seed=0)(features)["fid"], rel=1e-6)  # these images
 
 
 @pytest.mark.parametrize("name", [PYTORCH_FID, TORCH_FIDELITY, CLEAN_FID])
@@ -189,15 +194,57 @@ def test_inception_files_that_are_missing_damaged_or_foreign_are_one_line_errors
 # ------------------------------------------------------------------------------------------ FID and KID
 
 
-def test_fid_of_a_set_with_itself_is_zero_and_grows_with_a_shift() -> None:
-    features = torch.randn(400, 8, generator=torch.Generator().manual_seed(0))
-    distances = Distances(features, seed=0)
-    same = distances(features)
-    assert abs(same["fid"]) < 1e-6
-    shifted = distances(features + 0.5)
-    assert shifted["fid"] == pytest.approx(8 * 0.5**2, rel=1e-3)  # the covariances agree: only the means differ
-    assert distances(features + 1.0)["fid"] > shifted["fid"]
-    assert shifted["kid_mean"] > 10 * abs(same["kid_mean"])  # KID's unbiased estimate of 0 scatters around it
+def with_moments(count: int, mean: torch.Tensor, root: torch.Tensor, seed: int) -> torch.Tensor:
+    """``count`` features whose sample mean is exactly ``mean`` and whose unbiased sample covariance is exactly
+    ``root @ root.T`` (whitened Gaussian draws, then coloured)."""
+    draws = torch.randn(count, len(mean), generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    draws = draws - draws.mean(dim=0)
+    whiten = torch.linalg.cholesky(torch.cov(draws.T))
+    white = torch.linalg.solve_triangular(whiten, draws.T, upper=False).T
+    return (mean + white @ root.T).float()
+
+
+def scipy_fid(x: np.ndarray, y: np.ndarray) -> float:
+    """FID as clean-fid and pytorch-fid compute it: |mu1 - mu2|^2 + tr(S1 + S2 - 2 sqrtm(S1 S2)), in float64 with
+    SciPy's matrix square root, real part."""
+    from scipy import linalg
+
+    mu1, mu2 = x.mean(axis=0), y.mean(axis=0)
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_fid_of_two_gaussians_is_the_closed_form() -> None:
+    """Features with exact means and covariances that share eigenvectors Q (Σ_i = Q diag(λ_i) Q^T): FID =
+    |μ1 - μ2|^2 + Σ_k (sqrt λ1_k - sqrt λ2_k)^2, Eq. 4 in closed form."""
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    spectra = torch.tensor([[4.0, 2.0, 1.0, 0.5, 0.25, 0.1], [1.0, 3.0, 1.0, 2.0, 0.5, 0.3]], dtype=torch.float64)
+    means = torch.tensor([[0.0] * 6, [1.0, -0.5, 0.0, 2.0, 0.0, 0.3]], dtype=torch.float64)
+    x, y = (with_moments(3000, means[i], q @ torch.diag(spectra[i].sqrt()), seed=i) for i in (0, 1))
+    expected = float((means[0] - means[1]).square().sum() + (spectra[0].sqrt() - spectra[1].sqrt()).square().sum())
+    assert Distances(x, seed=0)(y)["fid"] == pytest.approx(expected, rel=1e-4)
+    assert abs(Distances(x, seed=0)(x)["fid"]) < 1e-4  # a set against itself
+
+
+def test_fid_agrees_with_a_scipy_reference_and_kid_with_its_formula() -> None:
+    """General covariances (no shared eigenvectors): FID as torchmetrics computes it equals clean-fid's formula
+    with SciPy's sqrtm on the same features; KID with one subset of all features is the unbiased MMD^2 of the
+    cubic kernel k(a, b) = (a.b / d + 1)^3."""
+    rng = torch.Generator().manual_seed(5)
+    x = torch.randn(500, 8, generator=rng) @ torch.randn(8, 8, generator=rng)
+    y = torch.randn(300, 8, generator=rng) @ torch.randn(8, 8, generator=rng) + 0.7
+    assert Distances(x, seed=0)(y)["fid"] == pytest.approx(scipy_fid(x.double().numpy(), y.double().numpy()),
+                                                          rel=1e-4)
+    small_x, small_y = x[:40].double(), y[:40].double()
+    distances = Distances(small_x.float(), seed=0)
+    distances.kid.subsets = 1
+    kernel = lambda a, b: (a @ b.T / a.shape[1] + 1) ** 3  # noqa: E731
+    n = len(small_x)
+    off = 1 - torch.eye(n, dtype=torch.float64)
+    mmd = ((kernel(small_x, small_x) * off).sum() + (kernel(small_y, small_y) * off).sum()) / (n * (n - 1)) \
+        - 2 * kernel(small_x, small_y).mean()
+    assert distances(small_y.float())["kid_mean"] == pytest.approx(float(mmd), rel=1e-4)
 
 
 def counting_extractor(key: str, calls: list[int]) -> FeatureExtractor:
@@ -234,6 +281,29 @@ def test_generated_images_come_from_the_runs_split(runs: dict[str, Path], tiny_d
         np.testing.assert_array_equal(images, again)
     with pytest.raises(ChimeraMixError, match="not a generator run"):
         generator_run(runs["classifier"])
+
+
+def test_released_generators_are_sampled_as_their_classifier_resizes(tiny_data_root: Path, runs: dict[str, Path],
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generator of the released recipe composes at its working size with ``align_corners=True`` (as that
+    recipe's classifier resizes); the paper recipe's without."""
+    from chimeramix.masks import GridMasks
+    from chimeramix.methods import PairMixing
+    from chimeramix.train import frozen_generator
+
+    corners: list[bool] = []
+
+    def composer(*args: Any, align_corners: bool = False, **kwargs: Any) -> PairMixing:
+        corners.append(align_corners)
+        return PairMixing(GridMasks(), mask_size=8)
+
+    monkeypatch.setattr(frozen_generator, "pair_composer", composer)
+    paper = generator_run(runs["grid"])
+    assert paper.recipe == "paper"
+    for run in (paper, replace(paper, recipe="released")):
+        generate(run, 4, 0, torch.device("cpu"))
+    assert corners == [False, True]
 
 
 def test_fid_command_with_classifier_features(runs: dict[str, Path], tiny_data_root: Path, tmp_path: Path,

@@ -90,6 +90,22 @@ def test_released_architecture_has_no_block_after_the_mix() -> None:
     assert not any(isinstance(m, ResidualBlock) for m in released.decoder.modules())
 
 
+def test_released_networks_keep_pytorchs_default_initialisation() -> None:
+    """The paper recipe's networks start from CycleGAN's N(0, 0.02) with zero biases; the released ones from
+    PyTorch's defaults (uniform weights of std 1 / sqrt(3 fan_in), non-zero biases), as the authors' code, which
+    initialises nothing."""
+    torch.manual_seed(0)
+    for paper, released in ((MixingGenerator(), MixingGenerator(architecture="released")),
+                            (PatchDiscriminator(), PatchDiscriminator(architecture="released"))):
+        first_paper, first_released = (next(m for m in net.modules() if isinstance(m, nn.Conv2d))
+                                       for net in (paper, released))
+        assert abs(float(first_paper.weight.detach().std()) - 0.02) < 0.002
+        assert first_paper.bias is not None and not first_paper.bias.any()
+        fan_in = first_released.weight[0].numel()
+        assert abs(float(first_released.weight.std()) * (3 * fan_in) ** 0.5 - 1) < 0.1
+        assert first_released.bias is not None and first_released.bias.abs().max() > 0
+
+
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ChimeraMixError, match="mix_after"):
         MixingGenerator(blocks=2, mix_after=3)

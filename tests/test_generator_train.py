@@ -135,7 +135,8 @@ def test_training_step_under_bf16_autocast() -> None:
                   for name in ("generator", "discriminator")}
     images = torch.rand(2 * 2, 3, 32, 32) * 2 - 1  # (x1, x2) of 2 pairs
     mask = (torch.rand(2, 1, 8, 8) < 0.5).float()
-    losses = objective.step(objective, optimizers, images, torch.cat([mask, 1 - mask], 1), torch.tensor(0))
+    weights = torch.cat([mask, 1 - mask], 1)
+    losses = objective.step(objective, optimizers, images, weights, weights, torch.tensor(0))
     assert losses.shape == (5,) and losses.dtype == torch.float32 and torch.isfinite(losses).all()
 
 

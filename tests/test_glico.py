@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,14 @@ from chimeramix.config import ClassifierConfig, DataConfig, GlicoConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
 from chimeramix.losses import reconstruction_distance
+from chimeramix.methods.image_ops import normalize
+from chimeramix.methods.latent_interpolation import RATIOS
 from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, batch_normalised_slerp, slerp, unit
 from chimeramix.rundir import RunFolder
+from chimeramix.runtime import stream_seed
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import train_classifier
+from chimeramix.train.classifier import ClassifierRun, open_classifier_run, train_classifier
+from chimeramix.train.frozen_generator import load_glico
 from chimeramix.train.glico import open_glico_run, train_glico
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt
@@ -67,10 +72,78 @@ def glico_run(root16: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_generator_and_classifier_shapes(size: int) -> None:
     model = LatentGenerator(5, size, latent_dim=16, noise_dim=4)
     images = model(torch.tensor([0, 4, 2]), torch.randn(3, 4))
-    assert images.shape == (3, 3, size, size) and images.min() >= 0 and images.max() <= 1
+    low = 0 if size == 32 else -1  # sigmoid; STL-10: GLICO's tanh, taken as the image itself
+    assert images.shape == (3, 3, size, size) and images.min() >= low and images.max() <= 1
     assert torch.allclose(model.latents.norm(dim=1), torch.ones(5))
     assert AuxiliaryClassifier(7, size)(images).shape == (3, 7)
     assert all(m.bias is None for m in model.dense if isinstance(m, torch.nn.Linear))
+
+
+def layers(module: torch.nn.Module) -> list[tuple[Any, ...]]:
+    """The leaf layers of ``module`` in order, as (kind, shape-deciding settings)."""
+    described: list[tuple[Any, ...]] = []
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.Linear):
+            described.append(("linear", layer.in_features, layer.out_features, layer.bias is not None))
+        elif isinstance(layer, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+            described.append((type(layer).__name__, layer.in_channels, layer.out_channels, layer.kernel_size[0],
+                              layer.stride[0], layer.padding[0], layer.bias is not None))
+        elif isinstance(layer, torch.nn.LeakyReLU):
+            described.append(("leaky", layer.negative_slope))
+        elif isinstance(layer, torch.nn.BatchNorm2d):
+            described.append(("bn", layer.num_features))
+        elif isinstance(layer, torch.nn.ReLU | torch.nn.Tanh | torch.nn.Sigmoid):
+            described.append((type(layer).__name__,))
+    return described
+
+
+def test_the_stl10_generator_is_glicos_layer_by_layer() -> None:
+    """GLICO's DCGAN_G_small at 96 px: Linear(612 -> 1024), LeakyReLU, Linear(1024 -> 512 x 12 x 12), LeakyReLU,
+    three transposed convolutions with BN and ReLU, a 3x3 convolution, tanh (its output is the image)."""
+    model = LatentGenerator(5, 96)
+    convs = [("ConvTranspose2d", 512, 256, 4, 2, 1, True), ("bn", 256), ("ReLU",),
+             ("ConvTranspose2d", 256, 128, 4, 2, 1, True), ("bn", 128), ("ReLU",),
+             ("ConvTranspose2d", 128, 64, 4, 2, 1, True), ("bn", 64), ("ReLU",),
+             ("Conv2d", 64, 3, 3, 1, 1, True), ("Tanh",)]
+    assert layers(model.dense) + layers(model.decode) == [
+        ("linear", 612, 1024, False), ("leaky", 0.2), ("linear", 1024, 512 * 12 * 12, False), ("leaky", 0.2),
+        *convs]
+    assert layers(LatentGenerator(5, 32).dense) + layers(LatentGenerator(5, 32).decode) == [  # _netG at 32 px
+        ("linear", 612, 1024, False), ("leaky", 0.2), ("linear", 1024, 128 * 8 * 8, False), ("leaky", 0.2),
+        ("ConvTranspose2d", 128, 64, 4, 2, 1, True), ("leaky", 0.2), ("ConvTranspose2d", 64, 3, 4, 2, 1, True),
+        ("Sigmoid",)]
+    codes, noise = unit(torch.randn(2, 512)), torch.randn(2, 100)
+    hidden = model.dense(torch.cat([codes, model.project_noise(noise)], dim=1))
+    torch.testing.assert_close(model.generate(codes, noise), model.decode(hidden.view(2, 512, 12, 12)))
+
+
+def test_glicos_initialisation() -> None:
+    """GLICO's weights_init: Xavier-normal weights with gain sqrt 2 (std = sqrt 2 sqrt(2 / (fan_in + fan_out)))
+    for G's and the auxiliary classifier's linear and convolution layers; biases keep PyTorch's defaults."""
+    torch.manual_seed(0)
+    for module in (LatentGenerator(50, 32), AuxiliaryClassifier(10, 32)):
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.Linear | torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+                fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(layer.weight)
+                expected = 2**0.5 * (2 / (fan_in + fan_out)) ** 0.5
+                assert abs(float(layer.weight.detach().std()) / expected - 1) < 0.15, layer
+                if layer.bias is not None:
+                    assert layer.bias.abs().max() > 0  # PyTorch's default uniform bias, not zeros
+
+
+def test_the_code_norm_is_detached() -> None:
+    """G divides its code by the code's norm without a gradient through the norm (GLICO's ``.detach()``): the
+    gradient of a code is that of the unit code over the norm, radial part included."""
+    torch.manual_seed(0)
+    model = LatentGenerator(3, 32, latent_dim=16, noise_dim=4)
+    z = (torch.randn(1, 16) * 3).requires_grad_(True)
+    noise = torch.randn(1, 4)
+    model.generate(z, noise).square().sum().backward()
+    unit_z = unit(z.detach()).requires_grad_(True)
+    model.generate(unit_z, noise).square().sum().backward()
+    assert z.grad is not None and unit_z.grad is not None
+    torch.testing.assert_close(z.grad, unit_z.grad / z.detach().norm())
+    assert abs(float((z.grad * z.detach()).sum())) > 1e-3 * float(z.grad.norm() * z.detach().norm())
 
 
 def test_slerp_endpoints_norms_and_the_per_sample_rule() -> None:
@@ -127,9 +200,36 @@ def test_stage_one_resumes_exactly(root16: Path, tmp_path: Path, glico_run: Path
 
 
 def test_the_noise_has_a_stream_of_its_own(root16: Path, tmp_path: Path) -> None:
+    """The noise codes of a batch come from the run's own stream (``stream_seed(seed, 1)``, checkpointed),
+    scaled by ``noise_std``: not from the global RNG that initialised the weights, nor from the plain seed."""
+    run = open_glico_run(tiny(root16, noise_std=0.3), tmp_path)
+    assert not isinstance(run, dict)
+    torch.manual_seed(123)  # the global RNG does not reach the codes
+    _, codes, images, _ = run.batch(torch.arange(4))
+    expected = torch.randn(4, 4, generator=torch.Generator().manual_seed(stream_seed(0, 1))) * 0.3
+    torch.testing.assert_close(codes, expected, rtol=0, atol=0)
+    plain = torch.randn(4, 4, generator=torch.Generator().manual_seed(0)) * 0.3
+    assert not torch.allclose(codes, plain)
+    assert images.shape == (4, 3, 16, 16) and images.min() >= 0 and images.max() <= 1  # unaugmented, in [0, 1]
+
+
+def test_the_classifiers_sgd_holds_the_codes(root16: Path, tmp_path: Path) -> None:
+    """As GLICO's code, the auxiliary classifier's SGD holds the codes too (lr 1e-3): with the codes' own Adam
+    at lr 0, a step still moves them, by SGD's -lr (g + wd z), then back onto the sphere."""
     run = open_glico_run(tiny(root16), tmp_path)
     assert not isinstance(run, dict)
-    assert not torch.equal(run.rng.get_state(), torch.Generator().manual_seed(0).get_state())
+    sgd = run.optimizers["classifier"]
+    assert [group["lr"] for group in sgd.param_groups] == [0.1, 1e-3]
+    assert sgd.param_groups[1]["params"] == [run.model.latents]
+    run.optimizers["latents"].param_groups[0]["lr"] = 0.0
+    before = run.model.latents.detach().clone()
+    batch = run.batch(torch.arange(8))
+    run.objective.step(run.objective, run.optimizers, *batch)
+    gradient = run.model.latents.grad
+    assert gradient is not None
+    expected = unit(before - 1e-3 * (gradient + 1e-4 * before))
+    torch.testing.assert_close(run.model.latents.detach(), expected)
+    assert (run.model.latents.detach() - before).abs().max() > 0
 
 
 @pytest.mark.slow
@@ -143,12 +243,32 @@ def test_reconstructions_improve_on_real_cifar10(shared_data: Path, tmp_path: Pa
 # ---------------------------------------------------------------------------------------------- stage 2
 
 
-def test_the_glico_method_trains_a_classifier(root16: Path, glico_run: Path, tmp_path: Path) -> None:
+def test_the_glico_method_trains_on_interpolations_of_same_class_codes(root16: Path, glico_run: Path,
+                                                                      tmp_path: Path) -> None:
+    """A replaced batch is G(slerp(t, z_i, z_j), code) for same-class partners j, one t of GLICO's per batch,
+    exactly what the classifier sees: only normalised (no policy, crop or flip, as GLICO's code), labelled y_i;
+    then the classifier trains on such batches."""
     config = ClassifierConfig(data=data(root16), method="trivialaugment+glico", generator=str(glico_run),
                               architecture="wrn-10-1", epochs=1, repetition=2, batch_size=8, pair_mixing_p=1.0,
-                              device="cpu")
-    result = train_classifier(config, tmp_path, progress=False)
-    assert result["method"] == "glico+trivialaugment" and 0 <= result["metrics"]["accuracy"] <= 1
+                              device="cpu", precision="fp32")  # the generator in fp32 here and below
+    run = open_classifier_run(config, tmp_path)
+    assert isinstance(run, ClassifierRun)
+    positions = torch.arange(8)
+    state = run.rng.get_state()
+    params = run.augmentation.sample(positions, run.rng)
+    run.rng.set_state(state)
+    inputs, targets = run.batch(positions)
+    assert params.partners is not None and params.draws is not None
+    labels = run.augmentation.labels
+    assert torch.equal(labels[params.partners[0]], labels[positions]) and torch.equal(targets, labels[positions])
+    ratio = params.draws[0, 0]
+    assert round(float(ratio), 6) in RATIOS and torch.all(params.draws[:, 0] == ratio)  # one t per batch
+    model, _ = load_glico(glico_run, torch.device("cpu"))
+    z = slerp(ratio, model.latents[positions], model.latents[params.partners[0]])
+    expected = normalize(model.generate(z, params.draws[:, 1:]).clamp(0, 1), run.mean, run.std)
+    torch.testing.assert_close(inputs, expected)
+    result = train_classifier(config, tmp_path / "trained", progress=False)
+    assert result["method"] == "glico+trivialaugment" and math.isfinite(result["log"][-1]["loss"])
 
 
 def test_generators_of_the_wrong_kind_are_refused(root16: Path, glico_run: Path, tmp_path: Path,

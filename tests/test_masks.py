@@ -12,7 +12,7 @@ import torch
 import chimeramix.segments as segments_module
 from chimeramix.config import MaskConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import GridMasks, SegmentationMasks, build_masks, mix, resize_mask
+from chimeramix.masks import GridMasks, SegmentationMasks, build_masks, grid_to_size, mix, resize_mask
 from chimeramix.rundir import SEGMENTS_FILE
 from chimeramix.segments import SegmentationParams, compute_segments, segment_cache
 
@@ -50,6 +50,18 @@ def test_shifted_grid_moves_the_cell_borders() -> None:
     assert_binary(masks, 128, 16)
     aligned = masks.view(128, 1, 4, 4, 4, 4)
     assert not torch.equal(aligned.amin(dim=(3, 5)), aligned.amax(dim=(3, 5)))
+
+
+@pytest.mark.parametrize("cells", [4, 8])
+def test_the_shifted_grid_pads_by_one_cell(cells: int) -> None:
+    """As the authors' code: the grid is drawn at size + pad with pad = size // cells (not size // 4) and
+    cropped at an offset in {0, ..., pad - 1}: every mask is one of those pad x pad crops."""
+    ids = torch.arange(cells * cells, dtype=torch.float32).view(1, 1, cells, cells)
+    pad = 16 // cells
+    big = torch.nn.functional.interpolate(ids, size=(16 + pad, 16 + pad), mode="nearest")
+    crops = {tuple(big[..., t : t + 16, u : u + 16].flatten().tolist()) for t in range(pad) for u in range(pad)}
+    drawn = {tuple(grid_to_size(ids, 16, True, seeded(seed)).flatten().tolist()) for seed in range(300)}
+    assert drawn == crops
 
 
 def test_grid_parameters_are_checked() -> None:
@@ -142,9 +154,13 @@ def test_segmentation_masks_are_reproducible_and_downsampled_by_majority() -> No
     assert torch.equal(first, masks.sample(64, 4, seeded(5), maps))
     only_stripe = first[:, 0, 0].tolist().index([0.0, 0.0, 1.0, 1.0])  # the id range [1, 2) was drawn
     assert first[only_stripe, 0, :, 2:].min() == 1  # cells half covered: the tie goes to the region
+    nearest = SegmentationMasks("released", "nearest").sample(64, 4, seeded(5), maps)
+    assert nearest[only_stripe, 0, 0].tolist() == [0.0, 0.0, 0.0, 1.0]  # pixels 0, 8, 16, 24: only 24 in the stripe
     with pytest.raises(ChimeraMixError, match="region choice"):
         SegmentationMasks("any")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="x1 and x2"):
+    with pytest.raises(ChimeraMixError, match="downsampling"):
+        SegmentationMasks("paper", "any")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="segment maps of x2"):
         masks.sample(64, 4, seeded())
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from skimage.segmentation import felzenszwalb
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.losses import CosineLoss
@@ -20,8 +22,9 @@ from chimeramix.methods import (
     normalize,
     parse_method,
 )
-from chimeramix.methods.image_ops import crop_flip_ids, sample_crops
+from chimeramix.methods.image_ops import ReleasedRandomErasing, crop_flip_ids, sample_crops
 from chimeramix.models.generator import MixingGenerator
+from chimeramix.segments import AugmentedSegments, SegmentationParams
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -284,6 +287,48 @@ def test_released_segments_are_cropped_and_flipped_with_their_images() -> None:
         for segment in ids.unique():
             values = mask[ids == segment]
             assert values.min() == values.max()
+
+
+def test_released_segments_of_the_augmented_partner_are_computed_as_fed() -> None:
+    """With segments of the fed images (the released recipe), the partner x2 is segmented after its own
+    augmentation and normalisation (here with Random Erasing: a box of noise that its segments follow), at the
+    classifier's 16 px; its id range gives the mask."""
+    images, _ = training_set()
+    masks = SegmentationMasks("released", "nearest")
+    segmenter = AugmentedSegments(SegmentationParams(scale=20, min_size=5))
+    mixing = PairMixing(masks, mask_size=SIZE, segments=segmenter)
+    aug = augmentation("segmix+random-erasing", padding=3, p=1.0, pair_mixing=mixing, images=images,
+                       stage_order="released")
+    params = aug.sample(torch.arange(16), torch.Generator().manual_seed(4))
+    assert params.draws is not None and params.partners is not None and params.partner_images is not None
+    fed = aug._augment_released(images[params.partners[0]].float() / 255, params.partner_images[0])
+    for mask, image in zip(params.draws[:, 0], fed):
+        ids = felzenszwalb(image.permute(1, 2, 0).numpy(), scale=20, sigma=0.8, min_size=5)
+        count = int(ids.max()) + 1
+        ranges = [(ids >= low) & (ids < high) for low in range(count) for high in range(low + 1, count + 1)]
+        assert any(np.array_equal(mask.numpy().astype(bool), region) for region in ranges)
+    assert segmenter.computed == 16 and segmenter.reused == 0  # erasing makes every image new: no memo
+
+
+def test_released_random_erasing_draws_the_aspect_uniformly() -> None:
+    """The authors' Random Erasing: aspect ratio h / w uniform in [0.3, 1 / 0.3] (mean 1.82; torchvision's
+    log-uniform draw has mean 1.25), area in [0.02, 0.4] of the image, noise uniform in [0, 1), about half the
+    images."""
+    erasing = augmentation("random-erasing", stage_order="released").random_erasing
+    assert isinstance(erasing, ReleasedRandomErasing)
+    torch.manual_seed(0)
+    aspects, erased = [], 0
+    for _ in range(1500):
+        image = torch.full((3, 100, 100), -1.0)
+        changed = (erasing(image) != -1).all(dim=0)
+        if changed.any():
+            erased += 1
+            rows, columns = changed.nonzero(as_tuple=True)
+            height, width = int(rows.max() - rows.min() + 1), int(columns.max() - columns.min() + 1)
+            assert height * width == int(changed.sum()) and 0.02 * 1e4 - 200 <= height * width <= 0.4 * 1e4 + 200
+            aspects.append(height / width)
+    assert 650 < erased < 850
+    assert 1.65 < float(np.mean(aspects)) < 2.0 and max(aspects) < 3.5 and min(aspects) > 0.28
 
 
 # ------------------------------------------------------------------------- policies, erasing, determinism

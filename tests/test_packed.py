@@ -287,15 +287,20 @@ def test_pack_steps_under_bf16_autocast() -> None:
         losses = ClassifierObjective.step(model, {"sgd": optimizer}, torch.randn(2, 4, 3, 16, 16), targets)
         assert losses.shape == (2,) and losses.dtype == torch.float32 and torch.isfinite(losses).all()
 
-    config = resolve_generator(GeneratorConfig(blocks=2, mix_after=1, base_channels=4, working_size=32))
-    objectives = [AdversarialObjective(MixingGenerator.from_config(config), PatchDiscriminator(), config,
-                                       lambda: torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False))
-                  for _ in range(2)]
-    stacked = StackedModules(objectives)
-    optimizers = {name: torch.optim.Adam([p for key, p in stacked.parameters.items() if key.startswith(f"{name}.")])
-                  for name in ("generator", "discriminator")}
-    images = torch.rand(2, 2 * 2, 3, 32, 32) * 2 - 1  # per run: (x1, x2) of 2 pairs
-    mask = (torch.rand(2, 2, 1, 8, 8) < 0.5).float()
-    losses = AdversarialObjective.step(stacked, optimizers, images, torch.cat([mask, 1 - mask], 2),
-                                       torch.tensor([0, 1]))
-    assert losses.shape == (2, 5) and losses.dtype == torch.float32 and torch.isfinite(losses).all()
+    for recipe in ("paper", "released"):  # released: the discriminator's fresh composite, under vmap too
+        config = resolve_generator(GeneratorConfig(blocks=2, mix_after=1, base_channels=4, working_size=32,
+                                                   recipe=recipe))
+        objectives = [AdversarialObjective(MixingGenerator.from_config(config),
+                                           PatchDiscriminator(architecture=config.discriminator or "paper"), config,
+                                           lambda: torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False))
+                      for _ in range(2)]
+        stacked = StackedModules(objectives)
+        optimizers = {name: torch.optim.Adam([p for key, p in stacked.parameters.items()
+                                              if key.startswith(f"{name}.")])
+                      for name in ("generator", "discriminator")}
+        images = torch.rand(2, 2 * 2, 3, 32, 32) * 2 - 1  # per run: (x1, x2) of 2 pairs
+        mask = (torch.rand(2, 2, 1, 8, 8) < 0.5).float()
+        weights = torch.cat([mask, 1 - mask], 2)
+        losses = AdversarialObjective.step(stacked, optimizers, images, weights, weights.flip(2),
+                                           torch.tensor([0, 1]))
+        assert losses.shape == (2, 5) and losses.dtype == torch.float32 and torch.isfinite(losses).all()

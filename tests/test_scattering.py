@@ -259,9 +259,20 @@ def test_resume_gives_the_same_final_weights(tiny_data_root: Path, tmp_path: Pat
 
 
 def test_the_front_end_joins_pair_mixing(tiny_data_root: Path, tmp_path: Path) -> None:
-    config = tiny(tiny_data_root, "gridmix+scattering-fixed", epochs=1, pair_mixing_p=1.0)
-    result = train_classifier(config, tmp_path, progress=False)
-    assert result["method"] == "scattering-fixed+gridmix" and result["config"]["masks"]["kind"] == "grid"
+    """gridmix + scattering: every batch is a grid mix of same-class pairs, and the learnt wavelets move while
+    the network trains on them."""
+    config = tiny(tiny_data_root, "gridmix+scattering", epochs=1, pair_mixing_p=1.0)
+    run = open_classifier_run(config, tmp_path)
+    assert not isinstance(run, dict)
+    params = run.augmentation.sample(torch.arange(8), run.rng)
+    assert params.partners is not None and params.draws is not None  # the coin always says "mix"
+    labels = run.augmentation.labels
+    assert torch.equal(labels[params.partners[0]], labels[:8])
+    assert set(params.draws.unique().tolist()) == {0.0, 1.0}  # grid cells from one image or the other
+    result = train_classifier(config, tmp_path, resume=True, progress=False)
+    assert result["method"] == "scattering+gridmix" and result["config"]["masks"]["kind"] == "grid"
+    initial, learned = initial_parameters(2, 8, "tight-frame")._asdict(), wavelets_of(tmp_path)
+    assert all(not torch.equal(learned[name], initial[name]) for name in WAVELET_PARAMETERS)
 
 
 def test_the_psn_recipe_trains_with_one_cycle(tiny_data_root: Path, tmp_path: Path) -> None:

@@ -92,13 +92,25 @@ def test_the_update_moves_the_masks_towards_the_target() -> None:
     assert (moved.masks[:, 0].mean(dim=(1, 2)) > 0.55).all()
 
 
+def test_every_mix_gets_at_least_one_update() -> None:
+    """Without the bias class the uniform blend is already successful (top 2 = red and green), yet, as in
+    SuperMix's ``mix_batch`` (every sample starts unsuccessful), each mix is updated once before it is judged:
+    the kept mixes are never the plain 50/50 blend."""
+    made = mixer(ChannelTeacher(bias=-1.0), tolerance=0.7).mix(red_green(), torch.tensor([[0.8, 0.2], [0.7, 0.3]]))
+    assert made.iterations == 1 and made.success.all() and len(made.images) == 2
+    assert (made.masks[:, 0].mean(dim=(1, 2)) > 0.55).all()  # moved towards the larger weight of each target
+    blend = red_green().mul(0.5).add(red_green().roll(-1, dims=0).mul(0.5))
+    assert (made.images - blend).abs().amax() > 0.05
+
+
 def test_the_step_is_zero_for_successful_samples() -> None:
-    """Without the bias class the uniform blend is already successful (top 2 = red and green): nothing moves."""
-    supermix = mixer(ChannelTeacher(bias=-1.0), max_iterations=5, tolerance=-1.0)
-    made = supermix.mix(red_green(), torch.tensor([[0.8, 0.2], [0.7, 0.3]]))
+    """After their first update the mixes are successful: further iterations leave their masks as they are."""
+    weights = torch.tensor([[0.8, 0.2], [0.7, 0.3]])
+    once = mixer(ChannelTeacher(bias=-1.0), max_iterations=1, tolerance=-1.0).mix(red_green(), weights)
+    made = mixer(ChannelTeacher(bias=-1.0), max_iterations=5, tolerance=-1.0).mix(red_green(), weights)
     assert made.success.all() and made.iterations == 5
-    torch.testing.assert_close(made.masks, torch.full_like(made.masks, 0.5))
-    assert made.labels.tolist() == [0, 0]  # a tie: argmax takes the first class
+    torch.testing.assert_close(made.masks, once.masks, rtol=0, atol=0)
+    assert made.labels.tolist() == [0, 1]  # each mix's first image (red, then green) has the larger weight
 
 
 def test_success_compares_sorted_top_k_classes() -> None:
@@ -109,9 +121,12 @@ def test_success_compares_sorted_top_k_classes() -> None:
 
 
 def test_the_loop_stops_at_the_tolerance() -> None:
+    """Every mix of the batch is successful after the first update, which is within the tolerance: one update."""
     supermix = mixer(ChannelTeacher(bias=-1.0), tolerance=0.7)
     made = supermix.mix(red_green(4), torch.full((4, 2), 0.5))
-    assert made.iterations == 0 and made.success.all() and len(made.images) == 4
+    assert made.iterations == 1 and made.success.all() and len(made.images) == 4
+    nothing = mixer(ChannelTeacher(bias=-1.0), tolerance=1.0).mix(red_green(4), torch.full((4, 2), 0.5))
+    assert nothing.iterations == 0 and len(nothing.images) == 0  # a tolerance of 100 %: no update, none kept
 
 
 def test_dirichlet_weights_and_targets() -> None:
@@ -155,8 +170,16 @@ def test_the_student_loss_is_eq_9() -> None:
     targets = weighted_targets(labels, mix_labels, 4, gamma=2.0)
     expected = 2.0 * (F.cross_entropy(outputs[:3], labels) + F.cross_entropy(outputs[3:], mix_labels))
     torch.testing.assert_close(F.cross_entropy(outputs, targets), expected)
-    torch.testing.assert_close(F.cross_entropy(outputs[:3], weighted_targets(labels, labels[:0], 4, 2.0)),
-                               2.0 * F.cross_entropy(outputs[:3], labels))
+
+
+
+def test_gamma_scales_only_mixed_steps() -> None:
+    """SuperMix's code applies gamma to CE(real) + CE(mix) on every step, all of which carry mixes; a step
+    without mixes is the baseline's CE(real), not gamma times it (a doubled learning rate)."""
+    outputs, labels = torch.randn(3, 4), torch.tensor([0, 1, 2])
+    targets = weighted_targets(labels, labels[:0], 4, gamma=2.0)
+    assert torch.equal(targets, F.one_hot(labels, 4).float())
+    torch.testing.assert_close(F.cross_entropy(outputs, targets), F.cross_entropy(outputs, labels))
 
 
 def test_bad_settings_are_refused() -> None:
@@ -295,6 +318,14 @@ def test_a_mixed_step_adds_labelled_mixes(tiny_data_root: Path, teacher: Path, t
     assert torch.equal(targets[8:].argmax(dim=1), run.supermix.mixer.predict(mixes))  # the teacher's classes
     loss = run.objective(inputs, targets)
     assert torch.isfinite(loss)
+
+
+def test_a_step_without_mixes_is_the_baselines(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:
+    config = tiny(tiny_data_root, teacher=str(teacher), pair_mixing_p=0.0, supermix=SuperMixConfig(pool_per_image=0))
+    run = open_classifier_run(config, tmp_path)
+    assert isinstance(run, ClassifierRun)
+    inputs, targets = run.batch(torch.arange(8))
+    assert inputs.shape[0] == 8 and torch.equal(targets.sum(dim=1), torch.ones(8))  # CE(real), not 2 CE(real)
 
 
 def test_bad_teachers_are_refused(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:

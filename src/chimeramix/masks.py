@@ -9,7 +9,9 @@ Both kinds have one signature, ``masks.sample(count, size, rng, segments=None)``
 :func:`build_masks`, from a :class:`~chimeramix.config.MaskConfig`; the generator and pixel-space mixing
 (GridMix, SegMix) use the same samplers, with ``size`` the feature side (16 for CIFAR at 64 px) or the image
 side. Segmentation masks choose regions of the pair's segment maps (``segments``: the maps of x1 and x2,
-:mod:`chimeramix.segments`) and bring them to ``size`` by majority (area averaging, then >= 0.5).
+:mod:`chimeramix.segments`; a sampler names the ones it reads in ``segment_images``, the others may be ``None``)
+and bring them to ``size`` by majority (area averaging, then >= 0.5; the ``paper`` recipe) or by nearest
+sampling (the authors' code, ``released``): ``MaskConfig.mask_downsampling``.
 
 Multi-image mixing (beyond the paper; the authors' HydraMix follow-up) composes g(Σ_n M_n ⊙ f(x_n)):
 :func:`build_image_masks` gives a sampler of count x N x size x size weights, either the two-image masks as
@@ -25,15 +27,22 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
-from chimeramix.config import MaskConfig, RegionChoice
+from chimeramix.config import MaskConfig, MaskDownsampling, RegionChoice
 from chimeramix.errors import ChimeraMixError
+
+SegmentMaps = Sequence[torch.Tensor | None]
+"""The count x H x W segment ids of every image of a group (x1, x2, ...); ``None`` for an image whose segments
+the sampler does not read (see ``segment_images``)."""
 
 
 class Masks(Protocol):
     """What every mask sampler offers."""
 
-    def sample(self, count: int, size: int, rng: torch.Generator,
-               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    segment_images: tuple[int, ...]
+    """The images of a group whose segment maps :meth:`sample` reads (none for grid masks)."""
+
+    def sample(self, count: int, size: int, rng: torch.Generator, segments: SegmentMaps | None = None
+               ) -> torch.Tensor:
         """``count`` x 1 x ``size`` x ``size`` float {0, 1} masks on ``rng.device``; ``segments``: the
         count x H x W segment ids of x1 and of x2 (segmentation masks only)."""
         ...
@@ -44,16 +53,17 @@ def build_masks(config: MaskConfig) -> GridMasks | SegmentationMasks:
     if config.kind == "grid":
         return GridMasks(config.grid_cells, config.grid_p, bool(config.grid_shift))
     if config.kind == "seg":
-        return SegmentationMasks(config.region_choice or "paper")
+        return SegmentationMasks(config.region_choice or "paper", config.mask_downsampling or "majority")
     raise ChimeraMixError(f"unknown mask kind {config.kind!r}; use 'grid' or 'seg'")
 
 
-def resize_mask(mask: torch.Tensor, size: int) -> torch.Tensor:
-    """Bring a B x 1 x h x w {0, 1} mask to ``size`` x ``size``: by majority when shrinking (area average,
-    then >= 0.5), by nearest neighbour when growing."""
+def resize_mask(mask: torch.Tensor, size: int, downsampling: MaskDownsampling = "majority") -> torch.Tensor:
+    """Bring a B x 1 x h x w {0, 1} mask to ``size`` x ``size``: when shrinking by majority (area average, then
+    >= 0.5) or by nearest sampling (``F.interpolate``'s, as the authors' code), by nearest neighbour when
+    growing."""
     if mask.shape[-1] == size and mask.shape[-2] == size:
         return mask
-    if mask.shape[-1] > size:
+    if mask.shape[-1] > size and downsampling == "majority":
         return (F.interpolate(mask.float(), size=(size, size), mode="area") >= 0.5).float()
     return F.interpolate(mask.float(), size=(size, size), mode="nearest")
 
@@ -64,12 +74,23 @@ def mix(x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return x1 * mask + x2 * (1 - mask)
 
 
-class GridMasks:
-    """Per-sample Bernoulli(p) cells on a ``cells`` x ``cells`` grid, nearest-upsampled to the mask size.
+def grid_to_size(cells: torch.Tensor, size: int, shift: bool, rng: torch.Generator) -> torch.Tensor:
+    """B x C x g x g grid cells nearest-upsampled to ``size`` x ``size``; with ``shift`` as the authors' code:
+    upsampled to size + pad (pad = size // g) and cropped at one random offset per batch, uniform in
+    {0, ..., pad - 1}, so the cell borders move (5/4 of the size for the default 4 x 4 grid)."""
+    if not shift:
+        return F.interpolate(cells, size=(size, size), mode="nearest")
+    pad = size // cells.shape[-1]
+    big = F.interpolate(cells, size=(size + pad, size + pad), mode="nearest")
+    top, left = torch.randint(0, max(pad, 1), (2,), generator=rng, device=rng.device).tolist()
+    return big[..., top : top + size, left : left + size]
 
-    ``shift=True`` follows the authors' code: the grid is upsampled to 5/4 of the size and cropped at one
-    random offset per batch (uniform in {0, ..., pad - 1}, pad = size // 4), so the cell borders move.
-    """
+
+class GridMasks:
+    """Per-sample Bernoulli(p) cells on a ``cells`` x ``cells`` grid, nearest-upsampled to the mask size
+    (``shift=True``: shifted by a random offset per batch, :func:`grid_to_size`)."""
+
+    segment_images: tuple[int, ...] = ()
 
     def __init__(self, cells: int = 4, p: float = 0.5, shift: bool = False) -> None:
         if cells < 1 or not 0.0 <= p <= 1.0:
@@ -78,17 +99,12 @@ class GridMasks:
         self.p = p
         self.shift = shift
 
-    def sample(self, count: int, size: int, rng: torch.Generator,
-               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, size: int, rng: torch.Generator, segments: SegmentMaps | None = None
+               ) -> torch.Tensor:
         """``count`` x 1 x size x size float {0, 1} masks on ``rng.device`` (``segments`` unused)."""
         device = rng.device
         cells = torch.rand(count, 1, self.cells, self.cells, generator=rng, device=device) < self.p
-        if not self.shift:
-            return F.interpolate(cells.float(), size=(size, size), mode="nearest")
-        grown = size * 5 // 4
-        big = F.interpolate(cells.float(), size=(grown, grown), mode="nearest")
-        top, left = torch.randint(0, max(grown - size, 1), (2,), generator=rng, device=device).tolist()
-        return big[..., top : top + size, left : left + size]
+        return grid_to_size(cells.float(), size, self.shift, rng)
 
     def __repr__(self) -> str:
         return f"GridMasks(cells={self.cells}, p={self.p}, shift={self.shift})"
@@ -101,21 +117,27 @@ class SegmentationMasks:
     sample from a binomial distribution"). ``released`` (the authors' code), per sample on the segments of x2:
     n = its largest id + 1, l uniform in {0, ..., max(1, n - 1) - 1}, u uniform in {l + 1, ..., max(l + 2, n) - 1},
     the ids in [l, u) chosen; so for n >= 2 the last id never is (never an all-x1 mask), for n = 1 all are.
-    The chosen segments are ones in the mask and are brought to ``size`` by majority.
+    The chosen segments are ones in the mask and are brought to ``size`` by ``downsampling`` (majority or
+    nearest, :func:`resize_mask`).
     """
 
-    def __init__(self, region_choice: RegionChoice = "paper") -> None:
+    def __init__(self, region_choice: RegionChoice = "paper", downsampling: MaskDownsampling = "majority") -> None:
         if region_choice not in ("paper", "released"):
             raise ChimeraMixError(f"unknown region choice {region_choice!r}; use 'paper' or 'released'")
+        if downsampling not in ("majority", "nearest"):
+            raise ChimeraMixError(f"unknown mask downsampling {downsampling!r}; use 'majority' or 'nearest'")
         self.region_choice = region_choice
+        self.downsampling = downsampling
+        self.segment_images = (0,) if region_choice == "paper" else (1,)
 
-    def sample(self, count: int, size: int, rng: torch.Generator,
-               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, size: int, rng: torch.Generator, segments: SegmentMaps | None = None
+               ) -> torch.Tensor:
         """``count`` x 1 x size x size float {0, 1} masks on ``rng.device`` from the pair's segment ids."""
-        if segments is None or len(segments) < 2:
-            raise ValueError("segmentation masks need the segment maps of x1 and x2")
+        used = None if segments is None or len(segments) < 2 else segments[self.segment_images[0]]
+        if used is None:
+            raise ValueError(f"segmentation masks need the segment maps of x{self.segment_images[0] + 1}")
         device = rng.device
-        ids = (segments[0] if self.region_choice == "paper" else segments[1]).to(device).long()
+        ids = used.to(device).long()
         if ids.shape[0] != count:
             raise ValueError(f"{count} masks asked for, but {ids.shape[0]} segment maps given")
         n = ids.flatten(1).amax(dim=1) + 1  # segments per sample (ids are 0..n-1)
@@ -125,10 +147,10 @@ class SegmentationMasks:
         else:
             low, high = released_range(n, rng)
             region = (ids >= low[:, None, None]) & (ids < high[:, None, None])
-        return resize_mask(region[:, None].float(), size)
+        return resize_mask(region[:, None].float(), size, self.downsampling)
 
     def __repr__(self) -> str:
-        return f"SegmentationMasks(region_choice={self.region_choice!r})"
+        return f"SegmentationMasks(region_choice={self.region_choice!r}, downsampling={self.downsampling!r})"
 
 
 def released_range(n: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,9 +196,10 @@ class TwoImageMasks:
 
     def __init__(self, masks: GridMasks | SegmentationMasks) -> None:
         self.masks = masks
+        self.segment_images = masks.segment_images
 
-    def sample(self, count: int, size: int, rng: torch.Generator,
-               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, size: int, rng: torch.Generator, segments: SegmentMaps | None = None
+               ) -> torch.Tensor:
         mask = self.masks.sample(count, size, rng, segments)
         return torch.cat([mask, 1 - mask], dim=1)
 
@@ -192,9 +215,9 @@ class MultiImageMasks:
     ``min_images..images``; the weights of the images beyond N are zero. ``hard`` weights give every unit to one
     of the N images, uniformly (for N = 2 the same draws give exactly the two-image masks of the default
     ``grid_p`` 0.5 and the ``paper`` region choice); ``soft`` weights are Dirichlet(``concentration``) per unit.
-    Grid cells are nearest-upsampled (and shifted as :class:`GridMasks` when ``grid_shift``); regions are brought
-    to ``size`` by area averaging (hard weights: then the majority image). ``grid_p`` and ``region_choice`` are
-    two-image settings and not used.
+    Grid cells are nearest-upsampled (and shifted when ``grid_shift``: :func:`grid_to_size`); regions are brought
+    to ``size`` by area averaging (hard weights: then the majority image), or by nearest sampling
+    (``mask_downsampling``). ``grid_p`` and ``region_choice`` are two-image settings and not used.
     """
 
     def __init__(self, config: MaskConfig) -> None:
@@ -217,16 +240,19 @@ class MultiImageMasks:
         self.partition = config.partition
         self.cells = config.grid_cells
         self.shift = bool(config.grid_shift)
+        self.downsampling = config.mask_downsampling or "majority"
+        whose = (0,) if config.partition == "first" else tuple(range(config.images))
+        self.segment_images = whose if config.kind == "seg" else ()
 
-    def sample(self, count: int, size: int, rng: torch.Generator,
-               segments: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, size: int, rng: torch.Generator, segments: SegmentMaps | None = None
+               ) -> torch.Tensor:
         """count x N x size x size weights on ``rng.device`` (``segments``: the maps of the N images)."""
         n: int | torch.Tensor = self.images
         if self.min_images < self.images:
             n = torch.randint(self.min_images, self.images + 1, (), generator=rng, device=rng.device)
         if self.kind == "grid":
             cells = self._unit_weights(count, self.cells * self.cells, n, rng)
-            return self._grid(cells.view(count, self.images, self.cells, self.cells), size, rng)
+            return grid_to_size(cells.view(count, self.images, self.cells, self.cells), size, self.shift, rng)
         ids = self._partition(count, n, rng, segments)
         units = int(ids.flatten(1).amax()) + 1
         weights = self._unit_weights(count, units, n, rng)
@@ -244,20 +270,13 @@ class MultiImageMasks:
         gamma = sample_gamma(self.concentration, (count, self.images, units), rng) * active
         return gamma / gamma.sum(dim=1, keepdim=True)
 
-    def _grid(self, cells: torch.Tensor, size: int, rng: torch.Generator) -> torch.Tensor:
-        if not self.shift:
-            return F.interpolate(cells, size=(size, size), mode="nearest")
-        grown = size * 5 // 4
-        big = F.interpolate(cells, size=(grown, grown), mode="nearest")
-        top, left = torch.randint(0, max(grown - size, 1), (2,), generator=rng, device=rng.device).tolist()
-        return big[..., top : top + size, left : left + size]
-
     def _partition(self, count: int, n: int | torch.Tensor, rng: torch.Generator,
-                   segments: Sequence[torch.Tensor] | None) -> torch.Tensor:
+                   segments: SegmentMaps | None) -> torch.Tensor:
         """The count x H x W segment ids whose regions are the units."""
-        if segments is None or len(segments) < self.images:
-            raise ValueError(f"multi-image segmentation masks need the segment maps of all {self.images} images")
-        maps = torch.stack([ids.to(rng.device).long() for ids in segments[: self.images]])
+        given = [] if segments is None else [segments[n] for n in self.segment_images if n < len(segments)]
+        if len(given) < len(self.segment_images) or any(ids is None for ids in given):
+            raise ValueError(f"multi-image segmentation masks need the segment maps of images {self.segment_images}")
+        maps = torch.stack([ids.to(rng.device).long() for ids in given if ids is not None])
         if self.partition == "first":
             return maps[0]
         chosen = (torch.rand(count, generator=rng, device=rng.device) * n).long()
@@ -266,6 +285,8 @@ class MultiImageMasks:
     def _resize(self, weights: torch.Tensor, size: int) -> torch.Tensor:
         if weights.shape[-1] <= size:
             return resize_weights(weights, size)
+        if self.downsampling == "nearest":
+            return F.interpolate(weights, size=(size, size), mode="nearest")
         averaged = F.interpolate(weights, size=(size, size), mode="area")
         if self.soft:
             return averaged

@@ -31,7 +31,9 @@ class DatasetProtocol:
     """Side at which the generator works; 32 px datasets are upsampled to 64 (features 16 x 16)."""
     generator_batch_size: int
     generator_repetition: int
-    """R in ``max(R // k, 1)`` for the generator."""
+    """R in ``max(R // k, 1)`` for the generator (the paper's)."""
+    released_generator_repetition: int
+    """R of the generator in the authors' code (recipe ``released``): STL-10's is 30, not the paper's 120."""
     segmentation_scale: float
     """Felzenszwalb ``scale`` (also used as ``min_size``)."""
     classifier: str
@@ -50,6 +52,7 @@ CIFAR_PROTOCOL = DatasetProtocol(
     generator_size=64,
     generator_batch_size=64,
     generator_repetition=500,
+    released_generator_repetition=500,
     segmentation_scale=60,
     classifier="wrn-16-8",
     classifier_batch_size=10,
@@ -64,7 +67,8 @@ STL10_PROTOCOL = DatasetProtocol(
     image_size=96,
     generator_size=96,
     generator_batch_size=8,
-    generator_repetition=120,  # the paper's value; the released code uses 30
+    generator_repetition=120,
+    released_generator_repetition=30,
     segmentation_scale=400,
     classifier="resnet50",
     classifier_batch_size=16,
@@ -171,26 +175,34 @@ def steps_per_epoch(num_images: int, repeats: int, batch_size: int) -> int:
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
         "generator": {"architecture": "paper", "discriminator": "paper", "weight_decay": 5e-4,
-                      "discriminator_loss": "mean", "input_crop": 0},
-        "masks": {"grid_shift": False, "region_choice": "paper"},
+                      "discriminator_loss": "mean", "discriminator_composite": "reuse", "input_crop": 0},
+        "masks": {"grid_shift": False, "region_choice": "paper", "segment_source": "cached",
+                  "mask_downsampling": "majority"},
         "classifier": {"normalization": "subset", "stage_order": "paper"},
     },
     "released": {
         "generator": {"architecture": "released", "discriminator": "released", "weight_decay": 0.0,
-                      "discriminator_loss": "sum", "input_crop": "working_size // 8"},
-        "masks": {"grid_shift": True, "region_choice": "released"},
+                      "discriminator_loss": "sum", "discriminator_composite": "fresh",
+                      "input_crop": "working_size // 8"},
+        "masks": {"grid_shift": True, "region_choice": "released", "segment_source": "augmented",
+                  "mask_downsampling": "nearest"},
         "classifier": {"normalization": "half", "stage_order": "released"},
     },
 }
 """The values each recipe gives the config fields it decides (``None`` in a config: the recipe's value).
 
 ``released``, from the authors' code (``shared/docs/protocol.md``, "Released code, point by point"):
-no residual block after the mix and 2x2 bias-free transposed convolutions; a discriminator that zero-pads
-before its last convolution (4x4 patch map at 64 px); Adam without weight decay; D loss summed, not halved;
-generator inputs reflect-padded and randomly cropped (8 px at 64 px, 12 at 96) and flipped, the partner on
-its own; grid masks with a shifted grid; segment ranges [l, u) of the partner's ids; classifier inputs
-normalised with mean 0.5 / std 0.5; the classifier's frozen generator (and GridMix/SegMix) applied to the
-batch after the policy, crop and flip, at the generator's size with ``align_corners=True``.
+no residual block after the mix and 2x2 bias-free transposed convolutions, both networks at PyTorch's default
+initialisation (the ``released`` architectures); a discriminator that zero-pads before its last convolution
+(4x4 patch map at 64 px); Adam without weight decay; D loss summed, not halved, on a fresh composite under new
+masks made after the generator's update; generator inputs reflect-padded and randomly cropped (8 px at 64 px,
+12 at 96) and flipped, the partner on its own; STL-10's generator repetition 30 // k
+(:attr:`DatasetProtocol.released_generator_repetition`); grid masks with a shifted grid; segment ranges
+[l, u) of the partner's ids, segmented by Felzenszwalb on every augmented, normalised image as it is fed, and
+brought to the feature size by nearest sampling; classifier inputs normalised with mean 0.5 / std 0.5; the
+classifier's frozen generator (and GridMix/SegMix) applied to the batch after the policy, crop and flip, at the
+generator's size with ``align_corners=True``; Random Erasing with the authors' class (uniform aspect ratio and
+noise, before normalising).
 """
 
 

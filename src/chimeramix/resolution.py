@@ -74,7 +74,8 @@ def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
         working_size=working_size,
         masks=resolve_masks(config.masks, config.recipe, protocol),
         batch_size=config.batch_size or protocol.generator_batch_size,
-        repetition=config.repetition or protocol.generator_repetition,
+        repetition=config.repetition or (protocol.released_generator_repetition if config.recipe == "released"
+                                         else protocol.generator_repetition),
     )
     return replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "generator", working_size)))
 

@@ -2,7 +2,9 @@
 (partners drawn uniformly from the class, itself included) composed by the frozen ChimeraMix generator under
 masks of the kind and settings it was trained with, or GLICO's generator at slerps of the pair's latent codes
 (:func:`chimeramix.train.frozen_generator.pair_composer`). Every split image is the first image of a pair
-equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images.
+equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images. A
+generator of the ``released`` recipe is sampled as that recipe's classifier uses it: images resized with
+``align_corners=True``, and segmentation masks on the segments of the images as fed (mean 0.5 / std 0.5).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from chimeramix.config import DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.pair_mixing import GroupComposer
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng
+from chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.viz import to_uint8_images
 
 IMAGES_PER_SPLIT_IMAGE = 100
@@ -38,6 +42,8 @@ class GeneratorRun:
     """``ChimeraMix+Grid``, ``ChimeraMix+Seg`` or ``GLICO``."""
     data: DataConfig
     preset: str
+    recipe: str
+    """The generator's recipe (``paper`` for GLICO)."""
 
     def describe(self) -> dict[str, str | int]:
         return {"run": str(self.path), "method": self.method, "dataset": self.data.dataset, "k": self.data.k,
@@ -61,7 +67,8 @@ def generator_run(run_dir: str | os.PathLike[str]) -> GeneratorRun:
     if not folder.is_finished:
         raise ChimeraMixError(f"generator run {run_dir} has not finished (no result.json); finish it with "
                               "`chimeramix generator train ... --resume`")
-    return GeneratorRun(folder.path, method, config.data, config.preset)
+    return GeneratorRun(folder.path, method, config.data, config.preset,
+                        config.recipe if isinstance(config, GeneratorConfig) else "paper")
 
 
 def default_count(k: int, num_classes: int) -> int:
@@ -77,7 +84,7 @@ def generate(run: GeneratorRun, count: int | None, seed: int, device: torch.devi
     from chimeramix.train.frozen_generator import pair_composer
 
     data = load_training_set(replace(run.data, data_root=data_root or run.data.data_root), device)
-    composer = pair_composer(run.path, data, device)
+    composer = pair_composer(run.path, data, device, align_corners=run.recipe == "released")
     total = default_count(run.data.k, data.num_classes) if count is None else count
     if total < 2:
         raise ChimeraMixError(f"--n must be at least 2 generated images, got {total}")
@@ -89,7 +96,21 @@ def generate(run: GeneratorRun, count: int | None, seed: int, device: torch.devi
     for start in range(0, total, batch_size):
         positions = order[start : start + batch_size]
         group = torch.stack([positions, *(partners.sample(positions, rng) for _ in range(composer.images - 1))])
-        draws = composer.sample(len(positions), rng, composer.group_segments(group))
-        images = composer.compose(torch.stack([data.images[where].float() / 255 for where in group]), draws, group)
+        images = torch.stack([data.images[where].float() / 255 for where in group])
+        segments = [_segments(composer, where, images[n]) if n in composer.segment_images else None
+                    for n, where in enumerate(group)]
+        draws = composer.sample(len(positions), rng, segments)
+        images = composer.compose(images, draws, group)
         batches.append(to_uint8_images(images, value_range=(0, 1)))
     return np.concatenate(batches), data.labels[order].cpu().numpy()
+
+
+def _segments(composer: GroupComposer, positions: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """The segment ids of the split images at ``positions`` (``images``: them in [0, 1]): cached, or segmented
+    as the released recipe's classifier feeds them (mean 0.5 / std 0.5, memoised per image)."""
+    source = composer.segments
+    if isinstance(source, AugmentedSegments):
+        return source(images * 2 - 1, crop_keys(positions))
+    if source is None:
+        raise ValueError("segmentation masks need the segments of the split's images")
+    return source[positions]

@@ -19,6 +19,8 @@ Preset = Literal["paper", "quick"]
 MaskKind = Literal["grid", "seg"]
 """Grid masks, or masks made of segmentation regions: one spelling everywhere (methods, job ids, run names)."""
 RegionChoice = Literal["paper", "released"]
+SegmentSource = Literal["cached", "augmented"]
+MaskDownsampling = Literal["majority", "nearest"]
 MaskWeights = Literal["hard", "soft"]
 Partition = Literal["first", "random"]
 Architecture = Literal["paper", "released"]
@@ -71,6 +73,14 @@ class MaskConfig:
     segmentation_sigma: float = 0.8
     region_choice: RegionChoice | None = None
     """``paper``: each segment of x1 with probability 0.5; ``released``: an id range [l, u) of x2's segments."""
+    segment_source: SegmentSource | None = None
+    """Which images Felzenszwalb segments: ``cached``: every training image (in [0, 1]) and its flip once, at
+    the dataset's size, the segments then cropped and flipped with the image (paper recipe); ``augmented``: every
+    image as it is fed, after its augmentation and normalisation (in [-1, 1]), at the size it is fed (64 px for
+    the generator of 32 px data), on the fly (released recipe, as the authors' data loaders)."""
+    mask_downsampling: MaskDownsampling | None = None
+    """How segmentation masks shrink to the feature size: by majority (paper recipe) or by nearest sampling
+    (released, ``F.interpolate``'s default as in the authors' code)."""
     images: int = 2
     """N, the images per composition: 2 is ChimeraMix (the masks above); more is multi-image mixing
     (``chimeramix-grid-n3`` etc., :class:`chimeramix.masks.MultiImageMasks`), whose generator encodes N images."""
@@ -201,6 +211,9 @@ class GeneratorConfig:
     w_adv: float = 1.0
     discriminator_loss: Literal["mean", "sum"] | None = None
     """L_D as the mean (paper recipe) or the sum (released) of its real and fake terms."""
+    discriminator_composite: Literal["reuse", "fresh"] | None = None
+    """The composite x̂ the discriminator's step judges: the generator step's (paper recipe), or a fresh one
+    under newly drawn masks by the just-updated generator (released, as the authors' code)."""
     # bookkeeping
     checkpoint_every: int = role_field(10, MACHINE)
     """Epochs between checkpoints (and pictures); the last epoch always writes one."""
@@ -313,6 +326,9 @@ class GlicoConfig:
     GLICO's 202 epochs)."""
     lr_decay: float = 0.5
     classifier_lr: float = 0.1
+    classifier_latent_lr: float = 1e-3
+    """The latent codes' learning rate in the auxiliary classifier's SGD, which holds them too (GLICO's code):
+    each step moves the codes by their Adam and by this SGD, with the same gradient."""
     classifier_momentum: float = 0.9
     classifier_weight_decay: float = 1e-4
     checkpoint_every: int = role_field(10, MACHINE)

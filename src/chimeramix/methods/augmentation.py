@@ -5,11 +5,12 @@ One training step runs the method's stages in the order of the recipe (``Classif
     paper:     pair mixing -> policy -> crop + flip -> normalise -> erasing -> label mixing
     released:  policy -> crop + flip -> [random erasing] -> normalise -> [cutout] -> pair mixing -> label mixing
 
-In the paper order pair mixing comes first, so that the cached segmentations match the images; erasing works
-on normalised images, so a cutout hole is the normalised zero and the random-erasing noise is N(0, 1) like the
-normalised pixels. The released order is the authors' code: every image (and, for pair mixing, its partner,
-independently) goes through the per-image pipeline first, Random Erasing fills with uniform noise before
-normalising, and the generator (or pixel mixing) composes the augmented batch.
+In the paper order pair mixing comes first, so that the cached segmentations match the images (compositions that
+are not augmented, GLICO's generated batches, are only normalised); erasing works on normalised images, so a
+cutout hole is the normalised zero and the random-erasing noise is N(0, 1) like the normalised pixels. The
+released order is the authors' code: every image (and, for pair mixing, its partner, independently) goes
+through the per-image pipeline first, Random Erasing fills with uniform noise before normalising, and the
+generator (or pixel mixing) composes the augmented batch.
 
 Randomness is sampled in one place and applied in another: :meth:`Augmentation.sample` draws everything a step
 needs from one ``torch.Generator`` (crop offsets, flips, holes, partners, masks; the torchvision transforms get
@@ -30,11 +31,11 @@ from torchvision.transforms import v2
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.image_ops import (
+    ReleasedRandomErasing,
     crop_flip,
     crop_flip_ids,
     cutout,
     denormalize,
-    erase_uniform,
     normalize,
     per_image,
     sample_crops,
@@ -44,6 +45,7 @@ from chimeramix.methods.image_ops import (
 )
 from chimeramix.methods.pair_mixing import GroupComposer
 from chimeramix.methods.registry import Method
+from chimeramix.segments import AugmentedSegments, crop_keys
 
 RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
 MIXING_ALPHA = 1.0
@@ -127,7 +129,8 @@ class Augmentation:
         erasing = method.component("erasing")
         self.random_erasing: nn.Module | None = None
         if erasing == "random-erasing":
-            self.random_erasing = v2.RandomErasing(**RANDOM_ERASING, value=0 if self.released else "random")
+            self.random_erasing = (ReleasedRandomErasing() if self.released
+                                   else v2.RandomErasing(**RANDOM_ERASING, value="random"))
         self.cutout = erasing == "cutout"
         self.label_mixing = _label_mixing(method.component("label-mixing"), num_classes)
 
@@ -162,14 +165,34 @@ class Augmentation:
         if mixing is None or not torch.rand(1, generator=rng, device=rng.device).item() < self.pair_mixing_p:
             return None, None, None
         partners = torch.stack([self.partners.sample(positions, rng) for _ in range(mixing.images - 1)])
-        segments = mixing.group_segments(torch.cat([positions[None], partners]))
+        group = torch.cat([positions[None], partners])
         partner_images = None
-        if own is not None:  # released: the masks follow the augmented images' segments
+        if own is not None:  # released: each partner gets its own augmentation, and the masks follow it
             partner_images = [self._sample_images(len(positions), rng) for _ in partners]
-            if segments is not None:
-                segments = [crop_flip_ids(ids, params.crop_offsets, params.flips, self.crop_padding)
-                            for ids, params in zip(segments, (own, *partner_images))]
+        augmented = None if own is None else [own, *(partner_images or [])]
+        segments = [None if n not in mixing.segment_images
+                    else self._segments(mixing, where, None if augmented is None else augmented[n])
+                    for n, where in enumerate(group)]
         return partners, partner_images, mixing.sample(len(positions), rng, segments)
+
+    def _segments(self, mixing: GroupComposer, positions: torch.Tensor, params: ImageParams | None
+                  ) -> torch.Tensor:
+        """The segment ids of the images at ``positions`` as the mixing sees them: after their augmentation
+        ``params`` (released order) or as they are (paper order); cached ids cropped and flipped with the image,
+        or the images segmented as fed (augmented and normalised; memoised when only crop and flip made them)."""
+        source = mixing.segments
+        if isinstance(source, AugmentedSegments):
+            images = self.images[positions].float().div(255)
+            if params is None:
+                return source(normalize(images, self.mean, self.std), crop_keys(positions))
+            keyed = self.policy is None and self.random_erasing is None and not self.cutout
+            keys = crop_keys(positions, params.crop_offsets, params.flips) if keyed else None
+            return source(self._augment_released(images, params), keys)
+        if source is None:
+            raise ValueError("segmentation masks need the segments of the training subset")
+        if params is None:
+            return source[positions]
+        return crop_flip_ids(source[positions], params.crop_offsets, params.flips, self.crop_padding)
 
     # ------------------------------------------------------------------------------------------- applying
 
@@ -187,11 +210,13 @@ class Augmentation:
                 composed = mixing.compose(torch.stack([self._to_unit(images), *others]), draws,
                                           torch.cat([params.positions[None], partners]))
                 images = normalize(composed, self.mean, self.std)
+        elif mixing is not None and partners is not None and draws is not None:
+            others = [self.images[where].float().div(255) for where in partners]
+            images = mixing.compose(torch.stack([images, *others]), draws,
+                                    torch.cat([params.positions[None], partners]))
+            images = (self._augment_paper(images, params.images) if mixing.augmented
+                      else normalize(images, self.mean, self.std))
         else:
-            if mixing is not None and partners is not None and draws is not None:
-                others = [self.images[where].float().div(255) for where in partners]
-                images = mixing.compose(torch.stack([images, *others]), draws,
-                                        torch.cat([params.positions[None], partners]))
             images = self._augment_paper(images, params.images)
         if self.label_mixing is not None and params.mixing_seed is not None:
             label_mixing = self.label_mixing
@@ -211,12 +236,13 @@ class Augmentation:
         return images
 
     def _augment_released(self, images: torch.Tensor, params: ImageParams) -> torch.Tensor:
-        """policy -> crop + flip -> Random Erasing (uniform noise) -> normalise -> cutout."""
+        """policy -> crop + flip -> Random Erasing (the authors' class: uniform aspect and noise) -> normalise ->
+        cutout."""
         if self.policy is not None and params.policy_seed is not None:
             images = per_image(self.policy, images, params.policy_seed)
         images = crop_flip(images, params.crop_offsets, params.flips, self.crop_padding)
         if self.random_erasing is not None and params.erasing_seed is not None:
-            images = erase_uniform(images, self.random_erasing, params.erasing_seed)
+            images = per_image(self.random_erasing, images, params.erasing_seed)
         images = normalize(images, self.mean, self.std)
         if params.cutout_centres is not None:
             images = cutout(images, params.cutout_centres, self.cutout_size)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -105,9 +106,30 @@ def per_image(transform: nn.Module, images: torch.Tensor, seed: int) -> torch.Te
     return result.to(images.device)
 
 
-def erase_uniform(images: torch.Tensor, boxes: nn.Module, seed: int) -> torch.Tensor:
-    """Random Erasing as the released code applies it: the boxes of ``boxes`` (a torchvision RandomErasing
-    that fills with 0), filled with noise uniform in [0, 1) (images in [0, 1], before normalising)."""
-    erased = per_image(boxes, torch.ones_like(images[:, :1]).expand_as(images).contiguous(), seed) == 0
-    noise = torch.rand(images.shape, generator=torch.Generator().manual_seed(seed)).to(images.device)
-    return torch.where(erased, noise, images)
+class ReleasedRandomErasing(nn.Module):
+    """Random Erasing as the authors' code applies it (Zhong et al.'s own class), to one image in [0, 1] before
+    normalising, with torch's global RNG: with probability ``p`` a box of area uniform in ``scale`` of the image
+    and aspect ratio h / w uniform in [``ratio``, 1 / ``ratio``] (torchvision draws it log-uniform), placed
+    uniformly where it fits (up to ``attempts`` tries; then nothing), filled with noise uniform in [0, 1)."""
+
+    def __init__(self, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.4), ratio: float = 0.3,
+                 attempts: int = 100) -> None:
+        super().__init__()
+        self.p, self.scale, self.ratio, self.attempts = p, scale, ratio, attempts
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if torch.rand(()).item() > self.p:
+            return image
+        channels, height, width = image.shape
+        for _ in range(self.attempts):
+            area = float(torch.empty(()).uniform_(*self.scale)) * height * width
+            aspect = float(torch.empty(()).uniform_(self.ratio, 1 / self.ratio))
+            box_height, box_width = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
+            if box_height < height and box_width < width:
+                top = int(torch.randint(0, height - box_height + 1, ()))
+                left = int(torch.randint(0, width - box_width + 1, ()))
+                erased = image.clone()
+                erased[:, top : top + box_height, left : left + box_width] = torch.rand(channels, box_height,
+                                                                                         box_width)
+                return erased
+        return image

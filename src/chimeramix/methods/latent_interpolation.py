@@ -4,13 +4,16 @@ between the latent codes of same-class pairs.
 For each pair (i, j) of the batch: z = slerp(t, z_i, z_j) with one ratio t per batch from
 :data:`RATIOS`, a fresh noise code, and the image G(z, code) of the frozen stage-1 generator; the label is the
 batch image's. The slerp is per sample (GLICO's code normalises across the batch, which it does not intend).
+As in GLICO's code, a generated batch is only normalised: no policy, crop, flip or erasing.
 """
 
 from __future__ import annotations
 
 import torch
 
+from chimeramix.masks import SegmentMaps
 from chimeramix.models.glico import LatentGenerator, resize_to, slerp
+from chimeramix.segments import AugmentedSegments
 
 RATIOS = (0.1, 0.2, 0.3, 0.4)
 
@@ -20,16 +23,16 @@ class LatentInterpolation:
     are B x (1 + noise) values, the batch's ratio t then every pair's noise code."""
 
     images = 2
+    augmented = False
+    segments: torch.Tensor | AugmentedSegments | None = None
+    segment_images: tuple[int, ...] = ()
 
     def __init__(self, model: LatentGenerator, noise_std: float, autocast_dtype: torch.dtype | None = None) -> None:
         self.model = model.eval().requires_grad_(False)
         self.noise_std = noise_std
         self.autocast_dtype = autocast_dtype
 
-    def group_segments(self, group: torch.Tensor) -> list[torch.Tensor] | None:
-        return None
-
-    def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, rng: torch.Generator, segments: SegmentMaps | None = None) -> torch.Tensor:
         """The batch's ratio (one of :data:`RATIOS`) and ``count`` noise codes."""
         ratio = torch.tensor(RATIOS, device=rng.device)[torch.randint(len(RATIOS), (1,), generator=rng,
                                                                         device=rng.device)]

@@ -8,8 +8,9 @@ from typing import Protocol
 
 import torch
 
-from chimeramix.masks import GridMasks, MultiImageMasks, SegmentationMasks, TwoImageMasks, blend
+from chimeramix.masks import GridMasks, MultiImageMasks, SegmentationMasks, SegmentMaps, TwoImageMasks, blend
 from chimeramix.models.generator import MixingGenerator, resize_images
+from chimeramix.segments import AugmentedSegments
 
 
 class GroupComposer(Protocol):
@@ -21,13 +22,17 @@ class GroupComposer(Protocol):
 
     images: int
     """N, the images per composition (2: pairs)."""
+    augmented: bool
+    """Whether the compositions go through the per-image augmentation (policy, crop and flip, erasing) as real
+    images do; ``False``: they are only normalised (GLICO's generated batches)."""
+    segments: torch.Tensor | AugmentedSegments | None
+    """Where segmentation masks get their segments: the cached ids of the training subset (N x H x W), the
+    segmentation of the images as fed (:class:`~chimeramix.segments.AugmentedSegments`), or ``None``."""
+    segment_images: tuple[int, ...]
+    """The images of a group (0: the batch image, 1..N-1: its partners) whose segments the draws read."""
 
-    def group_segments(self, group: torch.Tensor) -> list[torch.Tensor] | None:
-        """The segment maps of the N images of every group (``None`` when the draws need none)."""
-        ...
-
-    def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """The draws of a batch of ``count`` groups."""
+    def sample(self, count: int, rng: torch.Generator, segments: SegmentMaps | None = None) -> torch.Tensor:
+        """The draws of a batch of ``count`` groups (``segments``: the maps of the images ``segment_images``)."""
         ...
 
     def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
@@ -44,8 +49,10 @@ class PairMixing:
     with a frozen :class:`~chimeramix.models.generator.MixingGenerator` the generator mixes their features
     (ChimeraMix): images are taken to [-1, 1] at its ``working_size`` (bilinear; ``align_corners`` as the
     released code resizes), composed under ``torch.inference_mode`` and resized back. Weight 1 on the first
-    image keeps the batch image. Segmentation masks choose regions of ``segments`` (N x H x W ids of the
-    training subset, on the training device). ``mask_size`` is the side masks are drawn at: the mixing side in
+    image keeps the batch image. Segmentation masks choose regions of segments: ``segments`` holds the cached ids
+    of the training subset (N x H x W, on the training device), or segments the images as fed
+    (:class:`~chimeramix.segments.AugmentedSegments`); the caller hands :meth:`sample` the maps of the images
+    ``segment_images``. ``mask_size`` is the side masks are drawn at: the mixing side in
     pixel space, the generator's feature side for ChimeraMix (the masks it was trained with). Two-image
     samplers (:class:`~chimeramix.masks.GridMasks`, :class:`~chimeramix.masks.SegmentationMasks`) are taken as
     pairs.
@@ -56,19 +63,21 @@ class PairMixing:
         masks: TwoImageMasks | MultiImageMasks | GridMasks | SegmentationMasks,
         *,
         mask_size: int,
-        segments: torch.Tensor | None = None,
+        segments: torch.Tensor | AugmentedSegments | None = None,
         model: MixingGenerator | None = None,
         working_size: int | None = None,
         autocast_dtype: torch.dtype | None = None,
         align_corners: bool = False,
     ) -> None:
         masks = TwoImageMasks(masks) if isinstance(masks, GridMasks | SegmentationMasks) else masks
+        self.augmented = True
         if _needs_segments(masks) and segments is None:
             raise ValueError("segmentation masks need the segments of the training subset")
         if model is not None and working_size is None:
             raise ValueError("a generator needs its working size")
         self.masks = masks
         self.images = masks.images
+        self.segment_images = masks.segment_images
         self.mask_size = mask_size
         self.segments = segments
         self.model = model
@@ -76,13 +85,7 @@ class PairMixing:
         self.autocast_dtype = autocast_dtype
         self.align_corners = align_corners
 
-    def group_segments(self, group: torch.Tensor) -> list[torch.Tensor] | None:
-        """The segment maps of the N images of every group (``None`` for grid masks)."""
-        if self.segments is None:
-            return None
-        return [self.segments[positions] for positions in group]
-
-    def sample(self, count: int, rng: torch.Generator, segments: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def sample(self, count: int, rng: torch.Generator, segments: SegmentMaps | None = None) -> torch.Tensor:
         """count x N x s x s weights (s = ``mask_size``); ``segments``: the maps of the groups' images."""
         return self.masks.sample(count, self.mask_size, rng, segments)
 
@@ -108,6 +111,4 @@ class PairMixing:
 
 
 def _needs_segments(masks: TwoImageMasks | MultiImageMasks) -> bool:
-    if isinstance(masks, TwoImageMasks):
-        return isinstance(masks.masks, SegmentationMasks)
-    return masks.kind == "seg"
+    return bool(masks.segment_images)

@@ -12,8 +12,10 @@ every pixel) and the mix is sum_k m_k x_k. Each iteration evaluates the per-samp
 and takes a Newton-like step on the samples that are not yet successful: g = dL/dz, g^ = g smoothed by a
 separable Gaussian (sigma cells, int(5 sigma) taps, zero padding), s = |L| / (<g, g^> + 1e-10) clamped to
 [1e-4, 2000], z <- z - s g^. A mix is successful when the sorted top-K classes of teacher(mix) equal the sorted
-top-K classes of t. The loop stops when at most ``tolerance`` of the batch is unsuccessful, or after
-``max_iterations`` updates; only successful mixes are kept, labelled with the teacher's class of the mix.
+top-K classes of t. As in SuperMix's ``mix_batch``, every mix starts unsuccessful, so each gets at least one
+update (the uniform blend is never kept as it is); success is judged after every update. The loop stops when at
+most ``tolerance`` of the batch is unsuccessful, or after ``max_iterations`` updates; only successful mixes are
+kept, labelled with the teacher's class of the mix.
 
 The only randomness is lambda, drawn by :meth:`SuperMix.sample` from a seeded ``torch.Generator`` (Gamma samples
 normalised: :func:`chimeramix.masks.sample_gamma`); :meth:`SuperMix.mix` is deterministic given lambda.
@@ -139,6 +141,7 @@ class SuperMix:
         targets = self.targets(logits.argmax(dim=1), weights, logits.shape[1])
         log_targets = targets.clamp_min(1e-30).log()
         z = torch.zeros(len(images), self.images, config.mask_size, config.mask_size, device=images.device)
+        success = torch.zeros(len(images), dtype=torch.bool, device=images.device)  # none before an update
         iterations = 0
         while True:
             z.requires_grad_(True)
@@ -147,7 +150,8 @@ class SuperMix:
             logits = self.logits(mixes)
             divergence = (targets * (log_targets - logits.log_softmax(dim=1))).sum(dim=1)
             loss = divergence + config.sparsity * (masks * (masks - 1)).abs().flatten(1).mean(dim=1)
-            success = self.successful(logits.detach(), targets)
+            if iterations:  # the masks after the last update; the uniform blend is never judged
+                success = self.successful(logits.detach(), targets)
             if iterations == config.max_iterations or (~success).sum() <= config.tolerance * len(images):
                 break
             (gradient,) = torch.autograd.grad(loss.sum(), z)

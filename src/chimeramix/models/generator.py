@@ -10,9 +10,10 @@ A CycleGAN-style ResNet generator with instance norm, split into an encoder f an
 (C = ``base_channels``, 64 in the paper.) Images are in [-1, 1] at the generator's working size
 (``GeneratorConfig.working_size``: 64 px for 32 px datasets, which :func:`resize_images` upsamples; 96 px for
 STL-10); features are 4x smaller. Architecture ``paper`` runs all residual blocks and upsamples with 3x3
-transposed convolutions; ``released`` reproduces the network the authors' code effectively trained: its
-decoder has no residual block (a bug skipped them) and upsamples with 2x2 stride-2 transposed convolutions
-without bias.
+transposed convolutions, from CycleGAN's N(0, 0.02) initialisation; ``released`` reproduces the network the
+authors' code effectively trained: its decoder has no residual block (a bug skipped them), upsamples with 2x2
+stride-2 transposed convolutions without bias, and every layer keeps PyTorch's default initialisation (the
+authors' code initialises nothing).
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class MixingGenerator(nn.Module):
             nn.Conv2d(c, 3, 7),
             nn.Tanh(),
         )
-        self.apply(_init_weights)
+        if architecture == "paper":
+            self.apply(_init_weights)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Features e = f(x) of images in [-1, 1] (B x 3 x H x W -> B x 4C x H/4 x W/4)."""

@@ -2,12 +2,17 @@
 generator G(z, code), the auxiliary classifier C of stage 1, and spherical interpolation.
 
 - :class:`LatentGenerator`: one free latent code per training image (an embedding table, no encoder; unit
-  norm), an optional bias-free projection of the noise code, and G. Up to 64 px (CIFAR): two bias-free linear
-  layers to 128 x s/4 x s/4, two 4x4 stride-2 transposed convolutions, sigmoid. Above (STL-10): two bias-free
-  linear layers to 512 x s/8 x s/8, three transposed convolutions with batch norm and ReLU, a 3x3 convolution,
-  tanh taken to [0, 1]. Images come out in [0, 1].
+  norm), an optional bias-free projection of the noise code, and G, which divides its code by the code's norm
+  (detached, as GLICO's). Up to 64 px (CIFAR, GLICO's ``_netG``): bias-free Linear(612 -> 1024), LeakyReLU 0.2,
+  bias-free Linear(1024 -> 128 x s/4 x s/4), LeakyReLU 0.2, two 4x4 stride-2 transposed convolutions, sigmoid.
+  Above (STL-10, GLICO's ``DCGAN_G_small``): the same two linear layers to 512 x s/8 x s/8, each followed by
+  LeakyReLU 0.2, three 4x4 stride-2 transposed convolutions with batch norm and ReLU, a 3x3 convolution and tanh,
+  whose output GLICO takes as the image itself (it is fitted to images in [0, 1], so only the upper half of
+  tanh's range is used). Images come out in [0, 1] (STL-10: in (-1, 1), fitted to [0, 1]).
 - :class:`AuxiliaryClassifier`: four [3x3 conv 64, batch norm, max-pool 2, LeakyReLU 0.1] blocks and a linear
   layer (GLICO's ``cnn``; it returns logits, and the objective applies GLICO's softmax before the cross-entropy).
+- Both start from GLICO's ``weights_init`` (:func:`glico_init`): Xavier-normal weights (gain sqrt 2) for every
+  linear and (transposed) convolution, PyTorch's default biases and batch norms.
 - :func:`slerp`: per-sample spherical interpolation between unit codes (GLICO's code normalises across the
   batch instead, :func:`batch_normalised_slerp`; the per-sample one is what it intends).
 """
@@ -54,9 +59,17 @@ def batch_normalised_slerp(t: float, z1: torch.Tensor, z2: torch.Tensor) -> torc
     return (torch.sin((1 - t) * omega) * z1 + torch.sin(t * omega) * z2) / sin
 
 
+def glico_init(module: nn.Module) -> None:
+    """GLICO's ``weights_init``: Xavier-normal weights with gain sqrt 2 for every linear layer and (transposed)
+    convolution of ``module``; biases and batch norms keep PyTorch's defaults."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.xavier_normal_(layer.weight, gain=2**0.5)
+
+
 class LatentGenerator(nn.Module):
     """The latent table Z (n x ``latent_dim``, unit rows) and the generator: ``model(positions, codes)`` gives
-    G(z_positions, codes) in [0, 1]; ``model.generate(z, codes)`` for any codes z (interpolations)."""
+    G(z_positions, codes); ``model.generate(z, codes)`` for any codes z (interpolations)."""
 
     def __init__(self, count: int, image_size: int, latent_dim: int = 512, noise_dim: int = 100,
                  noise_projection: bool = True) -> None:
@@ -66,34 +79,27 @@ class LatentGenerator(nn.Module):
         self.project_noise = (nn.Sequential(nn.Linear(noise_dim, noise_dim, bias=False), nn.LeakyReLU(0.2))
                               if noise_projection else nn.Identity())
         self.image_size = image_size
-        width = latent_dim + noise_dim
+        side, channels = (image_size // 4, 128) if image_size <= 64 else (image_size // 8, 512)
+        self.dense = nn.Sequential(nn.Linear(latent_dim + noise_dim, 1024, bias=False), nn.LeakyReLU(0.2),
+                                   nn.Linear(1024, channels * side * side, bias=False), nn.LeakyReLU(0.2))
         if image_size <= 64:
-            side, channels = image_size // 4, 128
-            self.dense = nn.Sequential(nn.Linear(width, 1024, bias=False), nn.LeakyReLU(0.2),
-                                       nn.Linear(1024, channels * side * side, bias=False), nn.LeakyReLU(0.2))
             self.decode = nn.Sequential(nn.ConvTranspose2d(channels, 64, 4, 2, 1), nn.LeakyReLU(0.2),
                                         nn.ConvTranspose2d(64, 3, 4, 2, 1), nn.Sigmoid())
         else:
-            side, channels = image_size // 8, 512
-            self.dense = nn.Sequential(nn.Linear(width, 512, bias=False), nn.LeakyReLU(0.2),
-                                       nn.Linear(512, channels * side * side, bias=False))
             layers: list[nn.Module] = []
             for in_channels, out_channels in ((512, 256), (256, 128), (128, 64)):
                 layers += [nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1), nn.BatchNorm2d(out_channels),
                            nn.ReLU()]
             self.decode = nn.Sequential(*layers, nn.Conv2d(64, 3, 3, padding=1), nn.Tanh())
         self.side, self.channels = side, channels
-        for module in self.modules():
-            if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
-                nn.init.xavier_normal_(module.weight, gain=2**0.5)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        glico_init(self)
 
     def generate(self, z: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1] (B x 3 x s x s) from latent codes z (B x D, normalised here) and noise codes."""
-        hidden = self.dense(torch.cat([unit(z), self.project_noise(codes)], dim=1))
-        images = self.decode(hidden.view(-1, self.channels, self.side, self.side))
-        return images if self.image_size <= 64 else (images + 1) / 2
+        """Images (B x 3 x s x s) from latent codes z (B x D, divided here by their norm, which the gradient does
+        not see) and noise codes."""
+        normalised = z / z.norm(dim=-1, keepdim=True).detach().clamp_min(1e-12)
+        hidden = self.dense(torch.cat([normalised, self.project_noise(codes)], dim=1))
+        return self.decode(hidden.view(-1, self.channels, self.side, self.side))
 
     def forward(self, positions: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         return self.generate(self.latents[positions], codes)
@@ -118,6 +124,7 @@ class AuxiliaryClassifier(nn.Module):
             in_channels, side = 64, side // 2 if pool else side
         self.features = nn.Sequential(*blocks)
         self.head = nn.Linear(64 * side * side, num_classes)
+        glico_init(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(images).flatten(1))

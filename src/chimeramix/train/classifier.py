@@ -53,7 +53,7 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.segments import unflipped_segments
+from chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.train.fast import GraphedPairMixing
 from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
@@ -151,6 +151,9 @@ class ClassifierRun(TrainingRun):
         write_bundle(self.folder, self.model, manifest(self.config, self.method.name, self.test.classes,
                                                        self.test.image_size[0], self.mean, self.std))
         pool = {"supermix_pool": self.supermix.pool_stats} if self.supermix and self.supermix.pool_stats else {}
+        mixing = self.augmentation.pair_mixing
+        if mixing is not None and isinstance(mixing.segments, AugmentedSegments):
+            pool["segmentation"] = mixing.segments.stats()
         return {**pool, "metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
                 "parameters": count_parameters(self.model),
                 "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
@@ -291,10 +294,9 @@ def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, fo
     assert config.masks is not None
     masks = config.masks
     working_size = protocol_for(config.data).generator_size if released else None
-    segments = unflipped_segments(folder.segments, data.pixels, masks)
     return PairMixing(build_image_masks(masks), mask_size=working_size or data.images.shape[-1],
-                      segments=None if segments is None else torch.from_numpy(segments).to(device),
-                      working_size=working_size, autocast_dtype=amp, align_corners=released)
+                      segments=mask_segments(folder.segments, data.pixels, masks, device), working_size=working_size,
+                      autocast_dtype=amp, align_corners=released)
 
 
 def train_classifier(

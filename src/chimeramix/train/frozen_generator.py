@@ -21,7 +21,7 @@ from chimeramix.models.glico import LatentGenerator
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
-from chimeramix.segments import unflipped_segments
+from chimeramix.segments import mask_segments
 
 
 def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
@@ -64,17 +64,18 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
     """What a finished generator run makes of same-class pairs (or groups) of ``data`` (its split's training images on
     ``device``): GLICO's interpolations of their latent codes, or compositions by the frozen ChimeraMix
     generator under masks of the kind and settings it was trained with. Segmentation masks use the segments of
-    ``data`` cached in ``segments_file`` (default: the generator run's own cache)."""
+    ``data`` cached in ``segments_file`` (default: the generator run's own cache), or those of the images as fed
+    (the masks' ``segment_source``)."""
     folder = RunFolder(run_dir)
     if folder.kind == "glico":
         model, glico = load_glico(run_dir, device)
         return LatentInterpolation(model, glico.noise_std, autocast_dtype)
     config = generator_config(run_dir)
     generator = load_generator(run_dir, device)
-    segments = unflipped_segments(segments_file or folder.segments, data.pixels, config.masks)
-    return PairMixing(build_image_masks(config.masks), mask_size=config.feature_size,
-                      segments=None if segments is None else torch.from_numpy(segments).to(device), model=generator,
-                      working_size=config.working_size, autocast_dtype=autocast_dtype, align_corners=align_corners)
+    segments = mask_segments(segments_file or folder.segments, data.pixels, config.masks, device)
+    return PairMixing(build_image_masks(config.masks), mask_size=config.feature_size, segments=segments,
+                      model=generator, working_size=config.working_size, autocast_dtype=autocast_dtype,
+                      align_corners=align_corners)
 
 
 def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig | GlicoConfig:

@@ -38,6 +38,7 @@ from chimeramix.runtime import (
     select_device,
     stream_seed,
 )
+from chimeramix.segments import AugmentedSegments
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
@@ -75,12 +76,15 @@ class GeneratorRun(TrainingRun):
         write_pictures(self.generator, self.config, self.data, self.folder)
 
     def result(self) -> dict[str, Any]:
-        """Writes the final weights; the first and last epochs' mean losses."""
+        """Writes the final weights; the first and last epochs' mean losses (and, for segments of the fed images,
+        how many were computed and reused, and the seconds: their cost)."""
         save_weights(self.generator, self.folder.weights("generator"))
         save_weights(self.discriminator, self.folder.weights("discriminator"))
         names = self.loss_names
+        segments = self.data.segments
         return {"final": {name: self.log[-1][name] for name in names} if self.log else {},
-                "first_epoch": {name: self.log[0][name] for name in names} if self.log else {}}
+                "first_epoch": {name: self.log[0][name] for name in names} if self.log else {},
+                **({"segmentation": segments.stats()} if isinstance(segments, AugmentedSegments) else {})}
 
     def checkpointed(self) -> dict[str, Any]:
         return {"modules": modules_of(self.objective), "optimizers": self.optimizers,

@@ -6,7 +6,8 @@ Only the split's images are used (no unlabelled or test images: the protocol's "
 own recipes fit codes to the test set too). An epoch is the k x C images repeated ``max(R // k, 1)`` times in
 an order that is a pure function of (seed, epoch); the noise codes come from the run's checkpointed RNG. The
 Adam learning rates are halved after every ``lr_decay_every`` of training (GLICO: every 70 of 202 epochs); the
-classifier's SGD keeps its rate (as GLICO's, which re-creates its schedule every epoch). The run folder holds
+classifier's SGD, which holds the codes too, keeps its rates (as GLICO's, which re-creates its schedule every
+epoch). The run folder holds
 the config, checkpoints, log, pictures (reconstructions, interpolations), ``glico.safetensors`` (codes and G),
 ``classifier.safetensors`` and last ``result.json``.
 """
@@ -148,15 +149,17 @@ def _autocast(device: torch.device, config: GlicoConfig) -> Any:
 def _optimizers(objective: GlicoObjective, config: GlicoConfig, device: torch.device, total_steps: int
                 ) -> tuple[dict[str, torch.optim.Optimizer], dict[str, torch.optim.lr_scheduler.LRScheduler]]:
     """Adam for the codes and for G (at ``generator_lr_factor`` times the rate), halved every
-    ``lr_decay_every`` of training; SGD for the auxiliary classifier."""
+    ``lr_decay_every`` of training; SGD for the auxiliary classifier, which also holds the codes (at
+    ``classifier_latent_lr``, as GLICO's code)."""
     model = objective.model
     rest = [parameter for name, parameter in model.named_parameters() if name != "latents"]
     adam = adam_options(device, config.fast)
+    classifier_groups: list[dict[str, Any]] = [{"params": list(objective.classifier.parameters())},
+                                               {"params": [model.latents], "lr": config.classifier_latent_lr}]
     optimizers: dict[str, torch.optim.Optimizer] = {
         "latents": torch.optim.Adam([model.latents], lr=config.lr, betas=config.betas, **adam),
         "generator": torch.optim.Adam(rest, lr=config.lr * config.generator_lr_factor, betas=config.betas, **adam),
-        "classifier": torch.optim.SGD(objective.classifier.parameters(), lr=config.classifier_lr,
-                                      momentum=config.classifier_momentum,
+        "classifier": torch.optim.SGD(classifier_groups, lr=config.classifier_lr, momentum=config.classifier_momentum,
                                       weight_decay=config.classifier_weight_decay,
                                       **sgd_options(device, config.fast)),
     }

@@ -4,9 +4,12 @@ RNG.
 
 Per step, for the batch images x1 at ``positions``: N - 1 partners of the same class each (itself included;
 N = 2: the partner x2), a horizontal flip of every image, in the ``released`` recipe also a reflect-padded random
-crop of each (``input_crop``, at the working size), the weights of every group (for pairs (m, 1 - m)), and the
-draw that makes one of the N images the real one. Images are taken to [-1, 1] at the generator's working size
-(bilinear). Segmentation masks use the cached segments of the images as they are fed (flipped, cropped).
+crop of each (``input_crop``, at the working size), the weights of every group (for pairs (m, 1 - m)), in the
+``released`` recipe a second, independent draw of weights for the discriminator's step (the authors' code draws
+a fresh mask there), and the draw that makes one of the N images the real one. Images are taken to [-1, 1] at
+the generator's working size (bilinear). Segmentation masks use the segments of the images as they are fed:
+the cached ones flipped (and resized and cropped) with them, or (``segment_source = "augmented"``) the fed
+images themselves segmented, memoised per image, crop and flip (:class:`~chimeramix.segments.AugmentedSegments`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from chimeramix.masks import build_image_masks
 from chimeramix.methods.image_ops import crop_flip, crop_flip_ids, flip_where
 from chimeramix.models.generator import resize_images
 from chimeramix.rundir import RunFolder
-from chimeramix.segments import SegmentationParams, segment_cache
+from chimeramix.segments import AugmentedSegments, SegmentationParams, crop_keys, segment_cache
 
 
 @dataclass
@@ -33,17 +36,22 @@ class PairData:
     images: torch.Tensor
     """uint8 N x 3 x H x W at the dataset's size."""
     partners: SameClassPartners
-    segments: torch.Tensor | None
-    """int32 N x 2 x H x W Felzenszwalb ids of every image and its flip (segmentation masks only)."""
+    segments: torch.Tensor | AugmentedSegments | None
+    """Segmentation masks only: int32 N x 2 x H x W cached Felzenszwalb ids of every image and its flip, or the
+    segmentation of the images as they are fed (``segment_source = "augmented"``)."""
 
 
 def load_pair_data(config: GeneratorConfig, folder: RunFolder, device: torch.device) -> PairData:
-    """Load the split's images (and, for segmentation masks, their cached segments) onto ``device``."""
+    """Load the split's images (and, for segmentation masks, their cached segments or the segmenter of the fed
+    images) onto ``device``."""
     train = load_training_set(config.data, device)
-    segments = None
+    segments: torch.Tensor | AugmentedSegments | None = None
     if config.masks.kind == "seg":
-        cached = segment_cache(folder.segments, train.pixels, SegmentationParams.of(config.masks))
-        segments = torch.from_numpy(cached).to(device)
+        params = SegmentationParams.of(config.masks)
+        if config.masks.segment_source == "augmented":
+            segments = AugmentedSegments(params)
+        else:
+            segments = torch.from_numpy(segment_cache(folder.segments, train.pixels, params)).to(device)
     return PairData(train.images, SameClassPartners(train.labels), segments)
 
 
@@ -53,10 +61,11 @@ def to_generator_input(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 class PairBatches:
-    """``batches(positions, rng)`` -> ``(images, weights, real_index)``, one generator step's inputs: the N x B
-    images as one (N B) x 3 x H x W tensor (see
-    :class:`~chimeramix.train.objectives.adversarial.AdversarialObjective`), B x N x h x w weights and the index
-    of the real image."""
+    """``batches(positions, rng)`` -> ``(images, weights, discriminator_weights, real_index)``, one generator
+    step's inputs: the N x B images as one (N B) x 3 x H x W tensor (see
+    :class:`~chimeramix.train.objectives.adversarial.AdversarialObjective`), B x N x h x w weights, the weights
+    of the discriminator's fresh composite (``discriminator_composite = "fresh"``; else the same weights) and the
+    index of the real image."""
 
     def __init__(self, config: GeneratorConfig, data: PairData) -> None:
         if config.working_size is None or config.input_crop is None:
@@ -66,6 +75,7 @@ class PairBatches:
         self.feature_size = config.feature_size
         self.crop = config.input_crop
         self.masks = build_image_masks(config.masks)
+        self.fresh = config.discriminator_composite == "fresh"
 
     def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, ...]:
         count, device, images = len(positions), rng.device, self.masks.images
@@ -75,25 +85,30 @@ class PairBatches:
         if self.crop:
             offsets = [torch.randint(0, 2 * self.crop + 1, (count, 2), generator=rng, device=device)
                        for _ in range(images)]
-        weights = self.masks.sample(count, self.feature_size, rng, self._segments(group, flips, offsets))
-        real_index = (torch.rand((), generator=rng, device=device) * images).long()
         if offsets is None:
             fed = [to_generator_input(flip_where(self.data.images[p], f), self.size) for p, f in zip(group, flips)]
         else:
             fed = [crop_flip(to_generator_input(self.data.images[p], self.size), o, f, self.crop)
                    for p, f, o in zip(group, flips, offsets)]
-        return torch.cat(fed), weights, real_index
+        segments = [self._segments(n, group, flips, offsets, fed) if n in self.masks.segment_images else None
+                    for n in range(images)]
+        weights = self.masks.sample(count, self.feature_size, rng, segments)
+        discriminator_weights = self.masks.sample(count, self.feature_size, rng, segments) if self.fresh else weights
+        real_index = (torch.rand((), generator=rng, device=device) * images).long()
+        return torch.cat(fed), weights, discriminator_weights, real_index
 
-    def _segments(self, group: torch.Tensor, flips: torch.Tensor,
-                  offsets: list[torch.Tensor] | None = None) -> list[torch.Tensor] | None:
-        """The segment maps of the N images as they are fed: flipped (cached), or resized, cropped and flipped."""
-        if self.data.segments is None:
-            return None
-        if offsets is None:
-            return [self.data.segments[p, f.long()] for p, f in zip(group, flips)]
-        maps = []
-        for p, f, o in zip(group, flips, offsets):
-            ids = F.interpolate(self.data.segments[p, 0][:, None].float(), size=(self.size, self.size),
-                                mode="nearest")[:, 0].long()
-            maps.append(crop_flip_ids(ids, o, f, self.crop))
-        return maps
+    def _segments(self, n: int, group: torch.Tensor, flips: torch.Tensor, offsets: list[torch.Tensor] | None,
+                  fed: list[torch.Tensor]) -> torch.Tensor:
+        """The segment map of image n of every group as it is fed: the fed images segmented (memoised per
+        image, crop and flip), or their cached segments flipped, or resized, cropped and flipped."""
+        source = self.data.segments
+        offset = None if offsets is None else offsets[n]
+        if isinstance(source, AugmentedSegments):
+            return source(fed[n], crop_keys(group[n], offset, flips[n]))
+        if source is None:
+            raise ValueError("segmentation masks need the segments of the split's images")
+        if offset is None:
+            return source[group[n], flips[n].long()]
+        ids = F.interpolate(source[group[n], 0][:, None].float(), size=(self.size, self.size),
+                            mode="nearest")[:, 0].long()
+        return crop_flip_ids(ids, offset, flips[n], self.crop)

@@ -18,7 +18,7 @@ from chimeramix.masks import build_image_masks, build_masks, resize_mask, resize
 from chimeramix.models.generator import MixingGenerator, resize_images
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng
-from chimeramix.segments import SegmentationParams, compute_segments
+from chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments, crop_keys
 from chimeramix.train.pairs import PairData, to_generator_input
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
@@ -48,8 +48,11 @@ def compositions_picture(
     rng = make_rng(seed + 1, data.images.device)
     masks = build_image_masks(config.masks)
     group = torch.stack([positions, partners, *(data.partners.sample(positions, rng) for _ in range(masks.images - 2))])
-    segments = None if data.segments is None else [data.segments[where, 0] for where in group]
     inputs = torch.stack([to_generator_input(data.images[where], size) for where in group])
+    source = data.segments
+    segments = None if source is None else [
+        source(fed, crop_keys(where)) if isinstance(source, AugmentedSegments) else source[where, 0]
+        for where, fed in zip(group, inputs)]
     columns = list(inputs)
     for _ in range(2 if config.masks.multi_image else 3):
         weights = masks.sample(count, config.feature_size, rng, segments)

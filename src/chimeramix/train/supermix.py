@@ -14,8 +14,11 @@ batch of mixes:
   labelled with the teacher's class of the cropped mix (SuperMix's student loop).
 
 The loss is Eq. 9 (gamma = 2): gamma [CE(student(real), y) + CE(student(mix), teacher's class)] on mixed steps,
-gamma CE(student(real), y) on the others. It is written as soft targets (one-hot rows scaled so that the mean
-cross-entropy over the rows is that sum), so the classifier's objective and loop stay unchanged.
+as SuperMix's code computes it on every step; a step without mixes (the coin said no, or no mix of the batch
+succeeded) is the baseline's, CE(student(real), y), so that gamma, which SuperMix's code only ever applies to a
+mixed step, does not double the protocol's learning rate there. It is written as soft targets (one-hot rows
+scaled so that the mean cross-entropy over the rows is that sum), so the classifier's objective and loop stay
+unchanged.
 """
 
 from __future__ import annotations
@@ -83,11 +86,14 @@ def teacher_mixer(config: ClassifierConfig, device: torch.device,
 def weighted_targets(labels: torch.Tensor, mix_labels: torch.Tensor, num_classes: int, gamma: float
                      ) -> torch.Tensor:
     """Soft targets of the rows [real batch, mixes] whose mean cross-entropy is gamma [mean CE over the real
-    rows + mean CE over the mix rows]: one-hot rows scaled by gamma n / n_real and gamma n / n_mix."""
+    rows + mean CE over the mix rows]: one-hot rows scaled by gamma n / n_real and gamma n / n_mix. Without
+    mixes, plain one-hot rows: CE(real), the baseline's step (SuperMix's code mixes on every step, so its gamma
+    never scales a step without mixes)."""
+    if not len(mix_labels):
+        return F.one_hot(labels, num_classes).float()
     rows = len(labels) + len(mix_labels)
     weights = torch.cat([torch.full((len(labels),), gamma * rows / len(labels), device=labels.device),
-                         torch.full((len(mix_labels),), gamma * rows / max(len(mix_labels), 1),
-                                    device=labels.device)])
+                         torch.full((len(mix_labels),), gamma * rows / len(mix_labels), device=labels.device)])
     return F.one_hot(torch.cat([labels, mix_labels]), num_classes).float() * weights[:, None]
 
 

@@ -7,7 +7,9 @@ M = (m, 1 - m)):
 - generator step: x̂_n = g(f(x_n)) (one-hot weights), x̂ = g(Σ_n M_n ⊙ f(x_n));
   L_G = α_rec Σ_n MSE(x̂_n, x_n) + α_per Σ_n L_lap(x̂_n, x_n) + α_disc MSE(D(x̂), 1);
 - discriminator step: L_D = MSE(D(x_real), 1) + MSE(D(x̂), 0), halved in the paper recipe (``mean``), summed in
-  the released one; x_real is one of the N images (one draw per batch).
+  the released one; x_real is one of the N images (one draw per batch); x̂ is the generator step's composite
+  (``discriminator_composite = "reuse"``), or a fresh one under the batch's second weights, made by the
+  just-updated generator (``fresh``: the authors' code, whose discriminator step draws a new mask).
 
 Under mixed precision (bf16 autocast on CUDA) the losses are computed in float32.
 """
@@ -33,8 +35,9 @@ class AdversarialObjective(Objective):
 
     ``images`` are the batch's N x B images as one (N B) x 3 x H x W tensor (image n of every group, then
     image n + 1), ``weights`` B x N x h x w. ``objective(images, weights, half="generator")`` returns
-    ``(L_G, L_rec, L_lap, L_adv, x̂)`` and ``objective(images, x̂, real_index, half="discriminator")`` returns
-    ``L_D`` (x_real = the images at ``real_index``). The forward passes run under ``autocast()``, the losses in
+    ``(L_G, L_rec, L_lap, L_adv, x̂)`` and ``objective(images, x̂, real_index, fresh_weights,
+    half="discriminator")`` returns ``L_D`` (x_real = the images at ``real_index``; x̂ made anew under
+    ``fresh_weights`` when the composite is ``fresh``). The forward passes run under ``autocast()``, the losses in
     float32. One module for both halves, so that a pack of runs can call either through ``torch.func.vmap``.
     """
 
@@ -47,14 +50,20 @@ class AdversarialObjective(Objective):
         self.discriminator = discriminator
         self.weights = (config.w_rec, config.w_lap, config.w_adv)
         self.halve_discriminator_loss = config.discriminator_loss != "sum"
+        self.fresh_composite = config.discriminator_composite == "fresh"
         self.autocast = autocast
 
-    def forward(self, images: torch.Tensor, second: torch.Tensor, real_index: torch.Tensor | None = None, *,
-                half: Literal["generator", "discriminator"]) -> Any:
+    def forward(self, images: torch.Tensor, second: torch.Tensor, real_index: torch.Tensor | None = None,
+                fresh_weights: torch.Tensor | None = None, *, half: Literal["generator", "discriminator"]) -> Any:
         if half == "generator":
             return self.generator_losses(images, second)
-        if real_index is None:
-            raise ValueError("the discriminator's loss needs real_index")
+        if real_index is None or fresh_weights is None:
+            raise ValueError("the discriminator's loss needs real_index and the fresh composite's weights")
+        if self.fresh_composite:
+            with torch.no_grad(), self.autocast():
+                features = self.generator.encode(images)
+                second = self.generator.decode(blend(features.unflatten(0, (fresh_weights.shape[1], -1)),
+                                                     fresh_weights))
         return self.discriminator_loss(images, second, real_index)
 
     def generator_losses(self, images: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -88,14 +97,14 @@ class AdversarialObjective(Objective):
              *batch: torch.Tensor) -> torch.Tensor:
         """One generator step (gradients reach G's weights only), then one discriminator step; returns the
         losses of :attr:`loss_names`."""
-        images, weights, real_index = batch
+        images, weights, discriminator_weights, real_index = batch
         loss_g, rec, lap, adv, mixed = objective(images, weights, half="generator")
         generator = optimizers["generator"]
         generator.zero_grad(set_to_none=True)
         loss_g.sum().backward(inputs=parameters_of(generator))
         generator.step()
 
-        loss_d = objective(images, mixed.detach(), real_index, half="discriminator")
+        loss_d = objective(images, mixed.detach(), real_index, discriminator_weights, half="discriminator")
         discriminator = optimizers["discriminator"]
         discriminator.zero_grad(set_to_none=True)
         loss_d.sum().backward()

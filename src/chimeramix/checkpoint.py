@@ -195,7 +195,8 @@ def load_weights(module: nn.Module, path: Path, *, map_location: str | torch.dev
         module.load_state_dict(safetensors.torch.load_file(path, device=str(map_location)))
     except Exception as error:  # safetensors and load_state_dict raise several types
         raise ChimeraMixError(f"cannot read {path} ({_reason(error)}); the file is damaged or belongs to "
-                              "another model: rerun the job that wrote it") from error
+                              "another model: restore it from a copy, or train its run again in a new folder"
+                              ) from error
 
 
 def _rng_to_cpu(state: dict[str, Any]) -> dict[str, Any]:

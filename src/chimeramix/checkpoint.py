@@ -143,6 +143,16 @@ def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     return folder
 
 
+def checkpoint_state(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The caller's state (epoch, step, ...) of a run's latest checkpoint, or ``None`` without a readable one."""
+    try:
+        folder = latest_checkpoint(run_dir)
+        state: dict[str, Any] | None = read_json(folder / STATE_FILE) if folder is not None else None
+    except (ChimeraMixError, OSError, ValueError):
+        return None
+    return state
+
+
 def load_checkpoint(
     run_dir: str | os.PathLike[str],
     *,

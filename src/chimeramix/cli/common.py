@@ -5,15 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from chimeramix.config import DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import FOLDER_PREFIX
 from chimeramix.resolution import resolve_data
-
-if TYPE_CHECKING:
-    from chimeramix.experiments.plan import Job
 
 RESUME_HINT = ("rerun the same command with --resume to continue from the run's last checkpoint (a run stopped "
                "before its first one starts over)")
@@ -117,13 +113,6 @@ def device_kind(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def estimate_seconds(jobs: list[Job], kind: str, step_seconds: dict[str, float] | None = None) -> float:
-    """The jobs' cost one after another on this machine (measured costs first, see ``experiments.costs``)."""
-    from chimeramix.experiments.costs import estimate_cost, load_costs
-
-    return estimate_cost(jobs, kind, step_seconds, measured=load_costs(kind)).seconds
 
 
 def check_estimate(seconds: float, kind: str, yes: bool, quick_seconds: float | None) -> None:

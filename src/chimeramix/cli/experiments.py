@@ -25,7 +25,7 @@ from chimeramix.data.datasets import prepared_file
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.budget import describe_plans, kept_budgets, measure_sweep_costs
-from chimeramix.experiments.costs import CostBook, CostEstimate, estimate_cost, load_costs
+from chimeramix.experiments.costs import CostBook, CostEstimate, cost_lines, estimate_cost, load_costs, remaining
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
 from chimeramix.experiments.plots import plot_tables
@@ -183,12 +183,12 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
     store = Store(args.store)
     device = _estimate_device(args)
     step_seconds = _key_values(args.step_seconds, "--step-seconds")
+    threads = max(1, available_cores() // max(args.workers, 1)) if args.launcher == "local" else int(args.cpus_per_job)
     book, kept = None, {}
     if spec.budget is not None:
-        book = CostBook.of_this_machine(device, step_seconds)
+        book = CostBook.of_this_machine(device, step_seconds, threads)
         kept = kept_budgets(store.load_plan().values())
         if not args.dry_run:
-            threads = max(1, available_cores() // args.workers) if args.launcher == "local" else int(args.cpus_per_job)
             measure_sweep_costs(spec, book, kept, threads)
     jobs = plan_sweep(spec, book, kept)
     if spec.budget is not None:
@@ -198,22 +198,26 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
             raise ChimeraMixError(f"{flag} must be at least 1, got {size}")
     options = RunOptions(data_root=args.data_root, device=args.device, fast=args.fast, pack=args.pack,
                          generator_pack=args.generator_pack, stale_after_s=args.stale_after)
-    pending = [job for job in jobs if not store.is_finished(job.id)]
+    pending = [remaining(job, store.run_dir(job.id)) for job in jobs if not store.is_finished(job.id)]
     slots = args.workers if args.launcher == "local" else None
-    cost = estimate_cost(pending, device, step_seconds, measured=load_costs(device))
-    print(_plan_summary(jobs, pending, cost, device, slots))
+    costs = CostBook(device, step_seconds, load_costs(device, threads=threads))
+    cost = estimate_cost(pending, device, step_seconds, measured=costs.measured)
+    print(_plan_summary(jobs, pending, cost, device, slots, threads))
+    print("\n".join(cost_lines(pending, costs)))
     if not args.dry_run:
         for dataset in spec.datasets:  # before any worker starts: a missing dataset would fail every job
             if not dataset.startswith(FOLDER_PREFIX):
                 prepared_file(train_set(dataset), "train", args.data_root)
         quick = None if spec.preset == "quick" or spec.budget is not None else estimate_cost(
-            plan_sweep(replace(spec, preset="quick")), device, step_seconds, measured=load_costs(device)).seconds
+            plan_sweep(replace(spec, preset="quick")), device, step_seconds, measured=costs.measured).seconds
         check_estimate(cost.seconds / (slots or 1), device, args.yes, quick and quick / (slots or 1))
         store = Store.create(args.store)
     if args.dry_run:
-        to_run = {job.id for job in pending}
+        to_run = {job.id: job for job in pending}
         for job in jobs:
-            state = f"{job.steps} steps" if job.id in to_run else "finished"
+            left = to_run[job.id].steps if job.id in to_run else 0
+            state = "finished" if job.id not in to_run else f"{left} steps" if left == job.steps else \
+                f"{left} of {job.steps} steps left"
             after = f" (after {job.depends_on})" if job.depends_on else ""
             print(f"  {job.id}: {state}{after}")
         for task in plan_tasks(pending, options):
@@ -348,7 +352,7 @@ def _estimate_device(args: argparse.Namespace) -> str:
 
 
 def _plan_summary(
-    jobs: list[Job], pending: list[Job], cost: CostEstimate, device: str, slots: int | None
+    jobs: list[Job], pending: list[Job], cost: CostEstimate, device: str, slots: int | None, threads: int
 ) -> str:
     def kinds(listed: list[Job], steps: bool) -> str:
         parts = []
@@ -358,10 +362,14 @@ def _plan_summary(
                 parts.append(f"{len(chosen)} {name}" + (f" ({sum(j.steps for j in chosen):,} steps)" if steps else ""))
         return ", ".join(parts)
 
+    whole = {job.id: job.steps for job in jobs}
+    resumed = sum(job.steps != whole[job.id] for job in pending)
+    where = f"{device}, {threads} thread(s) per job" if device == "cpu" else device
     lines = [
-        f"plan: {len(jobs)} jobs ({kinds(jobs, False)}); {len(jobs) - len(pending)} already finished",
+        f"plan: {len(jobs)} jobs ({kinds(jobs, False)}); {len(jobs) - len(pending)} already finished"
+        + (f", {resumed} resume from a checkpoint (counted by the steps they have left)" if resumed else ""),
         f"to run: {kinds(pending, True)}",
-        f"estimate on {device}: {duration(cost.seconds)} of run time one after another",
+        f"estimate on {where}: {duration(cost.seconds)} of run time one after another, if nothing else runs here",
     ]
     if slots and slots > 1:
         lines[-1] += f", about {duration(cost.seconds / slots)} on {slots} workers if none slows another"

@@ -34,7 +34,7 @@ from chimeramix.train.fast import adam_options
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
-from chimeramix.train.pictures import write_pictures
+from chimeramix.train.pictures import STATS_PAIRS, generator_stats, write_pictures
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
 
 MIN_WORKING_SIZE = 32
@@ -68,12 +68,16 @@ class GeneratorRun(TrainingRun):
         write_pictures(self.generator, self.config, self.data, self.folder)
 
     def result(self) -> dict[str, Any]:
-        """Writes the final weights; the first and last epochs' mean losses."""
+        """Writes the final weights; the first and last epochs' mean losses, and how varied the final
+        compositions are (:func:`~chimeramix.train.pictures.generator_stats`: a collapsed generator shows)."""
         save_weights(self.generator, self.folder.weights("generator"))
         save_weights(self.discriminator, self.folder.weights("discriminator"))
         names = self.loss_names
+        self.generator.eval()
         return {"final": {name: self.log[-1][name] for name in names} if self.log else {},
-                "first_epoch": {name: self.log[0][name] for name in names} if self.log else {}}
+                "first_epoch": {name: self.log[0][name] for name in names} if self.log else {},
+                "compositions": generator_stats(self.generator, self.config, self.data, STATS_PAIRS,
+                                                self.config.data.seed)}
 
     def checkpointed(self) -> dict[str, Any]:
         return {"modules": modules_of(self.objective), "optimizers": self.optimizers,

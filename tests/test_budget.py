@@ -30,6 +30,7 @@ from chimeramix.experiments.budget import (
 )
 from chimeramix.experiments.costs import CostBook, RunCost, cost_key, costs_path, load_costs, machine
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
+from chimeramix.experiments.runner import available_cores
 from chimeramix.fileio import write_json
 from chimeramix.rundir import RunFolder
 
@@ -118,7 +119,8 @@ def fake_costs(generator_s: float, classifier_s: float) -> None:
         for precision_name in ("bf16", "fp32"):  # the exact keys, so that no trial runs
             entries[f"{kind}/{precision_name}"] = entries[GENERATOR_KEY if kind.startswith("generator")
                                                           else CLASSIFIER_KEY]
-    write_json(costs_path(), {machine("cpu"): entries})
+    threads = {None, available_cores()}  # this process's runs, and a sweep's one worker on all the cores
+    write_json(costs_path(), {machine("cpu", count): entries for count in threads})
 
 
 def test_run_with_a_budget_plans_trains_and_keeps_its_plan(tiny_data_root: Path, tmp_path: Path,

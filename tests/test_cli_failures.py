@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 
 from chimeramix.cli import main
+from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S
+from chimeramix.train import loop as loop_module
 from chimeramix.train import run as run_module
 from conftest import CheckpointStop
 
@@ -143,9 +145,56 @@ def test_interrupt_hints_name_a_command_that_resumes(tiny_data_root: Path, tmp_p
     assert main(run) == 130
     error = capsys.readouterr().err
     assert "rerun the same command to continue" in error and "--resume" not in error
+    assert "interrupted at step 3 of 6; a rerun resumes from its checkpoint epoch-0001" in error
     checkpoint_stop.undo()
     assert main(run) == 0
-    assert "accuracy" in capsys.readouterr().out
+    out, error = capsys.readouterr()
+    assert "accuracy" in out and "resumed from its checkpoint after epoch 1 of 2 (step 3 of 6)" in error
+
+
+def test_an_interrupt_before_the_first_checkpoint_says_that_the_rerun_starts_over(
+        tiny_data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupt(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop_module, "check_step", interrupt)  # Ctrl-C during the first step
+    run = [arg for arg in CLASSIFIER if arg != "--no-progress"]  # the progress bar is on
+    assert main(["run", *run, "--data-root", str(tiny_data_root), "--out", str(tmp_path / "runs")]) == 130
+    error = capsys.readouterr().err
+    assert "interrupted at step 1 of 3, before its first checkpoint: a rerun starts it at step 0" in error
+    assert "resume from their last checkpoint" not in error
+    assert "\nchimeramix: interrupted; rerun the same command to continue" in error  # on a line of its own
+
+
+def test_a_damaged_bundle_is_rebuilt_by_a_rerun_and_by_its_first_use(tiny_data_root: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    run = ["run", *CLASSIFIER, "--data-root", str(tiny_data_root), "--out", str(tmp_path / "runs")]
+    assert main(run) == 0
+    weights = next((tmp_path / "runs").glob("classifier-*")) / "model" / "weights.safetensors"
+    intact = weights.read_bytes()
+    weights.write_bytes(intact[: len(intact) // 2])
+    capsys.readouterr()
+    assert main(run) == 0
+    out, error = capsys.readouterr()
+    assert "reused" in out and f"{weights} was damaged" in error
+    assert "rebuilt it from the run's last checkpoint" in error
+    assert weights.read_bytes() == intact
+    weights.write_bytes(b"garbage")
+    assert main(["export", str(weights.parents[1]), "--format", "torchscript"]) == 0
+    assert weights.read_bytes() == intact
+
+
+def test_help_texts_show_percent_signs_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "95 % Wilson interval" in " ".join(out.split()) and "%%" not in out
+
+
+def test_the_readme_gives_the_defaults_of_the_code() -> None:
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert f"(`--stale-after`, default {DEFAULT_STALE_AFTER_S:.0f} s;" in readme
 
 
 def sweep_command(store: Path, data_root: Path) -> list[str]:

@@ -254,25 +254,57 @@ def test_http_error_is_reported(tmp_path: Path, server: str, table: Any) -> None
         prepare("stl10", tmp_path, mirror=f"{server}/missing", table=table)
 
 
-def test_checksum_mismatch_sets_the_file_aside(
-    tmp_path: Path,
-    archives: tuple[Path, Any],
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+def test_a_damaged_download_is_set_aside(tmp_path: Path, table: Any) -> None:
+    bad = {**table, "stl-10": Archive("stl10_binary.tar.gz", table["stl-10"].url, "0" * 32)}
+    with pytest.raises(ChimeraMixError, match=r"checksum mismatch for stl10_binary\.tar\.gz .* the download was moved"):
+        prepare("stl10", tmp_path / "root", table=bad)
+    assert [p.name for p in (tmp_path / "root" / "archives").iterdir()] == ["stl10_binary.tar.gz.corrupt"]
+    assert not (tmp_path / "root" / "stl10").exists()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) by relative name, with its bytes."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("failure", ["checksum", "missing and offline", "escaping member"])
+def test_the_users_archives_folder_is_left_exactly_as_it_was(
+    failure: str, tmp_path: Path, archives: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "my downloads"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    name, argv = "stl10", []
+    if failure == "checksum":
+        shutil.copy(archives[0] / "stl10_binary.tar.gz", folder)
+        monkeypatch.setitem(dl.ARCHIVES, "stl-10", Archive("stl10_binary.tar.gz", "http://127.0.0.1:9/x", "0" * 32))
+    elif failure == "missing and offline":  # cifar10 needs two archives; one is there
+        name, argv = "cifar10", ["--mirror", f"http://127.0.0.1:{closed_port()}"]
+        shutil.copy(archives[0] / "cifar-10-python.tar.gz", folder)
+    else:
+        escaping_tar(folder / "stl10_binary.tar.gz", "stl10_binary/../../escaped.txt")
+        digest = md5(folder / "stl10_binary.tar.gz")
+        monkeypatch.setitem(dl.ARCHIVES, "stl-10", Archive("stl10_binary.tar.gz", "http://127.0.0.1:9/x", digest))
+    before = snapshot(folder)
+    code = main(["data", "prepare", name, "--data-root", str(tmp_path / "root"), "--archives", str(folder), *argv])
+    assert code == 2 and capsys.readouterr().err.count("\n") == 1
+    assert snapshot(folder) == before
+    if failure == "checksum":
+        assert not (tmp_path / "root" / "stl10").exists()
+
+
+def test_a_damaged_file_of_the_users_folder_is_refused_naming_the_fix(
+    tmp_path: Path, archives: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "downloads"
     folder.mkdir()
     shutil.copy(archives[0] / "stl10_binary.tar.gz", folder)
-    monkeypatch.setitem(
-        dl.ARCHIVES, "stl-10", Archive("stl10_binary.tar.gz", "http://127.0.0.1:9/x", "0" * 32)
-    )
-    code = main(
-        ["data", "prepare", "stl10", "--data-root", str(tmp_path / "root"), "--archives", str(folder)]
-    )
-    assert code != 0
-    assert "checksum mismatch for stl10_binary.tar.gz" in capsys.readouterr().err
-    assert [p.name for p in folder.iterdir()] == ["stl10_binary.tar.gz.corrupt"]
-    assert not (tmp_path / "root" / "stl10").exists()
+    monkeypatch.setitem(dl.ARCHIVES, "stl-10", Archive("stl10_binary.tar.gz", "http://127.0.0.1:9/x", "0" * 32))
+    assert main(["data", "prepare", "stl10", "--data-root", str(tmp_path / "root"), "--archives", str(folder)]) == 2
+    error = capsys.readouterr().err
+    assert f"{folder / 'stl10_binary.tar.gz'} is not the official stl10_binary.tar.gz" in error
+    assert "it is left as it is: replace it with the official file from http://127.0.0.1:9/x" in error
 
 
 def escaping_tar(path: Path, member: str, *, link: str | None = None) -> None:

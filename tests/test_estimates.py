@@ -3,6 +3,8 @@ evaluation included; the question before a CPU run of hours; reused runs and --n
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,19 +12,25 @@ import torch
 
 from chimeramix.cli import main
 from chimeramix.cli.common import check_estimate
-from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
+from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, from_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import (
     DEFAULT_OVERHEAD_S,
     DEFAULT_STEP_SECONDS,
+    CostBook,
     RunCost,
     estimate_cost,
     load_costs,
     pool_mix_key,
     record_cost,
+    remaining,
 )
-from chimeramix.experiments.plan import run_job
+from chimeramix.experiments.plan import SweepSpec, plan_sweep, run_job
+from chimeramix.experiments.store import Store
 from chimeramix.runtime import choose_precision
+from chimeramix.train import run as run_module
+from chimeramix.train.classifier import train_classifier
+from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -47,9 +55,10 @@ def test_estimates_add_the_fixed_cost_and_prefer_measured_costs(tmp_path: Path) 
 def test_a_finished_run_records_its_cost(tmp_path: Path) -> None:
     path = tmp_path / "costs.json"
     result = {"steps": 100, "log": [{"seconds": 5.0}, {"seconds": 20.0}], "pack_size": 1,
-              "environment": {"device": "cpu"}}
+              "environment": {"device": "cpu", "threads": 3}}
     assert record_cost("classifier/x", result, elapsed_s=26.0, path=path) == RunCost(0.2, 6.0)
-    assert load_costs("cpu", path) == {"classifier/x": RunCost(0.2, 6.0)}
+    assert load_costs("cpu", path, threads=3) == {"classifier/x": RunCost(0.2, 6.0)}
+    assert load_costs("cpu", path, threads=1) == {}  # runs on other threads have costs of their own
     assert load_costs("cuda", path) == {}
     assert record_cost("classifier/x", {**result, "pack_size": 2}, 26.0, path) is None  # packs are not one run
     assert record_cost("classifier/x", {**result, "reused": True}, 26.0, path) is None
@@ -85,7 +94,8 @@ def test_commands_print_estimates_from_this_machines_costs(tiny_data_root: Path,
     argv = ["classifier", "train", *TINY, "--data-root", str(tiny_data_root), "--no-progress"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     captured = capsys.readouterr()
-    assert "estimate on cpu: about" in captured.out
+    assert "estimate on cpu, 1 thread: about" in captured.out
+    assert f"classifier/wrn-10-1/32px/{PRECISION}: 1 run(s), " in captured.out  # the basis: network, size, cost
     assert "classifier: epoch 1/2" in captured.err and "classifier: epoch 2/2" in captured.err  # --no-progress
     measured = load_costs("cpu")[f"classifier/wrn-10-1/32px/{PRECISION}"]
     assert 0 < measured.seconds_per_step < 5 and measured.overhead_s >= 0
@@ -106,3 +116,61 @@ def test_hours_on_a_cpu_need_a_yes(tiny_data_root: Path, tmp_path: Path, capsys:
     check_estimate(10 * 3600, "cuda", yes=False, quick_seconds=None)  # a GPU is not asked about
     with pytest.raises(ChimeraMixError, match=r"this would take about 10\.0 h"):
         check_estimate(10 * 3600, "cpu", yes=False, quick_seconds=60)
+
+
+def test_default_costs_scale_with_the_image_size() -> None:
+    """A default measured at 32 px stands in for another size scaled by the pixels (the estimate of a photo
+    folder's 96 px run was 9 times too short); a measured cost is used only for its own size."""
+    config = ClassifierConfig(data=DataConfig("cifar10", k=10), architecture="wrn-16-2", epochs=2, device="cpu")
+    small = run_job(config)
+    photos = replace(small, config={**small.config, "data": {**small.config["data"], "folder_image_size": 96}})
+    photos = replace(photos, config={**photos.config, "data": {**photos.config["data"], "dataset": "stl10"}})
+    assert photos.cost_key == f"classifier/wrn-16-2/96px/{PRECISION}"
+    book = CostBook("cpu")
+    assert book.step_seconds(photos.cost_key) == pytest.approx(9 * book.step_seconds(small.cost_key))
+    assert book.describe(photos.cost_key) == "0.72 s/step (default of classifier/wrn-16-2 at 32 px, scaled to 96 px)"
+    measured = CostBook("cpu", measured={small.cost_key: RunCost(0.05, 1.0)})
+    assert measured.step_seconds(small.cost_key) == 0.05 and measured.source(photos.cost_key) == "default"
+
+
+def test_a_resumed_run_is_estimated_by_the_steps_it_has_left(tiny_data_root: Path, tmp_path: Path,
+                                                            checkpoint_stop: CheckpointStop,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["classifier", "train", *TINY, "--data-root", str(tiny_data_root), "--no-progress", "--checkpoint-every",
+            "1", "--out", str(tmp_path / "run")]
+    checkpoint_stop.after(run_module, error=Interrupt)
+    with pytest.raises(Interrupt):
+        main(argv)
+    checkpoint_stop.undo()
+    job = run_job(from_dict(ClassifierConfig, json.loads((tmp_path / "run" / "config.json").read_text())["config"]))
+    left = remaining(job, tmp_path / "run")
+    assert (job.steps, left.steps) == (6, 3)  # 2 epochs of 3 steps, the first one done
+    capsys.readouterr()
+    assert main([*argv, "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "1 run(s) resume, counted by the steps they have left" in out and ": 1 run(s), 3 steps x " in out
+
+
+def test_a_resumed_sweep_is_estimated_by_the_steps_it_has_left(tiny_data_root: Path, tmp_path: Path,
+                                                              checkpoint_stop: CheckpointStop,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = ["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "2", "--seeds", "0", "--preset",
+             "quick", "--classifier-set", "architecture=wrn-10-1", "--classifier-set", "epochs=2",
+             "--classifier-set", "checkpoint_every=1", "--classifier-set", "batch_size=8", "--device", "cpu",
+             "--data-root", str(tiny_data_root), "--store", str(tmp_path / "store"), "--dry-run"]
+    assert main(sweep) == 0
+    assert "cls-cifar10-k2-s0-baseline-quick-" in capsys.readouterr().out
+    store = Store.create(tmp_path / "store")
+    spec = SweepSpec(["cifar10"], ["baseline"], [2], [0], preset="quick",
+                     classifier={"architecture": "wrn-10-1", "epochs": 2, "checkpoint_every": 1, "batch_size": 8})
+    job = plan_sweep(spec)[0]
+    config = from_dict(ClassifierConfig, {**job.config, "device": "cpu",
+                                          "data": {**job.config["data"], "data_root": str(tiny_data_root)}})
+    checkpoint_stop.after(run_module, error=Interrupt)
+    with pytest.raises(Interrupt):
+        train_classifier(config, store.run_dir(job.id), progress=False)
+    checkpoint_stop.undo()
+    assert main(sweep) == 0
+    out = capsys.readouterr().out
+    assert "1 resume from a checkpoint (counted by the steps they have left)" in out
+    assert f"{job.id}: {job.steps // 2} of {job.steps} steps left" in out

@@ -21,9 +21,18 @@ from pathlib import Path
 
 import pytest
 
+from chimeramix.cli.experiments import _report_text
+from chimeramix.errors import DataError
 from chimeramix.experiments.launchers import LocalLauncher
 from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
-from chimeramix.experiments.runner import LOG_PROGRESS_INTERVAL_S, RunOptions, _output_to, available_cores, run_sweep
+from chimeramix.experiments.runner import (
+    LOG_PROGRESS_INTERVAL_S,
+    RunOptions,
+    _exhausted,
+    _output_to,
+    available_cores,
+    run_sweep,
+)
 from chimeramix.experiments.store import Store
 from chimeramix.progress import FILE_INTERVAL_S, PROGRESS_INTERVAL_VARIABLE, progress_bar
 
@@ -66,6 +75,12 @@ def failing_generator_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume:
         _ledger(run_dirs[0], jobs[0], resume)
         raise RuntimeError("generator exploded")
     fake_job(jobs, run_dirs, resume)
+
+
+def data_error_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
+    """Every job fails on its data (as a folder with an unreadable file does)."""
+    _ledger(run_dirs[0], jobs[0], resume)
+    raise DataError("1 file(s) in photos cannot be read as images: a.jpg (truncated); remove or replace them")
 
 
 def failing_pack_job(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> None:
@@ -165,6 +180,21 @@ def test_failed_jobs_are_retried_then_reported_and_block_their_dependents(tmp_pa
     assert [run[0] for run in ledger(store.root)].count(generator.id) == 2
     run_sweep(store, jobs, LocalLauncher(1), job_fn=failing_generator_job, max_attempts=3, progress=False)
     assert [run[0] for run in ledger(store.root)].count(generator.id) == 3
+
+
+def test_a_data_error_is_not_retried_and_is_said_once_with_its_fix(tmp_path: Path) -> None:
+    store = Store.create(tmp_path / "store")
+    jobs = tiny_jobs("baseline", seeds=(0, 1))
+    report = run_sweep(store, jobs, LocalLauncher(1), job_fn=data_error_job, options=RunOptions(pack=2),
+                       max_attempts=3, progress=False, poll_s=0.1)  # one worker runs both, as a pack
+    assert sorted(report.failed) == sorted(job.id for job in jobs)
+    assert len(ledger(store.root)) == 1  # one attempt, no retry
+    text = _report_text(store, jobs, report, 3)
+    assert text.count("FAILED") == 1 and "FAILED 2 jobs (" in text  # one line for the one problem
+    assert "a problem with the data, not retried" in text and "--max-attempts" not in text
+    attempts = store.failures(jobs[0].id)
+    assert _exhausted(attempts, 3, since=attempts[0]["time"])  # in the sweep that had it
+    assert not _exhausted(attempts, 3, since=attempts[0]["time"] + 1)  # a later sweep tries again
 
 
 def _wait_for(path: Path, timeout_s: float = 60.0) -> None:

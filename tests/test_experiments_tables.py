@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 
 from chimeramix.cli import main
+from chimeramix.cli.experiments import best_line
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paired import paired_rows
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
+from chimeramix.experiments.plots import accuracy_figure
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import build_tables, load_results, render
+from chimeramix.experiments.tables import Cell, ResultTable, build_tables, load_results, render
 from chimeramix.fileio import write_json
+from chimeramix.report import store_page
 
 ACCURACIES = {  # (method, k) -> accuracy fraction per seed 0, 1, 2
     ("baseline", 5): [0.30, 0.32, 0.34],
@@ -41,7 +44,7 @@ def result_of(job: Job) -> dict:
         return {"config": job.config, "final": {}}
     data = job.config["data"]
     accuracy = ACCURACIES[job.config["method"], data["k"]][data["seed"]]
-    return {"config": job.config, "metrics": {"accuracy": accuracy}}
+    return {"config": job.config, "metrics": {"accuracy": accuracy, "num_test_images": 10000}}
 
 
 def test_cells_are_mean_and_sample_std_over_seeds(tmp_path: Path) -> None:
@@ -73,13 +76,16 @@ def test_compare_with_the_paper(tmp_path: Path) -> None:
     grid = tables[0].cells["chimeramix-grid", 5]  # 50.00 vs 36.94 ± 2.63: outside
     assert grid.outside_paper
     text = render(tables, "md", compare_paper=True)
+    assert "### cifar10 (ours: quick preset; paper: its full protocol, 5 splits)" in text  # beside the paper's
+    assert "runs of the quick preset (CPU-sized" in text and "not comparable with the paper's numbers" in text
     assert "32.00 ± 2.00 (n=3)<br>paper 31.37 ± 3.28, Δ +0.63 |" in text
     assert "paper 36.94 ± 2.63, Δ +13.06 †" in text
     assert "ciFAIR-10" in text  # the footnote on comparing CIFAR-10 with ciFAIR-10
     csv_text = render(tables, "csv", compare_paper=True)
-    header = "dataset,method,k,n,mean,std,paper_mean,paper_std,diff,outside_paper_std"
+    header = ("dataset,method,k,n,mean,std,test_images,interval_low,interval_high,preset,paper_mean,paper_std,diff,"
+              "outside_paper_std")
     assert csv_text.splitlines()[0] == header
-    assert "cifar10,chimeramix-grid,5,3,50.0000,2.0000,36.94,2.63,13.0600,1" in csv_text
+    assert "cifar10,chimeramix-grid,5,3,50.0000,2.0000,10000,49.02,50.98,quick,36.94,2.63,13.0600,1" in csv_text
     latex = render(tables, "latex", compare_paper=True)
     assert r"$32.00 \pm 2.00$ {\scriptsize ($n=3$)} (31.37)" in latex and r"$^\dagger$" in latex
 
@@ -163,7 +169,7 @@ def test_table_command_writes_table_and_plot(tmp_path: Path, capsys: pytest.Capt
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = tmp_path / "table.csv"
     assert main(["table", "--store", str(store.root), "--format", "csv", "--output", str(out)]) == 0
-    assert out.read_text().startswith("dataset,method,k,n,mean,std\n")
+    assert out.read_text().startswith("dataset,method,k,n,mean,std,test_images,interval_low,interval_high,preset\n")
     assert main(["table", "--store", str(tmp_path / "missing")]) == 2
     assert "not a results store" in capsys.readouterr().err
 
@@ -315,3 +321,42 @@ def test_paired_differences_to_the_baseline(tmp_path: Path, capsys: pytest.Captu
     assert capsys.readouterr().out.splitlines()[1].startswith("cifar10,5,chimeramix-grid,baseline,3,50.0000,")
     assert main(["table", "--store", str(store.root), "--paired", "mixup"]) == 2
     assert "no runs of the reference 'mixup'" in capsys.readouterr().err
+
+
+def test_cells_give_their_test_images_and_a_wilson_interval() -> None:
+    folds = Cell(n=3, mean=100.0, std=0.0, accuracies=(100.0,) * 3, test_images=(30, 30, 30), folds=True)
+    low, high = folds.interval or (0, 0)  # 90 of 90 images over the folds: Wilson (95.9, 100)
+    assert (round(low, 1), high) == (95.9, 100.0)
+    assert folds.uncertainty_text() == "95 % interval 95.9-100.0 % on 90 test images over 3 folds"
+    seeds = Cell(n=3, mean=50.0, std=2.0, accuracies=(48.0, 50.0, 52.0), test_images=(18,) * 3)
+    assert seeds.uncertainty_text() == "95 % interval 29.0-71.0 % on 18 test images"  # 9 of 18: the shared set
+    assert Cell(n=1, mean=50.0, std=math.nan).uncertainty_text() == "test images not recorded"
+
+
+def test_the_best_line_of_compare_gives_every_method_its_images_interval_and_preset() -> None:
+    table = ResultTable("folder:/photos", ["baseline", "chimeramix-grid"], [20], {
+        ("baseline", 20): Cell(n=3, mean=51.11, std=16.44, accuracies=(43.33, 70.0, 40.0), test_images=(30,) * 3,
+                               folds=True, preset="quick"),
+        ("chimeramix-grid", 20): Cell(n=3, mean=100.0, std=0.0, accuracies=(100.0,) * 3, test_images=(30,) * 3,
+                                      folds=True, preset="quick")})
+    line = best_line(table, 20, "folds")
+    assert line.startswith("best: chimeramix-grid 100.00 ± 0.00 % (n=3) over folds [95 % interval 95.9-100.0 % on "
+                           "90 test images over 3 folds]; baseline 51.11 ± 16.44 % (n=3) [95 % interval ")
+    assert line.endswith("; runs of the quick preset")
+
+
+def test_error_bars_and_bands_stay_within_0_and_100_percent() -> None:
+    table = ResultTable("cifar10", ["baseline"], [5, 10], {
+        ("baseline", 5): Cell(n=3, mean=98.0, std=5.0), ("baseline", 10): Cell(n=3, mean=3.0, std=5.0)})
+    axes = accuracy_figure([table]).axes[0]
+    ys = [y for collection in axes.collections for path in collection.get_paths() for y in path.vertices[:, 1]]
+    ys += [y for collection in axes.collections if hasattr(collection, "get_segments")
+           for segment in collection.get_segments() for y in segment[:, 1]]
+    assert ys and min(ys) == 0.0 and max(ys) == 100.0
+
+
+def test_the_store_page_gives_test_images_intervals_and_the_preset(tmp_path: Path) -> None:
+    page = store_page(fill_store(tmp_path / "store"))
+    assert "ours: quick preset" in page and "not comparable with the paper&#x27;s numbers" in page
+    assert "95 % interval 31.1-32.9 % on 10000 test images" in page  # baseline, k = 5: 32 % of 10,000
+    assert "Best at k = 5: <b>chimeramix-grid</b> (50.00 ± 2.00 % (n=3); 95 % interval" in page

@@ -3,7 +3,10 @@ nested folders, folds, run-folder names and the size chosen from the images (fol
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,3 +167,91 @@ def test_run_with_folds_trains_every_fold_and_gives_mean_and_std(tmp_path: Path,
     names = sorted(path.name for path in (tmp_path / "runs").iterdir())
     assert [name.split("-k2-")[1] for name in names] == ["seed0-baseline-quick", "seed1-baseline-quick"]
     assert all(name.startswith("classifier-folder-photos-cv2-") for name in names)
+
+
+def test_every_image_is_read_before_any_job_and_counts_are_of_readable_images(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = make_photo_folder(tmp_path / "photos", per_class=4)
+    (photos / "coffee" / "notes.txt").write_text("a note")
+    (photos / "chelsea" / "truncated.png").write_bytes(add_broken_files(tmp_path / "broken")[0].read_bytes())
+    store = tmp_path / "store"
+    compare = ["compare", f"folder:{photos}", "--folds", "3", "--preset", "quick", "--store", str(store)]
+    assert main([*compare, "--dry-run"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot be read as images: chelsea/truncated.png" in error and "--skip-unreadable" in error
+    assert "skipped 1 file(s)" in error and "(1 .txt)" in error
+    assert main(compare) == 2 and not store.exists()  # stopped before the plan, no job started
+    capsys.readouterr()
+    sweep = ["sweep", "--datasets", f"folder:{photos}", "--methods", "baseline", "--k", "2", "--seeds", "0",
+             "--preset", "quick", "--store", str(store), "--dry-run"]
+    assert main(sweep) == 2 and "chelsea/truncated.png" in capsys.readouterr().err
+    assert main([*compare, "--dry-run", "--skip-unreadable"]) == 0
+    out, error = capsys.readouterr()
+    train, test = re.search(r"(\d+) train and (\d+) test images", out).groups()  # type: ignore[union-attr]
+    assert "left out 1 unreadable file(s)" in error and int(train) + int(test) == 12  # the readable ones, not 13
+
+
+@pytest.mark.parametrize(("argv", "fragment"), [
+    (["run", "--dataset", "{photos}"], "to train on the images of the folder {photos}, give folder:{photos}"),
+    (["run", "--dataset", "folder:{photos}/coffee/coffee-00.png"], "names a file, not a folder"),
+    (["compare", "folder:{photos}", "--folds", "3", "--seeds", "0-4"], "--seeds and --folds 3 exclude each other"),
+    (["run", "--dataset", "folder:{photos}", "--folds", "3", "--seed", "2"], "--seed 2 and --folds 3 exclude"),
+    (["compare", "folder:{photos}", "--folds", "5"], "--folds 5 is more folds than class astronaut has images (4)"),
+])
+def test_folder_mistakes_are_named_before_anything_runs(argv: list[str], fragment: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    photos = make_photo_folder(tmp_path / "photos", per_class=4)
+    fill = [part.replace("{photos}", str(photos)) for part in argv]
+    assert main([*fill, "--dry-run"] if fill[0] == "compare" else [*fill, *TINY_RUN]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("chimeramix: error: ") and fragment.replace("{photos}", str(photos)) in error
+
+
+def test_few_test_images_per_fold_are_said_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = make_photo_folder(tmp_path / "photos", per_class=4)
+    assert main(["compare", f"folder:{photos}", "--folds", "4", "--dry-run", "--store", str(tmp_path / "s")]) == 0
+    assert "each of the 4 folds tests on only 3 images (fewer than 100)" in capsys.readouterr().err
+
+
+def test_runs_record_the_absolute_folder_and_a_moved_one_is_named_with_the_option(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = make_photo_folder(tmp_path / "work" / "photos", per_class=4)
+    monkeypatch.chdir(tmp_path / "work")
+    assert main(["run", "--dataset", "folder:photos", "--out", "runs", *TINY_RUN]) == 0
+    run = next((tmp_path / "work" / "runs").iterdir())
+    for values in (json.loads((run / "config.json").read_text())["config"],
+                   json.loads((run / "result.json").read_text())["config"],
+                   json.loads((run / "model" / "model.json").read_text())["config"]):
+        assert values["data"]["dataset"] == f"folder:{photos.resolve()}"
+    monkeypatch.chdir(tmp_path)  # another working directory
+    assert main(["report", str(run)]) == 0
+    assert f"on folder:{photos.resolve()}" in (run / "report.html").read_text()
+    photos.rename(tmp_path / "moved")
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    error = capsys.readouterr().err
+    assert f"trained on the image folder {photos.resolve()}, which is not there any more" in error
+    assert "--data-folder PATH" in error and error.count("\n") == 1
+    assert main(["report", str(run), "--data-folder", str(tmp_path / "moved")]) == 0
+
+
+def test_runs_that_recorded_a_relative_folder_still_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    make_photo_folder(tmp_path / "work" / "photos", per_class=4)
+    monkeypatch.chdir(tmp_path / "work")
+    assert main(["run", "--dataset", "folder:photos", "--out", "runs", *TINY_RUN]) == 0
+    run = next((tmp_path / "work" / "runs").iterdir())
+    for name in ("config.json", "result.json"):  # as runs wrote it before paths were made absolute
+        text = (run / name).read_text().replace(f'"folder:{tmp_path / "work" / "photos"}"', '"folder:photos"')
+        (run / name).write_text(text)
+    shutil.rmtree(run / "model")  # and before model bundles existed
+    assert main(["predict", str(run), "photos/coffee"]) == 0  # from where it was started: as before
+    shutil.rmtree(run / "model")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["predict", str(run), "work/photos/coffee"]) == 2
+    error = capsys.readouterr().err
+    assert "trained on the image folder photos (a path relative to where the run was started" in error
+    assert "--data-folder" in error
+    assert main(["predict", str(run), "work/photos/coffee", "--data-folder", "work/photos"]) == 0
+    assert main(["report", str(run), "--data-folder", "work/photos"]) == 0

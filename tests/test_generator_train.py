@@ -17,12 +17,15 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.models.discriminator import PatchDiscriminator
 from chimeramix.models.generator import MixingGenerator
 from chimeramix.resolution import apply_preset, resolve_generator
-from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE
+from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE, RunFolder
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module
 from chimeramix.train.frozen_generator import generator_config, load_generator
 from chimeramix.train.generator import train_generator
 from chimeramix.train.objectives.adversarial import AdversarialObjective
+from chimeramix.train.pairs import load_pair_data
+from chimeramix.train.pictures import composition_stats, compositions_picture, picture_pairs
+from chimeramix.viz import LABEL_HEIGHT
 from conftest import CheckpointStop
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -52,6 +55,8 @@ def test_run_directory_holds_everything(tiny_data_root: Path, tmp_path: Path) ->
     assert generator_config(tmp_path) == replace(resolve_generator(config), precision=precision)
     generator = load_generator(tmp_path)
     assert not generator.training and generator.blocks == 2
+    assert set(result["compositions"]) == {"spread", "novel"}  # how varied its compositions are
+    assert result["compositions"]["spread"] > 0 and 0 <= result["compositions"]["novel"] <= 1
     again = train_generator(config, tmp_path, resume=True)  # a finished run gives its result, marked reused
     assert again.pop("reused") is True and again == result
 
@@ -151,3 +156,32 @@ def test_tensorboard_log_holds_the_losses(tiny_data_root: Path, tmp_path: Path) 
     tags = events.Tags()["scalars"]
     assert tags, "no scalar was logged"
     assert all(len(events.Scalars(tag)) >= 1 for tag in tags)
+
+
+def test_pictures_label_their_columns_and_pair_different_images(tiny_data_root: Path, tmp_path: Path) -> None:
+    config = resolve_generator(tiny_config(tiny_data_root))
+    data = load_pair_data(config, RunFolder(tmp_path), torch.device("cpu"))
+    positions, partners = picture_pairs(data, 20, seed=0)
+    assert bool((positions != partners).all())  # every class has two images or more: never an image with itself
+    assert bool((data.partners.labels[positions] == data.partners.labels[partners]).all())
+    generator = MixingGenerator(blocks=2, mix_after=1, base_channels=8).eval()
+    picture = compositions_picture(generator, config, data, 3, seed=0)
+    side = 2 * 32 + 2  # the tiles at scale 2, and the padding
+    assert picture.shape == (LABEL_HEIGHT + 3 * side + 2, 8 * side + 2, 3)  # x1, x2, then mask and mix, 3 times
+    strip = picture[:LABEL_HEIGHT]
+    for column in range(8):  # a label above every column
+        assert (strip[:, 2 + column * side : (column + 1) * side] < 128).any(), column
+    assert tuple(strip.reshape(-1, 3).min(axis=0)) != (255, 255, 255)
+    assert (picture[LABEL_HEIGHT:].std() > 0)
+
+
+def test_composition_stats_tell_a_collapsed_generator_from_a_mixing_one() -> None:
+    rng = torch.Generator().manual_seed(0)
+    inputs = torch.rand(2, 16, 3, 8, 8, generator=rng) * 2 - 1  # x1 and x2 of 16 groups
+    left = torch.zeros(1, 1, 8, 8)
+    left[..., :4] = 1
+    made_of_inputs = (inputs[0] * left + inputs[1] * (1 - left))[None]  # half of x1, half of x2
+    collapsed = torch.full((1, 16, 3, 8, 8), 0.9)  # one blob whatever the pair
+    mixing, blob = composition_stats(inputs, made_of_inputs), composition_stats(inputs, collapsed)
+    assert mixing["novel"] == 0.0 and mixing["spread"] > 0.5
+    assert blob["spread"] == 0.0 and blob["novel"] > 0.2

@@ -106,7 +106,7 @@ def test_compare_prints_the_best_method_and_its_store_page_has_the_table(
     out = capsys.readouterr().out
     assert "4 of 4 jobs finished" in out and "k = 2 per class" in out
     best = next(line for line in out.splitlines() if line.startswith("best: "))
-    assert ", test accuracy " in best and " % (n=2) over folds; " in best
+    assert " % (n=2) over folds [95 % interval " in best and "test images over 2 folds]" in best
     assert {job.config["data"]["folder_folds"] for job in Store.open(store).load_plan().values()} == {2}
     assert main(["report", str(store)]) == 0
     page = Page((store / "report.html").read_text())

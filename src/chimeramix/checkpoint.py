@@ -143,6 +143,16 @@ def latest_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
     return folder
 
 
+def checkpoint_state(run_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The caller's state (epoch, step, ...) of a run's latest checkpoint, or ``None`` without a readable one."""
+    try:
+        folder = latest_checkpoint(run_dir)
+        state: dict[str, Any] | None = read_json(folder / STATE_FILE) if folder is not None else None
+    except (ChimeraMixError, OSError, ValueError):
+        return None
+    return state
+
+
 def load_checkpoint(
     run_dir: str | os.PathLike[str],
     *,
@@ -195,7 +205,8 @@ def load_weights(module: nn.Module, path: Path, *, map_location: str | torch.dev
         module.load_state_dict(safetensors.torch.load_file(path, device=str(map_location)))
     except Exception as error:  # safetensors and load_state_dict raise several types
         raise ChimeraMixError(f"cannot read {path} ({_reason(error)}); the file is damaged or belongs to "
-                              "another model: rerun the job that wrote it") from error
+                              "another model: restore it from a copy, or train its run again in a new folder"
+                              ) from error
 
 
 def _rng_to_cpu(state: dict[str, Any]) -> dict[str, Any]:

@@ -28,13 +28,14 @@ from chimeramix.rundir import EXPORT_FILES
 ONNX_OPSET = 18
 
 
-def export_classifier(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None) -> Path:
+def export_classifier(run: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str] | None = None,
+                      data_folder: str | os.PathLike[str] | None = None) -> Path:
     """Export the classifier of a finished run (or bundle folder) as ``fmt`` (``onnx`` or ``torchscript``) to
     ``out`` (default: ``model/model.onnx`` or ``model/model.torchscript.pt`` of the run), with a README beside
-    it (``<file>.md``); returns the file."""
+    it (``<file>.md``); returns the file. ``data_folder``: as for :func:`chimeramix.predictor.load_classifier`."""
     if fmt not in EXPORT_FILES:
         raise ChimeraMixError(f"unknown export format {fmt!r}; use {' or '.join(EXPORT_FILES)}")
-    manifest, model = open_bundle(run)
+    manifest, model = open_bundle(run, data_folder)
     preprocessing = manifest["preprocessing"]
     module = ProbabilityModel(model, preprocessing["mean"], preprocessing["std"]).eval()
     size = int(preprocessing["image_size"])

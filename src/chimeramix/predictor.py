@@ -126,10 +126,12 @@ class Classifier:
         return Predictions(self.classes, joined.numpy())
 
 
-def load_classifier(run: str | os.PathLike[str], device: str | torch.device = "auto") -> Classifier:
+def load_classifier(run: str | os.PathLike[str], device: str | torch.device = "auto",
+                    data_folder: str | os.PathLike[str] | None = None) -> Classifier:
     """The classifier of a finished classifier run folder (or of its ``model/`` bundle folder) on ``device``
-    (``auto``: a GPU when one is present)."""
-    manifest, model = open_bundle(run)
+    (``auto``: a GPU when one is present); ``data_folder``: where the run's image folder is now, if it moved (only
+    a run finished before model bundles existed reads it)."""
+    manifest, model = open_bundle(run, data_folder)
     return Classifier(manifest, model, device if isinstance(device, torch.device) else select_device(device))
 
 

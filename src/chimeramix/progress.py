@@ -1,7 +1,10 @@
-"""Progress bars of training loops and sweeps: how often they update (logs stay readable)."""
+"""Progress bars of training loops and sweeps (how often they update, so that logs stay readable), and notices:
+the lines the command line always shows about what a run does (it resumed, it was interrupted, a file was
+rebuilt)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -10,6 +13,10 @@ from tqdm import tqdm
 PROGRESS_INTERVAL_VARIABLE = "CHIMERAMIX_PROGRESS_INTERVAL"
 """Seconds between progress-bar updates (sweep workers set it, so that their logs stay readable)."""
 
+
+NOTICE = logging.getLogger("chimeramix.notice")
+"""Info lines the command line prints even with its progress bars on (its other info lines only without)."""
+NOTICE.setLevel(logging.INFO)
 
 FILE_INTERVAL_S = 30.0
 """Seconds between updates when the bar goes to a file or a pipe, not a terminal: one line each."""

@@ -134,9 +134,9 @@ def choose_folder_image_size(median_side: int) -> tuple[int, str]:
     why (one line, for the output and the config)."""
     if median_side >= PHOTO_SIDE:
         return PHOTO_SIDE, (f"photos (median shorter side {median_side} px >= {PHOTO_SIDE}): {PHOTO_SIDE} px "
-                            f"images and the STL-10 protocol (ResNet-50); --folder-image-size overrides it")
+                            f"images and the STL-10 protocol; --folder-image-size overrides it")
     return 32, (f"small images (median shorter side {median_side} px < {PHOTO_SIDE}): 32 px images and the "
-                "CIFAR protocol (WRN-16-8); --folder-image-size overrides it")
+                "CIFAR protocol; --folder-image-size overrides it")
 
 
 def dataset_protocol(dataset: str, folder_image_size: int = 32) -> DatasetProtocol:

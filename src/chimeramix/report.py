@@ -15,6 +15,7 @@ import base64
 import html
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,17 @@ import numpy as np
 from chimeramix.bundle import bundle_folder
 from chimeramix.config import ClassifierConfig, from_dict
 from chimeramix.data import load_data_split, split
+from chimeramix.data.folder import locate_folder
 from chimeramix.experiments.plots import accuracy_figure
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import build_tables, cell_text, load_results
+from chimeramix.experiments.tables import (
+    build_tables,
+    cell_text,
+    load_results,
+    preset_text,
+    table_presets,
+    table_title,
+)
 from chimeramix.figures import confusion_figure, figure_png, loss_figure, picture_png
 from chimeramix.fileio import atomic_write
 from chimeramix.predictor import load_classifier
@@ -45,11 +54,13 @@ figcaption{font-size:.85em;color:#555;max-width:40em}.warn{color:#a05000}.big{fo
 .wrong figure{margin:.2em}.wrong img{image-rendering:pixelated}"""
 
 
-def write_report(source: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+def write_report(source: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+                 data_folder: str | os.PathLike[str] | None = None) -> Path:
     """Write the page of a classifier run folder or a results store (``source``) to ``out`` (default:
-    ``report.html`` in ``source``); returns its path."""
+    ``report.html`` in ``source``); returns its path. ``data_folder``: where a run's image folder is now, if it
+    moved (:func:`chimeramix.data.folder.locate_folder`)."""
     source = Path(source)
-    page = store_page(Store.open(source)) if (source / "store.json").is_file() else run_page(source)
+    page = store_page(Store.open(source)) if (source / "store.json").is_file() else run_page(source, data_folder)
     target = Path(out) if out is not None else source / REPORT_FILE
     atomic_write(target, lambda handle: handle.write(page.encode()))
     return target
@@ -80,11 +91,12 @@ def percent(value: float | None) -> str:
 # --------------------------------------------------------------------------------------------------- a run
 
 
-def run_page(run: Path) -> str:
+def run_page(run: Path, data_folder: str | os.PathLike[str] | None = None) -> str:
     """The page of a finished classifier run (see the module docstring)."""
-    bundle_folder(run)  # refuses anything but a finished classifier run, with the fix
+    bundle_folder(run, data_folder)  # refuses anything but a finished classifier run, with the fix
     result = RunFolder(run).read_result()
     config = from_dict(ClassifierConfig, result["config"])
+    config = replace(config, data=locate_folder(config.data, data_folder))
     metrics = result["metrics"]
     classifier = load_classifier(run)
     test = load_data_split(config.data, "test")
@@ -102,7 +114,7 @@ def run_page(run: Path) -> str:
             figure("loss-curve", figure_png(loss_figure(result["log"])),
                    f"Training loss per epoch ({result['steps']} steps, {result['wall_seconds']:.0f} s)."),
             *training_images_section(config),
-            *generator_section(config),
+            *generator_section(config, run),
             *wavelets_section(RunFolder(run)),
             *supermix_section(RunFolder(run)),
             f"<p>Run folder: <code>{html.escape(str(run))}</code>; architecture {html.escape(str(config.architecture))}"
@@ -163,16 +175,19 @@ def training_images_section(config: ClassifierConfig) -> list[str]:
                    f"{config.data.k} per class.")]
 
 
-def generator_section(config: ClassifierConfig) -> list[str]:
-    """The pictures of the method's generator run, when it has one."""
+def generator_section(config: ClassifierConfig, run: Path) -> list[str]:
+    """The pictures of the method's generator run, when it has one (a relative path, as ``run --out DIR``
+    records it, is found beside the classifier run from any working directory)."""
     if config.generator is None:
         return []
     folder = RunFolder(config.generator)
+    if not folder.path.is_dir():
+        folder = RunFolder(run.parent / folder.path.name)
     found = [(name, folder.picture(name)) for name in GENERATOR_PICTURES if folder.picture(name).is_file()]
     return ["<h2>The generator's pictures</h2>"] + [
-        figure(f"generator-{name}", path.read_bytes(), f"{name} of the generator run {config.generator} "
+        figure(f"generator-{name}", path.read_bytes(), f"{name} of the generator run {folder.path} "
                "(rows: two training images, then compositions of them)" if name == "compositions" else
-               f"{name} of GLICO's stage-1 run {config.generator}") for name, path in found]
+               f"{name} of GLICO's stage-1 run {folder.path}") for name, path in found]
 
 
 WAVELET_MOMENTS = {"wavelets-init": "at initialisation", "wavelets": "after training"}
@@ -203,13 +218,16 @@ def supermix_section(folder: RunFolder) -> list[str]:
 
 
 def store_page(store: Store) -> str:
-    """The page of a results store: the methods x k tables, the best method per column, the plot."""
+    """The page of a results store: the methods x k tables (each cell with its test images and interval), the
+    best method per column, the plot."""
     tables = build_tables(load_results(store))
     body = ["<p>Cells: test accuracy (%), mean ± sample standard deviation (ddof=1) over the seeds (or folds) "
-            "that finished; n runs per cell.</p>"]
+            "that finished, n runs per cell; below it the 95 % Wilson interval on the test images (over every "
+            "image of the folds of a cross-validation, else of the mean on the one test set of the seeds).</p>"]
     for table in tables:
-        body += [f"<h2>{html.escape(table.dataset)}</h2>", "<table><tr><th>method</th>"
-                 + "".join(f"<th>k = {k}</th>" for k in table.ks) + "</tr>"]
+        body += [f"<h2>{html.escape(table_title(table))}</h2>",
+                 f"<p>Runs of {html.escape(' and '.join(preset_text(p) for p in table_presets(table)))}.</p>",
+                 "<table><tr><th>method</th>" + "".join(f"<th>k = {k}</th>" for k in table.ks) + "</tr>"]
         for method in table.methods:
             cells = []
             for k in table.ks:
@@ -217,13 +235,15 @@ def store_page(store: Store) -> str:
                 if cell is None:
                     cells.append("<td>–</td>")
                     continue
-                cells.append(metric(f"{method}@{k}", cell.mean, cell_text(cell)))
+                cells.append(metric(f"{method}@{k}", cell.mean, cell_text(cell)).replace(
+                    "</td>", f"<br><small>{html.escape(cell.uncertainty_text())}</small></td>"))
             body.append(f"<tr><td>{html.escape(method)}</td>{''.join(cells)}</tr>")
         body.append("</table>")
         for k in table.ks:
             best = max((m for m in table.methods if (m, k) in table.cells), key=lambda m: table.cells[m, k].mean)
+            cell = table.cells[best, k]
             body.append(f'<p data-best="{html.escape(best)}@{k}">Best at k = {k}: <b>{html.escape(best)}</b> '
-                        f"({table.cells[best, k].mean:.2f} %).</p>")
+                        f"({html.escape(cell_text(cell, unit=' %'))}; {html.escape(cell.uncertainty_text())}).</p>")
     body.append(figure("accuracy-vs-k", figure_png(accuracy_figure(tables)),
-                       "Test accuracy against k, one line per method with a ± std band."))
+                       "Test accuracy against k, one line per method with a ± std band (clipped to 0-100 %)."))
     return document(f"Results store {store.root}", body)

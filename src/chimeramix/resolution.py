@@ -37,17 +37,19 @@ from chimeramix.protocol import FOLDER_PREFIX, choose_folder_image_size, dataset
 
 
 def resolve_data(data: DataConfig) -> DataConfig:
-    """Fill the data fields that depend on the images: for a ``folder:`` dataset its content fingerprint and,
-    unless given, the image size chosen from the images (with the reason); built-in datasets keep the
-    default size. Reads the folder's file headers and bytes (cached per content)."""
+    """Fill the data fields that depend on the images: for a ``folder:`` dataset its absolute, resolved path (a
+    new config; a recorded one keeps the path it has), its content fingerprint and, unless given, the image size
+    chosen from the images (with the reason); built-in datasets keep the default size. Reads the folder's file
+    headers and bytes (cached per content)."""
     if not data.dataset.startswith(FOLDER_PREFIX):
         return replace(data, folder_image_size=data.folder_image_size or BUILTIN_FOLDER_SIZE)
     if data.fingerprint is not None and data.folder_image_size is not None:
         return data
-    from chimeramix.data.folder import describe_folder, folder_path  # PIL: loaded when a folder is read
+    from chimeramix.data.folder import absolute_dataset, describe_folder, folder_path  # PIL: loaded when read
 
     facts = describe_folder(folder_path(data.dataset))
-    resolved = replace(data, fingerprint=data.fingerprint or facts.fingerprint)
+    dataset = data.dataset if data.fingerprint is not None else absolute_dataset(data.dataset)
+    resolved = replace(data, dataset=dataset, fingerprint=data.fingerprint or facts.fingerprint)
     if data.folder_image_size is not None:
         return resolved
     size, reason = choose_folder_image_size(facts.median_side)

@@ -146,6 +146,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "numpy": np.__version__,
         "host": platform.node(),
         "device": str(device),
+        "threads": torch.get_num_threads(),
     }
     if device.type == "cuda":
         info["device_name"] = torch.cuda.get_device_name(device)

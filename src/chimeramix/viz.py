@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from chimeramix.fileio import atomic_path
 
@@ -52,6 +52,24 @@ def image_grid(rows: Sequence[np.ndarray], *, scale: int = 1, pad: int = 2, back
             top, left = pad + r * (height + pad), pad + c * (width + pad)
             grid[top : top + height, left : left + width] = tile
     return grid
+
+
+LABEL_HEIGHT = 16
+"""Pixels of the strip of column labels above a picture."""
+
+
+def label_columns(picture: np.ndarray, labels: Sequence[str], column_width: int, *, pad: int = 2,
+                  colours: Sequence[tuple[int, int, int]] = ()) -> np.ndarray:
+    """``picture`` (an :func:`image_grid` of columns ``column_width`` wide) with a white strip above it that names
+    each column (``labels[i]``, in ``colours[i]`` when given, else black), centred over it."""
+    strip = Image.new("RGB", (picture.shape[1], LABEL_HEIGHT), (255, 255, 255))
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default(size=11)
+    for i, label in enumerate(labels):
+        width = draw.textlength(label, font=font)
+        left = pad + i * (column_width + pad) + (column_width - width) / 2
+        draw.text((max(left, 0), 2), label, fill=colours[i] if i < len(colours) else (0, 0, 0), font=font)
+    return np.concatenate([np.asarray(strip, dtype=np.uint8), picture])
 
 
 def save_png(picture: np.ndarray, path: str | os.PathLike[str]) -> None:

@@ -21,7 +21,6 @@ from chimeramix.cli.common import (
     data_config,
     device_kind,
     duration,
-    estimate_seconds,
 )
 from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, SuperMixConfig
 from chimeramix.errors import ChimeraMixError
@@ -137,7 +136,8 @@ def run_train(args: argparse.Namespace) -> int:
     config = config_from(args, data_config(args), generator=args.generator, teacher=args.teacher,
                          allow_mismatch=args.allow_mismatch or None)
     if not RunFolder(args.out).is_finished:
-        announce([run_job(config)], [run_job(apply_preset(config, 'quick'))], config.device, args.yes)
+        announce([run_job(config)], [run_job(apply_preset(config, 'quick'))], config.device, args.yes,
+                 [args.out] if args.resume else None)
     started = time.perf_counter()
     result = train_classifier(config, args.out, resume=args.resume, progress=not args.no_progress)
     record_cost(cost_key("classifier", result["config"]), result, time.perf_counter() - started)
@@ -145,14 +145,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool) -> None:
-    """Print the estimate of the runs about to start; ask (on a CPU, beyond a few hours) before starting."""
+def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool,
+             run_dirs: list[Path] | None = None) -> None:
+    """Print the estimate of the runs about to start and its basis (per network: steps, cost per step and where
+    it comes from); a run in ``run_dirs`` (one per job) that holds a checkpoint counts only the steps it has left.
+    On a CPU, ask before work of hours."""
+    from chimeramix.experiments.costs import CostBook, compute_threads, cost_lines, estimate_cost, remaining
+
     if not jobs:
         return
     kind = device_kind(device)
-    seconds = estimate_seconds(jobs, kind)
-    print(f"estimate on {kind}: about {duration(seconds)}", flush=True)
-    check_estimate(seconds, kind, yes, estimate_seconds(quick, kind) if quick else None)
+    book = CostBook.of_this_machine(kind)
+    left = [remaining(job, Path(run_dir)) for job, run_dir in zip(jobs, run_dirs)] if run_dirs else jobs
+    resumed = sum(job.steps != whole.steps for job, whole in zip(left, jobs))
+    seconds = estimate_cost(left, kind, measured=book.measured).seconds
+    threads = compute_threads()
+    where = f"{kind}, {threads} thread{'s' if threads > 1 else ''}" if kind == "cpu" else kind
+    note = f"; {resumed} run(s) resume, counted by the steps they have left" if resumed else ""
+    print(f"estimate on {where}: about {duration(seconds)} if nothing else runs here{note}", flush=True)
+    print("\n".join(cost_lines(left, book)), flush=True)
+    quick_seconds = estimate_cost(quick, kind, measured=book.measured).seconds if quick else None
+    check_estimate(seconds, kind, yes, quick_seconds)
 
 
 def run_run(args: argparse.Namespace) -> int:
@@ -177,7 +190,7 @@ def run_run(args: argparse.Namespace) -> int:
                 pending[folder] = run_job(run)
                 quick[folder] = run_job(quick_run)
     announce(list(pending.values()), list(quick.values()) if configs[0].preset != "quick" else None,
-             configs[0].device, args.yes)
+             configs[0].device, args.yes, list(pending))
     results = []
     for config in configs:
         result = run_experiment(config, args.out, progress=not args.no_progress)

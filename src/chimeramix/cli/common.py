@@ -5,21 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from chimeramix.config import DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.protocol import FOLDER_PREFIX
 from chimeramix.resolution import resolve_data
 
-if TYPE_CHECKING:
-    from chimeramix.experiments.plan import Job
-
-RESUME_HINT = "rerun the same command with --resume to continue from the run's last checkpoint"
-RERUN_HINT = ("rerun the same command to continue: finished runs are reused and interrupted ones resume from "
-              "their last checkpoint")
-SWEEP_HINT = ("rerun the same command to continue: finished jobs are kept, interrupted ones resume from their "
-              "last checkpoint, and claims of stopped workers are taken over")
+RESUME_HINT = ("rerun the same command with --resume to continue from the run's last checkpoint (a run stopped "
+               "before its first one starts over)")
+RERUN_HINT = ("rerun the same command to continue: finished runs are reused, an interrupted one resumes from its "
+              "last checkpoint (one stopped before its first starts over)")
+SWEEP_HINT = ("rerun the same command to continue: finished jobs are kept, an interrupted one resumes from its "
+              "last checkpoint (one stopped before its first starts over), and claims of stopped workers are "
+              "taken over")
 PREPARE_HINT = "rerun the same command: archives already downloaded and verified are kept"
 """What an interrupted command says; a command group sets ``interrupt_hint`` on its parsers."""
 
@@ -62,7 +60,13 @@ def data_config(args: argparse.Namespace) -> DataConfig:
     values = {"dataset": args.dataset, "seed": args.seed, "data_root": args.data_root,
               "folder_image_size": args.folder_image_size, "folder_test_fraction": args.folder_test_fraction,
               "folder_folds": args.folds, "skip_unreadable": args.skip_unreadable}
+    if args.folds and args.seed:
+        raise ChimeraMixError(f"--seed {args.seed} and --folds {args.folds} exclude each other: with --folds N the "
+                              "split seeds are the folds 0..N-1; drop --seed")
     if not args.dataset.startswith(FOLDER_PREFIX):
+        from chimeramix.data.datasets import check_dataset_name
+
+        check_dataset_name(args.dataset)
         if args.k is None:
             raise ChimeraMixError(f"--k is required for {args.dataset} (training images per class, e.g. --k 10)")
         return resolve_data(DataConfig(k=args.k, **values))
@@ -109,13 +113,6 @@ def device_kind(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def estimate_seconds(jobs: list[Job], kind: str, step_seconds: dict[str, float] | None = None) -> float:
-    """The jobs' cost one after another on this machine (measured costs first, see ``experiments.costs``)."""
-    from chimeramix.experiments.costs import estimate_cost, load_costs
-
-    return estimate_cost(jobs, kind, step_seconds, measured=load_costs(kind)).seconds
 
 
 def check_estimate(seconds: float, kind: str, yes: bool, quick_seconds: float | None) -> None:

@@ -142,7 +142,7 @@ def run_train(args: argparse.Namespace) -> int:
     config: GeneratorConfig | GlicoConfig = glico_config_from(args) if args.kind == "glico" else config_from(args)
     if not RunFolder(args.out).is_finished:
         quick = apply_preset(config, "quick")
-        announce([run_job(config)], [run_job(quick)], config.device, args.yes)
+        announce([run_job(config)], [run_job(quick)], config.device, args.yes, [args.out] if args.resume else None)
     started = time.perf_counter()
     result = train_pack([config], [args.out], resume=args.resume, progress=not args.no_progress)[0]
     record_cost(cost_key(args.kind if args.kind == "glico" else "generator", result["config"]), result,

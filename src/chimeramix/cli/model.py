@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                          help="also write the predictions as CSV or JSON (by the extension; repeatable)")
     predict.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64)")
     predict.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, cuda:1, ...")
+    add_data_folder_argument(predict)
     predict.set_defaults(handler=run_predict)
 
     export = subparsers.add_parser(
@@ -42,18 +43,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     export.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     export.add_argument("--out", type=Path, default=None, metavar="FILE",
                         help="where to write (default: RUN/model/model.onnx or model.torchscript.pt)")
+    add_data_folder_argument(export)
     export.set_defaults(handler=run_export)
 
     report = subparsers.add_parser(
         "report", help="one self-contained HTML page of a classifier run or a results store",
         description="Write an HTML page (pictures embedded) of a finished classifier run (accuracy with its "
-                    "95 %% Wilson interval, per-class accuracy, confusion matrix, loss curve, training images, the "
+                    "95 % Wilson interval, per-class accuracy, confusion matrix, loss curve, training images, the "
                     "generator's pictures, the worst mistakes) or of a results store (methods x k with mean ± "
                     "std, the best method, the accuracy-vs-k plot).")
     report.add_argument("source", type=Path, metavar="RUN_OR_STORE", help="a classifier run folder or a store")
     report.add_argument("--out", type=Path, default=None, metavar="FILE.html",
                         help="where to write (default: RUN_OR_STORE/report.html)")
+    add_data_folder_argument(report)
     report.set_defaults(handler=run_report)
+
+
+def add_data_folder_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-folder", type=Path, default=None, metavar="PATH",
+                        help="where the run's image folder (folder:PATH dataset) is now, if it moved since the run")
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -64,7 +72,7 @@ def run_predict(args: argparse.Namespace) -> int:
             raise ChimeraMixError(f"cannot write predictions to {path}: name a .csv or a .json file")
     if args.top_k < 1 or args.batch_size < 1:
         raise ChimeraMixError("--top-k and --batch-size must be at least 1")
-    classifier = load_classifier(args.run, args.device)
+    classifier = load_classifier(args.run, args.device, args.data_folder)
     files = image_files(args.images)
     if not files:
         raise ChimeraMixError(f"no files in {' '.join(args.images)}; pass image files or folders of them")
@@ -96,7 +104,7 @@ def write_text(path: Path, text: str) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from chimeramix.export import export_classifier
 
-    path = export_classifier(args.run, args.format, args.out)
+    path = export_classifier(args.run, args.format, args.out, args.data_folder)
     print(f"exported {args.format}: {path} (inputs, outputs and preprocessing: {path}.md)")
     return 0
 
@@ -104,7 +112,7 @@ def run_export(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from chimeramix.report import write_report
 
-    print(f"report: {write_report(args.source, args.out)}")
+    print(f"report: {write_report(args.source, args.out, args.data_folder)}")
     return 0
 
 

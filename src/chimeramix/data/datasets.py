@@ -64,6 +64,9 @@ def check_dataset_name(name: str) -> None:
         return
     if name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX):
         return
+    if Path(name).expanduser().is_dir():
+        raise ChimeraMixError(f"unknown dataset {name!r}; to train on the images of the folder {name}, give "
+                              f"{FOLDER_PREFIX}{name} (one sub-folder of images per class)")
     raise ChimeraMixError(
         f"unknown dataset {name!r}; use one of {', '.join(BUILTIN_DATASETS)} or folder:PATH "
         "(a folder with one sub-folder of images per class)"

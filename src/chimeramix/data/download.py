@@ -10,9 +10,12 @@ cifair100   the same two: CIFAR-100 train, ciFAIR-100 test
 stl10       STL-10 binary tarball (labelled train and test; the unlabelled split is not extracted)
 =========== ======================================================
 
-Archives are kept in an archives folder (default ``<data root>/archives``) and every one is checked against
-the md5 in :data:`ARCHIVES` before use; a mismatching file is renamed ``*.corrupt`` and never read. A mirror
-(an http(s)/file URL or a local folder holding the same file names) replaces the official URLs.
+Archives are downloaded into ``<data root>/archives`` and every one is checked against the md5 in
+:data:`ARCHIVES` before use; a mismatching download there is renamed ``*.corrupt`` and never read. A folder of
+archives the user downloaded (``--archives DIR``) is only read: a mismatching file in it is refused and left
+exactly as it is, and archives missing from it are downloaded into ``<data root>/archives``, so that a failure
+leaves the user's folder as it was, names and bytes. A mirror (an http(s)/file URL or a local folder holding
+the same file names) replaces the official URLs.
 
 Extraction never lets an archive choose where files go: every member name (and link target) is checked to
 stay inside the extraction folder, otherwise the whole archive is refused, and only the needed regular files
@@ -114,8 +117,9 @@ def prepare(
 ) -> Path:
     """Make ``<root>/<name>/train.npz`` and ``test.npz`` from the official archives; returns the folder.
 
-    Archives already in ``archives_dir`` are verified and used; missing ones are downloaded there (from
-    ``mirror`` if given). ``notify`` receives one line per step (downloads, checks, files written).
+    Archives already in ``archives_dir`` (the user's folder, only read) or in ``<root>/archives`` are verified
+    and used; missing ones are downloaded into ``<root>/archives`` (from ``mirror`` if given). ``notify``
+    receives one line per step (downloads, checks, files written).
     """
     check_dataset_name(name)
     if name.startswith(FOLDER_PREFIX):
@@ -124,10 +128,10 @@ def prepare(
         )
     say = notify or (lambda _: None)
     root = resolve_data_root(data_root)
-    folder = Path(archives_dir).expanduser() if archives_dir else root / "archives"
+    user = Path(archives_dir).expanduser() if archives_dir else None
     check_writable(root, "pass a writable --data-root (or set CHIMERAMIX_DATA)")
     keys = DATASET_ARCHIVES[name]
-    paths = fetch_archives([table[key] for key in keys], folder, mirror, name, say)
+    paths = fetch_archives([table[key] for key in keys], root / "archives", mirror, name, say, user)
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".prepare-", dir=root) as scratch:
         members = {
@@ -146,21 +150,24 @@ def prepare(
 
 
 def fetch_archives(
-    archives: Iterable[Archive], folder: Path, mirror: str | None, name: str, say: Notify
+    archives: Iterable[Archive], folder: Path, mirror: str | None, name: str, say: Notify, user: Path | None = None
 ) -> list[Path]:
-    """Paths of the verified archives in ``folder``, downloading the missing ones first."""
+    """Paths of the verified archives: those in the user's folder ``user`` (only read, never changed), else in
+    ``folder``, downloading the missing ones into ``folder`` first."""
     archives = list(archives)
-    missing = [archive for archive in archives if not (folder / archive.filename).is_file()]
+    found = {a.filename: user / a.filename for a in archives if user is not None and (user / a.filename).is_file()}
+    missing = [a for a in archives if a.filename not in found and not (folder / a.filename).is_file()]
     if missing:
-        check_writable(folder, "pass --archives DIR: a writable folder, or the one that holds the archives you "
-                               "downloaded yourself")
+        check_writable(folder, "pass a writable --data-root, or --archives DIR: the folder that holds the archives "
+                               "you downloaded yourself")
     base = mirror_base(mirror)
     for i, archive in enumerate(missing):
         url = f"{base}/{archive.filename}" if base else archive.url
-        download(url, folder / archive.filename, say, offline_hint(missing[i:], base, folder, name))
-    for archive in archives:
-        verify(folder / archive.filename, archive, say)
-    return [folder / archive.filename for archive in archives]
+        download(url, folder / archive.filename, say, offline_hint(missing[i:], base, user or folder, name))
+    paths = [found.get(archive.filename, folder / archive.filename) for archive in archives]
+    for archive, path in zip(archives, paths):
+        verify(path, archive, say, users=archive.filename in found)
+    return paths
 
 
 def mirror_base(mirror: str | None) -> str | None:
@@ -202,18 +209,26 @@ def download(url: str, path: Path, say: Notify, hint: str) -> None:
         raise ChimeraMixError(f"cannot download {url} ({reason}); {hint}") from None
 
 
-def verify(path: Path, archive: Archive, say: Notify) -> None:
-    """Check the md5 of ``path``; a mismatching file is renamed ``*.corrupt`` so that it is never used."""
+def verify(path: Path, archive: Archive, say: Notify, *, users: bool = False) -> None:
+    """Check the md5 of ``path``. A mismatching download is renamed ``*.corrupt`` so that it is never used; a
+    mismatching file of the user's own folder (``users``) is refused and left as it is."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    if digest.hexdigest() != archive.md5:
+    found = digest.hexdigest()
+    if found != archive.md5 and users:
+        raise ChimeraMixError(
+            f"{path} is not the official {archive.filename} (md5 {found}, expected {archive.md5}); it is left as it "
+            f"is: replace it with the official file from {archive.url}, or take it out of {path.parent} to have it "
+            "downloaded"
+        )
+    if found != archive.md5:
         corrupt = path.with_name(path.name + ".corrupt")
         path.replace(corrupt)
         raise ChimeraMixError(
-            f"checksum mismatch for {path.name} (md5 {digest.hexdigest()}, expected {archive.md5}), so it "
-            f"was moved to {corrupt}; run the command again to download it afresh from {archive.url}"
+            f"checksum mismatch for {path.name} (md5 {found}, expected {archive.md5}), so the download was moved to "
+            f"{corrupt}; run the command again to download it afresh from {archive.url}"
         )
     say(f"verified {path}")
 

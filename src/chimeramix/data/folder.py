@@ -15,14 +15,18 @@ Layout and policy:
   class needs two images). With ``folds = N`` the shuffled files are dealt into N folds instead and fold
   ``fold`` is the test split (cross-validation). Within a split, images keep the class-then-file order.
 - Pixels and size: :mod:`chimeramix.data.decode`.
-- Unreadable or truncated files: all of them are reported in one error that lists the first few and their
-  count, or, with ``skip_unreadable``, left out and listed in a warning.
+- Unreadable or truncated files: every image file is decoded once per folder content and size (cached), so
+  a command reads them all before anything trains (:func:`describe_split`); all unreadable ones are reported
+  in one error that lists the first few and their count, or, with ``skip_unreadable``, left out and listed in
+  a warning. Counts of images are those of the readable files.
 - Content: :func:`describe_folder` gives the folder's content fingerprint (a hash of every image file's path
   and bytes); a run records it in its config and refuses to load a folder whose content has changed since.
 
-Warnings go to the ``chimeramix.data`` logger (the command line prints them) and, as ``notes``, with the
-test split. Decoded splits are kept in memory for the last folder loaded (keyed by file names, sizes and
-modification times and the options), so loading its train and then its test split decodes each file once.
+Problems with the data raise :class:`~chimeramix.errors.DataError` (retrying cannot fix them). Warnings go to
+the ``chimeramix.data`` logger once per process (the command line prints them) and, as ``notes``, with the
+test split. Decoded images are kept in memory for the last two folders read (keyed by file names, sizes and
+modification times and the image size), so checking a folder, then loading its splits (or folds), decodes
+each file once.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -40,7 +45,7 @@ import numpy as np
 from chimeramix.config import DataConfig
 from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_or_reason, is_image_file, shorter_side
 from chimeramix.data.imageset import ImageSet, SplitName
-from chimeramix.errors import ChimeraMixError
+from chimeramix.errors import ChimeraMixError, DataError
 from chimeramix.protocol import FOLDER_PREFIX
 from chimeramix.uncertainty import FEW_TEST_IMAGES
 
@@ -111,12 +116,18 @@ def folder_options(data: DataConfig) -> FolderOptions:
 
 
 def describe_split(data: DataConfig) -> tuple[str, int]:
-    """One line on a resolved folder dataset's classes and splits, and its smallest class's training count (in
-    every fold, when cross-validating)."""
+    """One line on a resolved folder dataset's classes and splits (readable images only), and its smallest class's
+    training count (in every fold, when cross-validating). Reads every image once first, so that an unreadable
+    file is reported (or, with ``skip_unreadable``, left out and warned of) before anything trains; warns of a
+    test split (or fold) too small to trust."""
     listing = list_folder(folder_path(data.dataset))
     options = folder_options(data)
-    train, test = assign_splits(listing, options)
-    folds = [assign_splits(listing, replace(options, fold=f))[0] for f in range(options.folds)] or [train]
+    check_options(options)
+    _, _, bad = decode_folder(listing, listing.stamps, options.image_size)
+    for note in _read_notes(listing, bad, options.skip_unreadable):
+        warn_once(note)
+    folds = [_readable(assign_splits(listing, replace(options, fold=f)), bad) for f in range(options.folds)]
+    train, test = _readable(assign_splits(listing, options), bad)
     n_train, n_test = sum(len(files) for files in train), sum(len(files) for files in test)
     if listing.test_files is not None:
         rule = "its train/ and test/ folders"
@@ -127,12 +138,54 @@ def describe_split(data: DataConfig) -> tuple[str, int]:
     names = ", ".join(listing.classes[:5]) + (", ..." if len(listing.classes) > 5 else "")
     text = (f"{data.dataset}: {len(listing.classes)} classes ({names}), {n_train} train and {n_test} test images "
             f"({rule}; content {data.fingerprint})")
-    return text, min(len(files) for fold in folds for files in fold)
+    sizes = sorted(sum(len(files) for files in fold_test) for _, fold_test in folds)
+    if options.folds and sizes[0] < FEW_TEST_IMAGES:
+        span = f"{sizes[0]}" if sizes[0] == sizes[-1] else f"{sizes[0]}-{sizes[-1]}"
+        warn_once(f"each of the {options.folds} folds tests on only {span} "
+                  f"images (fewer than {FEW_TEST_IMAGES}): one fold's accuracy is uncertain (one image is "
+                  f"{100 / max(sizes[0], 1):.1f} points); the mean over the folds tests every image once")
+    return text, min(len(files) for fold_train, _ in folds or [(train, test)] for files in fold_train)
+
+
+def warn_once(note: str) -> None:
+    """Log a warning about the data once per process (a command checks a folder, then loads its splits)."""
+    if note not in _WARNED:
+        _WARNED.add(note)
+        LOG.warning("%s", note)
+
+
+_WARNED: set[str] = set()
 
 
 def folder_path(dataset: str) -> Path:
-    """The folder of a ``folder:PATH`` dataset name."""
+    """The folder of a ``folder:PATH`` dataset name (relative paths, as runs before absolute ones recorded, are
+    relative to the working directory)."""
     return Path(dataset[len(FOLDER_PREFIX) :]).expanduser()
+
+
+def locate_folder(data: DataConfig, data_folder: str | os.PathLike[str] | None = None) -> DataConfig:
+    """The data config of a finished run, with its image folder at ``data_folder`` when given (where it is now;
+    loading it still checks the content fingerprint). A folder that is no longer where the run recorded it is an
+    error that names the recorded path and ``--data-folder``; built-in datasets are returned as they are."""
+    if not data.dataset.startswith(FOLDER_PREFIX):
+        return data
+    if data_folder is not None:
+        return replace(data, dataset=absolute_dataset(f"{FOLDER_PREFIX}{data_folder}"))
+    path = folder_path(data.dataset)
+    if not path.is_dir():
+        relative = "" if path.is_absolute() else f" (a path relative to where the run was started; from here: " \
+                                                   f"{path.resolve()})"
+        raise DataError(f"this run was trained on the image folder {path}{relative}, which is not there any more "
+                        "(moved, renamed or deleted?); pass --data-folder PATH to say where it is now")
+    return data
+
+
+def absolute_dataset(dataset: str) -> str:
+    """``folder:PATH`` with ``PATH`` absolute and resolved (what configs record, so that a run folder, a store
+    or a bundle names its data wherever it is opened from); other names as they are."""
+    if not dataset.startswith(FOLDER_PREFIX):
+        return dataset
+    return f"{FOLDER_PREFIX}{folder_path(dataset).resolve()}"
 
 
 def describe_folder(path: Path) -> FolderFacts:
@@ -144,8 +197,11 @@ def describe_folder(path: Path) -> FolderFacts:
 
 def list_folder(path: Path) -> FolderListing:
     """The classes and image files of the folder ``path`` (see the module docstring); bad layouts are errors."""
+    if path.is_file():
+        raise DataError(f"{FOLDER_PREFIX}{path} names a file, not a folder; give {FOLDER_PREFIX}PATH of a folder "
+                        "with one sub-folder of images per class")
     if not path.is_dir():
-        raise ChimeraMixError(
+        raise DataError(
             f"image folder {path} does not exist; give {FOLDER_PREFIX}PATH with one sub-folder of images per class"
         )
     skipped: Counter[str] = Counter()
@@ -153,7 +209,7 @@ def list_folder(path: Path) -> FolderListing:
         classes, files = _list_classes(path, "train", skipped)
         test_classes, test_files = _list_classes(path, "test", skipped, allow_empty=True)
         if test_classes != classes:
-            raise ChimeraMixError(
+            raise DataError(
                 f"the class folders of {path / 'train'} and {path / 'test'} differ "
                 f"(only in train: {sorted(set(classes) - set(test_classes))}, only in test: "
                 f"{sorted(set(test_classes) - set(classes))}); give both the same class folders"
@@ -169,10 +225,10 @@ def _list_classes(root: Path, split: str, skipped: Counter[str], *, allow_empty:
     folder = root / split
     class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise ChimeraMixError(f"{folder} has no class sub-folders; put the images of each class in "
+        raise DataError(f"{folder} has no class sub-folders; put the images of each class in "
                               f"{folder}/<class name>/")
     if len(class_dirs) == 1:
-        raise ChimeraMixError(f"{folder} has a single class folder ({class_dirs[0].name}); a classifier needs at "
+        raise DataError(f"{folder} has a single class folder ({class_dirs[0].name}); a classifier needs at "
                               f"least two classes: add one sub-folder of images per class")
     files = []
     for class_dir in class_dirs:
@@ -181,7 +237,7 @@ def _list_classes(root: Path, split: str, skipped: Counter[str], *, allow_empty:
         files.append(tuple(sorted(str(p.relative_to(root)) for p in entries if is_image_file(p))))
     empty = [str(class_dir) for class_dir, images in zip(class_dirs, files) if not images]
     if empty and not allow_empty:
-        raise ChimeraMixError(f"class folder(s) {', '.join(empty)} hold no images ({EXTENSIONS_TEXT}); add "
+        raise DataError(f"class folder(s) {', '.join(empty)} hold no images ({EXTENSIONS_TEXT}); add "
                               "images or remove the folder(s)")
     return tuple(class_dir.name for class_dir in class_dirs), tuple(files)
 
@@ -207,9 +263,14 @@ def assign_splits(listing: FolderListing, options: FolderOptions) -> tuple[PerCl
         return listing.files, listing.test_files
     single = [f"{listing.root / name}" for name, files in zip(listing.classes, listing.files) if len(files) < 2]
     if single:
-        raise ChimeraMixError(f"class folder(s) {', '.join(single)} hold a single image; a class needs at least "
+        raise DataError(f"class folder(s) {', '.join(single)} hold a single image; a class needs at least "
                               "two (one to train on, one to test on): add images or remove the folder(s)")
     check_options(options)
+    smallest = min(zip(listing.files, listing.classes), key=lambda item: len(item[0]))
+    if options.folds > len(smallest[0]):
+        raise ChimeraMixError(f"--folds {options.folds} is more folds than class {smallest[1]} has images "
+                              f"({len(smallest[0])}): some folds would test on none of them; use at most --folds "
+                              f"{len(smallest[0])}, or add images")
     rng = np.random.default_rng(options.test_seed)
     train, test = [], []
     for class_files in listing.files:
@@ -243,38 +304,62 @@ def _load_splits(listing: FolderListing, stamps: tuple[Stamp, ...], options: Fol
     if options.fingerprint is not None:
         found = content_fingerprint(str(root), stamps)
         if found != options.fingerprint:
-            raise ChimeraMixError(
+            raise DataError(
                 f"the images in {root} have changed since this run was set up (content fingerprint {found}, the "
                 f"run's {options.fingerprint}); start a new run (`chimeramix run` names runs by the folder's "
                 "content), or restore the folder")
-    train_files, test_files = assign_splits(listing, options)
-    names = [name for per_class in (*train_files, *test_files) for name in per_class]
-    pixels, bad = decode_files(root, names, options.image_size)
-    notes = _skipped_notes(listing)
-    if bad:
-        listed = _list_bad(bad)
-        if not options.skip_unreadable:
-            raise ChimeraMixError(f"{len(bad)} file(s) in {root} cannot be read as images: {listed}; remove or "
-                                  "replace them, or pass --skip-unreadable to leave them out")
-        notes.append(f"left out {len(bad)} unreadable file(s) of {root} (--skip-unreadable): {listed}")
-    readable = {name: index for index, name in enumerate(names) if name not in bad}
-    train_files = tuple(tuple(f for f in files if f in readable) for files in train_files)
-    test_files = tuple(tuple(f for f in files if f in readable) for files in test_files)
+    rows, pixels, bad = decode_folder(listing, stamps, options.image_size)
+    notes = _read_notes(listing, bad, options.skip_unreadable)
+    train_files, test_files = _readable(assign_splits(listing, options), bad)
     without = [name for name, files in zip(listing.classes, train_files) if not files]
     if without:
-        raise ChimeraMixError(f"class(es) {', '.join(without)} of {root} have no readable training image; add "
-                              "images to them")
+        raise DataError(f"class(es) {', '.join(without)} of {root} have no readable training image; add images to "
+                        "them")
     notes += _test_notes(listing, test_files)
     for note in notes:
-        LOG.warning("%s", note)
+        warn_once(note)
     name = f"{FOLDER_PREFIX}{root}"
 
     def image_set(split: SplitName, files: PerClass, notes: tuple[str, ...]) -> ImageSet:
-        rows = [readable[f] for per_class in files for f in per_class]
+        chosen = [rows[f] for per_class in files for f in per_class]
         labels = np.array([c for c, per_class in enumerate(files) for _ in per_class], dtype=np.int64)
-        return ImageSet(name, split, pixels[rows], labels, listing.classes, notes=notes)
+        return ImageSet(name, split, pixels[chosen], labels, listing.classes, notes=notes)
 
     return image_set("train", train_files, ()), image_set("test", test_files, tuple(notes))
+
+
+@functools.lru_cache(maxsize=2)
+def decode_folder(listing: FolderListing, stamps: tuple[Stamp, ...], image_size: int
+                  ) -> tuple[dict[str, int], np.ndarray, dict[str, str]]:
+    """Every image file of a folder decoded once (``stamps`` keys the cache: a changed file is read anew): the
+    row of each readable file in the pixels, the uint8 N x S x S x 3 pixels, and why the others cannot be read."""
+    names = [name for name, _, _ in stamps]
+    pixels, bad = decode_files(listing.root, names, image_size)
+    return {name: row for row, name in enumerate(names) if name not in bad}, pixels, bad
+
+
+def _read_notes(listing: FolderListing, bad: dict[str, str], skip_unreadable: bool) -> list[str]:
+    """The warnings of reading a folder (skipped non-image files, unreadable ones left out); unreadable files
+    without ``skip_unreadable`` are an error that lists them."""
+    notes = _skipped_notes(listing)
+    if bad:
+        listed = _list_bad(bad)
+        if not skip_unreadable:
+            for note in notes:
+                warn_once(note)
+            raise DataError(f"{len(bad)} file(s) in {listing.root} cannot be read as images: {listed}; remove or "
+                            "replace them, or pass --skip-unreadable to leave them out")
+        notes.append(f"left out {len(bad)} unreadable file(s) of {listing.root} (--skip-unreadable): {listed}")
+    return notes
+
+
+def _readable(splits: tuple[PerClass, PerClass], bad: dict[str, str]) -> tuple[PerClass, PerClass]:
+    """Train and test files without the unreadable ones ``bad`` (splits are drawn over every file, so leaving
+    one out moves no other)."""
+    def keep(per_class: PerClass) -> PerClass:
+        return tuple(tuple(name for name in files if name not in bad) for files in per_class)
+
+    return keep(splits[0]), keep(splits[1])
 
 
 def _skipped_notes(listing: FolderListing) -> list[str]:

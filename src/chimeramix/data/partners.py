@@ -1,5 +1,5 @@
 """Same-class partners for mixing: for every sample a partner drawn uniformly from its class, itself
-included (the protocol's pairs)."""
+included (the protocol's pairs; pictures draw from the class without the image itself)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,21 @@ class SameClassPartners:
         offset = (uniform.to(self.labels.device) * self._counts[classes]).long()
         offset = torch.minimum(offset, self._counts[classes] - 1)
         return self._members[self._starts[classes] + offset]
+
+    def sample_other(self, positions: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """Partner positions drawn uniformly from the class without the image itself (pictures show two images;
+        itself only in a class of one): one of the first count - 1 members, the last one standing in for the
+        image itself when drawn.
+
+        >>> partners = SameClassPartners(torch.tensor([0, 0, 1, 1, 1, 2]))
+        >>> p = partners.sample_other(torch.tensor([0, 1, 2, 3, 4, 5]), torch.Generator().manual_seed(0))
+        >>> [int(a) != int(b) for a, b in zip(p, range(6))], partners.labels[p].tolist()
+        ([True, True, True, True, True, False], [0, 0, 1, 1, 1, 2])
+        """
+        classes = self.labels[positions]
+        others = torch.clamp(self._counts[classes] - 1, min=1)
+        uniform = torch.rand(positions.shape, generator=rng, device=rng.device)
+        offset = torch.minimum((uniform.to(self.labels.device) * others).long(), others - 1)
+        drawn = self._members[self._starts[classes] + offset]
+        last = self._members[self._starts[classes] + self._counts[classes] - 1]
+        return torch.where(drawn == positions, last, drawn)

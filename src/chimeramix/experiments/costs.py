@@ -3,16 +3,19 @@ loading, the final evaluation, pictures), cached after every finished run, and t
 (or from defaults before anything was measured).
 
 The cache is one JSON file in the user's cache folder (``$XDG_CACHE_HOME/chimeramix/run-costs.json``), keyed
-by host and device kind, then by a job's cost key (``classifier/wrn-16-2``, ``generator/64px-16ch-b16``); each
-entry is the latest measurement. Training packs are not recorded (a pack's step is not one run's step).
+by host, device kind and, on a CPU, the threads a run computes on (``host/cpu-2t``: a sweep's workers share the
+cores), then by a job's cost key (``classifier/wrn-16-2/32px/bf16``, ``generator/64px-16ch-b16/bf16``); each
+entry is the latest measurement. Training packs are not recorded (a pack's step is not one run's step). A job
+resumed from a checkpoint is estimated by the steps it has left (:func:`remaining`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,16 +46,28 @@ def costs_path() -> Path:
     return user_cache_dir() / "chimeramix" / COSTS_FILE
 
 
-def machine(device_kind: str) -> str:
-    """The cache's key of this machine and device kind (``cpu`` or ``cuda``)."""
-    return f"{socket.gethostname()}/{device_kind}"
+def machine(device_kind: str, threads: int | None = None) -> str:
+    """The cache's key of this machine and device kind (``cpu`` or ``cuda``); on a CPU with the ``threads`` a run
+    computes on (default: this process's)."""
+    if device_kind != "cpu":
+        return f"{socket.gethostname()}/{device_kind}"
+    return f"{socket.gethostname()}/cpu-{threads or compute_threads()}t"
 
 
-def load_costs(device_kind: str, path: str | os.PathLike[str] | None = None) -> dict[str, RunCost]:
-    """The measured costs on this machine's ``device_kind``, by cost key (empty when none were measured)."""
+def compute_threads() -> int:
+    """The threads this process computes on (torch's setting; ``OMP_NUM_THREADS`` when torch loads)."""
+    import torch  # only when estimating or recording
+
+    return torch.get_num_threads()
+
+
+def load_costs(device_kind: str, path: str | os.PathLike[str] | None = None, threads: int | None = None
+               ) -> dict[str, RunCost]:
+    """The measured costs on this machine's ``device_kind`` (on a CPU: with ``threads``, default this process's),
+    by cost key (empty when none were measured)."""
     file = Path(path) if path is not None else costs_path()
     try:
-        entries = json.loads(file.read_text(encoding="utf-8")).get(machine(device_kind), {})
+        entries = json.loads(file.read_text(encoding="utf-8")).get(machine(device_kind, threads), {})
         return {key: RunCost(**value) for key, value in entries.items()}
     except (OSError, ValueError, TypeError, AttributeError):
         return {}  # no cache yet, or a damaged one: estimates fall back to the defaults
@@ -71,7 +86,8 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
     pool = result.get("supermix_pool") or {}
     pool_s, mixes = float(pool.get("seconds") or 0.0), int(pool.get("mixes") or 0)
     cost = RunCost(seconds_per_step=training_s / steps, overhead_s=max(0.0, elapsed_s - training_s - pool_s))
-    device = str(result.get("environment", {}).get("device", "cpu"))
+    environment = result.get("environment", {})
+    device, threads = str(environment.get("device", "cpu")), environment.get("threads")
     file = Path(path) if path is not None else costs_path()
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +96,7 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
                 everything = json.loads(file.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 everything = {}
-            entries = everything.setdefault(machine("cuda" if device.startswith("cuda") else "cpu"), {})
+            entries = everything.setdefault(machine("cuda" if device.startswith("cuda") else "cpu", threads), {})
             entries[cost_key] = asdict(cost)
             if pool_s and mixes:  # a SuperMix pool made by this run: its seconds per mix
                 entries[pool_mix_key(cost_key)] = asdict(RunCost(seconds_per_step=pool_s / mixes, overhead_s=0.0))
@@ -170,10 +186,11 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-8/supermix-pool-mix": 8.0,
         POOL_MIX: 8.0,
         "classifier/wrn-16-8": 1.0,
-        "classifier/resnet50": 2.0,
+        "classifier/resnet50/96px": 2.0,
         "classifier/scattering-wrn-2": 0.2,
         "classifier/scattering-wrn-8": 1.5,
         "generator/64px-16ch-b16": 0.75,
+        "generator/96px-16ch-b16": 1.7,
         "generator/64px-64ch-b64": 20.0,
         "classifier": 1.0,
         "generator": 20.0,
@@ -184,7 +201,7 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-8/supermix-fly": 0.1,
         "classifier/wrn-16-8/supermix-pool-mix": 0.02,
         POOL_MIX: 0.02,
-        "classifier/resnet50": 0.03,
+        "classifier/resnet50/96px": 0.03,
         "classifier/scattering-wrn-8": 0.012,
         "generator/64px-64ch-b64": 0.03,
         "generator/96px-64ch-b8": 0.03,
@@ -198,7 +215,9 @@ its own (:mod:`chimeramix.experiments.costs` caches those after every run and es
 the ``-mix`` keys (:func:`pool_mix_key`), seconds per mix of a SuperMix pool, made before training.
 
 CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
-generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152), and the quick
+generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152; a classifier default
+without an image size is for 32 px images and scaled by the pixels to another size, :data:`DEFAULT_IMAGE_SIZE`;
+the quick generator at a 96 px working size is its 64 px step scaled by the pixels, 2.25 times), and the quick
 scattering classifier on the loaded machine (``docs/scattering-quick``: 99 s for 500 steps); the others are rough
 extrapolations (SuperMix students: from their ratio to the baseline on a busy machine, ``docs/supermix-quick``;
 their pool's 0.5-1.0 s per mix under a quick WRN-16-2 teacher from ``docs/issue12-quick``; WRN-16-8's is scaled
@@ -215,11 +234,16 @@ DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
 (about 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""
 
 
+DEFAULT_IMAGE_SIZE = 32
+"""The image size of the default classifier costs whose key names none; at another size a default is scaled
+by the pixels (a convolution's work grows with them: WRN-16-2 at 96 px is 9 times its 32 px step)."""
+
+
 @dataclass
 class CostBook:
     """The costs estimates and budgets use on one device kind: costs ``given`` on the command line, else this
-    machine's ``measured`` ones, else the defaults; each looked up by a job's cost key, then its more general
-    prefixes (:func:`key_prefixes`)."""
+    machine's ``measured`` ones, else the defaults (a classifier's scaled to its image size); each looked up by a
+    job's cost key, then its more general prefixes (:func:`key_prefixes`)."""
 
     device: str
     given: dict[str, float] = field(default_factory=dict)
@@ -227,8 +251,10 @@ class CostBook:
     measured: dict[str, RunCost] = field(default_factory=dict)
 
     @classmethod
-    def of_this_machine(cls, device: str, given: dict[str, float] | None = None) -> CostBook:
-        return cls(device, dict(given or {}), load_costs(device))
+    def of_this_machine(cls, device: str, given: dict[str, float] | None = None, threads: int | None = None
+                        ) -> CostBook:
+        """The costs measured here for runs on ``threads`` threads (default: this process's)."""
+        return cls(device, dict(given or {}), load_costs(device, threads=threads))
 
     def step_seconds(self, key: str) -> float:
         """Seconds per step of a run with cost ``key`` (or per mix, under a ``-mix`` key)."""
@@ -238,6 +264,15 @@ class CostBook:
         """Where :meth:`step_seconds` finds ``key``'s cost: ``given``, ``measured`` or ``default``."""
         return self._unit(key)[1]
 
+    def describe(self, key: str) -> str:
+        """``0.720 s/step (default of classifier/wrn-16-2 at 32 px, scaled to 96 px)``: the cost and its basis."""
+        seconds, source, name = self._unit(key)
+        basis = source if name == key else f"{source} of {name}"
+        size = image_size(key)
+        if source == "default" and _scale(key, name) != 1.0:
+            basis += f" at {DEFAULT_IMAGE_SIZE} px, scaled to {size} px"
+        return f"{seconds:.3g} s/step ({basis})"
+
     def overhead(self, key: str) -> float:
         """The fixed seconds of a run with cost ``key``: measured for it (or a prefix), else the kind's default."""
         measured = next((self.measured[name] for name in key_prefixes(key, 2) if name in self.measured), None)
@@ -245,7 +280,8 @@ class CostBook:
             return measured.overhead_s
         return DEFAULT_OVERHEAD_S.get(self.device, {}).get(key.split("/")[0], 0.0)
 
-    def _unit(self, key: str) -> tuple[float, str]:
+    def _unit(self, key: str) -> tuple[float, str, str]:
+        """The cost of ``key``, where it was found and under which name."""
         mix = "-mix/" in key
         names = [*key_prefixes(key, 3), POOL_MIX] if mix else key_prefixes(key)
         sources = (("given", self.given), ("measured", {name: cost.seconds_per_step
@@ -254,8 +290,44 @@ class CostBook:
         for source, costs in sources:
             for name in names:
                 if name in costs:
-                    return costs[name], source
+                    return costs[name] * (_scale(key, name) if source == "default" else 1.0), source, name
         raise ChimeraMixError(f"no per-step cost of {key} on {self.device}; pass --step-seconds {key}=SECONDS")
+
+
+def image_size(key: str) -> int | None:
+    """The image size a classifier cost key names (``classifier/wrn-16-2/96px/bf16`` -> 96), else ``None``."""
+    sizes = [int(part[:-2]) for part in key.split("/") if re.fullmatch(r"\d+px", part)]
+    return sizes[0] if sizes else None
+
+
+def _scale(key: str, name: str) -> float:
+    """The factor that takes a default classifier cost found under ``name`` (no image size: 32 px) to ``key``'s
+    image size: the ratio of the pixels."""
+    size = image_size(key)
+    if not key.startswith("classifier/") or size is None or image_size(name) is not None:
+        return 1.0
+    return (size / DEFAULT_IMAGE_SIZE) ** 2
+
+
+def remaining(job: Job, run_dir: Path) -> Job:
+    """``job`` as far as it is left in ``run_dir``: the steps after its latest checkpoint, and no SuperMix pool
+    when the run made it already (a fresh job is returned as it is)."""
+    from chimeramix.checkpoint import checkpoint_state  # imports torch: only when estimating
+    from chimeramix.rundir import RunFolder
+
+    state = checkpoint_state(run_dir)
+    done = int(state.get("step", 0)) if state else 0
+    pool = 0 if RunFolder(run_dir).supermix_pool.is_file() else job.pool_mixes
+    return replace(job, steps=max(0, job.steps - done), pool_mixes=pool)
+
+
+def cost_lines(jobs: list[Job], book: CostBook) -> list[str]:
+    """One line per cost key of ``jobs``: its jobs, steps and the cost per step with its basis."""
+    keys: dict[str, list[Job]] = {}
+    for job in jobs:
+        keys.setdefault(job.cost_key, []).append(job)
+    return [f"  {key}: {len(chosen)} run(s), {sum(job.steps for job in chosen):,} steps x {book.describe(key)} + "
+            f"{book.overhead(key):.0f} s fixed each" for key, chosen in keys.items()]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chimeramix.bundle import bundle_folder
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.experiments.budget import apply_budget, budget_draft, measure_missing, plan_budget
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
@@ -86,13 +87,16 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train the generator that ``config.method`` needs (or reuse/resume the matching one under ``out_dir``),
     then the classifier; both with ``config.preset`` and ``config.recipe``. Returns the classifier's result,
-    whose ``run_dir`` key names its folder (``reused``: it had finished before). The cost of every run it
-    trains is recorded for later estimates (:mod:`chimeramix.experiments.costs`)."""
+    whose ``run_dir`` key names its folder (``reused``: it had finished before; its model bundle is checked, and
+    rebuilt if damaged). The cost of every run it trains is recorded for later estimates
+    (:mod:`chimeramix.experiments.costs`)."""
     result: dict[str, Any] = {}
     for run_config, run_dir in experiment_runs(config, out_dir):
         started = time.perf_counter()
         trainer = trainer_of(run_config)
         result = train_pack([run_config], [run_dir], resume=True, progress=progress)[0]
         record_cost(cost_key(trainer.kind, result["config"]), result, time.perf_counter() - started)
+    if result.get("reused"):
+        bundle_folder(run_dir)
     return {**result, "run_dir": str(run_dir)}
 

@@ -1,5 +1,5 @@
 """Accuracy plots of result tables: accuracy against k (one panel per dataset) or against a generator setting
-(:mod:`chimeramix.experiments.sensitivity`), a line with a ± std band per method."""
+(:mod:`chimeramix.experiments.sensitivity`), a line with a ± std band per method, clipped to 0-100 %."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chimeramix.experiments.tables import Cell, ResultTable
+from chimeramix.experiments.tables import Cell, ResultTable, table_title
 from chimeramix.fileio import atomic_path
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def plot_tables(tables: list[ResultTable], path: str | os.PathLike[str]) -> None
 
 def accuracy_panels(tables: list[ResultTable]) -> list[Panel]:
     """One panel per dataset: accuracy against k, a line per method."""
-    return [Panel(f"{table.dataset} (mean ± sample std over seeds)", "images per class (k)",
+    return [Panel(f"{table_title(table)}\nmean ± sample std over seeds", "images per class (k)",
                   [float(k) for k in table.ks],
                   {method: [(float(k), table.cells[method, k]) for k in table.ks if (method, k) in table.cells]
                    for method in table.methods}) for table in tables]
@@ -66,9 +66,11 @@ def panels_figure(panels: list[Panel]) -> Figure:
             xs = [x for x, _ in points]
             means = np.array([cell.mean for _, cell in points])
             stds = np.nan_to_num(np.array([cell.std for _, cell in points]))
+            low, high = np.clip(means - stds, 0, 100), np.clip(means + stds, 0, 100)  # accuracies stay in 0-100 %
             (line,) = ax.plot(xs, means, marker="o", label=label)
-            ax.fill_between(xs, means - stds, means + stds, color=line.get_color(), alpha=0.2)
-            ax.errorbar(xs, means, yerr=stds, fmt="none", ecolor=line.get_color(), capsize=4)  # seen at one x too
+            ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2)
+            ax.errorbar(xs, means, yerr=[means - low, high - means], fmt="none", ecolor=line.get_color(),
+                        capsize=4)  # seen at one x too
         for label, cell in panel.references.items():
             ax.axhline(cell.mean, linestyle="--", color="grey", label=f"{label} (n={cell.n})")
         if panel.log_base is not None:

@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol, TextIO
 from tqdm import tqdm
 
 from chimeramix.config import from_dict
-from chimeramix.errors import ChimeraMixError
+from chimeramix.errors import ChimeraMixError, DataError
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, ClaimInfo, Store
@@ -111,7 +111,8 @@ def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, opti
     """Claim a task's jobs, run those claimed with the output appended to ``STORE/logs/<first id>.log``
     (the other jobs' logs point there), release the claims.
 
-    An exception from ``job_fn`` is recorded as a failed attempt of every job it ran (``failed``); jobs
+    An exception from ``job_fn`` is recorded as a failed attempt of every job it ran (``failed``; a
+    :class:`~chimeramix.errors.DataError` as one that retrying cannot fix); jobs
     someone else holds are left alone (``busy`` when that leaves none). Run directories with content are
     resumed (``resume=True``).
     """
@@ -153,7 +154,8 @@ def execute_jobs(store_root: str, jobs: Sequence[Job], job_fn: JobFunction, opti
                 traceback.print_exc(file=log)
                 for job in mine:
                     if not store.is_finished(job.id):
-                        store.record_failure(job.id, f"{type(error).__name__}: {error}")
+                        store.record_failure(job.id, f"{type(error).__name__}: {error}",
+                                             retry=not isinstance(error, DataError))
                 return "failed"
         return "done"
     finally:
@@ -276,10 +278,12 @@ def run_sweep(
     """Run every unfinished job of ``jobs`` (dependencies first) on ``launcher`` until none is left.
 
     Finished jobs are skipped, interrupted ones resumed, failed ones retried until they have failed
-    ``max_attempts`` times (alone, not in a pack). Jobs another sweep holds are waited for, never run twice;
+    ``max_attempts`` times (alone, not in a pack); a job that failed on its data in this sweep is not retried (a
+    later sweep tries it again, once the data is fixed). Jobs another sweep holds are waited for, never run twice;
     tasks an earlier sweep left on the launcher's cluster (SLURM) are followed, not submitted again.
     """
     options = options or RunOptions()
+    since = time.time()
     store.merge_plan(jobs)
     by_id = {job.id: job for job in jobs}
     running: set[str] = set()
@@ -298,7 +302,7 @@ def run_sweep(
                 report.ran += _record_end(store, ended)
             finished = {job_id for job_id in by_id if store.is_finished(job_id)}
             exhausted = {job_id for job_id in by_id
-                         if job_id not in finished and len(store.failures(job_id)) >= max_attempts}
+                         if job_id not in finished and _exhausted(store.failures(job_id), max_attempts, since)}
             blocked = _blocked(by_id, exhausted)
             settled = finished | exhausted | blocked.keys() | running
             open_jobs = [job for job in jobs if job.id not in settled]
@@ -325,6 +329,14 @@ def run_sweep(
         launcher.close()
     return SweepReport(sorted(finished), report.ran, {job_id: store.failures(job_id) for job_id in sorted(exhausted)},
                        dict(sorted(blocked.items())))
+
+
+def _exhausted(attempts: list[dict[str, Any]], max_attempts: int, since: float) -> bool:
+    """Whether a job's failed ``attempts`` end its tries: ``max_attempts`` that retrying could fix, or one that it
+    cannot (a data error) since ``since``, the start of this sweep."""
+    retried = [attempt for attempt in attempts if attempt.get("retry", True)]
+    return len(retried) >= max_attempts or any(not attempt.get("retry", True) and attempt["time"] >= since
+                                               for attempt in attempts)
 
 
 def _held_claims(store: Store, jobs: list[Job], stale_after_s: float, announced: set[str]) -> dict[str, str]:

@@ -172,12 +172,13 @@ class Store:
         attempts: list[dict[str, Any]] = read_json(path)["attempts"]
         return attempts
 
-    def record_failure(self, job_id: str, error: str) -> None:
-        """Append one failed attempt (``error`` is a one-line description)."""
+    def record_failure(self, job_id: str, error: str, *, retry: bool = True) -> None:
+        """Append one failed attempt (``error`` is a one-line description; ``retry``: whether trying again can
+        help, i.e. not a problem with the data)."""
         path = self.failures_path(job_id)
         with self.lock(path):
             attempts = self.failures(job_id)
-            attempts.append({"error": error, "time": time.time(), "host": socket.gethostname()})
+            attempts.append({"error": error, "time": time.time(), "host": socket.gethostname(), "retry": retry})
             write_json(path, {"attempts": attempts})
 
     # ---------------------------------------------------------------------------------------------- claims

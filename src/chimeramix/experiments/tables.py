@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from chimeramix.budget import budget_minutes
 from chimeramix.config import (
     MACHINE,
     SPLIT,
@@ -33,6 +34,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, setting_of
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
+from chimeramix.uncertainty import accuracy_interval
 
 TableFormat = Literal["md", "csv", "latex"]
 
@@ -66,6 +68,10 @@ class RunResult:
     variant: str = ""
     """A mark of the classifier's own settings beyond its method and recipe (``random init``: the scattering
     front end's random initialisation), so that such runs get rows of their own."""
+    test_images: int = 0
+    """The number of test images the accuracy was measured on (0: a result that does not say)."""
+    fold: bool = False
+    """Whether the run tested on one fold of a cross-validation (folds test on different images)."""
 
     @property
     def label(self) -> str:
@@ -83,17 +89,56 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Cell:
-    """Mean and sample standard deviation (ddof=1; NaN for one run) of a method at one k."""
+    """Mean and sample standard deviation (ddof=1; NaN for one run) of a method at one k, and the test images
+    that measured it."""
 
     n: int
     mean: float
     std: float
     paper: PaperValue | None = None
+    accuracies: tuple[float, ...] = ()
+    """Each run's accuracy (percent)."""
+    test_images: tuple[int, ...] = ()
+    """Each run's number of test images (0: its result does not say)."""
+    folds: bool = False
+    """Whether the runs are the folds of a cross-validation (each tests on images of its own)."""
+    preset: str = ""
+    """The preset (or budget label) of the runs."""
 
     @property
     def outside_paper(self) -> bool:
         """Whether our mean lies outside the paper's mean ± 1 std."""
         return self.paper is not None and abs(self.mean - self.paper.mean) > self.paper.std
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95 % Wilson interval (percent) of the accuracy on the test images: over every image of the folds
+        of a cross-validation (each tested once), else of the mean on the one test set the runs share; ``None``
+        when a result does not say how many test images it had."""
+        if not self.test_images or not all(self.test_images):
+            return None
+        if self.folds:
+            correct = sum(accuracy / 100 * images for accuracy, images in zip(self.accuracies, self.test_images))
+            low, high = accuracy_interval(correct / sum(self.test_images), sum(self.test_images))
+        else:
+            low, high = accuracy_interval(self.mean / 100, min(self.test_images))
+        return 100 * low, 100 * high
+
+    def images_text(self) -> str:
+        """``90 test images over 3 folds`` or ``18 test images`` (per run)."""
+        if not self.test_images or not all(self.test_images):
+            return "test images not recorded"
+        if self.folds:
+            return f"{sum(self.test_images)} test images over {self.n} folds"
+        low, high = min(self.test_images), max(self.test_images)
+        return f"{low if low == high else f'{low}-{high}'} test images"
+
+    def uncertainty_text(self) -> str:
+        """``95 % interval 84.5-99.1 % on 90 test images over 3 folds`` (or only the images, when unknown)."""
+        interval = self.interval
+        if interval is None:
+            return self.images_text()
+        return f"95 % interval {interval[0]:.1f}-{interval[1]:.1f} % on {self.images_text()}"
 
 
 @dataclass
@@ -106,8 +151,10 @@ class ResultTable:
     cells: dict[tuple[str, int], Cell] = field(default_factory=dict)
 
 
-def load_results(store: Store, *, preset: str | None = None, metric: str = "accuracy") -> list[RunResult]:
-    """The finished classifier runs of ``store`` (only those of ``preset`` when given).
+def load_results(store: Store, *, preset: str | None = None, metric: str = "accuracy", required: bool = True
+                 ) -> list[RunResult]:
+    """The finished classifier runs of ``store`` (only those of ``preset`` when given); none is an error when
+    ``required``.
 
     ``metric`` names a fraction in ``result.json``'s ``metrics`` (``accuracy``, or for cifar10
     ``accuracy_cifair10_kept``: the test images ciFAIR-10 keeps); tables show it in percent.
@@ -127,7 +174,7 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
                              "teacher" if kind == "classifier" else "generator": dependency}, sort_keys=True)
         setting = setting_of(dependency) if kind == "generator" and dependency is not None else None
         results.append(replace(run, recipe=recipe, setting=setting))
-    if not results:
+    if not results and required:
         which = f" with preset {preset!r}" if preset else ""
         raise ChimeraMixError(
             f"store {store.root} has no finished classifier results{which} yet; run "
@@ -143,7 +190,8 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
                         k=int(config["data"]["k"]), seed=int(config["data"]["seed"]),
                         preset=str(config["preset"]), accuracy=math.nan, recipe="",
                         training_recipe=str(config.get("recipe", "paper")),
-                        variant="random init" if (config.get("scattering") or {}).get("init") == "random" else "")
+                        variant="random init" if (config.get("scattering") or {}).get("init") == "random" else "",
+                        fold=bool(config["data"].get("folder_folds")))
         metrics = result["metrics"]
         fraction = float(metrics["accuracy"])
     except (KeyError, TypeError, ValueError):
@@ -157,7 +205,8 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
     if metric not in metrics:
         raise ChimeraMixError(f"result {path} has no metric {metric!r}; choose one of "
                               f"{', '.join(sorted(metrics))} with --metric")
-    return replace(run, accuracy=100.0 * float(metrics[metric]))
+    images = metrics.get("num_cifair10_kept" if metric == "accuracy_cifair10_kept" else "num_test_images", 0)
+    return replace(run, accuracy=100.0 * float(metrics[metric]), test_images=int(images))
 
 
 DEPENDENCY_CONFIGS: dict[str, type] = {"generator": GeneratorConfig, "glico": GlicoConfig,
@@ -214,11 +263,13 @@ def build_tables(results: Iterable[RunResult], *, compare_paper: bool = False) -
 
 def aggregate(where: str, runs: list[RunResult]) -> Cell:
     """The cell of the runs of one table cell (named ``where`` in errors): mean and sample std of their
-    accuracies; runs that differ in preset or recipe, or repeat a seed, are refused."""
+    accuracies, and their test images; runs that differ in preset or recipe, or repeat a seed, are refused."""
     _check_cell(where, runs)
     values = np.array([run.accuracy for run in runs])
     std = float(values.std(ddof=1)) if len(values) > 1 else math.nan
-    return Cell(n=len(values), mean=float(values.mean()), std=std)
+    return Cell(n=len(values), mean=float(values.mean()), std=std, accuracies=tuple(float(v) for v in values),
+                test_images=tuple(run.test_images for run in runs), folds=all(run.fold for run in runs),
+                preset=runs[0].preset)
 
 
 def _check_cell(where: str, runs: list[RunResult]) -> None:
@@ -267,11 +318,41 @@ def render(tables: list[ResultTable], fmt: TableFormat, *, compare_paper: bool =
 
 def _notes(tables: list[ResultTable], compare_paper: bool) -> list[str]:
     notes = [STD_NOTE]
+    for table in tables:
+        images = sorted({cell.images_text() for cell in table.cells.values()})
+        notes.append(f"{table.dataset}: {'; '.join(images)} per cell (per run unless over folds); runs of "
+                     f"{' and '.join(preset_text(preset) for preset in table_presets(table))}.")
     if compare_paper:
         notes.append(PAPER_NOTE)
         if any(table.dataset == "cifar10" for table in tables):
             notes.append(CIFAR_NOTE)
     return notes
+
+
+def table_presets(table: ResultTable) -> list[str]:
+    """The presets (or budget labels) of a table's runs."""
+    return sorted({cell.preset for cell in table.cells.values()})
+
+
+def table_title(table: ResultTable, compare_paper: bool = False) -> str:
+    """``cifar10 (ours: quick preset)``, with ``; paper: ...`` beside the paper's numbers."""
+    ours = " and ".join(preset_label(preset) for preset in table_presets(table))
+    return f"{table.dataset} (ours: {ours}" + ("; paper: its full protocol, 5 splits)" if compare_paper else ")")
+
+
+def preset_label(preset: str) -> str:
+    """``quick preset``, ``paper preset``, ``20min budget``."""
+    return f"{preset} budget" if budget_minutes(preset) is not None else f"{preset} preset"
+
+
+def preset_text(preset: str) -> str:
+    """What runs of ``preset`` are, in a few words (tables say it beside the paper's numbers)."""
+    minutes = budget_minutes(preset)
+    if minutes is not None:
+        return f"a budget of {minutes:g} min per job on the machine that ran them ({preset}), not the protocol"
+    return {"paper": "the paper preset (the full protocol)",
+            "quick": "the quick preset (CPU-sized: about 200 times fewer steps and a smaller network than the "
+                     "protocol, so not comparable with the paper's numbers)"}.get(preset, f"the {preset} preset")
 
 
 def cell_text(cell: Cell, *, unit: str = "") -> str:
@@ -294,7 +375,8 @@ def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
 def _render_markdown(tables: list[ResultTable], compare_paper: bool) -> str:
     lines = []
     for table in tables:
-        lines += [f"### {table.dataset}", "", "| method | " + " | ".join(f"k={k}" for k in table.ks) + " |",
+        lines += [f"### {table_title(table, compare_paper)}", "",
+                  "| method | " + " | ".join(f"k={k}" for k in table.ks) + " |",
                   "|---|" + "---|" * len(table.ks)]
         for method in table.methods:
             cells = [_markdown_cell(table.cells.get((method, k)), compare_paper) for k in table.ks]
@@ -307,7 +389,7 @@ def _render_markdown(tables: list[ResultTable], compare_paper: bool) -> str:
 def _render_csv(tables: list[ResultTable], compare_paper: bool) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    header = ["dataset", "method", "k", "n", "mean", "std"]
+    header = ["dataset", "method", "k", "n", "mean", "std", "test_images", "interval_low", "interval_high", "preset"]
     if compare_paper:
         header += ["paper_mean", "paper_std", "diff", "outside_paper_std"]
     writer.writerow(header)
@@ -317,8 +399,12 @@ def _render_csv(tables: list[ResultTable], compare_paper: bool) -> str:
                 cell = table.cells.get((method, k))
                 if cell is None:
                     continue
+                interval = cell.interval
                 row: list[Any] = [table.dataset, method, k, cell.n, f"{cell.mean:.4f}",
-                                  "" if math.isnan(cell.std) else f"{cell.std:.4f}"]
+                                  "" if math.isnan(cell.std) else f"{cell.std:.4f}",
+                                  sum(cell.test_images) if cell.folds else min(cell.test_images, default=0),
+                                  *(("", "") if interval is None else (f"{interval[0]:.2f}", f"{interval[1]:.2f}")),
+                                  cell.preset]
                 if compare_paper:
                     paper = cell.paper
                     row += ["", "", "", ""] if paper is None else [
@@ -330,8 +416,8 @@ def _render_csv(tables: list[ResultTable], compare_paper: bool) -> str:
 def _render_latex(tables: list[ResultTable], compare_paper: bool) -> str:
     lines = []
     for table in tables:
-        lines += [f"% {table.dataset}", r"\begin{tabular}{l" + "c" * len(table.ks) + "}", r"\toprule",
-                  "Method & " + " & ".join(f"$k={k}$" for k in table.ks) + r" \\", r"\midrule"]
+        lines += [f"% {table_title(table, compare_paper)}", r"\begin{tabular}{l" + "c" * len(table.ks) + "}",
+                  r"\toprule", "Method & " + " & ".join(f"$k={k}$" for k in table.ks) + r" \\", r"\midrule"]
         for method in table.methods:
             cells = []
             for k in table.ks:

@@ -42,7 +42,7 @@ from chimeramix.segments import AugmentedSegments
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
-from chimeramix.train.pictures import write_pictures
+from chimeramix.train.pictures import STATS_PAIRS, generator_stats, write_pictures
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
 
 MIN_WORKING_SIZE = 32
@@ -76,14 +76,18 @@ class GeneratorRun(TrainingRun):
         write_pictures(self.generator, self.config, self.data, self.folder)
 
     def result(self) -> dict[str, Any]:
-        """Writes the final weights; the first and last epochs' mean losses (and, for segments of the fed images,
-        how many were computed and reused, and the seconds: their cost)."""
+        """Writes the final weights; the first and last epochs' mean losses, how varied the final compositions are
+        (:func:`~chimeramix.train.pictures.generator_stats`: a collapsed generator shows) and, for segments of the
+        fed images, how many were computed and reused, and the seconds: their cost."""
         save_weights(self.generator, self.folder.weights("generator"))
         save_weights(self.discriminator, self.folder.weights("discriminator"))
         names = self.loss_names
         segments = self.data.segments
+        self.generator.eval()
         return {"final": {name: self.log[-1][name] for name in names} if self.log else {},
                 "first_epoch": {name: self.log[0][name] for name in names} if self.log else {},
+                "compositions": generator_stats(self.generator, self.config, self.data, STATS_PAIRS,
+                                                self.config.data.seed),
                 **({"segmentation": segments.stats()} if isinstance(segments, AugmentedSegments) else {})}
 
     def checkpointed(self) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from chimeramix.progress import progress_bar
+from chimeramix.progress import NOTICE, progress_bar
 from chimeramix.train.fast import GraphedFunction, SideStream
-from chimeramix.train.run import TrainingRun, check_losses
+from chimeramix.train.run import TrainingRun, check_losses, interrupted_note
 from chimeramix.train.stacking import (
     StackedModules,
     hand_back_optimizer,
@@ -122,24 +122,30 @@ def train_runs(runs: Sequence[TrainingRun], *, progress: bool = True) -> list[di
     step = GraphedFunction(group.step, optimizers=group.optimizers.values()) if fast else group.step
     batches = SideStream(first.device, enabled=fast)
     bar = progress_bar(group.description, first.total_steps, first.step, enabled=progress)
-    for epoch in range(first.start_epoch, first.epochs):
-        started = time.perf_counter()
-        group.train()
-        totals = torch.zeros(len(group.runs), len(first.loss_names), device=first.device)
-        for positions in zip(*(run.epoch_batches(epoch) for run in group.runs), strict=True):
-            losses = step(*batches.run(partial(group.batch, positions)))
-            group.step_schedulers()
-            totals += losses
-            bar.update(1)
-            if not fast:
-                check_step(group.runs, losses, epoch, bar)
-        group.hand_back()
-        seconds = time.perf_counter() - started
-        means = [run.end_epoch(epoch, total, seconds) for run, total in zip(group.runs, totals)]
-        show_losses(bar, means[0])
-        losses = ", ".join(f"{name} {value:.4g}" for name, value in means[0].items())
-        LOG.info("%s: epoch %d/%d, step %d/%d, %s, %.0f s", group.description, epoch + 1, first.epochs,
-                 first.step, first.total_steps, losses, first.seconds)
+    try:
+        for epoch in range(first.start_epoch, first.epochs):
+            started = time.perf_counter()
+            group.train()
+            totals = torch.zeros(len(group.runs), len(first.loss_names), device=first.device)
+            for positions in zip(*(run.epoch_batches(epoch) for run in group.runs), strict=True):
+                losses = step(*batches.run(partial(group.batch, positions)))
+                group.step_schedulers()
+                totals += losses
+                bar.update(1)
+                if not fast:
+                    check_step(group.runs, losses, epoch, bar)
+            group.hand_back()
+            seconds = time.perf_counter() - started
+            means = [run.end_epoch(epoch, total, seconds) for run, total in zip(group.runs, totals)]
+            show_losses(bar, means[0])
+            losses = ", ".join(f"{name} {value:.4g}" for name, value in means[0].items())
+            LOG.info("%s: epoch %d/%d, step %d/%d, %s, %.0f s", group.description, epoch + 1, first.epochs,
+                     first.step, first.total_steps, losses, first.seconds)
+    except KeyboardInterrupt:
+        bar.close()  # its line ends before anything else is said
+        for run in group.runs:
+            NOTICE.info("%s", interrupted_note(run))
+        raise
     bar.close()
     return [run.finish() for run in group.runs]
 

@@ -27,6 +27,7 @@ from chimeramix.config import MACHINE, PACKABLE, RunConfig, differences, fields_
 from chimeramix.data import epoch_order
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
+from chimeramix.progress import NOTICE
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import environment
@@ -160,6 +161,8 @@ class TrainingRun(ABC):
         if state is not None:
             self.log, self.start_epoch, self.step, self.seconds = (state["log"], state["epoch"], state["step"],
                                                                    state["seconds"])
+            NOTICE.info("%s %s: resumed from its checkpoint after epoch %d of %d (step %d of %d)", self.kind,
+                        self.run_dir, self.start_epoch, self.epochs, self.step, self.total_steps)
 
     def open_board(self) -> None:
         """Start TensorBoard logging when the config asks for it."""
@@ -197,6 +200,16 @@ def write_log(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(path, lambda handle: handle.write(text.getvalue().encode()))
+
+
+def interrupted_note(run: TrainingRun) -> str:
+    """What an interruption of ``run`` leaves: the checkpoint a rerun resumes from, or none (it starts over)."""
+    checkpoint = latest_checkpoint(run.run_dir)
+    if checkpoint is None:
+        return (f"{run.kind} {run.run_dir}: interrupted at step {run.step} of {run.total_steps}, before its first "
+                "checkpoint: a rerun starts it at step 0")
+    return (f"{run.kind} {run.run_dir}: interrupted at step {run.step} of {run.total_steps}; a rerun resumes from its "
+            f"checkpoint {checkpoint.name}")
 
 
 def check_losses(losses: Mapping[str, float], where: str, run_dir: Path) -> None:

@@ -62,7 +62,7 @@ def time_step(network: str, precision: str, channels_last: bool, steps: int) -> 
                       for name, module in (("generator", objective.generator),
                                            ("discriminator", objective.discriminator))}
         weights = build_image_masks(config.masks).sample(16, config.feature_size, rng)
-        batch = (torch.rand(32, 3, size, size) * 2 - 1, weights, torch.tensor(0))
+        batch = (torch.rand(32, 3, size, size) * 2 - 1, weights, weights, torch.tensor(0))  # D reuses the masks
     if channels_last:
         to_channels_last(objective, optimizers.values())
         batch = tuple(t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t for t in batch)

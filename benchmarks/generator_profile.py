@@ -65,7 +65,7 @@ def profile(run: GeneratorRun, repeats: int) -> dict[str, float]:
     generator, discriminator = run.generator, run.discriminator
     encoder, decoder = generator.encoder, generator.decoder
     positions = run.epoch_batches(0)[0]
-    images, weights, real_index = run.batch(positions)
+    images, weights, discriminator_weights, real_index = run.batch(positions)
     images = images.contiguous(memory_format=torch.channels_last)
     count = weights.shape[1]
     with torch.no_grad(), objective.autocast():
@@ -99,7 +99,8 @@ def profile(run: GeneratorRun, repeats: int) -> dict[str, float]:
     }
     timed = {name: seconds(function, repeats) for name, function in parts.items()}
     step = type(objective).step
-    timed["the whole step"] = seconds(lambda: step(objective, optimizers, images, weights, real_index), repeats)
+    timed["the whole step"] = seconds(lambda: step(objective, optimizers, images, weights, discriminator_weights,
+                                                    real_index), repeats)
     return timed
 
 

@@ -25,7 +25,7 @@ from chimeramix.data.datasets import prepared_file
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.budget import describe_plans, kept_budgets, measure_sweep_costs
-from chimeramix.experiments.costs import CostBook, CostEstimate, cost_lines, estimate_cost, load_costs, remaining
+from chimeramix.experiments.costs import CostBook, CostEstimate, cost_lines, estimate_cost, remaining
 from chimeramix.experiments.launchers import LocalLauncher, RayLauncher
 from chimeramix.experiments.paired import paired_rows, render_paired
 from chimeramix.experiments.plan import Job, SweepSpec, check_overrides, dataset_slug, load_sweep_file, plan_sweep
@@ -209,7 +209,7 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
         book = CostBook.of_this_machine(device, step_seconds, threads)
         kept = kept_budgets(store.load_plan().values())
         if not args.dry_run:
-            measure_sweep_costs(spec, book, threads)
+            measure_sweep_costs(spec, book)
     jobs = plan_sweep(spec, book, kept)
     if spec.budget is not None:
         print(describe_plans(jobs, kept))
@@ -220,7 +220,7 @@ def run_spec(spec: SweepSpec, args: argparse.Namespace) -> int:
                          generator_pack=args.generator_pack, stale_after_s=args.stale_after)
     pending = [remaining(job, store.run_dir(job.id)) for job in jobs if not store.is_finished(job.id)]
     slots = workers if args.launcher == "local" else None
-    costs = CostBook(device, step_seconds, load_costs(device, threads=threads))
+    costs = CostBook.of_this_machine(device, step_seconds, threads)
     cost = estimate_cost(pending, device, step_seconds, measured=costs.measured)
     print(_plan_summary(jobs, pending, cost, device, slots, threads))
     print("\n".join(cost_lines(pending, costs)))

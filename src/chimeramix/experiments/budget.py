@@ -32,7 +32,7 @@ from chimeramix.config import (
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.costs import CostBook, cost_key, machine, record_cost
+from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.methods import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
 from chimeramix.resolution import generator_config_for, num_classes, protocol_for, resolve_data
@@ -69,7 +69,7 @@ def plan_budget(config: ClassifierConfig, minutes: float, book: CostBook) -> Cla
     sources = sorted({f"{kind} {book.source(key)}" for kind, key in (("generator", generator_key),
                                                                       ("classifier", classifier_key)) if key})
     budget = BudgetConfig(minutes, generator_steps, classifier_steps, generator_s, classifier_s, round(fixed, 1),
-                          costs=f"{', '.join(sources)} ({machine(book.device)})")
+                          costs=f"{', '.join(sources)} ({book.machine()})")
     generator, classifier = budget_configs(replace(draft, budget=budget))
     seconds = fixed + run_steps(classifier) * classifier_s + (run_steps(generator) * generator_s if generator else 0)
     return apply_budget(config, replace(budget, planned_s=round(seconds, 1)))
@@ -166,10 +166,11 @@ def describe_plan(config: ClassifierConfig) -> str:
     return "\n".join(lines)
 
 
-def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook, threads: int | None = None) -> bool:
+def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook) -> bool:
     """Measure, by short trial runs on the real data, the step costs of the budgeted job of ``config`` that this
     machine has not measured yet (a first run on a new machine measures before it plans); they are cached
-    (:func:`~chimeramix.experiments.costs.record_cost`) and added to ``book``. Returns whether it measured."""
+    (:func:`~chimeramix.experiments.costs.record_cost`) and added to ``book``; on a CPU the trials compute on the
+    book's threads (a sweep worker's share of the cores). Returns whether it measured."""
     generator, classifier = budget_configs(budget_draft(config, minutes))
     todo = [(kind, run) for kind, run in (("generator", generator), ("classifier", classifier))
             if run is not None and cost_key(kind, to_dict(run)) not in book.measured]
@@ -179,7 +180,7 @@ def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook, th
 
     print(f"measuring {' and '.join(kind for kind, _ in todo)} steps on this machine first (a trial of "
           "a few dozen steps each) ...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="chimeramix-trial-") as folder, _threads(threads):
+    with tempfile.TemporaryDirectory(prefix="chimeramix-trial-") as folder, _threads(book.threads):
         trial_generator: Path | None = None
         for kind, run in (("generator", generator), ("classifier", classifier)):
             if run is None:
@@ -227,7 +228,7 @@ def _threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def measure_sweep_costs(spec: SweepSpec, book: CostBook, threads: int | None) -> None:
+def measure_sweep_costs(spec: SweepSpec, book: CostBook) -> None:
     """Measure the costs that a budgeted sweep's plans need and this machine lacks (one trial per cost, see
     :func:`measure_missing`)."""
     assert spec.budget is not None
@@ -236,7 +237,7 @@ def measure_sweep_costs(spec: SweepSpec, book: CostBook, threads: int | None) ->
             data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": spec.seeds[0]}))
             for method in spec.methods:
                 config = with_overrides(ClassifierConfig(data=data, method=method, recipe=spec.recipe), spec.classifier)
-                measure_missing(config, spec.budget, book, threads)
+                measure_missing(config, spec.budget, book)
 
 
 def describe_plans(jobs: Iterable[Job], kept: dict[str, BudgetConfig]) -> str:

@@ -249,12 +249,18 @@ class CostBook:
     given: dict[str, float] = field(default_factory=dict)
     """Seconds per step (or per mix) by cost key (``--step-seconds``)."""
     measured: dict[str, RunCost] = field(default_factory=dict)
+    threads: int | None = None
+    """On a CPU: the threads the runs compute on, whose costs ``measured`` holds (None: this process's)."""
 
     @classmethod
     def of_this_machine(cls, device: str, given: dict[str, float] | None = None, threads: int | None = None
                         ) -> CostBook:
         """The costs measured here for runs on ``threads`` threads (default: this process's)."""
-        return cls(device, dict(given or {}), load_costs(device, threads=threads))
+        return cls(device, dict(given or {}), load_costs(device, threads=threads), threads)
+
+    def machine(self) -> str:
+        """The cost cache's key of the machine, device kind and threads these costs are of (``host/cpu-1t``)."""
+        return machine(self.device, self.threads)
 
     def step_seconds(self, key: str) -> float:
         """Seconds per step of a run with cost ``key`` (or per mix, under a ``-mix`` key)."""

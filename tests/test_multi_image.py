@@ -146,7 +146,7 @@ def test_group_batches_hold_n_same_class_images() -> None:
 def test_methods_name_n_and_the_weights() -> None:
     assert parse_method("chimeramix-seg-n2").name == "chimeramix-seg"  # N = 2, hard: ChimeraMix itself
     method = parse_method("trivialaugment+chimeramix-grid-n4-soft")
-    assert method.name == "chimeramix-grid-n4-soft+trivialaugment" and method.generator_kind == "generator"
+    assert method.name == "chimeramix-grid-n4-soft+trivialaugment" and method.first_run == "generator"
     masks = method.generator_masks
     assert (masks.kind, masks.images, masks.weights, masks.label) == ("grid", 4, "soft", "grid-n4-soft")
     assert replace(masks, min_images=2).label == "grid-n2to4-soft"

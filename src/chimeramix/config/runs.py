@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from chimeramix.config.roles import MACHINE, PACKABLE, SPLIT, SWEEP, role_field
 from chimeramix.protocol import (
@@ -182,6 +182,9 @@ class BudgetConfig:
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
+    KIND: ClassVar[str] = "generator"
+    """The kind of run, as ``config.json``, a sweep's jobs and the cost keys record it."""
+
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     masks: MaskConfig = role_field(None, factory=MaskConfig)
     recipe: Recipe = role_field("paper", SWEEP)
@@ -242,6 +245,8 @@ class GeneratorConfig:
 class ClassifierConfig:
     """A classifier run with one augmentation method (paper sections 3.1, 4, supplement C.2)."""
 
+    KIND: ClassVar[str] = "classifier"
+
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     method: str = role_field("baseline", SWEEP, PACKABLE)
     recipe: Recipe = role_field("paper", SWEEP)
@@ -298,6 +303,8 @@ class GlicoConfig:
     """Stage 1 of GLICO (Azuri & Weinshall 2020; ``shared/docs/baselines.md`` section 2): a unit-norm latent
     code per training image (no encoder), a noise code, a generator G and an auxiliary classifier C, trained on
     the split's images only with ``d(G(z_i, code), x_i) + gamma * CE(C(G(z_i, code)), y_i)``."""
+
+    KIND: ClassVar[str] = "glico"
 
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     latent_dim: int = 512

@@ -13,6 +13,7 @@ import torch
 
 from chimeramix.masks import SegmentMaps
 from chimeramix.models.glico import LatentGenerator, resize_to, slerp
+from chimeramix.runtime import autocast
 from chimeramix.segments import AugmentedSegments
 
 RATIOS = (0.1, 0.2, 0.3, 0.4)
@@ -43,9 +44,7 @@ class LatentInterpolation:
         """G(slerp(t, z_i, z_j), code) in [0, 1] at the side of ``images`` for the pairs (i, j) of ``group``."""
         positions, partners = group
         latents = self.model.latents
-        dtype = self.autocast_dtype
-        autocast = torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(images.device.type, self.autocast_dtype):
             z = slerp(draws[:, 0], latents[positions], latents[partners])
             generated = self.model.generate(z, draws[:, 1:])
         return resize_to(generated.float(), images.shape[-1]).clamp(0, 1)

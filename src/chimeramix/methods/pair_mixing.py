@@ -10,6 +10,7 @@ import torch
 
 from chimeramix.masks import GridMasks, MultiImageMasks, SegmentationMasks, SegmentMaps, TwoImageMasks, blend
 from chimeramix.models.generator import MixingGenerator, resize_images
+from chimeramix.runtime import autocast
 from chimeramix.segments import AugmentedSegments
 
 
@@ -101,9 +102,7 @@ class PairMixing:
             mixed = blend(torch.stack([self._resize(x, self.working_size) for x in images]), draws)
             return self._resize(mixed, size)
         assert self.working_size is not None
-        dtype = self.autocast_dtype
-        autocast = torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(images.device.type, self.autocast_dtype):
             inputs = torch.stack([self._resize(x * 2 - 1, self.working_size) for x in images])
             composed = self.model.compose_images(inputs, draws)
         # Leaving inference mode: the ops below make ordinary tensors the classifier can train on.

@@ -37,6 +37,9 @@ from typing import Literal, cast
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
 
+FirstRun = Literal["generator", "glico", "teacher"]
+"""The run a method needs trained before its classifier: ChimeraMix's generator, GLICO's stage 1, or SuperMix's
+teacher (a baseline classifier of the same split)."""
 Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy", "erasing",
                "loss"]
 ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy",
@@ -50,6 +53,8 @@ class Component:
 
     role: Role
     description: str
+    first_run: FirstRun | None = None
+    """The run the component needs trained first, if any."""
 
 
 COMPONENTS: dict[str, Component] = {
@@ -65,16 +70,17 @@ COMPONENTS: dict[str, Component] = {
     "trivialaugment": Component("policy", "TrivialAugment (wide)"),
     "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
     "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
-    "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator"),
-    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator"),
+    "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator",
+                                 "generator"),
+    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator", "generator"),
     "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
-                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)"),
+                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico"),
     "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
                             "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
     "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
                                   "under the same modified WideResNet"),
     "supermix": Component("teacher-mixing", "SuperMix (Dabouei et al. 2021): mixes of K images under masks "
-                          "optimised by a teacher trained first on the split (a baseline run)"),
+                          "optimised by a teacher trained first on the split (a baseline run)", "teacher"),
 }
 """The registry of method components; the keys are the command-line names."""
 
@@ -124,18 +130,14 @@ class Method:
         return self.component("pair-mixing")
 
     @property
-    def generator_kind(self) -> str | None:
-        """The kind of trained generator the method composes with: ``generator`` (ChimeraMix), ``glico``, or
-        ``None``."""
-        mixing = self.pair_mixing or ""
-        if mixing.startswith("chimeramix-"):
-            return "generator"
-        return "glico" if mixing == "glico" else None
+    def first_run(self) -> FirstRun | None:
+        """The run the method needs trained before its classifier (:data:`FirstRun`), or ``None``."""
+        return next((first for first in (component_of(name).first_run for name in self.components) if first), None)
 
     @property
     def needs_generator(self) -> bool:
         """Whether the method composes images with a trained generator (ChimeraMix's or GLICO's)."""
-        return self.generator_kind is not None
+        return self.first_run in ("generator", "glico")
 
     @property
     def mask_kind(self) -> MaskKind | None:
@@ -170,7 +172,7 @@ class Method:
     @property
     def needs_teacher(self) -> bool:
         """Whether the method mixes under a trained teacher (SuperMix)."""
-        return self.component("teacher-mixing") is not None
+        return self.first_run == "teacher"
 
 
 def method_names() -> list[str]:
@@ -185,7 +187,7 @@ def component_of(name: str) -> Component:
         return COMPONENTS[name]
     weights = "Dirichlet-weighted" if match[3] else "hard"
     return Component("pair-mixing", f"multi-image ChimeraMix: N = {match[2]} same-class images, {weights} "
-                     f"{match[1]} masks, composed by the frozen generator")
+                     f"{match[1]} masks, composed by the frozen generator", "generator")
 
 
 def _canonical_component(name: str) -> str:
@@ -243,3 +245,4 @@ each batch is mixed by one method: keep one of them
                               "cross-entropy loss (Eq. 9): drop cosine-loss")
     ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(component_of(part).role))
     return Method(tuple(ordered))
+

@@ -92,7 +92,7 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
             f"{folder.path} is not a finished generator run (no {folder.result_file.name}); finish it with "
             "`chimeramix generator train ... --resume`, or pass another --generator"
         )
-    if method.generator_kind == "glico":
+    if method.first_run == "glico":
         glico = folder.read_config(GlicoConfig)
         _check_match(config, folder, data_problems(glico.data, config.data))
         return glico

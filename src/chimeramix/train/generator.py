@@ -14,8 +14,8 @@ config, checkpoints, log, pictures, the final weights of G and D, and last ``res
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import torch
@@ -31,6 +31,7 @@ from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import (
     adam_options,
+    autocast,
     autocast_dtype,
     make_rng,
     run_precision,
@@ -123,9 +124,10 @@ def open_generator_run(
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
     seed_everything(config.data.seed)
+    steps_autocast = partial(autocast, device.type, autocast_dtype(config.precision), not config.fast)
     objective = AdversarialObjective(MixingGenerator.from_config(config).to(device),
                                      PatchDiscriminator(architecture=config.discriminator or "paper").to(device),
-                                     config, _autocast(device, config))
+                                     config, steps_autocast)
     optimizers, schedulers = _optimizers(objective, config, device, total_steps)
     rng = make_rng(stream_seed(config.data.seed, PAIR_STREAM), device)
     if not folder.config_file.is_file():
@@ -137,16 +139,6 @@ def open_generator_run(
         run.resume()
     run.open_board()
     return run
-
-
-def _autocast(device: torch.device, config: GeneratorConfig) -> Any:
-    dtype = autocast_dtype(config.precision)
-
-    def autocast() -> AbstractContextManager[Any]:  # graph capture needs autocast's weight cache off
-        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
-                              cache_enabled=not config.fast)
-
-    return autocast
 
 
 def _optimizers(objective: AdversarialObjective, config: GeneratorConfig, device: torch.device, total_steps: int

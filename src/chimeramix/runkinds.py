@@ -9,13 +9,12 @@ reads them here.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, SuperMixConfig, from_dict, protocol_for
-from chimeramix.methods.registry import parse_method
+from chimeramix.methods.registry import load_reference, parse_method
 from chimeramix.resolution import generator_config_for, resolve_classifier, resolve_generator, resolve_glico
 
 
@@ -38,13 +37,6 @@ def _classifier_cost(classifier: ClassifierConfig) -> str:
         generator = resolve_generator(generator_config_for(classifier))
         variant = f"/compose-{generator.working_size}px-{generator.base_channels}ch"
     return f"{classifier.architecture}{variant}/{protocol_for(classifier.data).image_size}px"
-
-
-def _load(reference: str) -> Callable[..., Any]:
-    """The function a ``module:function`` reference names."""
-    module, _, name = reference.partition(":")
-    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return function
 
 
 @dataclass(frozen=True)
@@ -71,11 +63,11 @@ class RunKind:
 
     def open(self, config: Any, run_dir: Any, *, resume: bool) -> Any:
         """Open a run of this kind (see :attr:`opener`)."""
-        return _load(self.opener)(config, run_dir, resume=resume)
+        return load_reference(self.opener)(config, run_dir, resume=resume)
 
     def pack_key(self, config: Any) -> dict[str, Any]:
         """The values of ``config`` that the runs of one pack share."""
-        key: dict[str, Any] = _load(self.packer)(config)
+        key: dict[str, Any] = load_reference(self.packer)(config)
         return key
 
     def cost_key(self, config: dict[str, Any], precision: str) -> str:

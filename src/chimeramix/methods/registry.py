@@ -30,9 +30,13 @@ Every component has a role, and a method holds at most one component per role:
 
 from __future__ import annotations
 
+import importlib
 import re
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from importlib.metadata import entry_points
+from typing import Any, Literal, cast
 
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
@@ -55,6 +59,9 @@ class Component:
     description: str
     first_run: FirstRun | None = None
     """The run the component needs trained first, if any."""
+    transform: str | None = None
+    """A policy's per-image transform, as ``module:function``: ``(image size) -> torch.nn.Module`` that maps a
+    float C x H x W image in [0, 1] to another (loaded when a run trains: it may import PyTorch)."""
 
 
 COMPONENTS: dict[str, Component] = {
@@ -66,8 +73,10 @@ COMPONENTS: dict[str, Component] = {
     "cosine-loss": Component("loss", "cosine loss to one-hot class embeddings (Barz & Denzler 2020)"),
     "mixup": Component("label-mixing", "MixUp (Zhang et al. 2018) every batch, lambda ~ Beta(1, 1)"),
     "cutmix": Component("label-mixing", "CutMix (Yun et al. 2019) every batch, lambda ~ Beta(1, 1)"),
-    "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)"),
-    "trivialaugment": Component("policy", "TrivialAugment (wide)"),
+    "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)",
+                             transform="chimeramix.methods.augmentation:auto_augment"),
+    "trivialaugment": Component("policy", "TrivialAugment (wide)",
+                                transform="chimeramix.methods.augmentation:trivial_augment"),
     "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
     "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
     "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator",
@@ -246,3 +255,38 @@ each batch is mixed by one method: keep one of them
     ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(component_of(part).role))
     return Method(tuple(ordered))
 
+
+PLUGIN_GROUP = "chimeramix.methods"
+"""The entry point group of methods in other packages: each entry point's name is the method's name, its object
+a :class:`Component`."""
+
+
+def load_reference(reference: str) -> Callable[..., Any]:
+    """The function a ``module:function`` reference names."""
+    module, _, name = reference.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def register_method(name: str, component: Component) -> None:
+    """Add a method component to the registry: a policy (its ``transform`` is applied to every training image
+    where the built-in policies are), usable alone or joined to the other components by ``+``."""
+    if name in COMPONENTS or MULTI_IMAGE.fullmatch(name) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise ChimeraMixError(f"cannot register method {name!r}: the name is taken or not lower-case letters, "
+                              "digits and '-'; choose another name")
+    if component.role != "policy" or component.transform is None or component.first_run is not None:
+        raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy with a transform "
+                              "(role 'policy', transform 'module:function') and no first run")
+    COMPONENTS[name] = component
+
+
+def load_plugins() -> None:
+    """Register the methods of the installed packages' :data:`PLUGIN_GROUP` entry points not registered yet;
+    one that fails to load is left out with a warning."""
+    for entry in entry_points(group=PLUGIN_GROUP):
+        if entry.name in COMPONENTS:
+            continue
+        try:
+            register_method(entry.name, entry.load())
+        except Exception as error:  # a broken plug-in must not break the command line
+            warnings.warn(f"method plug-in {entry.name!r} ({entry.value}) was not loaded: {error}", stacklevel=2)

@@ -13,15 +13,22 @@ from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
-from chimeramix.masks import MultiImageMasks, TwoImageMasks, blend, build_image_masks, build_masks, sample_gamma
 from chimeramix.methods import parse_method
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.methods.chimeramix.frozen_generator import load_generator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.masks import (
+    MultiImageMasks,
+    TwoImageMasks,
+    blend,
+    build_image_masks,
+    build_masks,
+    sample_gamma,
+)
+from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.frozen_generator import load_generator
-from chimeramix.train.generator import train_generator
-from chimeramix.train.pairs import PairBatches, PairData
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop
 from test_generator_train import tiny_config

@@ -164,10 +164,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    from chimeramix.methods.chimeramix.frozen_generator import generator_config, load_generator
+    from chimeramix.methods.chimeramix.pairs import load_pair_data
+    from chimeramix.methods.chimeramix.pictures import compositions_picture
     from chimeramix.runtime import select_device
-    from chimeramix.train.frozen_generator import generator_config, load_generator
-    from chimeramix.train.pairs import load_pair_data
-    from chimeramix.train.pictures import compositions_picture
     from chimeramix.viz import save_png
 
     device = select_device(args.device)

@@ -83,7 +83,8 @@ class MaskConfig:
     (released, ``F.interpolate``'s default as in the authors' code)."""
     images: int = 2
     """N, the images per composition: 2 is ChimeraMix (the masks above); more is multi-image mixing
-    (``chimeramix-grid-n3`` etc., :class:`chimeramix.masks.MultiImageMasks`), whose generator encodes N images."""
+    (``chimeramix-grid-n3`` etc., :class:`chimeramix.methods.chimeramix.masks.MultiImageMasks`), whose generator
+    encodes N images."""
     min_images: int | None = None
     """The smallest N of multi-image mixing: N is drawn uniformly from ``min_images..images`` per batch (``None``:
     always ``images``)."""

@@ -23,11 +23,11 @@ from chimeramix.methods.registry import (
 
 if TYPE_CHECKING:
     from chimeramix.methods.augmentation import Augmentation, ImageParams, StepParams
+    from chimeramix.methods.chimeramix.pair_mixing import PairMixing
     from chimeramix.methods.image_ops import channel_stats, crop_flip, cutout, normalize
-    from chimeramix.methods.pair_mixing import PairMixing
 
 LAZY = {"Augmentation": "chimeramix.methods.augmentation", "ImageParams": "chimeramix.methods.augmentation",
-        "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.pair_mixing",
+        "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.chimeramix.pair_mixing",
         **{name: "chimeramix.methods.image_ops" for name in ("channel_stats", "crop_flip", "cutout", "normalize")}}
 
 __all__ = [

@@ -30,6 +30,8 @@ from torchvision.transforms import v2
 
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.methods.image_ops import (
     ReleasedRandomErasing,
     crop_flip,
@@ -43,9 +45,7 @@ from chimeramix.methods.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.pair_mixing import GroupComposer
 from chimeramix.methods.registry import Method, component_of, load_reference
-from chimeramix.segments import AugmentedSegments, crop_keys
 
 RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
 MIXING_ALPHA = 1.0

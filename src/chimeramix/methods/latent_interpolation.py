@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import torch
 
-from chimeramix.masks import SegmentMaps
+from chimeramix.methods.chimeramix.masks import SegmentMaps
+from chimeramix.methods.chimeramix.segments import AugmentedSegments
 from chimeramix.models.glico import LatentGenerator, resize_to, slerp
 from chimeramix.runtime import autocast
-from chimeramix.segments import AugmentedSegments
 
 RATIOS = (0.1, 0.2, 0.3, 0.4)
 
 
 class LatentInterpolation:
-    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.pair_mixing.GroupComposer`): its draws
+    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`): its draws
     are B x (1 + noise) values, the batch's ratio t then every pair's noise code."""
 
     images = 2

@@ -18,7 +18,8 @@ most ``tolerance`` of the batch is unsuccessful, or after ``max_iterations`` upd
 kept, labelled with the teacher's class of the mix.
 
 The only randomness is lambda, drawn by :meth:`SuperMix.sample` from a seeded ``torch.Generator`` (Gamma samples
-normalised: :func:`chimeramix.masks.sample_gamma`); :meth:`SuperMix.mix` is deterministic given lambda.
+normalised: :func:`chimeramix.methods.chimeramix.masks.sample_gamma`); :meth:`SuperMix.mix` is deterministic given
+lambda.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import nn
 
 from chimeramix.config import SuperMixConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import sample_gamma
+from chimeramix.methods.chimeramix.masks import sample_gamma
 from chimeramix.methods.image_ops import normalize
 from chimeramix.runtime import autocast
 

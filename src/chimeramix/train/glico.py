@@ -27,6 +27,7 @@ from chimeramix.config import GlicoConfig
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
 from chimeramix.losses import reconstruction_distance
+from chimeramix.methods.chimeramix.frozen_generator import load_glico
 from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, slerp
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_glico
@@ -42,7 +43,6 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.train.frozen_generator import load_glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.glico import GlicoObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of

@@ -8,10 +8,17 @@ from typing import Protocol
 
 import torch
 
-from chimeramix.masks import GridMasks, MultiImageMasks, SegmentationMasks, SegmentMaps, TwoImageMasks, blend
-from chimeramix.models.generator import MixingGenerator, resize_images
+from chimeramix.methods.chimeramix.generator import MixingGenerator, resize_images
+from chimeramix.methods.chimeramix.masks import (
+    GridMasks,
+    MultiImageMasks,
+    SegmentationMasks,
+    SegmentMaps,
+    TwoImageMasks,
+    blend,
+)
+from chimeramix.methods.chimeramix.segments import AugmentedSegments
 from chimeramix.runtime import autocast
-from chimeramix.segments import AugmentedSegments
 
 
 class GroupComposer(Protocol):
@@ -28,7 +35,8 @@ class GroupComposer(Protocol):
     images do; ``False``: they are only normalised (GLICO's generated batches)."""
     segments: torch.Tensor | AugmentedSegments | None
     """Where segmentation masks get their segments: the cached ids of the training subset (N x H x W), the
-    segmentation of the images as fed (:class:`~chimeramix.segments.AugmentedSegments`), or ``None``."""
+    segmentation of the images as fed (:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`), or
+    ``None``."""
     segment_images: tuple[int, ...]
     """The images of a group (0: the batch image, 1..N-1: its partners) whose segments the draws read."""
 
@@ -47,15 +55,17 @@ class PairMixing:
 
     Without ``model`` the images are mixed in pixel space (GridMix / SegMix), at the image size or, when
     ``working_size`` is given, at that size (resized there and back, as the released code mixes at 64 px);
-    with a frozen :class:`~chimeramix.models.generator.MixingGenerator` the generator mixes their features
+    with a frozen :class:`~chimeramix.methods.chimeramix.generator.MixingGenerator` the generator mixes their features
     (ChimeraMix): images are taken to [-1, 1] at its ``working_size`` (bilinear; ``align_corners`` as the
     released code resizes), composed under ``torch.inference_mode`` and resized back. Weight 1 on the first
     image keeps the batch image. Segmentation masks choose regions of segments: ``segments`` holds the cached ids
     of the training subset (N x H x W, on the training device), or segments the images as fed
-    (:class:`~chimeramix.segments.AugmentedSegments`); the caller hands :meth:`sample` the maps of the images
+    (:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`); the caller hands :meth:`sample` the maps of
+    the images
     ``segment_images``. ``mask_size`` is the side masks are drawn at: the mixing side in
     pixel space, the generator's feature side for ChimeraMix (the masks it was trained with). Two-image
-    samplers (:class:`~chimeramix.masks.GridMasks`, :class:`~chimeramix.masks.SegmentationMasks`) are taken as
+    samplers (:class:`~chimeramix.methods.chimeramix.masks.GridMasks`,
+    :class:`~chimeramix.methods.chimeramix.masks.SegmentationMasks`) are taken as
     pairs.
     """
 

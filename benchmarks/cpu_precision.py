@@ -3,7 +3,7 @@ where the CPU's native bf16 instructions are switched off (what a CPU without AV
 
 Each figure times one network's whole training step (forward, backward, optimiser) as the trainers build it, on
 one thread: the quick classifier (WRN-16-2 at batch 10, SGD with Nesterov momentum) and the ChimeraMix generator
-with its discriminator (:class:`~chimeramix.train.objectives.adversarial.AdversarialObjective` at batch 16, 64 px
+with its discriminator (:class:`~chimeramix.methods.chimeramix.objective.AdversarialObjective` at batch 16, 64 px
 and 32 px, 16 channels, Adam). Every configuration runs in a fresh process, the configurations take turns for
 ``--rounds`` rounds, and the table gives each one's median with the ratio to float32 NCHW. ``--isa`` adds rows
 with oneDNN limited to an instruction set (``ONEDNN_MAX_CPU_ISA``; ``AVX512_CORE`` has no bf16 instructions, so
@@ -31,13 +31,13 @@ def time_step(network: str, precision: str, channels_last: bool, steps: int) -> 
     import torch
 
     from chimeramix.config import GeneratorConfig
-    from chimeramix.masks import build_image_masks
+    from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+    from chimeramix.methods.chimeramix.generator import MixingGenerator
+    from chimeramix.methods.chimeramix.masks import build_image_masks
+    from chimeramix.methods.chimeramix.objective import AdversarialObjective
     from chimeramix.models.classifiers import build_classifier
-    from chimeramix.models.discriminator import PatchDiscriminator
-    from chimeramix.models.generator import MixingGenerator
     from chimeramix.resolution import resolve_generator
     from chimeramix.train.loop import to_channels_last
-    from chimeramix.train.objectives.adversarial import AdversarialObjective
     from chimeramix.train.objectives.classifier import ClassifierObjective
 
     torch.set_num_threads(1)

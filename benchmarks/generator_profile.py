@@ -34,9 +34,9 @@ import torch
 from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.data.datasets import write_npz
 from chimeramix.losses import laplacian_loss, reconstruction_loss
-from chimeramix.masks import blend
+from chimeramix.methods.chimeramix.masks import blend
+from chimeramix.methods.chimeramix.trainer import GeneratorRun, open_generator_run
 from chimeramix.resolution import apply_preset
-from chimeramix.train.generator import GeneratorRun, open_generator_run
 from chimeramix.train.loop import to_channels_last
 
 

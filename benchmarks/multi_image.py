@@ -2,7 +2,7 @@
 
 A generator step of multi-image ChimeraMix encodes all N images of every group, decodes N reconstructions and
 one composition, and judges the composition; its cost should grow about linearly in N. For each N this times
-the real objective (:class:`~chimeramix.train.objectives.adversarial.AdversarialObjective`, generator then
+the real objective (:class:`~chimeramix.methods.chimeramix.objective.AdversarialObjective`, generator then
 discriminator step, Adam) on random images at the protocol's batch (64) and working size (64 px), and measures
 the memory the step needs:
 
@@ -26,12 +26,12 @@ from typing import Any
 import torch
 
 from chimeramix.config import GeneratorConfig, MaskConfig
-from chimeramix.masks import build_image_masks
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.masks import build_image_masks
+from chimeramix.methods.chimeramix.objective import AdversarialObjective
 from chimeramix.resolution import resolve_generator
 from chimeramix.runtime import environment, select_device
-from chimeramix.train.objectives.adversarial import AdversarialObjective
 
 
 @contextmanager

@@ -6,10 +6,12 @@ real images of one split (the CIFAR-10 split k = 10, seed 0 by default):
 
 - segments per image under both procedures (the mask distribution differs with them);
 - milliseconds per segmented fed image, and per generator step of the protocol's batch (64): the released
-  generator's batches (:class:`~chimeramix.train.pairs.PairBatches`) timed with and without segmentation, in
+  generator's batches (:class:`~chimeramix.methods.chimeramix.pairs.PairBatches`) timed with and without segmentation,
+  in
   this process's CPU time (what a shared, loaded machine still measures faithfully) and in wall time;
 - how many distinct fed images (image, crop offsets, flip) a split has: the memo of
-  :class:`~chimeramix.segments.AugmentedSegments` computes each at most once, so a whole generator run segments at
+  :class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments` computes each at most once, so a whole generator
+  run segments at
   most that many (and the draws of a run, steps x batch, otherwise).
 
     python benchmarks/released_segments.py --data-root ../shared/data --steps 20
@@ -28,11 +30,11 @@ from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.data import repetition
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
+from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_generator
 from chimeramix.runtime import environment
-from chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments
-from chimeramix.train.pairs import PairBatches, PairData
 
 
 def main() -> None:

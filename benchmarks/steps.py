@@ -1,6 +1,6 @@
 """Milliseconds per training step of the real trainers, reference path and fast path, lone and packed.
 
-Every figure times the trainers themselves (``chimeramix.train.trainers.train``: the one loop, with its
+Every figure times the trainers themselves (``chimeramix.train.trainers.train_pack``: the one loop, with its
 augmentation, NaN checks and logging) on synthetic ciFAIR-10-sized data: k = 10 images of 32 px in each of 10
 classes (speed does not depend on the pixels), the protocol's batch sizes. A run trains two epochs of about
 ``--steps`` steps each; the first is the warm-up (CUDA graph capture on the fast path), the second is timed from

@@ -24,8 +24,8 @@ from chimeramix.analysis.reference import cache_key, reference_features
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import train_generator
 from chimeramix.train.glico import train_glico
 
 TINY_GENERATOR = {"base_channels": 4, "blocks": 2, "mix_after": 1, "batch_size": 8, "checkpoint_every": 1,
@@ -288,8 +288,8 @@ def test_released_generators_are_sampled_as_their_classifier_resizes(tiny_data_r
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A generator of the released recipe composes at its working size with ``align_corners=True`` (as that
     recipe's classifier resizes); the paper recipe's without."""
-    from chimeramix.masks import GridMasks
     from chimeramix.methods import PairMixing
+    from chimeramix.methods.chimeramix.masks import GridMasks
     from chimeramix.train import frozen_generator
 
     corners: list[bool] = []

@@ -18,10 +18,10 @@ from torch import nn
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.methods import parse_method
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.runtime import sgd_options
 from chimeramix.train.classifier import train_classifier
 from chimeramix.train.fast import GraphedFunction, TensorLearningRates
-from chimeramix.train.generator import train_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

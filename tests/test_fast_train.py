@@ -21,9 +21,9 @@ from chimeramix.cli.generator import config_from
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.runner import RunOptions, SweepReport
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import train_generator
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from chimeramix.cli import main
-from chimeramix.train.frozen_generator import generator_config
+from chimeramix.methods.chimeramix.frozen_generator import generator_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

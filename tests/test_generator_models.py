@@ -10,11 +10,11 @@ from torch import nn
 
 from chimeramix.config import ClassifierConfig, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator, ResidualBlock, resize_images
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.frozen_generator import load_generator
+from chimeramix.methods.chimeramix.generator import MixingGenerator, ResidualBlock, resize_images
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
-from chimeramix.train.frozen_generator import load_generator
 
 
 def small(architecture: str = "paper") -> MixingGenerator:

@@ -10,21 +10,21 @@ from typing import Any
 import pytest
 import torch
 
-import chimeramix.train.generator as trainer
+import chimeramix.methods.chimeramix.trainer as trainer
 from chimeramix.checkpoint import latest_checkpoint
 from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.frozen_generator import generator_config, load_generator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.objective import AdversarialObjective
+from chimeramix.methods.chimeramix.pairs import load_pair_data
+from chimeramix.methods.chimeramix.pictures import composition_stats, compositions_picture, picture_pairs
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.resolution import apply_preset, resolve_generator
 from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE, RunFolder
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module
-from chimeramix.train.frozen_generator import generator_config, load_generator
-from chimeramix.train.generator import train_generator
-from chimeramix.train.objectives.adversarial import AdversarialObjective
-from chimeramix.train.pairs import load_pair_data
-from chimeramix.train.pictures import composition_stats, compositions_picture, picture_pairs
 from chimeramix.viz import LABEL_HEIGHT
 from conftest import CheckpointStop
 

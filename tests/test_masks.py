@@ -9,12 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-import chimeramix.segments as segments_module
+import chimeramix.methods.chimeramix.segments as segments_module
 from chimeramix.config import MaskConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import GridMasks, SegmentationMasks, build_masks, grid_to_size, mix, resize_mask
+from chimeramix.methods.chimeramix.masks import (
+    GridMasks,
+    SegmentationMasks,
+    build_masks,
+    grid_to_size,
+    mix,
+    resize_mask,
+)
+from chimeramix.methods.chimeramix.segments import SegmentationParams, compute_segments, segment_cache
 from chimeramix.rundir import SEGMENTS_FILE
-from chimeramix.segments import SegmentationParams, compute_segments, segment_cache
 
 
 def seeded(seed: int = 0) -> torch.Generator:

@@ -10,7 +10,6 @@ from skimage.segmentation import felzenszwalb
 
 from chimeramix.errors import ChimeraMixError
 from chimeramix.losses import CosineLoss
-from chimeramix.masks import GridMasks, SegmentationMasks
 from chimeramix.methods import (
     COMPONENTS,
     Augmentation,
@@ -22,9 +21,10 @@ from chimeramix.methods import (
     normalize,
     parse_method,
 )
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.masks import GridMasks, SegmentationMasks
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
 from chimeramix.methods.image_ops import ReleasedRandomErasing, crop_flip_ids, sample_crops
-from chimeramix.models.generator import MixingGenerator
-from chimeramix.segments import AugmentedSegments, SegmentationParams
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -13,15 +13,22 @@ from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
-from chimeramix.masks import MultiImageMasks, TwoImageMasks, blend, build_image_masks, build_masks, sample_gamma
 from chimeramix.methods import parse_method
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.methods.chimeramix.frozen_generator import load_generator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.masks import (
+    MultiImageMasks,
+    TwoImageMasks,
+    blend,
+    build_image_masks,
+    build_masks,
+    sample_gamma,
+)
+from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.frozen_generator import load_generator
-from chimeramix.train.generator import train_generator
-from chimeramix.train.pairs import PairBatches, PairData
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop
 from test_generator_train import tiny_config
@@ -146,7 +153,7 @@ def test_group_batches_hold_n_same_class_images() -> None:
 def test_methods_name_n_and_the_weights() -> None:
     assert parse_method("chimeramix-seg-n2").name == "chimeramix-seg"  # N = 2, hard: ChimeraMix itself
     method = parse_method("trivialaugment+chimeramix-grid-n4-soft")
-    assert method.name == "chimeramix-grid-n4-soft+trivialaugment" and method.generator_kind == "generator"
+    assert method.name == "chimeramix-grid-n4-soft+trivialaugment" and method.first_run == "generator"
     masks = method.generator_masks
     assert (masks.kind, masks.images, masks.weights, masks.label) == ("grid", 4, "soft", "grid-n4-soft")
     assert replace(masks, min_images=2).label == "grid-n2to4-soft"

@@ -19,14 +19,14 @@ import torch
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.objective import AdversarialObjective
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.models.classifiers import build_classifier
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
 from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import pack_key, train_classifier
-from chimeramix.train.generator import train_generator
-from chimeramix.train.objectives.adversarial import AdversarialObjective
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.stacking import StackedModules
 from chimeramix.train.trainers import train_pack

@@ -15,7 +15,7 @@ from torch import nn
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.generator import MixingGenerator, ReflectionPad
+from chimeramix.methods.chimeramix.generator import MixingGenerator, ReflectionPad
 from chimeramix.models.wide_resnet import Dropout
 from chimeramix.runtime import adam_options, choose_precision, run_precision, sgd_options
 from chimeramix.train import trainers

@@ -18,14 +18,14 @@ from skimage.segmentation import felzenszwalb
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.experiments.plan import SweepSpec, plan_sweep
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.objective import AdversarialObjective
+from chimeramix.methods.chimeramix.pairs import PairBatches, PairData, to_generator_input
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
 from chimeramix.methods.image_ops import crop_flip
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
 from chimeramix.resolution import resolve_generator
-from chimeramix.segments import AugmentedSegments, SegmentationParams
 from chimeramix.train.classifier import resolve, train_classifier
-from chimeramix.train.objectives.adversarial import AdversarialObjective
-from chimeramix.train.pairs import PairBatches, PairData, to_generator_input
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -14,11 +14,11 @@ from PIL import Image
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.experiments.store import Store
+from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.report import write_report
 from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import train_generator
 from photos import make_photo_folder
 
 pytestmark = pytest.mark.usefixtures("one_thread")

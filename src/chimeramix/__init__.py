@@ -39,12 +39,12 @@ PUBLIC: dict[str, str] = {
     "ClassifierConfig": "chimeramix.config",
     "apply_preset": "chimeramix.resolution",
     "parse_method": "chimeramix.methods",
-    "train_generator": "chimeramix.train.generator",
+    "train_generator": "chimeramix.methods.chimeramix.trainer",
     "train_classifier": "chimeramix.train.classifier",
     "train_pack": "chimeramix.train.trainers",
     "run_experiment": "chimeramix.experiments.pipeline",
     "plan_experiment": "chimeramix.experiments.pipeline",
-    "load_generator": "chimeramix.train.frozen_generator",
+    "load_generator": "chimeramix.methods.chimeramix.frozen_generator",
     "load_classifier": "chimeramix.predictor",
 }
 """Public name -> the module that defines it."""
@@ -70,11 +70,11 @@ if TYPE_CHECKING:
     from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
     from chimeramix.experiments.pipeline import plan_experiment, run_experiment
     from chimeramix.methods import parse_method
+    from chimeramix.methods.chimeramix.frozen_generator import load_generator
+    from chimeramix.methods.chimeramix.trainer import train_generator
     from chimeramix.predictor import load_classifier
     from chimeramix.resolution import apply_preset
     from chimeramix.train.classifier import train_classifier
-    from chimeramix.train.frozen_generator import load_generator
-    from chimeramix.train.generator import train_generator
     from chimeramix.train.trainers import train_pack
 
 

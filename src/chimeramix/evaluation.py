@@ -15,6 +15,7 @@ from torch import nn
 
 from chimeramix.data import ImageSet, cifair_duplicate_mask
 from chimeramix.methods import normalize
+from chimeramix.runtime import autocast
 from chimeramix.uncertainty import accuracy_interval
 
 EVAL_BATCH_SIZE = 500
@@ -44,7 +45,7 @@ def predict(
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(images[start : start + batch_size]).to(device).permute(0, 3, 1, 2)
         inputs = normalize(batch.float().div(255), mean, std)
-        with torch.autocast(device.type, autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        with autocast(device.type, autocast_dtype):
             outputs.append(model(inputs).float().cpu())
     model.train(was_training)
     return torch.cat(outputs)

@@ -189,6 +189,46 @@ def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
     return replace(generator, data=data, budget=config.budget, **values)
 
 
+FIRST_RUN_FIELDS = {"generator": "generator", "glico": "generator", "teacher": "teacher"}
+"""The classifier config's field that names the folder of each kind of first run
+(:data:`~chimeramix.methods.registry.FirstRun`)."""
+
+
+def first_run_field(method: str) -> str | None:
+    """The classifier config's field that names the folder of the run ``method`` needs first (``generator`` or
+    ``teacher``), or ``None`` when it needs none."""
+    first = parse_method(method).first_run
+    return FIRST_RUN_FIELDS[first] if first is not None else None
+
+
+def with_first_run(config: ClassifierConfig, folder: str) -> ClassifierConfig:
+    """``config`` whose method's first run is the run in ``folder`` (its :func:`first_run_field`)."""
+    field = first_run_field(config.method)
+    if field is None:
+        raise ValueError(f"method {config.method!r} needs no run trained first")
+    return replace(config, teacher=folder) if field == "teacher" else replace(config, generator=folder)
+
+
+def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig | ClassifierConfig | None:
+    """The config of the run that ``config``'s method needs trained first, or ``None``: ChimeraMix's generator
+    (:func:`generator_config_for`), GLICO's stage 1 with the classifier's data, preset and machine, or SuperMix's
+    teacher (the classifier as a baseline; a scattering student's teacher has the preset's plain network)."""
+    method = parse_method(config.method)
+    if method.first_run == "generator":
+        return generator_config_for(config)
+    if method.first_run == "glico":
+        return apply_preset(GlicoConfig(data=config.data, device=config.device, amp=config.amp, fast=config.fast),
+                            config.preset)
+    if method.first_run == "teacher":
+        architecture = config.architecture
+        if method.front_end:
+            architecture = apply_preset(ClassifierConfig(data=config.data, method="baseline"),
+                                        config.preset).architecture
+        return replace(config, method="baseline", teacher=None, supermix=None, scattering=None,
+                       architecture=architecture)
+    return None
+
+
 def classifier_config(data: DataConfig, method: str, preset: str, **overrides: Any) -> ClassifierConfig:
     """A classifier config for ``method`` with ``preset`` applied, then ``overrides`` (``None`` values are
     ignored)."""

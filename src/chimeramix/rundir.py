@@ -43,8 +43,6 @@ BUNDLE_WEIGHTS = "weights.safetensors"
 BUNDLE_MANIFEST = "model.json"
 EXPORT_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 """Export format -> the file name ``chimeramix export`` writes into ``model/``."""
-KIND_NAMES = {"GeneratorConfig": "generator", "ClassifierConfig": "classifier", "GlicoConfig": "glico"}
-"""Config class -> the kind of run it describes, as ``config.json`` records it."""
 
 
 class RunFolder:
@@ -126,7 +124,7 @@ class RunFolder:
         """Write ``config.json``: the resolved run config, its kind and the environment that runs it."""
         from chimeramix.runtime import environment  # imports torch: only runs need it, not the store
 
-        write_json(self.config_file, {"kind": KIND_NAMES[type(config).__name__], "config": to_dict(config),
+        write_json(self.config_file, {"kind": type(config).KIND, "config": to_dict(config),
                                       "environment": environment(device)})
 
     def read_config(self, cls: type[RunConfig]) -> RunConfig:
@@ -140,7 +138,7 @@ class RunFolder:
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ChimeraMixError(f"cannot read {self.config_file} ({error}); the file is damaged: rerun the "
                                   "job in a new run folder") from error
-        wanted = KIND_NAMES[cls.__name__]
+        wanted = cls.KIND
         if kind is not None and kind != wanted:
             raise ChimeraMixError(f"{self.path} holds a {kind} run, not a {wanted} run; pass the folder of a "
                                   f"{wanted} run")

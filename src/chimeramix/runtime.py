@@ -64,6 +64,12 @@ def autocast_dtype(precision: str | None) -> torch.dtype | None:
     return torch.bfloat16 if precision == "bf16" else None
 
 
+def autocast(device_type: str, dtype: torch.dtype | None, cache: bool | None = None) -> torch.autocast:
+    """Autocast to ``dtype`` (:func:`autocast_dtype`) on that type of device; a disabled one for ``None`` (float32).
+    ``cache=False`` turns autocast's weight cache off (graph capture needs it off)."""
+    return torch.autocast(device_type, dtype=dtype or torch.bfloat16, enabled=dtype is not None, cache_enabled=cache)
+
+
 def sgd_options(device: torch.device, fast: bool) -> dict[str, Any]:
     """Extra ``torch.optim.SGD`` arguments: fused on CUDA's fast path (it reads a tensor lr on the device; the
     foreach implementation would call ``.item()`` on it); PyTorch's default otherwise. Not fused on a CPU: the

@@ -1,7 +1,7 @@
 """Images made by a finished generator run, as its classifier sees them: same-class pairs of the run's split
 (partners drawn uniformly from the class, itself included) composed by the frozen ChimeraMix generator under
 masks of the kind and settings it was trained with, or GLICO's generator at slerps of the pair's latent codes
-(:func:`chimeramix.train.frozen_generator.pair_composer`). Every split image is the first image of a pair
+(:func:`chimeramix.methods.chimeramix.frozen_generator.pair_composer`). Every split image is the first image of a pair
 equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images. A
 generator of the ``released`` recipe is sampled as that recipe's classifier uses it: images resized with
 ``align_corners=True``, and segmentation masks on the segments of the images as fed (mean 0.5 / std 0.5).
@@ -21,10 +21,10 @@ from chimeramix.config import DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.pair_mixing import GroupComposer
+from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng
-from chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.viz import to_uint8_images
 
 IMAGES_PER_SPLIT_IMAGE = 100
@@ -81,7 +81,7 @@ def generate(run: GeneratorRun, count: int | None, seed: int, device: torch.devi
              batch_size: int = 250) -> tuple[np.ndarray, np.ndarray]:
     """``count`` images (uint8 N x H x W x 3; ``None``: :func:`default_count`) made by ``run`` from pairs drawn
     with ``seed``, and their labels; ``data_root`` overrides the data root the run saved."""
-    from chimeramix.train.frozen_generator import pair_composer
+    from chimeramix.methods.chimeramix.frozen_generator import pair_composer
 
     data = load_training_set(replace(run.data, data_root=data_root or run.data.data_root), device)
     composer = pair_composer(run.path, data, device, align_corners=run.recipe == "released")

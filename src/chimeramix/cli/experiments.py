@@ -46,6 +46,7 @@ from chimeramix.experiments.tables import (
 from chimeramix.fileio import atomic_write
 from chimeramix.protocol import FOLDER_PREFIX, train_set
 from chimeramix.resolution import resolve_data
+from chimeramix.runkinds import RUN_KINDS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -381,11 +382,12 @@ def _plan_summary(
     jobs: list[Job], pending: list[Job], cost: CostEstimate, device: str, slots: int | None, threads: int
 ) -> str:
     def kinds(listed: list[Job], steps: bool) -> str:
+        """The count (and steps) of ``listed`` of each kind that the plan has."""
         parts = []
-        for kind, name in (("generator", "generators"), ("glico", "GLICO stage-1 runs"), ("classifier", "classifiers")):
-            chosen = [job for job in listed if job.kind == kind]
-            if chosen or kind != "glico":
-                parts.append(f"{len(chosen)} {name}" + (f" ({sum(j.steps for j in chosen):,} steps)" if steps else ""))
+        for kind in (kind for kind in RUN_KINDS.values() if any(job.kind == kind.name for job in jobs)):
+            chosen = [job for job in listed if job.kind == kind.name]
+            parts.append(f"{len(chosen)} {kind.plural}" + (f" ({sum(j.steps for j in chosen):,} steps)" if steps
+                                                           else ""))
         return ", ".join(parts)
 
     whole = {job.id: job.steps for job in jobs}

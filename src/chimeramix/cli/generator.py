@@ -145,7 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
         announce([run_job(config)], [run_job(quick)], config.device, args.yes, [args.out] if args.resume else None)
     started = time.perf_counter()
     result = train_pack([config], [args.out], resume=args.resume, progress=not args.no_progress)[0]
-    record_cost(cost_key(args.kind if args.kind == "glico" else "generator", result["config"]), result,
+    record_cost(cost_key(config.KIND, result["config"]), result,
                 time.perf_counter() - started)
     final, first = result["final"], result["first_epoch"]
     trained = "reused (it had finished before)" if result.get("reused") else "trained"
@@ -164,10 +164,10 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    from chimeramix.methods.chimeramix.frozen_generator import generator_config, load_generator
+    from chimeramix.methods.chimeramix.pairs import load_pair_data
+    from chimeramix.methods.chimeramix.pictures import compositions_picture
     from chimeramix.runtime import select_device
-    from chimeramix.train.frozen_generator import generator_config, load_generator
-    from chimeramix.train.pairs import load_pair_data
-    from chimeramix.train.pictures import compositions_picture
     from chimeramix.viz import save_png
 
     device = select_device(args.device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from chimeramix.config.roles import MACHINE, PACKABLE, SPLIT, SWEEP, role_field
 from chimeramix.protocol import (
@@ -83,7 +83,8 @@ class MaskConfig:
     (released, ``F.interpolate``'s default as in the authors' code)."""
     images: int = 2
     """N, the images per composition: 2 is ChimeraMix (the masks above); more is multi-image mixing
-    (``chimeramix-grid-n3`` etc., :class:`chimeramix.masks.MultiImageMasks`), whose generator encodes N images."""
+    (``chimeramix-grid-n3`` etc., :class:`chimeramix.methods.chimeramix.masks.MultiImageMasks`), whose generator
+    encodes N images."""
     min_images: int | None = None
     """The smallest N of multi-image mixing: N is drawn uniformly from ``min_images..images`` per batch (``None``:
     always ``images``)."""
@@ -182,6 +183,9 @@ class BudgetConfig:
 class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
+    KIND: ClassVar[str] = "generator"
+    """The kind of run, as ``config.json``, a sweep's jobs and the cost keys record it."""
+
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     masks: MaskConfig = role_field(None, factory=MaskConfig)
     recipe: Recipe = role_field("paper", SWEEP)
@@ -242,6 +246,8 @@ class GeneratorConfig:
 class ClassifierConfig:
     """A classifier run with one augmentation method (paper sections 3.1, 4, supplement C.2)."""
 
+    KIND: ClassVar[str] = "classifier"
+
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     method: str = role_field("baseline", SWEEP, PACKABLE)
     recipe: Recipe = role_field("paper", SWEEP)
@@ -298,6 +304,8 @@ class GlicoConfig:
     """Stage 1 of GLICO (Azuri & Weinshall 2020; ``shared/docs/baselines.md`` section 2): a unit-norm latent
     code per training image (no encoder), a noise code, a generator G and an auxiliary classifier C, trained on
     the split's images only with ``d(G(z_i, code), x_i) + gamma * CE(C(G(z_i, code)), y_i)``."""
+
+    KIND: ClassVar[str] = "glico"
 
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     latent_dim: int = 512

@@ -114,7 +114,7 @@ def budget_draft(config: ClassifierConfig, minutes: float) -> ClassifierConfig:
     """``config`` under the budget's preset with placeholder steps: its runs' networks (so their cost keys) and
     their folders are those of the plan. Methods with a teacher or GLICO's stage 1 are refused."""
     method = parse_method(config.method)
-    if method.needs_teacher or method.generator_kind == "glico":
+    if method.needs_teacher or method.first_run == "glico":
         raise ChimeraMixError(f"--budget plans methods whose first stage is a ChimeraMix generator or nothing; "
                               f"{method.name} needs {'a teacher' if method.needs_teacher else 'GLICO stage 1'}: "
                               "train it with --preset quick or --preset paper")

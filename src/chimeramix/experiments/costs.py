@@ -21,12 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, SuperMixConfig, from_dict, protocol_for
 from chimeramix.data.datasets import user_cache_dir
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import write_json
-from chimeramix.methods.registry import parse_method
-from chimeramix.resolution import generator_config_for, resolve_classifier, resolve_generator, resolve_glico
+from chimeramix.runkinds import run_kind
 
 if TYPE_CHECKING:
     from chimeramix.experiments.plan import Job
@@ -118,23 +116,7 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
       method's generator (``compose-32px-16ch``) or a SuperMix student's mixes (``supermix-pool``,
       ``supermix-fly``).
     """
-    precision = expected_precision(config)
-    if kind == "generator":
-        generator = resolve_generator(from_dict(GeneratorConfig, config))
-        return (f"generator/{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}/"
-                f"{precision}")
-    if kind == "glico":
-        glico = resolve_glico(from_dict(GlicoConfig, config))
-        return f"glico/{protocol_for(glico.data).image_size}px-b{glico.batch_size}/{precision}"
-    classifier = resolve_classifier(from_dict(ClassifierConfig, config))
-    method = parse_method(classifier.method)
-    variant = ""
-    if method.needs_teacher:
-        variant = "/supermix-pool" if (classifier.supermix or SuperMixConfig()).pool_per_image else "/supermix-fly"
-    elif method.needs_generator and method.generator_kind != "glico":
-        generator = resolve_generator(generator_config_for(classifier))
-        variant = f"/compose-{generator.working_size}px-{generator.base_channels}ch"
-    return f"classifier/{classifier.architecture}{variant}/{protocol_for(classifier.data).image_size}px/{precision}"
+    return run_kind(kind).cost_key(config, expected_precision(config))
 
 
 def expected_precision(config: dict[str, Any]) -> str:

@@ -15,9 +15,9 @@ from chimeramix.experiments.budget import apply_budget, budget_draft, measure_mi
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.plan import dataset_slug
 from chimeramix.methods import parse_method
-from chimeramix.resolution import apply_preset, generator_config_for, resolve_data
+from chimeramix.resolution import first_run_config, resolve_data, with_first_run
 from chimeramix.rundir import RunFolder
-from chimeramix.train.trainers import train_pack, trainer_of
+from chimeramix.train.trainers import train_pack
 
 
 def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str = "paper") -> str:
@@ -37,30 +37,22 @@ def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
     config = replace(config, data=resolve_data(config.data))
     out_dir = Path(out_dir)
     runs: list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]] = []
-    if method.generator_kind == "glico":
-        glico = apply_preset(GlicoConfig(data=config.data, device=config.device, amp=config.amp, fast=config.fast),
-                             config.preset)
-        glico_dir = out_dir / run_name("glico", config.data, "latents", config.preset)
-        runs.append((glico, glico_dir))
-        config = replace(config, generator=str(glico_dir))
-    elif method.needs_generator:
-        generator = generator_config_for(config)
-        generator_dir = out_dir / run_name("generator", config.data, generator.masks.label, config.preset,
-                                           config.recipe)
-        runs.append((generator, generator_dir))
-        config = replace(config, generator=str(generator_dir))
-    elif method.needs_teacher:
-        architecture = config.architecture
-        if method.front_end:  # the teacher of a scattering student is a plain baseline: the preset's network
-            architecture = apply_preset(ClassifierConfig(data=config.data, method="baseline"),
-                                        config.preset).architecture
-        teacher = replace(config, method="baseline", teacher=None, supermix=None, scattering=None,
-                          architecture=architecture)
-        teacher_dir = out_dir / run_name("classifier", config.data, "baseline", config.preset, config.recipe)
-        runs.append((teacher, teacher_dir))
-        config = replace(config, teacher=str(teacher_dir))
+    first = first_run_config(config)
+    if first is not None:
+        first_dir = out_dir / run_name(first.KIND, config.data, _variant(first), config.preset,
+                                       getattr(first, "recipe", "paper"))
+        runs.append((first, first_dir))
+        config = with_first_run(config, str(first_dir))
     runs.append((config, out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)))
     return runs
+
+
+def _variant(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> str:
+    """The variant part of a run folder's name: a generator's masks, GLICO's latent codes, a classifier's
+    method."""
+    if isinstance(config, GeneratorConfig):
+        return config.masks.label
+    return config.method if isinstance(config, ClassifierConfig) else "latents"
 
 
 def plan_experiment(config: ClassifierConfig, minutes: float, out_dir: str | os.PathLike[str],
@@ -93,9 +85,8 @@ def run_experiment(
     result: dict[str, Any] = {}
     for run_config, run_dir in experiment_runs(config, out_dir):
         started = time.perf_counter()
-        trainer = trainer_of(run_config)
         result = train_pack([run_config], [run_dir], resume=True, progress=progress)[0]
-        record_cost(cost_key(trainer.kind, result["config"]), result, time.perf_counter() - started)
+        record_cost(cost_key(run_config.KIND, result["config"]), result, time.perf_counter() - started)
     if result.get("reused"):
         bundle_folder(run_dir)
     return {**result, "run_dir": str(run_dir)}

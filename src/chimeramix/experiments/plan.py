@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
@@ -47,15 +47,13 @@ from chimeramix.methods.registry import Method, parse_method
 from chimeramix.protocol import FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
 from chimeramix.resolution import (
     apply_preset,
-    generator_config_for,
+    first_run_config,
     num_classes,
     resolve_classifier,
     resolve_data,
     resolve_generator,
-    resolve_glico,
 )
-
-JobKind = Literal["generator", "glico", "classifier"]
+from chimeramix.runkinds import kind_of
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
                              "glico", "generator_axes", "budget"})
@@ -92,7 +90,8 @@ class Job:
     """One training run of a sweep; ``config`` is the run's config as a dict (see ``chimeramix.config``)."""
 
     id: str
-    kind: JobKind
+    kind: str
+    """The kind of run (:data:`chimeramix.runkinds.RUN_KINDS`)."""
     config: dict[str, Any]
     depends_on: str | None = None
     """Id of the generator job a classifier job needs (SuperMix: its teacher's classifier job)."""
@@ -123,19 +122,12 @@ class Job:
 
 def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
     """One run as a job of its own (for its cost estimate)."""
-    resolved: GeneratorConfig | ClassifierConfig | GlicoConfig
-    kind: JobKind
-    if isinstance(config, GeneratorConfig):
-        kind, resolved = "generator", resolve_generator(config)
-    elif isinstance(config, GlicoConfig):
-        kind, resolved = "glico", resolve_glico(config)
-    else:
-        parse_method(config.method)  # a bad method is the error, not its estimate
-        kind, resolved = "classifier", resolve_classifier(config)
+    kind = kind_of(config)
+    resolved: GeneratorConfig | ClassifierConfig | GlicoConfig = kind.resolve(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     pool_mixes = _pool_mixes(resolved) if isinstance(resolved, ClassifierConfig) else 0
-    return Job(id=kind, kind=kind, config=_json_ready(to_dict(config)), steps=steps, pool_mixes=pool_mixes)
+    return Job(id=kind.name, kind=kind.name, config=_json_ready(to_dict(config)), steps=steps, pool_mixes=pool_mixes)
 
 
 def load_sweep_file(path: str | Path) -> SweepSpec:
@@ -211,19 +203,19 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
             for seed in spec.seeds:
                 data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
-                    if method.needs_generator and method.generator_kind != "glico":
+                    if method.first_run == "generator":
                         for setting in generator_settings(spec.generator_axes, method.generator_masks.kind):
                             classifier = _classifier_config(spec, data, method, setting, book, kept or {})
                             job = _generator_job(spec, classifier, setting)
                             generators.setdefault(job.id, job)
                             classifiers.append(_classifier_job(spec, classifier, job, setting))
                         continue
-                    glico = _glico_job(spec, data) if method.generator_kind == "glico" else None
-                    teacher = None
-                    if method.needs_teacher:
+                    first = None
+                    if method.first_run == "glico":
+                        first = _glico_job(spec, data)
+                    elif method.first_run == "teacher":  # the split's baseline job, shared with a baseline row
                         base = _classifier_config(spec, data, parse_method("baseline"), None, book, kept or {})
-                        teacher = _classifier_job(spec, base)
-                    first = glico or teacher
+                        first = _classifier_job(spec, base)
                     if first is not None:
                         generators.setdefault(first.id, first)
                     classifier = _classifier_config(spec, data, method, None, book, kept or {})
@@ -252,7 +244,9 @@ def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: Gener
     data, masks = classifier.data, parse_method(classifier.method).generator_masks
     base = classifier if spec.budget is not None else ClassifierConfig(data=data, method=classifier.method,
                                                                          recipe=spec.recipe, preset=spec.preset)
-    config = with_overrides(generator_config_for(base), merge(spec.generator, setting.overrides()))
+    generator = first_run_config(base)
+    assert isinstance(generator, GeneratorConfig)
+    config = with_overrides(generator, merge(spec.generator, setting.overrides()))
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
@@ -262,7 +256,10 @@ def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: Gener
 
 
 def _glico_job(spec: SweepSpec, data: DataConfig) -> Job:
-    config = with_overrides(apply_preset(GlicoConfig(data=data), spec.preset), spec.glico)
+    """The GLICO stage-1 job of a split (shared by the GLICO methods)."""
+    glico = first_run_config(ClassifierConfig(data=data, method="glico", preset=spec.preset))
+    assert isinstance(glico, GlicoConfig)
+    config = with_overrides(glico, spec.glico)
     job = run_job(config)
     suffix = f"-{_hash(spec.glico)}" if spec.glico else ""
     name = f"glico-{dataset_slug(data)}-k{data.k}-s{data.seed}-{spec.preset}{suffix}"
@@ -285,9 +282,9 @@ def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: G
     """``cls-<dataset>-k<k>-s<seed>-<method>[-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``; the
     overrides hashed are the classifier's and those of the first stage it needs (generator, GLICO)."""
     overrides = dict(spec.classifier)
-    if method.needs_generator and method.generator_kind != "glico" and spec.generator:
+    if method.first_run == "generator" and spec.generator:
         overrides["generator"] = spec.generator
-    if method.generator_kind == "glico" and spec.glico:
+    if method.first_run == "glico" and spec.glico:
         overrides["glico"] = spec.glico
     return f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method.name}{_part(setting)}-{_suffix(spec, overrides)}"
 

@@ -30,8 +30,9 @@ from chimeramix.errors import ChimeraMixError, DataError
 from chimeramix.experiments.costs import record_cost
 from chimeramix.experiments.plan import Job
 from chimeramix.experiments.store import DEFAULT_HEARTBEAT_S, DEFAULT_STALE_AFTER_S, ClaimInfo, Store
-from chimeramix.methods.registry import parse_method
 from chimeramix.progress import PROGRESS_INTERVAL_VARIABLE
+from chimeramix.resolution import first_run_field
+from chimeramix.runkinds import run_kind
 
 JobFunction = Callable[[Sequence[Job], Sequence[Path], bool], Any]
 """``job_fn(jobs, run_dirs, resume)`` trains a task's jobs (one, or a pack) in their run directories and writes
@@ -101,9 +102,9 @@ class Launcher(Protocol):
 
 def train_jobs(jobs: Sequence[Job], run_dirs: Sequence[Path], resume: bool) -> Any:
     """The default job function: train the task's runs (one, or a pack) with their trainer, progress bars on."""
-    from chimeramix.train.trainers import TRAINERS, train_pack  # imports torch: only workers need it
+    from chimeramix.train.trainers import train_pack  # imports torch: only workers need it
 
-    configs: list[Any] = [from_dict(TRAINERS[job.kind].config, job.config) for job in jobs]
+    configs: list[Any] = [from_dict(run_kind(job.kind).config, job.config) for job in jobs]
     return train_pack(configs, run_dirs, resume=resume or len(jobs) > 1, progress=True)
 
 
@@ -191,9 +192,9 @@ def _with_options(job: Job, store: Store, options: RunOptions) -> Job:
     directory."""
     data = {**job.config["data"], "data_root": options.data_root}
     config = {**job.config, "device": options.device, "fast": options.fast, "data": data}
-    if job.depends_on is not None:
-        needs_teacher = job.kind == "classifier" and parse_method(job.config["method"]).needs_teacher
-        config["teacher" if needs_teacher else "generator"] = str(store.run_dir(job.depends_on))
+    field = first_run_field(job.config["method"]) if job.kind == "classifier" else None
+    if job.depends_on is not None and field is not None:
+        config[field] = str(store.run_dir(job.depends_on))
     return replace(job, config=config)
 
 
@@ -402,11 +403,9 @@ def _ready_tasks(candidates: list[Job], finished: set[str], store: Store,
 
 
 def _pack_group(job: Job) -> str:
-    """What the jobs of one pack share: the kind and its trainer's pack key."""
-    from chimeramix.train.trainers import TRAINERS
-
-    trainer = TRAINERS[job.kind]
-    return json.dumps([job.kind, trainer.pack_key(from_dict(trainer.config, job.config))], sort_keys=True)
+    """What the jobs of one pack share: the kind and its pack key."""
+    kind = run_kind(job.kind)
+    return json.dumps([job.kind, kind.pack_key(from_dict(kind.config, job.config))], sort_keys=True)
 
 
 def _blocked(jobs: dict[str, Job], exhausted: set[str]) -> dict[str, str]:

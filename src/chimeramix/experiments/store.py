@@ -28,11 +28,12 @@ from typing import Any
 
 from filelock import FileLock
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, from_dict, to_dict
+from chimeramix.config import from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import Job
 from chimeramix.fileio import read_json, write_json
 from chimeramix.rundir import RunFolder
+from chimeramix.runkinds import run_kind
 
 STORE_FORMAT = 1
 """Version of the store layout and of the result files in it; bump on incompatible changes."""
@@ -238,7 +239,7 @@ def _definition(job: Job) -> dict[str, Any]:
 
 def _with_defaults(job: Job) -> Job:
     """The job with the defaults of config fields its config lacks (a plan written before they existed)."""
-    cls = {"generator": GeneratorConfig, "glico": GlicoConfig, "classifier": ClassifierConfig}[job.kind]
+    cls = run_kind(job.kind).config
     return replace(job, config=json.loads(json.dumps(to_dict(from_dict(cls, job.config)))))
 
 

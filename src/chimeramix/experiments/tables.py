@@ -34,6 +34,8 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, setting_of
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
+from chimeramix.resolution import first_run_field
+from chimeramix.runkinds import run_kind
 from chimeramix.uncertainty import accuracy_interval
 
 TableFormat = Literal["md", "csv", "latex"]
@@ -171,7 +173,7 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
         kind = plan[job.depends_on].kind if job.depends_on else None
         dependency = _dependency_recipe(store, job.depends_on, kind)
         recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig),
-                             "teacher" if kind == "classifier" else "generator": dependency}, sort_keys=True)
+                             first_run_field(job.config["method"]) or "generator": dependency}, sort_keys=True)
         setting = setting_of(dependency) if kind == "generator" and dependency is not None else None
         results.append(replace(run, recipe=recipe, setting=setting))
     if not results and required:
@@ -209,14 +211,8 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
     return replace(run, accuracy=100.0 * float(metrics[metric]), test_images=int(images))
 
 
-DEPENDENCY_CONFIGS: dict[str, type] = {"generator": GeneratorConfig, "glico": GlicoConfig,
-                                       "classifier": ClassifierConfig}
-"""The config of a classifier job's dependency, by its job kind: a ChimeraMix generator, GLICO's stage 1, or
-SuperMix's teacher (a classifier)."""
-
-
 def _dependency_recipe(store: Store, job_id: str | None, kind: str | None) -> dict[str, Any] | None:
-    """The recipe of the job a classifier depends on (``kind``: :data:`DEPENDENCY_CONFIGS`); ``None`` without."""
+    """The recipe of the job a classifier depends on, of that kind of run; ``None`` without."""
     if job_id is None or kind is None:
         return None
     if not store.is_finished(job_id):
@@ -224,7 +220,7 @@ def _dependency_recipe(store: Store, job_id: str | None, kind: str | None) -> di
             f"{kind} job {job_id} of a finished classifier run has no result.json (the store was "
             "edited by hand); rerun the sweep to rebuild it"
         )
-    return _recipe(store.result(job_id)["config"], DEPENDENCY_CONFIGS[kind])
+    return _recipe(store.result(job_id)["config"], run_kind(kind).config)
 
 
 def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:

@@ -2,7 +2,8 @@
 image operations, pair mixing, and the per-step :class:`Augmentation` that runs a method's stages.
 
 The registry needs no PyTorch; the transforms are imported when first used (the command line's ``--help``
-lists the methods without loading PyTorch).
+lists the methods without loading PyTorch). Importing this package registers the methods of installed plug-ins
+(:func:`~chimeramix.methods.registry.load_plugins`; ``docs/adding-a-method.md``).
 """
 
 from __future__ import annotations
@@ -10,20 +11,29 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chimeramix.methods.registry import COMPONENTS, Method, method_names, parse_method
+from chimeramix.methods.registry import (
+    COMPONENTS,
+    Component,
+    Method,
+    load_plugins,
+    method_names,
+    parse_method,
+    register_method,
+)
 
 if TYPE_CHECKING:
     from chimeramix.methods.augmentation import Augmentation, ImageParams, StepParams
+    from chimeramix.methods.chimeramix.pair_mixing import PairMixing
     from chimeramix.methods.image_ops import channel_stats, crop_flip, cutout, normalize
-    from chimeramix.methods.pair_mixing import PairMixing
 
 LAZY = {"Augmentation": "chimeramix.methods.augmentation", "ImageParams": "chimeramix.methods.augmentation",
-        "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.pair_mixing",
+        "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.chimeramix.pair_mixing",
         **{name: "chimeramix.methods.image_ops" for name in ("channel_stats", "crop_flip", "cutout", "normalize")}}
 
 __all__ = [
     "COMPONENTS",
     "Augmentation",
+    "Component",
     "ImageParams",
     "Method",
     "PairMixing",
@@ -34,6 +44,7 @@ __all__ = [
     "method_names",
     "normalize",
     "parse_method",
+    "register_method",
 ]
 
 
@@ -41,3 +52,6 @@ def __getattr__(name: str) -> Any:
     if name in LAZY:
         return getattr(importlib.import_module(LAZY[name]), name)
     raise AttributeError(f"module 'chimeramix.methods' has no attribute {name!r}")
+
+
+load_plugins()

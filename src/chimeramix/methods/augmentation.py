@@ -30,6 +30,8 @@ from torchvision.transforms import v2
 
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.methods.image_ops import (
     ReleasedRandomErasing,
     crop_flip,
@@ -43,9 +45,7 @@ from chimeramix.methods.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.pair_mixing import GroupComposer
-from chimeramix.methods.registry import Method
-from chimeramix.segments import AugmentedSegments, crop_keys
+from chimeramix.methods.registry import Method, component_of, load_reference
 
 RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
 MIXING_ALPHA = 1.0
@@ -253,12 +253,22 @@ class Augmentation:
 
 
 def _policy(name: str | None, image_size: int) -> nn.Module | None:
-    if name == "autoaugment":
-        policy = v2.AutoAugmentPolicy.CIFAR10 if image_size <= 64 else v2.AutoAugmentPolicy.IMAGENET
-        return v2.AutoAugment(policy)
-    if name == "trivialaugment":
-        return v2.TrivialAugmentWide()
-    return None
+    """The per-image transform of a policy component (its registry entry's ``transform``)."""
+    transform = component_of(name).transform if name is not None else None
+    if transform is None:
+        return None
+    policy: nn.Module = load_reference(transform)(image_size)
+    return policy
+
+
+def auto_augment(image_size: int) -> nn.Module:
+    """AutoAugment: the CIFAR-10 policy up to 64 px, the ImageNet policy above."""
+    return v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10 if image_size <= 64 else v2.AutoAugmentPolicy.IMAGENET)
+
+
+def trivial_augment(image_size: int) -> nn.Module:
+    """TrivialAugment (wide), the same at every image size."""
+    return v2.TrivialAugmentWide()
 
 
 def _label_mixing(name: str | None, num_classes: int) -> nn.Module | None:

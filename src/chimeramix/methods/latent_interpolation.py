@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import torch
 
-from chimeramix.masks import SegmentMaps
+from chimeramix.methods.chimeramix.masks import SegmentMaps
+from chimeramix.methods.chimeramix.segments import AugmentedSegments
 from chimeramix.models.glico import LatentGenerator, resize_to, slerp
-from chimeramix.segments import AugmentedSegments
+from chimeramix.runtime import autocast
 
 RATIOS = (0.1, 0.2, 0.3, 0.4)
 
 
 class LatentInterpolation:
-    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.pair_mixing.GroupComposer`): its draws
+    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`): its draws
     are B x (1 + noise) values, the batch's ratio t then every pair's noise code."""
 
     images = 2
@@ -43,9 +44,7 @@ class LatentInterpolation:
         """G(slerp(t, z_i, z_j), code) in [0, 1] at the side of ``images`` for the pairs (i, j) of ``group``."""
         positions, partners = group
         latents = self.model.latents
-        dtype = self.autocast_dtype
-        autocast = torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(images.device.type, self.autocast_dtype):
             z = slerp(draws[:, 0], latents[positions], latents[partners])
             generated = self.model.generate(z, draws[:, 1:])
         return resize_to(generated.float(), images.shape[-1]).clamp(0, 1)

@@ -30,13 +30,20 @@ Every component has a role, and a method holds at most one component per role:
 
 from __future__ import annotations
 
+import importlib
 import re
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from importlib.metadata import entry_points
+from typing import Any, Literal, cast
 
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
 
+FirstRun = Literal["generator", "glico", "teacher"]
+"""The run a method needs trained before its classifier: ChimeraMix's generator, GLICO's stage 1, or SuperMix's
+teacher (a baseline classifier of the same split)."""
 Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy", "erasing",
                "loss"]
 ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy",
@@ -50,6 +57,11 @@ class Component:
 
     role: Role
     description: str
+    first_run: FirstRun | None = None
+    """The run the component needs trained first, if any."""
+    transform: str | None = None
+    """A policy's per-image transform, as ``module:function``: ``(image size) -> torch.nn.Module`` that maps a
+    float C x H x W image in [0, 1] to another (loaded when a run trains: it may import PyTorch)."""
 
 
 COMPONENTS: dict[str, Component] = {
@@ -61,20 +73,23 @@ COMPONENTS: dict[str, Component] = {
     "cosine-loss": Component("loss", "cosine loss to one-hot class embeddings (Barz & Denzler 2020)"),
     "mixup": Component("label-mixing", "MixUp (Zhang et al. 2018) every batch, lambda ~ Beta(1, 1)"),
     "cutmix": Component("label-mixing", "CutMix (Yun et al. 2019) every batch, lambda ~ Beta(1, 1)"),
-    "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)"),
-    "trivialaugment": Component("policy", "TrivialAugment (wide)"),
+    "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)",
+                             transform="chimeramix.methods.augmentation:auto_augment"),
+    "trivialaugment": Component("policy", "TrivialAugment (wide)",
+                                transform="chimeramix.methods.augmentation:trivial_augment"),
     "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
     "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
-    "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator"),
-    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator"),
+    "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator",
+                                 "generator"),
+    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator", "generator"),
     "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
-                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)"),
+                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico"),
     "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
                             "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
     "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
                                   "under the same modified WideResNet"),
     "supermix": Component("teacher-mixing", "SuperMix (Dabouei et al. 2021): mixes of K images under masks "
-                          "optimised by a teacher trained first on the split (a baseline run)"),
+                          "optimised by a teacher trained first on the split (a baseline run)", "teacher"),
 }
 """The registry of method components; the keys are the command-line names."""
 
@@ -124,18 +139,14 @@ class Method:
         return self.component("pair-mixing")
 
     @property
-    def generator_kind(self) -> str | None:
-        """The kind of trained generator the method composes with: ``generator`` (ChimeraMix), ``glico``, or
-        ``None``."""
-        mixing = self.pair_mixing or ""
-        if mixing.startswith("chimeramix-"):
-            return "generator"
-        return "glico" if mixing == "glico" else None
+    def first_run(self) -> FirstRun | None:
+        """The run the method needs trained before its classifier (:data:`FirstRun`), or ``None``."""
+        return next((first for first in (component_of(name).first_run for name in self.components) if first), None)
 
     @property
     def needs_generator(self) -> bool:
         """Whether the method composes images with a trained generator (ChimeraMix's or GLICO's)."""
-        return self.generator_kind is not None
+        return self.first_run in ("generator", "glico")
 
     @property
     def mask_kind(self) -> MaskKind | None:
@@ -170,7 +181,7 @@ class Method:
     @property
     def needs_teacher(self) -> bool:
         """Whether the method mixes under a trained teacher (SuperMix)."""
-        return self.component("teacher-mixing") is not None
+        return self.first_run == "teacher"
 
 
 def method_names() -> list[str]:
@@ -185,7 +196,7 @@ def component_of(name: str) -> Component:
         return COMPONENTS[name]
     weights = "Dirichlet-weighted" if match[3] else "hard"
     return Component("pair-mixing", f"multi-image ChimeraMix: N = {match[2]} same-class images, {weights} "
-                     f"{match[1]} masks, composed by the frozen generator")
+                     f"{match[1]} masks, composed by the frozen generator", "generator")
 
 
 def _canonical_component(name: str) -> str:
@@ -243,3 +254,39 @@ each batch is mixed by one method: keep one of them
                               "cross-entropy loss (Eq. 9): drop cosine-loss")
     ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(component_of(part).role))
     return Method(tuple(ordered))
+
+
+PLUGIN_GROUP = "chimeramix.methods"
+"""The entry point group of methods in other packages: each entry point's name is the method's name, its object
+a :class:`Component`."""
+
+
+def load_reference(reference: str) -> Callable[..., Any]:
+    """The function a ``module:function`` reference names."""
+    module, _, name = reference.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
+
+
+def register_method(name: str, component: Component) -> None:
+    """Add a method component to the registry: a policy (its ``transform`` is applied to every training image
+    where the built-in policies are), usable alone or joined to the other components by ``+``."""
+    if name in COMPONENTS or MULTI_IMAGE.fullmatch(name) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
+        raise ChimeraMixError(f"cannot register method {name!r}: the name is taken or not lower-case letters, "
+                              "digits and '-'; choose another name")
+    if component.role != "policy" or component.transform is None or component.first_run is not None:
+        raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy with a transform "
+                              "(role 'policy', transform 'module:function') and no first run")
+    COMPONENTS[name] = component
+
+
+def load_plugins() -> None:
+    """Register the methods of the installed packages' :data:`PLUGIN_GROUP` entry points not registered yet;
+    one that fails to load is left out with a warning."""
+    for entry in entry_points(group=PLUGIN_GROUP):
+        if entry.name in COMPONENTS:
+            continue
+        try:
+            register_method(entry.name, entry.load())
+        except Exception as error:  # a broken plug-in must not break the command line
+            warnings.warn(f"method plug-in {entry.name!r} ({entry.value}) was not loaded: {error}", stacklevel=2)

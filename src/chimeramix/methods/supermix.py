@@ -18,7 +18,8 @@ most ``tolerance`` of the batch is unsuccessful, or after ``max_iterations`` upd
 kept, labelled with the teacher's class of the mix.
 
 The only randomness is lambda, drawn by :meth:`SuperMix.sample` from a seeded ``torch.Generator`` (Gamma samples
-normalised: :func:`chimeramix.masks.sample_gamma`); :meth:`SuperMix.mix` is deterministic given lambda.
+normalised: :func:`chimeramix.methods.chimeramix.masks.sample_gamma`); :meth:`SuperMix.mix` is deterministic given
+lambda.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from torch import nn
 
 from chimeramix.config import SuperMixConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import sample_gamma
+from chimeramix.methods.chimeramix.masks import sample_gamma
 from chimeramix.methods.image_ops import normalize
+from chimeramix.runtime import autocast
 
 STEP_RANGE = (1e-4, 2000.0)
 """The clamp of the Newton-like step size s."""
@@ -86,8 +88,7 @@ class SuperMix:
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """The teacher's float32 logits of float images in [0, 1]."""
-        dtype = self.autocast_dtype
-        with torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None):
+        with autocast(images.device.type, self.autocast_dtype):
             logits: torch.Tensor = self.teacher(normalize(images, self.mean.to(images.device),
                                                           self.std.to(images.device)))
         return logits.float()

@@ -1,1 +1,2 @@
-"""Networks: the ChimeraMix generator and discriminator, and the classifiers."""
+"""Networks: the WideResNet classifiers and their registry, the scattering front end, GLICO's networks
+(ChimeraMix's generator and discriminator are in :mod:`chimeramix.methods.chimeramix`)."""

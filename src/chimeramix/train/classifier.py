@@ -34,9 +34,11 @@ from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_trainin
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
 from chimeramix.losses import CosineLoss
-from chimeramix.masks import build_image_masks
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
-from chimeramix.methods.pair_mixing import GroupComposer
+from chimeramix.methods.chimeramix.frozen_generator import check_generator, pair_composer
+from chimeramix.methods.chimeramix.masks import build_image_masks
+from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.methods.registry import Role
 from chimeramix.models.classifiers import build_classifier, count_parameters, is_scattering_architecture
 from chimeramix.models.scattering import check_image_size
@@ -53,9 +55,7 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.train.fast import GraphedPairMixing
-from chimeramix.train.frozen_generator import check_generator, pair_composer
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of

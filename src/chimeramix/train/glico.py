@@ -15,8 +15,8 @@ the config, checkpoints, log, pictures (reconstructions, interpolations), ``glic
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,12 +27,14 @@ from chimeramix.config import GlicoConfig
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
 from chimeramix.losses import reconstruction_distance
+from chimeramix.methods.chimeramix.frozen_generator import load_glico
 from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, slerp
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import (
     adam_options,
+    autocast,
     autocast_dtype,
     make_rng,
     run_precision,
@@ -41,7 +43,6 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.train.frozen_generator import load_glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.glico import GlicoObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
@@ -122,7 +123,8 @@ def open_glico_run(config: GlicoConfig, run_dir: str | os.PathLike[str], *, resu
     model = LatentGenerator(len(data.images), size, config.latent_dim, config.noise_dim,
                             config.noise_projection).to(device)
     classifier = AuxiliaryClassifier(data.num_classes, size).to(device)
-    objective = GlicoObjective(model, classifier, distance.to(device), config.gamma, _autocast(device, config))
+    steps_autocast = partial(autocast, device.type, autocast_dtype(config.precision), not config.fast)
+    objective = GlicoObjective(model, classifier, distance.to(device), config.gamma, steps_autocast)
     optimizers, schedulers = _optimizers(objective, config, device, total_steps)
     rng = make_rng(stream_seed(config.data.seed, NOISE_STREAM), device)
     if not folder.config_file.is_file():
@@ -134,16 +136,6 @@ def open_glico_run(config: GlicoConfig, run_dir: str | os.PathLike[str], *, resu
         run.resume()
     run.open_board()
     return run
-
-
-def _autocast(device: torch.device, config: GlicoConfig) -> Any:
-    dtype = autocast_dtype(config.precision)
-
-    def autocast() -> AbstractContextManager[Any]:
-        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
-                              cache_enabled=not config.fast)
-
-    return autocast
 
 
 def _optimizers(objective: GlicoObjective, config: GlicoConfig, device: torch.device, total_steps: int

@@ -36,12 +36,12 @@ from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
 from chimeramix.methods import Augmentation
+from chimeramix.methods.chimeramix.frozen_generator import data_problems
 from chimeramix.methods.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
 from chimeramix.methods.supermix import Mixes, SuperMix
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng, stream_seed
 from chimeramix.train.frozen_classifier import load_classifier
-from chimeramix.train.frozen_generator import data_problems
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
 LOG = logging.getLogger("chimeramix.train")

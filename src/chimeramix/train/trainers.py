@@ -1,8 +1,8 @@
 """The trainers, by kind, and training packs: several runs of one kind trained as one batched model.
 
-A trainer is a config class, an ``open`` function that builds its :class:`~chimeramix.train.run.TrainingRun`
-(an objective plus its run state) and the key that says which runs may share a pack; :data:`TRAINERS` lists
-them, and :func:`train` trains any list of runs of one kind through the one loop
+A kind of run (:data:`chimeramix.runkinds.RUN_KINDS`) names the function that builds its
+:class:`~chimeramix.train.run.TrainingRun` (an objective plus its run state) and the key that says which runs
+may share a pack; :func:`train_pack` trains any list of runs of one kind through the one loop
 (:func:`chimeramix.train.loop.train_runs`).
 
 A *training pack* (G > 1 runs whose configs are equal but for the fields with the ``packable`` role: the split
@@ -18,50 +18,24 @@ agree to floating-point tolerance (grouped and plain convolutions sum in other o
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from itertools import groupby
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, differences
+from chimeramix.config import differences
 from chimeramix.errors import ChimeraMixError
+from chimeramix.runkinds import kind_of
 from chimeramix.runtime import run_precision, select_device
-from chimeramix.train import classifier, generator, glico
 from chimeramix.train.loop import train_runs
 from chimeramix.train.run import TrainingRun
-
-
-@dataclass(frozen=True)
-class Trainer:
-    """One kind of run: its config class, how to open a run, and what runs of one pack share."""
-
-    kind: str
-    config: type
-    open: Callable[..., TrainingRun | dict[str, Any]]
-    pack_key: Callable[[Any], dict[str, Any]]
-
-
-TRAINERS: dict[str, Trainer] = {
-    "classifier": Trainer("classifier", ClassifierConfig, classifier.open_classifier_run, classifier.pack_key),
-    "generator": Trainer("generator", GeneratorConfig, generator.open_generator_run, generator.pack_key),
-    "glico": Trainer("glico", GlicoConfig, glico.open_glico_run, glico.pack_key),
-}
-"""The registry of trainers; the keys are the job kinds of sweeps."""
-
-
-def trainer_of(config: Any) -> Trainer:
-    """The trainer of a config."""
-    for trainer in TRAINERS.values():
-        if isinstance(config, trainer.config):
-            return trainer
-    raise TypeError(f"no trainer for {type(config).__name__}")
 
 
 def check_packable(configs: Sequence[Any]) -> None:
     """Refuse configs of different kinds, or that differ in more than their packable fields, naming them."""
     if len({type(config) for config in configs}) > 1:
         raise ChimeraMixError("a pack holds runs of one kind (classifiers, generators or GLICO runs), not several")
-    key = trainer_of(configs[0]).pack_key
+    key = kind_of(configs[0]).pack_key
     first = key(configs[0])
     for config in configs[1:]:
         differing = differences(first, key(config))
@@ -92,8 +66,8 @@ def train_pack(
     if len(configs) > 1:  # a pack's precision is decided for the pack (see runtime.choose_precision)
         configs = [replace(config, precision=run_precision(config, select_device(config.device), packed=True))
                    for config in configs]
-    trainer = trainer_of(configs[0])
-    opened = [trainer.open(config, run_dir, resume=resume) for config, run_dir in zip(configs, run_dirs)]
+    kind = kind_of(configs[0])
+    opened = [kind.open(config, run_dir, resume=resume) for config, run_dir in zip(configs, run_dirs)]
     results = {index: run for index, run in enumerate(opened) if not isinstance(run, TrainingRun)}
     pending = sorted(((index, run) for index, run in enumerate(opened) if isinstance(run, TrainingRun)),
                      key=lambda item: item[1].start_epoch)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from chimeramix.runtime import autocast
 from chimeramix.train.objectives import Objective
 
 
@@ -25,9 +26,7 @@ class ClassifierObjective(Objective):
         self.autocast_dtype = autocast_dtype
 
     def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        dtype = self.autocast_dtype
-        with torch.autocast(inputs.device.type, dtype or torch.bfloat16, enabled=dtype is not None,
-                            cache_enabled=False):
+        with autocast(inputs.device.type, self.autocast_dtype, cache=False):
             outputs = self.model(inputs)
         loss: torch.Tensor = self.criterion(outputs.float(), targets)
         return loss

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from chimeramix.config import GeneratorConfig
-from chimeramix.masks import build_image_masks, build_masks, resize_mask, resize_weights
-from chimeramix.models.generator import MixingGenerator, resize_images
+from chimeramix.methods.chimeramix.generator import MixingGenerator, resize_images
+from chimeramix.methods.chimeramix.masks import build_image_masks, build_masks, resize_mask, resize_weights
+from chimeramix.methods.chimeramix.pairs import PairData, to_generator_input
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments, crop_keys
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng
-from chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments, crop_keys
-from chimeramix.train.pairs import PairData, to_generator_input
 from chimeramix.viz import image_grid, label_columns, save_png, to_uint8_images
 
 PICTURE_PAIRS = 8

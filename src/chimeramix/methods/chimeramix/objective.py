@@ -24,9 +24,9 @@ import torch
 
 from chimeramix.config import GeneratorConfig
 from chimeramix.losses import adversarial_loss, laplacian_loss, reconstruction_loss
-from chimeramix.masks import blend
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.masks import blend
 from chimeramix.train.objectives import Objective, parameters_of
 
 

@@ -1,4 +1,5 @@
-"""Felzenszwalb segmentations, whose regions segmentation masks (:class:`chimeramix.masks.SegmentationMasks`)
+"""Felzenszwalb segmentations, whose regions segmentation masks
+(:class:`chimeramix.methods.chimeramix.masks.SegmentationMasks`)
 choose, from one of two sources (``MaskConfig.segment_source``):
 
 - ``cached`` (paper recipe): every training image, in [0, 1] at the dataset's size (32 x 32 for CIFAR, 96 x 96

@@ -8,9 +8,17 @@ from typing import Protocol
 
 import torch
 
-from chimeramix.masks import GridMasks, MultiImageMasks, SegmentationMasks, SegmentMaps, TwoImageMasks, blend
-from chimeramix.models.generator import MixingGenerator, resize_images
-from chimeramix.segments import AugmentedSegments
+from chimeramix.methods.chimeramix.generator import MixingGenerator, resize_images
+from chimeramix.methods.chimeramix.masks import (
+    GridMasks,
+    MultiImageMasks,
+    SegmentationMasks,
+    SegmentMaps,
+    TwoImageMasks,
+    blend,
+)
+from chimeramix.methods.chimeramix.segments import AugmentedSegments
+from chimeramix.runtime import autocast
 
 
 class GroupComposer(Protocol):
@@ -27,7 +35,8 @@ class GroupComposer(Protocol):
     images do; ``False``: they are only normalised (GLICO's generated batches)."""
     segments: torch.Tensor | AugmentedSegments | None
     """Where segmentation masks get their segments: the cached ids of the training subset (N x H x W), the
-    segmentation of the images as fed (:class:`~chimeramix.segments.AugmentedSegments`), or ``None``."""
+    segmentation of the images as fed (:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`), or
+    ``None``."""
     segment_images: tuple[int, ...]
     """The images of a group (0: the batch image, 1..N-1: its partners) whose segments the draws read."""
 
@@ -46,15 +55,17 @@ class PairMixing:
 
     Without ``model`` the images are mixed in pixel space (GridMix / SegMix), at the image size or, when
     ``working_size`` is given, at that size (resized there and back, as the released code mixes at 64 px);
-    with a frozen :class:`~chimeramix.models.generator.MixingGenerator` the generator mixes their features
+    with a frozen :class:`~chimeramix.methods.chimeramix.generator.MixingGenerator` the generator mixes their features
     (ChimeraMix): images are taken to [-1, 1] at its ``working_size`` (bilinear; ``align_corners`` as the
     released code resizes), composed under ``torch.inference_mode`` and resized back. Weight 1 on the first
     image keeps the batch image. Segmentation masks choose regions of segments: ``segments`` holds the cached ids
     of the training subset (N x H x W, on the training device), or segments the images as fed
-    (:class:`~chimeramix.segments.AugmentedSegments`); the caller hands :meth:`sample` the maps of the images
+    (:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`); the caller hands :meth:`sample` the maps of
+    the images
     ``segment_images``. ``mask_size`` is the side masks are drawn at: the mixing side in
     pixel space, the generator's feature side for ChimeraMix (the masks it was trained with). Two-image
-    samplers (:class:`~chimeramix.masks.GridMasks`, :class:`~chimeramix.masks.SegmentationMasks`) are taken as
+    samplers (:class:`~chimeramix.methods.chimeramix.masks.GridMasks`,
+    :class:`~chimeramix.methods.chimeramix.masks.SegmentationMasks`) are taken as
     pairs.
     """
 
@@ -101,9 +112,7 @@ class PairMixing:
             mixed = blend(torch.stack([self._resize(x, self.working_size) for x in images]), draws)
             return self._resize(mixed, size)
         assert self.working_size is not None
-        dtype = self.autocast_dtype
-        autocast = torch.autocast(images.device.type, dtype or torch.bfloat16, enabled=dtype is not None)
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(images.device.type, self.autocast_dtype):
             inputs = torch.stack([self._resize(x * 2 - 1, self.working_size) for x in images])
             composed = self.model.compose_images(inputs, draws)
         # Leaving inference mode: the ops below make ordinary tensors the classifier can train on.

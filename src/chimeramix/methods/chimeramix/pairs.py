@@ -9,7 +9,8 @@ crop of each (``input_crop``, at the working size), the weights of every group (
 a fresh mask there), and the draw that makes one of the N images the real one. Images are taken to [-1, 1] at
 the generator's working size (bilinear). Segmentation masks use the segments of the images as they are fed:
 the cached ones flipped (and resized and cropped) with them, or (``segment_source = "augmented"``) the fed
-images themselves segmented, memoised per image, crop and flip (:class:`~chimeramix.segments.AugmentedSegments`).
+images themselves segmented, memoised per image, crop and flip
+(:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import torch.nn.functional as F
 from chimeramix.config import GeneratorConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
-from chimeramix.masks import build_image_masks
+from chimeramix.methods.chimeramix.generator import resize_images
+from chimeramix.methods.chimeramix.masks import build_image_masks
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, crop_keys, segment_cache
 from chimeramix.methods.image_ops import crop_flip, crop_flip_ids, flip_where
-from chimeramix.models.generator import resize_images
 from chimeramix.rundir import RunFolder
-from chimeramix.segments import AugmentedSegments, SegmentationParams, crop_keys, segment_cache
 
 
 @dataclass
@@ -63,7 +64,7 @@ def to_generator_input(images: torch.Tensor, size: int) -> torch.Tensor:
 class PairBatches:
     """``batches(positions, rng)`` -> ``(images, weights, discriminator_weights, real_index)``, one generator
     step's inputs: the N x B images as one (N B) x 3 x H x W tensor (see
-    :class:`~chimeramix.train.objectives.adversarial.AdversarialObjective`), B x N x h x w weights, the weights
+    :class:`~chimeramix.methods.chimeramix.objective.AdversarialObjective`), B x N x h x w weights, the weights
     of the discriminator's fresh composite (``discriminator_composite = "fresh"``; else the same weights) and the
     index of the real image."""
 

@@ -24,7 +24,7 @@ from torch import nn
 
 from chimeramix.config import Architecture, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import blend, resize_mask
+from chimeramix.methods.chimeramix.masks import blend, resize_mask
 
 
 class ReflectionPad(nn.ReflectionPad2d):
@@ -119,7 +119,7 @@ class MixingGenerator(nn.Module):
 
     def compose_features(self, e1: torch.Tensor, e2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """g(e1 ⊙ m + e2 ⊙ (1 - m)); ``mask`` is B x 1 x h x w in {0, 1}, at feature size or any other
-        size (brought to the feature size by :func:`chimeramix.masks.resize_mask`)."""
+        size (brought to the feature size by :func:`chimeramix.methods.chimeramix.masks.resize_mask`)."""
         mask = resize_mask(mask, e1.shape[-1]).to(e1.dtype)
         return self.decode(e1 * mask + e2 * (1 - mask))
 
@@ -129,7 +129,8 @@ class MixingGenerator(nn.Module):
 
     def compose_images(self, images: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """x̂ = g(Σ_n M_n ⊙ f(x_n)) of N x B x 3 x H x W images under B x N x h x w weights that sum to 1 over N
-        (:func:`chimeramix.masks.blend`); for two images the same values as :meth:`compose` of m = M_1."""
+        (:func:`chimeramix.methods.chimeramix.masks.blend`); for two images the same values as :meth:`compose` of m =
+        M_1."""
         return self.decode(blend(torch.stack([self.encode(x) for x in images]), weights))
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

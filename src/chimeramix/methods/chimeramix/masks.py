@@ -9,7 +9,8 @@ Both kinds have one signature, ``masks.sample(count, size, rng, segments=None)``
 :func:`build_masks`, from a :class:`~chimeramix.config.MaskConfig`; the generator and pixel-space mixing
 (GridMix, SegMix) use the same samplers, with ``size`` the feature side (16 for CIFAR at 64 px) or the image
 side. Segmentation masks choose regions of the pair's segment maps (``segments``: the maps of x1 and x2,
-:mod:`chimeramix.segments`; a sampler names the ones it reads in ``segment_images``, the others may be ``None``)
+:mod:`chimeramix.methods.chimeramix.segments`; a sampler names the ones it reads in ``segment_images``, the others may
+be ``None``)
 and bring them to ``size`` by majority (area averaging, then >= 0.5; the ``paper`` recipe) or by nearest
 sampling (the authors' code, ``released``): ``MaskConfig.mask_downsampling``.
 

@@ -12,16 +12,16 @@ from chimeramix.checkpoint import load_weights
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
-from chimeramix.masks import build_image_masks
 from chimeramix.methods import Method
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.masks import build_image_masks
+from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
+from chimeramix.methods.chimeramix.segments import mask_segments
 from chimeramix.methods.latent_interpolation import LatentInterpolation
-from chimeramix.methods.pair_mixing import GroupComposer, PairMixing
-from chimeramix.models.generator import MixingGenerator
 from chimeramix.models.glico import LatentGenerator
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
-from chimeramix.segments import mask_segments
 
 
 def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
@@ -92,7 +92,7 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
             f"{folder.path} is not a finished generator run (no {folder.result_file.name}); finish it with "
             "`chimeramix generator train ... --resume`, or pass another --generator"
         )
-    if method.generator_kind == "glico":
+    if method.first_run == "glico":
         glico = folder.read_config(GlicoConfig)
         _check_match(config, folder, data_problems(glico.data, config.data))
         return glico

@@ -1,7 +1,7 @@
 """Training the mixing generator (paper section 3.1, supplement C.1): its run state, opened from a config.
 
-The step is :class:`~chimeramix.train.objectives.adversarial.AdversarialObjective` (one generator step, then one
-discriminator step); the batches are same-class pairs (:mod:`chimeramix.train.pairs`); the loop is
+The step is :class:`~chimeramix.methods.chimeramix.objective.AdversarialObjective` (one generator step, then one
+discriminator step); the batches are same-class pairs (:mod:`chimeramix.methods.chimeramix.pairs`); the loop is
 :func:`chimeramix.train.loop.train_runs`. Both networks use Adam; the learning rate is multiplied by
 ``lr_gamma`` after 30/60/80 % of the steps (epochs 60/120/160 of 200 in the paper).
 
@@ -14,8 +14,8 @@ config, checkpoints, log, pictures, the final weights of G and D, and last ``res
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import torch
@@ -24,13 +24,18 @@ from chimeramix.checkpoint import save_weights
 from chimeramix.config import GeneratorConfig
 from chimeramix.data import repetition
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.discriminator import PatchDiscriminator
-from chimeramix.models.generator import MixingGenerator
+from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
+from chimeramix.methods.chimeramix.generator import MixingGenerator
+from chimeramix.methods.chimeramix.objective import AdversarialObjective
+from chimeramix.methods.chimeramix.pairs import PairBatches, PairData, load_pair_data
+from chimeramix.methods.chimeramix.pictures import STATS_PAIRS, generator_stats, write_pictures
+from chimeramix.methods.chimeramix.segments import AugmentedSegments
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import (
     adam_options,
+    autocast,
     autocast_dtype,
     make_rng,
     run_precision,
@@ -38,11 +43,7 @@ from chimeramix.runtime import (
     select_device,
     stream_seed,
 )
-from chimeramix.segments import AugmentedSegments
 from chimeramix.train.loop import train_runs
-from chimeramix.train.objectives.adversarial import AdversarialObjective
-from chimeramix.train.pairs import PairBatches, PairData, load_pair_data
-from chimeramix.train.pictures import STATS_PAIRS, generator_stats, write_pictures
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
 
 MIN_WORKING_SIZE = 32
@@ -77,7 +78,8 @@ class GeneratorRun(TrainingRun):
 
     def result(self) -> dict[str, Any]:
         """Writes the final weights; the first and last epochs' mean losses, how varied the final compositions are
-        (:func:`~chimeramix.train.pictures.generator_stats`: a collapsed generator shows) and, for segments of the
+        (:func:`~chimeramix.methods.chimeramix.pictures.generator_stats`: a collapsed generator shows) and, for
+        segments of the
         fed images, how many were computed and reused, and the seconds: their cost."""
         save_weights(self.generator, self.folder.weights("generator"))
         save_weights(self.discriminator, self.folder.weights("discriminator"))
@@ -123,9 +125,10 @@ def open_generator_run(
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
     seed_everything(config.data.seed)
+    steps_autocast = partial(autocast, device.type, autocast_dtype(config.precision), not config.fast)
     objective = AdversarialObjective(MixingGenerator.from_config(config).to(device),
                                      PatchDiscriminator(architecture=config.discriminator or "paper").to(device),
-                                     config, _autocast(device, config))
+                                     config, steps_autocast)
     optimizers, schedulers = _optimizers(objective, config, device, total_steps)
     rng = make_rng(stream_seed(config.data.seed, PAIR_STREAM), device)
     if not folder.config_file.is_file():
@@ -137,16 +140,6 @@ def open_generator_run(
         run.resume()
     run.open_board()
     return run
-
-
-def _autocast(device: torch.device, config: GeneratorConfig) -> Any:
-    dtype = autocast_dtype(config.precision)
-
-    def autocast() -> AbstractContextManager[Any]:  # graph capture needs autocast's weight cache off
-        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None,
-                              cache_enabled=not config.fast)
-
-    return autocast
 
 
 def _optimizers(objective: AdversarialObjective, config: GeneratorConfig, device: torch.device, total_steps: int

@@ -1,0 +1,91 @@
+"""A method from another installed package: the example plug-in (``examples/chimeramix-example-method``) found
+through its ``chimeramix.methods`` entry point, trained end to end by a sweep on tiny data, and shown by ``table``.
+
+The package is "installed" as pip would lay it out (its package beside a ``.dist-info`` holding the entry points
+of its ``pyproject.toml``) in a temporary folder put on ``sys.path``, so that no environment changes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from chimeramix.cli import main
+from chimeramix.errors import ChimeraMixError
+from chimeramix.methods import COMPONENTS, Component, method_names, parse_method, register_method
+from chimeramix.methods.registry import load_plugins, load_reference
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "chimeramix-example-method"
+PACKAGE = "chimeramix_example_method"
+
+
+def install(site: Path) -> None:
+    """Lay the example package out in ``site`` as an installed distribution with its entry points."""
+    shutil.copytree(EXAMPLE / "src" / PACKAGE, site / PACKAGE)
+    project = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
+    info = site / f"{PACKAGE}-{project['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+    groups = [f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in entries.items())
+              for group, entries in project["entry-points"].items()]
+    (info / "entry_points.txt").write_text("\n".join(groups))
+
+
+@pytest.fixture
+def flip_blend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The example plug-in installed and registered (for the sweep's spawned workers too: they inherit
+    ``sys.path``); unregistered afterwards."""
+    site = tmp_path / "site"
+    install(site)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    load_plugins()
+    yield "flip-blend"
+    COMPONENTS.pop("flip-blend", None)
+    for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
+        del sys.modules[name]
+
+
+def test_the_plug_in_registers_as_a_policy(flip_blend: str) -> None:
+    assert flip_blend in method_names()
+    assert parse_method(f"cutout+{flip_blend}").name == f"{flip_blend}+cutout"
+    with pytest.raises(ChimeraMixError, match="two policy methods"):
+        parse_method(f"{flip_blend}+autoaugment")
+    reference = COMPONENTS[flip_blend].transform
+    assert reference is not None
+    transform = load_reference(reference)(8)
+    assert type(transform).__module__ == f"{PACKAGE}.transform"
+    image = torch.rand(3, 8, 8)
+    blended = [transform(image) for _ in range(20)]
+    assert any(not torch.equal(out, image) for out in blended) and all(out.shape == image.shape for out in blended)
+
+
+def test_register_method_refuses_what_the_core_cannot_run() -> None:
+    with pytest.raises(ChimeraMixError, match="taken"):
+        register_method("cutout", Component("policy", "a second cutout", transform="x:y"))
+    with pytest.raises(ChimeraMixError, match="a policy with a transform"):
+        register_method("my-mixing", Component("pair-mixing", "needs core code"))
+    assert "my-mixing" not in COMPONENTS
+
+
+@pytest.mark.slow
+def test_a_plug_in_method_trains_in_a_sweep_and_shows_in_the_table(
+    flip_blend: str, tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = tmp_path / "store"
+    argv = ["sweep", "--datasets", "cifar10", "--methods", f"baseline,{flip_blend}", "--k", "2", "--seeds", "0",
+            "--preset", "quick", "--store", str(store), "--data-root", str(tiny_data_root), "--device", "cpu",
+            "--workers", "1", "--no-progress", "--classifier-set", "epochs=1", "--classifier-set", "repetition=1",
+            "--classifier-set", "architecture=wrn-10-1"]
+    assert main(argv) == 0
+    assert "2 of 2 jobs finished (2 by this sweep)" in capsys.readouterr().out
+    assert main(["table", "--store", str(store)]) == 0
+    table = capsys.readouterr().out
+    assert "| baseline |" in table and f"| {flip_blend} |" in table

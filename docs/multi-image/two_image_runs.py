@@ -12,7 +12,7 @@ import torch
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.generator import train_generator
+from chimeramix.methods.chimeramix.trainer import train_generator
 
 GENERATORS = [(kind, recipe) for kind in ("grid", "seg") for recipe in ("paper", "released")]
 CLASSIFIERS = [("gridmix", "paper", None), ("segmix", "released", None), ("chimeramix-grid", "paper", "grid-paper"),

@@ -289,8 +289,8 @@ def test_released_generators_are_sampled_as_their_classifier_resizes(tiny_data_r
     """A generator of the released recipe composes at its working size with ``align_corners=True`` (as that
     recipe's classifier resizes); the paper recipe's without."""
     from chimeramix.methods import PairMixing
+    from chimeramix.methods.chimeramix import frozen_generator
     from chimeramix.methods.chimeramix.masks import GridMasks
-    from chimeramix.train import frozen_generator
 
     corners: list[bool] = []
 

@@ -200,7 +200,7 @@ def test_the_readme_gives_the_defaults_of_the_code() -> None:
 def sweep_command(store: Path, data_root: Path) -> list[str]:
     return [sys.executable, "-m", "chimeramix", "sweep", "--datasets", "cifar10", "--methods", "baseline",
             "--k", "2", "--seeds", "0", "--preset", "quick", "--device", "cpu", "--data-root", str(data_root),
-            "--classifier-set", "architecture=wrn-10-1", "--classifier-set", "epochs=8",
+            "--classifier-set", "architecture=wrn-10-1", "--classifier-set", "epochs=40",
             "--classifier-set", "batch_size=8", "--store", str(store), "--no-progress"]
 
 
@@ -208,7 +208,8 @@ def sweep_command(store: Path, data_root: Path) -> list[str]:
 def test_a_signalled_sweep_stops_its_workers_and_a_rerun_resumes(signum: int, tiny_data_root: Path,
                                                                  tmp_path: Path) -> None:
     """SIGTERM (a job scheduler) or SIGINT to the sweep process alone stop it as Ctrl-C does: its workers
-    stop, it says what resumes, and that command does."""
+    stop, it says what resumes, and that command does. The signal comes once the job has logged its first
+    epoch, of 40 (an idle machine trains the tiny job in seconds: a fixed wait could miss it)."""
     store = tmp_path / "store"
     command = sweep_command(store, tiny_data_root)
     sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -220,7 +221,9 @@ def test_a_signalled_sweep_stops_its_workers_and_a_rerun_resumes(signum: int, ti
             time.sleep(0.2)
         claim = next(claims.glob("*.claim"))
         worker = json.loads(claim.read_text())["pid"]
-        time.sleep(1.0)
+        while not any(len(log.read_text().splitlines()) > 1 for log in store.glob("runs/*/log.csv")):
+            assert time.monotonic() < deadline and sweep.poll() is None, sweep.communicate()
+            time.sleep(0.05)
         sweep.send_signal(signum)
         _, error = sweep.communicate(timeout=60)
     finally:  # a failed wait leaves no sweep training on (its worker dies with it)

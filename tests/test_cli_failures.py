@@ -212,7 +212,10 @@ def test_a_signalled_sweep_stops_its_workers_and_a_rerun_resumes(signum: int, ti
     epoch, of 40 (an idle machine trains the tiny job in seconds: a fixed wait could miss it)."""
     store = tmp_path / "store"
     command = sweep_command(store, tiny_data_root)
-    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal gives it: a shell's background job (`cmd &`) starts with SIGINT ignored, and the sweep
+    # would inherit that from pytest.
+    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         claims = store / "claims"
         deadline = time.monotonic() + 120

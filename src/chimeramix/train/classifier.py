@@ -239,11 +239,9 @@ def open_classifier_run(
                         optimizers={"sgd": optimizer}, schedulers={"lr": scheduler}, rng=rng,
                         count=len(data.images), repeats=repeats, method=method, test=test,
                         augmentation=augmentation, mean=mean, std=std, supermix=supermix)
-    if resume:
-        run.resume()
+    run.start(resume)
     if isinstance(model, ScatteringClassifier) and run.step == 0:
         write_wavelets(model.front, folder.picture("wavelets-init"), data.images.shape[-1])
-    run.open_board()
     return run
 
 

@@ -132,9 +132,7 @@ def open_glico_run(config: GlicoConfig, run_dir: str | os.PathLike[str], *, resu
     run = GlicoRun(config=config, folder=folder, device=device, objective=objective, optimizers=optimizers,
                    schedulers=schedulers, rng=rng, count=len(data.images), repeats=repeats, images=data.images,
                    labels=data.labels)
-    if resume:
-        run.resume()
-    run.open_board()
+    run.start(resume)
     return run
 
 

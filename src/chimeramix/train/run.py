@@ -169,6 +169,12 @@ class TrainingRun(ABC):
         if getattr(self.config, "tensorboard", False):
             self.board = tensorboard_writer(self.folder.tensorboard)
 
+    def start(self, resume: bool) -> None:
+        """Ready a just-opened run to train: its last checkpoint when ``resume``, then TensorBoard."""
+        if resume:
+            self.resume()
+        self.open_board()
+
 
 # ------------------------------------------------------------------------------------------- the run folder
 

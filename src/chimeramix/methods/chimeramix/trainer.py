@@ -136,9 +136,7 @@ def open_generator_run(
     run = GeneratorRun(config=config, folder=folder, device=device, objective=objective, optimizers=optimizers,
                        schedulers=schedulers, rng=rng, count=len(data.images), repeats=repeats, data=data,
                        batches=PairBatches(config, data))
-    if resume:
-        run.resume()
-    run.open_board()
+    run.start(resume)
     return run
 
 

@@ -20,7 +20,8 @@ import numpy as np
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.plots import Panel, plot_panels
-from chimeramix.experiments.tables import STD_NOTE, Cell, RunResult, aggregate, cell_text
+from chimeramix.experiments.table_text import STD_NOTE, cell_text
+from chimeramix.experiments.tables import Cell, RunResult, aggregate
 
 AXIS_TITLES = {"blocks": "residual blocks", "mix_point": "relative feature mixing point (mix_after / blocks)",
                "grid_cells": "grid cells per side (mixing mask size)"}

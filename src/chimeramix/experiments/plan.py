@@ -1,4 +1,5 @@
-"""Sweep planning: a grid of (dataset, method, k, seed) becomes generator and classifier jobs.
+"""Sweep planning: a grid of (dataset, method, k, seed) (:class:`~chimeramix.experiments.spec.SweepSpec`) becomes
+generator and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
 
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a

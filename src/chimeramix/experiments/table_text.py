@@ -89,16 +89,19 @@ def _markdown_cell(cell: Cell | None, compare_paper: bool) -> str:
     return text
 
 
+def markdown_table(title: str, columns: list[str], rows: list[tuple[str, list[str]]]) -> list[str]:
+    """The lines of a Markdown table under a ``###`` title: a ``method`` column, then ``columns``; a line per row of
+    (method, its cells)."""
+    lines = [f"### {title}", "", "| method | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    return lines + [f"| {method} | " + " | ".join(cells) + " |" for method, cells in rows]
+
+
 def _render_markdown(tables: list[ResultTable], compare_paper: bool) -> str:
     lines = []
     for table in tables:
-        lines += [f"### {table_title(table, compare_paper)}", "",
-                  "| method | " + " | ".join(f"k={k}" for k in table.ks) + " |",
-                  "|---|" + "---|" * len(table.ks)]
-        for method in table.methods:
-            cells = [_markdown_cell(table.cells.get((method, k)), compare_paper) for k in table.ks]
-            lines.append(f"| {method} | " + " | ".join(cells) + " |")
-        lines.append("")
+        rows = [(method, [_markdown_cell(table.cells.get((method, k)), compare_paper) for k in table.ks])
+                for method in table.methods]
+        lines += [*markdown_table(table_title(table, compare_paper), [f"k={k}" for k in table.ks], rows), ""]
     lines += _notes(tables, compare_paper)
     return "\n".join(lines) + "\n"
 
@@ -136,23 +139,21 @@ def _render_latex(tables: list[ResultTable], compare_paper: bool) -> str:
         lines += [f"% {table_title(table, compare_paper)}", r"\begin{tabular}{l" + "c" * len(table.ks) + "}",
                   r"\toprule", "Method & " + " & ".join(f"$k={k}$" for k in table.ks) + r" \\", r"\midrule"]
         for method in table.methods:
-            cells = []
-            for k in table.ks:
-                cell = table.cells.get((method, k))
-                if cell is None:
-                    cells.append("--")
-                    continue
-                text = _latex_ours(cell)
-                if compare_paper and cell.paper is not None:
-                    mark = r"$^\dagger$" if cell.outside_paper else ""
-                    text += rf" ({cell.paper.mean:.2f}){mark}"
-                cells.append(text)
+            cells = [_latex_cell(table.cells.get((method, k)), compare_paper) for k in table.ks]
             lines.append(method.replace("+", r"{+}") + " & " + " & ".join(cells) + r" \\")
         lines += [r"\bottomrule", r"\end{tabular}", ""]
     lines += [f"% {note}" for note in _notes(tables, compare_paper)]
     return "\n".join(lines) + "\n"
 
 
-def _latex_ours(cell: Cell) -> str:
+def _latex_cell(cell: Cell | None, compare_paper: bool) -> str:
+    """Our mean ± std (and n, when fewer than :data:`FULL_SEEDS` runs), then the paper's mean, † when ours lies
+    outside its ± 1 std; ``--`` without runs."""
+    if cell is None:
+        return "--"
     text = f"${cell.mean:.2f}$" if math.isnan(cell.std) else f"${cell.mean:.2f} \\pm {cell.std:.2f}$"
-    return text + (rf" {{\scriptsize ($n={cell.n}$)}}" if cell.n < FULL_SEEDS else "")
+    text += rf" {{\scriptsize ($n={cell.n}$)}}" if cell.n < FULL_SEEDS else ""
+    if compare_paper and cell.paper is not None:
+        mark = r"$^\dagger$" if cell.outside_paper else ""
+        text += rf" ({cell.paper.mean:.2f}){mark}"
+    return text

@@ -246,6 +246,7 @@ def _lr_scheduler(config: ClassifierConfig, optimizer: torch.optim.Optimizer, to
                   ) -> torch.optim.lr_scheduler.LRScheduler:
     """The learning rate per step: the protocol's cosine annealing to 0, or OneCycle under the scattering recipe
     ``psn``."""
+    assert config.lr is not None
     scattering = config.scattering
     if scattering is not None and scattering.recipe == "psn":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps,

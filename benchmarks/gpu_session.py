@@ -237,7 +237,8 @@ def runs(session: Session, args: argparse.Namespace) -> StageResult:
     """Each method's sweep in turn while its jobs fit in the time left."""
     from chimeramix.checkpoint import latest_checkpoint
     from chimeramix.experiments.costs import CostBook
-    from chimeramix.experiments.plan import SweepSpec, plan_sweep
+    from chimeramix.experiments.plan import plan_sweep
+    from chimeramix.experiments.spec import SweepSpec
     from chimeramix.experiments.store import Store
 
     started, lines, status = time.monotonic(), [], "ok"

@@ -79,6 +79,30 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return groups
 
 
+def long_functions(texts: dict[Path, str]) -> list[tuple[Path, str, int]]:
+    """(file, name, lines) of every function longer than :data:`MAX_FUNCTION_LINES` lines."""
+    found = []
+    for path, text in texts.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    found.append((path, node.name, length))
+    return found
+
+
+def long_files(texts: dict[Path, str]) -> list[tuple[Path, int]]:
+    """(file, lines) of every file longer than :data:`MAX_FILE_LINES` lines."""
+    return [(path, text.count("\n")) for path, text in texts.items() if text.count("\n") > MAX_FILE_LINES]
+
+
+def import_circles(files: list[Path]) -> list[list[str]]:
+    """The import circles among the package's ``files``."""
+    known = {module_name(path) for path in files}
+    graph = {module_name(path): imported_modules(path, known) for path in files}
+    return circles(graph)
+
+
 def main() -> None:
     """Print each figure under a heading."""
     files = sorted(PACKAGE.rglob("*.py"))
@@ -89,19 +113,12 @@ def main() -> None:
         lines = sum(len(re.findall(f".*{pattern}.*", texts[path], re.IGNORECASE)) for path in naming)
         print(f"- {label}: {len(naming)} files ({lines} lines)")
     print(f"## Functions over {MAX_FUNCTION_LINES} lines")
-    for path, text in texts.items():
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                length = (node.end_lineno or node.lineno) - node.lineno + 1
-                if length > MAX_FUNCTION_LINES:
-                    print(f"- {path}: {node.name} ({length})")
+    for path, name, length in long_functions(texts):
+        print(f"- {path}: {name} ({length})")
     print(f"## Files over {MAX_FILE_LINES} lines")
-    for path, text in texts.items():
-        if text.count("\n") > MAX_FILE_LINES:
-            print(f"- {path} ({text.count(chr(10))})")
-    known = {module_name(path) for path in files}
-    graph = {module_name(path): imported_modules(path, known) for path in files}
-    found = circles(graph)
+    for path, length in long_files(texts):
+        print(f"- {path} ({length})")
+    found = import_circles(files)
     print(f"## Import circles: {len(found)}")
     for group in found:
         print(f"- {', '.join(group)}")

@@ -29,8 +29,9 @@ from chimeramix.experiments.budget import (
     run_steps,
 )
 from chimeramix.experiments.costs import CostBook, RunCost, cost_key, costs_path, load_costs, machine
-from chimeramix.experiments.plan import SweepSpec, plan_sweep
-from chimeramix.experiments.runner import available_cores
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.spec import SweepSpec
+from chimeramix.experiments.worker import available_cores
 from chimeramix.fileio import write_json
 from chimeramix.rundir import RunFolder
 
@@ -175,7 +176,7 @@ def test_budget_overrides_and_sweep_files(tmp_path: Path) -> None:
         plan_sweep(spec, book())
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text("datasets: cifar10\nmethods: baseline\nk: 10\nseeds: 0\nbudget: 20\n")
-    from chimeramix.experiments.plan import load_sweep_file
+    from chimeramix.experiments.spec import load_sweep_file
 
     assert (load_sweep_file(sweep_file).budget, load_sweep_file(sweep_file).preset) == (20.0, "20min")
     sweep_file.write_text("datasets: cifar10\nmethods: baseline\nk: 10\nseeds: 0\nbudget: 20\npreset: quick\n")

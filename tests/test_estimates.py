@@ -19,13 +19,14 @@ from chimeramix.experiments.costs import (
     DEFAULT_STEP_SECONDS,
     CostBook,
     RunCost,
-    estimate_cost,
     load_costs,
     pool_mix_key,
     record_cost,
-    remaining,
 )
-from chimeramix.experiments.plan import SweepSpec, plan_sweep, run_job
+from chimeramix.experiments.estimates import estimate_cost, remaining
+from chimeramix.experiments.jobs import run_job
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module

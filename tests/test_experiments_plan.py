@@ -9,8 +9,10 @@ import pytest
 
 from chimeramix.config import QUICK_CLASSIFIER
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.costs import DEFAULT_OVERHEAD_S, estimate_cost
-from chimeramix.experiments.plan import SweepSpec, load_sweep_file, plan_sweep
+from chimeramix.experiments.costs import DEFAULT_OVERHEAD_S
+from chimeramix.experiments.estimates import estimate_cost
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.spec import SweepSpec, load_sweep_file
 
 
 def test_generators_are_shared_by_every_method_that_needs_them() -> None:

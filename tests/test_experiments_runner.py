@@ -21,19 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from chimeramix.cli.experiments import _report_text
+from chimeramix.cli.sweep import _report_text
 from chimeramix.errors import DataError
+from chimeramix.experiments.jobs import Job
 from chimeramix.experiments.launchers import LocalLauncher
-from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
-from chimeramix.experiments.runner import (
-    LOG_PROGRESS_INTERVAL_S,
-    RunOptions,
-    _exhausted,
-    _output_to,
-    available_cores,
-    run_sweep,
-)
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.runner import _exhausted, run_sweep
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
+from chimeramix.experiments.worker import LOG_PROGRESS_INTERVAL_S, RunOptions, _output_to, available_cores
 from chimeramix.progress import FILE_INTERVAL_S, PROGRESS_INTERVAL_VARIABLE, progress_bar
 
 TESTS = Path(__file__).resolve().parent

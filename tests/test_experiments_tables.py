@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 
 from chimeramix.cli import main
-from chimeramix.cli.experiments import best_line
+from chimeramix.cli.sweep import best_line
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.jobs import Job
 from chimeramix.experiments.paired import paired_rows
 from chimeramix.experiments.paper import paper_value
-from chimeramix.experiments.plan import Job, SweepSpec, plan_sweep
+from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.plots import accuracy_figure
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import Cell, ResultTable, build_tables, load_results, render
+from chimeramix.experiments.table_text import render
+from chimeramix.experiments.tables import Cell, ResultTable, build_tables, load_results
 from chimeramix.fileio import write_json
 from chimeramix.report import store_page
 

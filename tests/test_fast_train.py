@@ -16,11 +16,12 @@ import safetensors.torch
 
 from chimeramix.checkpoint import latest_checkpoint
 from chimeramix.cli import build_parser
-from chimeramix.cli import experiments as experiments_cli
+from chimeramix.cli import sweep as sweep_cli
 from chimeramix.cli.generator import config_from
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.runner import RunOptions, SweepReport
+from chimeramix.experiments.runner import SweepReport
+from chimeramix.experiments.worker import RunOptions
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
@@ -130,7 +131,7 @@ def test_fast_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_data
         used.append(options)
         return SweepReport()
 
-    monkeypatch.setattr(experiments_cli, "run_sweep", run_sweep)
+    monkeypatch.setattr(sweep_cli, "run_sweep", run_sweep)
     sweep = ["sweep", "--datasets", "cifar10", "--methods", "baseline", "--k", "5", "--seeds", "0",
              "--preset", "quick", "--store", str(tmp_path / "store"), "--no-progress",
              "--data-root", str(tiny_data_root)]

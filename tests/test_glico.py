@@ -15,7 +15,8 @@ import torch
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GlicoConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.plan import SweepSpec, plan_sweep
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.losses import reconstruction_distance
 from chimeramix.methods.chimeramix.frozen_generator import load_glico
 from chimeramix.methods.image_ops import normalize

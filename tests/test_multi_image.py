@@ -12,7 +12,8 @@ import torch
 from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.plan import SweepSpec, plan_sweep
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.methods import parse_method
 from chimeramix.methods.chimeramix.frozen_generator import load_generator
 from chimeramix.methods.chimeramix.generator import MixingGenerator

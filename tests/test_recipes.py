@@ -17,7 +17,8 @@ from skimage.segmentation import felzenszwalb
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
-from chimeramix.experiments.plan import SweepSpec, plan_sweep
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.objective import AdversarialObjective

@@ -19,10 +19,13 @@ from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.pipeline import experiment_runs
-from chimeramix.experiments.plan import SweepSpec, plan_sweep
-from chimeramix.experiments.runner import RunOptions, _with_options, plan_tasks
+from chimeramix.experiments.plan import plan_sweep
+from chimeramix.experiments.runner import plan_tasks
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import RunResult, build_tables, render
+from chimeramix.experiments.table_text import render
+from chimeramix.experiments.tables import RunResult, build_tables
+from chimeramix.experiments.worker import RunOptions, _with_options
 from chimeramix.methods import parse_method
 from chimeramix.methods.image_ops import denormalize
 from chimeramix.methods.supermix import SuperMix

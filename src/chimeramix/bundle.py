@@ -65,7 +65,7 @@ def bundle_folder(path: str | os.PathLike[str], data_folder: str | os.PathLike[s
     """The bundle folder of a finished classifier run, or ``path`` itself when it is a bundle folder; a path
     that is neither is an error that names the fix (a run of another kind, an unfinished run, ...). A run's
     missing bundle is made, and a damaged weights file rebuilt, from its last checkpoint (``data_folder``: where
-    the run's image folder is now, for a bundle made anew; see :func:`chimeramix.data.folder.locate_folder`)."""
+    the run's image folder is now, for a bundle made anew; see :func:`chimeramix.data.folder_scan.locate_folder`)."""
     path = Path(path)
     if (path / BUNDLE_MANIFEST).is_file() and not (path / "config.json").is_file():
         return path
@@ -119,7 +119,7 @@ def _bundle_from_checkpoint(folder: RunFolder, config: ClassifierConfig,
     """The bundle of a run finished before bundles existed: its last checkpoint's weights (those of the last
     epoch), its normalisation, and the class names of its dataset."""
     from chimeramix.data import load_data_split  # reads the test split for its class names
-    from chimeramix.data.folder import locate_folder
+    from chimeramix.data.folder_scan import locate_folder
 
     source = _final_weights(folder, f"{folder.path} holds no model bundle")
     result = folder.read_result()

@@ -24,17 +24,11 @@ import numpy as np
 from chimeramix.bundle import bundle_folder
 from chimeramix.config import ClassifierConfig, from_dict
 from chimeramix.data import load_data_split, split
-from chimeramix.data.folder import locate_folder
+from chimeramix.data.folder_scan import locate_folder
 from chimeramix.experiments.plots import accuracy_figure
 from chimeramix.experiments.store import Store
-from chimeramix.experiments.tables import (
-    build_tables,
-    cell_text,
-    load_results,
-    preset_text,
-    table_presets,
-    table_title,
-)
+from chimeramix.experiments.table_text import cell_text, preset_text, table_presets, table_title
+from chimeramix.experiments.tables import build_tables, load_results
 from chimeramix.figures import confusion_figure, figure_png, loss_figure, picture_png
 from chimeramix.fileio import atomic_write
 from chimeramix.predictor import load_classifier
@@ -58,7 +52,7 @@ def write_report(source: str | os.PathLike[str], out: str | os.PathLike[str] | N
                  data_folder: str | os.PathLike[str] | None = None) -> Path:
     """Write the page of a classifier run folder or a results store (``source``) to ``out`` (default:
     ``report.html`` in ``source``); returns its path. ``data_folder``: where a run's image folder is now, if it
-    moved (:func:`chimeramix.data.folder.locate_folder`)."""
+    moved (:func:`chimeramix.data.folder_scan.locate_folder`)."""
     source = Path(source)
     page = store_page(Store.open(source)) if (source / "store.json").is_file() else run_page(source, data_folder)
     target = Path(out) if out is not None else source / REPORT_FILE

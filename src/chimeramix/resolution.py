@@ -45,7 +45,7 @@ def resolve_data(data: DataConfig) -> DataConfig:
         return replace(data, folder_image_size=data.folder_image_size or BUILTIN_FOLDER_SIZE)
     if data.fingerprint is not None and data.folder_image_size is not None:
         return data
-    from chimeramix.data.folder import absolute_dataset, describe_folder, folder_path  # PIL: loaded when read
+    from chimeramix.data.folder_scan import absolute_dataset, describe_folder, folder_path  # PIL: loaded when read
 
     facts = describe_folder(folder_path(data.dataset))
     dataset = data.dataset if data.fingerprint is not None else absolute_dataset(data.dataset)
@@ -60,7 +60,7 @@ def num_classes(dataset: str) -> int:
     """Number of classes of a built-in dataset (the registry's), or of a ``folder:PATH`` dataset (its
     sub-folders)."""
     if dataset.startswith(FOLDER_PREFIX):
-        from chimeramix.data.folder import folder_path, list_folder  # reads the folder: only when planning it
+        from chimeramix.data.folder_scan import folder_path, list_folder  # reads the folder: only when planning it
 
         return len(list_folder(folder_path(dataset)).classes)
     return dataset_entry(dataset).num_classes

@@ -129,7 +129,7 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
 
 def run_train(args: argparse.Namespace) -> int:
     from chimeramix.experiments.costs import cost_key, record_cost
-    from chimeramix.experiments.plan import run_job
+    from chimeramix.experiments.jobs import run_job
     from chimeramix.rundir import RunFolder
     from chimeramix.train.classifier import train_classifier
 
@@ -150,7 +150,8 @@ def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool,
     """Print the estimate of the runs about to start and its basis (per network: steps, cost per step and where
     it comes from); a run in ``run_dirs`` (one per job) that holds a checkpoint counts only the steps it has left.
     On a CPU, ask before work of hours."""
-    from chimeramix.experiments.costs import CostBook, compute_threads, cost_lines, estimate_cost, remaining
+    from chimeramix.experiments.costs import CostBook, compute_threads
+    from chimeramix.experiments.estimates import cost_lines, estimate_cost, remaining
 
     if not jobs:
         return
@@ -171,8 +172,8 @@ def announce(jobs: list[Any], quick: list[Any] | None, device: str, yes: bool,
 def run_run(args: argparse.Namespace) -> int:
     """Each comma-separated method in turn (generators shared), on every fold with ``--folds N``, then a
     comparison when there are several runs (with the mean ± std over the folds)."""
+    from chimeramix.experiments.jobs import run_job
     from chimeramix.experiments.pipeline import experiment_runs, run_experiment
-    from chimeramix.experiments.plan import run_job
     from chimeramix.rundir import RunFolder
 
     configs, data = [], data_config(args)

@@ -23,7 +23,12 @@ MASK_OVERRIDES = ("grid_cells", "region_choice", "images", "min_images", "weight
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     generator = subparsers.add_parser("generator", help="train a ChimeraMix generator, or sample from one")
     actions = generator.add_subparsers(dest="generator_command", required=True, metavar="ACTION")
+    _register_train(actions)
+    _register_sample(actions)
 
+
+def _register_train(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``generator train``: the run, the protocol's values it overrides, multi-image mixing and GLICO's options."""
     train = actions.add_parser("train", help="train a mixing generator (or GLICO's stage 1) on one split")
     add_data_arguments(train)
     train.add_argument("--kind", choices=("chimeramix", "glico"), default="chimeramix",
@@ -82,6 +87,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_yes_argument(train)
     train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
 
+
+def _register_sample(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``generator sample``: a picture of a trained generator's compositions."""
     sample = actions.add_parser("sample", help="a picture of compositions by a trained generator")
     sample.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="finished generator run")
     sample.add_argument("--n", type=int, default=16, help="pairs, one per row (default 16)")
@@ -136,7 +144,7 @@ def config_from(args: argparse.Namespace) -> GeneratorConfig:
 def run_train(args: argparse.Namespace) -> int:
     from chimeramix.cli.classifier import announce
     from chimeramix.experiments.costs import cost_key, record_cost
-    from chimeramix.experiments.plan import run_job
+    from chimeramix.experiments.jobs import run_job
     from chimeramix.train.trainers import train_pack
 
     config: GeneratorConfig | GlicoConfig = glico_config_from(args) if args.kind == "glico" else config_from(args)

@@ -100,7 +100,8 @@ def load_split(
     the default folder options at ``folder_image_size``)."""
     check_dataset_name(name)
     if name.startswith(FOLDER_PREFIX):
-        from chimeramix.data.folder import FolderOptions, folder_path, load_folder_split
+        from chimeramix.data.folder import FolderOptions, load_folder_split
+        from chimeramix.data.folder_scan import folder_path
 
         return load_folder_split(folder_path(name), split, FolderOptions(image_size=folder_image_size))
     return read_npz(prepared_file(name, split, data_root), name, split)
@@ -124,7 +125,8 @@ def load_data_split(data: DataConfig, split: SplitName) -> ImageSet:
     dataset with the config's folder options, checked against its content fingerprint."""
     if not data.dataset.startswith(FOLDER_PREFIX):
         return load_split(data.dataset, split, data.data_root)
-    from chimeramix.data.folder import folder_options, folder_path, load_folder_split
+    from chimeramix.data.folder import folder_options, load_folder_split
+    from chimeramix.data.folder_scan import folder_path
 
     return load_folder_split(folder_path(data.dataset), split, folder_options(data))
 

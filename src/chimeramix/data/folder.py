@@ -19,8 +19,12 @@ Layout and policy:
   a command reads them all before anything trains (:func:`describe_split`); all unreadable ones are reported
   in one error that lists the first few and their count, or, with ``skip_unreadable``, left out and listed in
   a warning. Counts of images are those of the readable files.
-- Content: :func:`describe_folder` gives the folder's content fingerprint (a hash of every image file's path
-  and bytes); a run records it in its config and refuses to load a folder whose content has changed since.
+- Content: :func:`~chimeramix.data.folder_scan.describe_folder` gives the folder's content fingerprint (a hash
+  of every image file's path and bytes); a run records it in its config and refuses to load a folder whose
+  content has changed since.
+
+Listing, fingerprinting and decoding the files is :mod:`chimeramix.data.folder_scan`; this module draws the
+splits and checks what a run may trust (readable files, unchanged content, a test split large enough).
 
 Problems with the data raise :class:`~chimeramix.errors.DataError` (retrying cannot fix them). Warnings go to
 the ``chimeramix.data`` logger once per process (the command line prints them) and, as ``notes``, with the
@@ -32,18 +36,23 @@ each file once.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import os
-import statistics
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from chimeramix.config import DataConfig
-from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_or_reason, is_image_file, shorter_side
+from chimeramix.data.folder_scan import (
+    EXTENSIONS_TEXT,
+    FolderListing,
+    PerClass,
+    Stamp,
+    content_fingerprint,
+    decode_folder,
+    folder_path,
+    list_folder,
+)
 from chimeramix.data.imageset import ImageSet, SplitName
 from chimeramix.errors import ChimeraMixError, DataError
 from chimeramix.protocol import FOLDER_PREFIX
@@ -52,12 +61,6 @@ from chimeramix.uncertainty import FEW_TEST_IMAGES
 LOG = logging.getLogger("chimeramix.data")
 MAX_LISTED_FILES = 10
 """How many bad files a message names before it gives only the count."""
-EXTENSIONS_TEXT = ", ".join(sorted(IMAGE_EXTENSIONS))
-
-Stamp = tuple[str, int, int]
-"""A file as (path relative to the dataset folder, size in bytes, modification time in ns)."""
-PerClass = tuple[tuple[str, ...], ...]
-"""File paths (relative to the dataset folder) of each class, in label order."""
 
 
 @dataclass(frozen=True)
@@ -75,37 +78,6 @@ class FolderOptions:
     test_seed: int = 0
 
 
-@dataclass(frozen=True)
-class FolderListing:
-    """The class folders of a dataset folder and their image files, before any decoding."""
-
-    root: Path
-    classes: tuple[str, ...]
-    files: PerClass
-    """Every class's images (held-out layout), or its ``train/`` images (fixed layout)."""
-    test_files: PerClass | None
-    """The ``test/`` images of the fixed layout; ``None`` for the held-out layout."""
-    skipped: tuple[tuple[str, int], ...]
-    """(extension, count) of the files that are not images the loader reads."""
-
-    @property
-    def stamps(self) -> tuple[Stamp, ...]:
-        """Every image file with its size and modification time, sorted by path."""
-        names = sorted(name for per_class in (*self.files, *(self.test_files or ())) for name in per_class)
-        return tuple((name, *_size_and_time(self.root / name)) for name in names)
-
-
-@dataclass(frozen=True)
-class FolderFacts:
-    """What a run needs to know of a folder before loading it."""
-
-    listing: FolderListing
-    fingerprint: str
-    """16 hex digits of a SHA-256 over every image file's path and bytes."""
-    median_side: int
-    """The median shorter side of the images, in pixels (from the file headers)."""
-
-
 def folder_options(data: DataConfig) -> FolderOptions:
     """The folder options of a resolved data config (the split seed picks the fold when cross-validating)."""
     if data.folder_image_size is None:
@@ -113,6 +85,17 @@ def folder_options(data: DataConfig) -> FolderOptions:
     return FolderOptions(image_size=data.folder_image_size, test_fraction=data.folder_test_fraction,
                          folds=data.folder_folds, fold=data.seed if data.folder_folds else 0,
                          skip_unreadable=data.skip_unreadable, fingerprint=data.fingerprint)
+
+
+def check_options(options: FolderOptions) -> None:
+    """Refuse an image size, test fraction or fold that cannot be used, naming the fix."""
+    if options.image_size < 1:
+        raise ChimeraMixError(f"the folder image size must be a positive number of pixels, got {options.image_size}")
+    if not 0 < options.test_fraction < 1:
+        raise ChimeraMixError(f"the folder test fraction must lie between 0 and 1, got {options.test_fraction}")
+    if options.folds and (options.folds < 2 or not 0 <= options.fold < options.folds):
+        raise ChimeraMixError(f"fold {options.fold} of {options.folds} folds does not exist; use --folds N with "
+                              "N >= 2 (its folds are 0..N-1)")
 
 
 def describe_split(data: DataConfig) -> tuple[str, int]:
@@ -153,108 +136,7 @@ def warn_once(note: str) -> None:
         _WARNED.add(note)
         LOG.warning("%s", note)
 
-
 _WARNED: set[str] = set()
-
-
-def folder_path(dataset: str) -> Path:
-    """The folder of a ``folder:PATH`` dataset name (relative paths, as runs before absolute ones recorded, are
-    relative to the working directory)."""
-    return Path(dataset[len(FOLDER_PREFIX) :]).expanduser()
-
-
-def locate_folder(data: DataConfig, data_folder: str | os.PathLike[str] | None = None) -> DataConfig:
-    """The data config of a finished run, with its image folder at ``data_folder`` when given (where it is now;
-    loading it still checks the content fingerprint). A folder that is no longer where the run recorded it is an
-    error that names the recorded path and ``--data-folder``; built-in datasets are returned as they are."""
-    if not data.dataset.startswith(FOLDER_PREFIX):
-        return data
-    if data_folder is not None:
-        return replace(data, dataset=absolute_dataset(f"{FOLDER_PREFIX}{data_folder}"))
-    path = folder_path(data.dataset)
-    if not path.is_dir():
-        relative = "" if path.is_absolute() else f" (a path relative to where the run was started; from here: " \
-                                                   f"{path.resolve()})"
-        raise DataError(f"this run was trained on the image folder {path}{relative}, which is not there any more "
-                        "(moved, renamed or deleted?); pass --data-folder PATH to say where it is now")
-    return data
-
-
-def absolute_dataset(dataset: str) -> str:
-    """``folder:PATH`` with ``PATH`` absolute and resolved (what configs record, so that a run folder, a store
-    or a bundle names its data wherever it is opened from); other names as they are."""
-    if not dataset.startswith(FOLDER_PREFIX):
-        return dataset
-    return f"{FOLDER_PREFIX}{folder_path(dataset).resolve()}"
-
-
-def describe_folder(path: Path) -> FolderFacts:
-    """The listing, content fingerprint and typical image size of the folder ``path``."""
-    listing = list_folder(path)
-    stamps = listing.stamps
-    return FolderFacts(listing, content_fingerprint(str(path), stamps), _median_side(str(path), stamps))
-
-
-def list_folder(path: Path) -> FolderListing:
-    """The classes and image files of the folder ``path`` (see the module docstring); bad layouts are errors."""
-    if path.is_file():
-        raise DataError(f"{FOLDER_PREFIX}{path} names a file, not a folder; give {FOLDER_PREFIX}PATH of a folder "
-                        "with one sub-folder of images per class")
-    if not path.is_dir():
-        raise DataError(
-            f"image folder {path} does not exist; give {FOLDER_PREFIX}PATH with one sub-folder of images per class"
-        )
-    skipped: Counter[str] = Counter()
-    if (path / "train").is_dir() and (path / "test").is_dir():
-        classes, files = _list_classes(path, "train", skipped)
-        test_classes, test_files = _list_classes(path, "test", skipped, allow_empty=True)
-        if test_classes != classes:
-            raise DataError(
-                f"the class folders of {path / 'train'} and {path / 'test'} differ "
-                f"(only in train: {sorted(set(classes) - set(test_classes))}, only in test: "
-                f"{sorted(set(test_classes) - set(classes))}); give both the same class folders"
-            )
-    else:
-        (classes, files), test_files = _list_classes(path, "", skipped), None
-    return FolderListing(path, classes, files, test_files, tuple(sorted(skipped.items())))
-
-
-def _list_classes(root: Path, split: str, skipped: Counter[str], *, allow_empty: bool = False
-                  ) -> tuple[tuple[str, ...], PerClass]:
-    """Class names (sorted sub-folder names of ``root/split``) and each class's image files (sorted)."""
-    folder = root / split
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not class_dirs:
-        raise DataError(f"{folder} has no class sub-folders; put the images of each class in "
-                              f"{folder}/<class name>/")
-    if len(class_dirs) == 1:
-        raise DataError(f"{folder} has a single class folder ({class_dirs[0].name}); a classifier needs at "
-                              f"least two classes: add one sub-folder of images per class")
-    files = []
-    for class_dir in class_dirs:
-        entries = [p for p in class_dir.rglob("*") if p.is_file() and not _hidden(p, class_dir)]
-        skipped.update(p.suffix.lower() or "(no extension)" for p in entries if not is_image_file(p))
-        files.append(tuple(sorted(str(p.relative_to(root)) for p in entries if is_image_file(p))))
-    empty = [str(class_dir) for class_dir, images in zip(class_dirs, files) if not images]
-    if empty and not allow_empty:
-        raise DataError(f"class folder(s) {', '.join(empty)} hold no images ({EXTENSIONS_TEXT}); add "
-                              "images or remove the folder(s)")
-    return tuple(class_dir.name for class_dir in class_dirs), tuple(files)
-
-
-def _hidden(path: Path, below: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(below).parts)
-
-
-def check_options(options: FolderOptions) -> None:
-    """Refuse an image size, test fraction or fold that cannot be used, naming the fix."""
-    if options.image_size < 1:
-        raise ChimeraMixError(f"the folder image size must be a positive number of pixels, got {options.image_size}")
-    if not 0 < options.test_fraction < 1:
-        raise ChimeraMixError(f"the folder test fraction must lie between 0 and 1, got {options.test_fraction}")
-    if options.folds and (options.folds < 2 or not 0 <= options.fold < options.folds):
-        raise ChimeraMixError(f"fold {options.fold} of {options.folds} folds does not exist; use --folds N with "
-                              "N >= 2 (its folds are 0..N-1)")
 
 
 def assign_splits(listing: FolderListing, options: FolderOptions) -> tuple[PerClass, PerClass]:
@@ -328,16 +210,6 @@ def _load_splits(listing: FolderListing, stamps: tuple[Stamp, ...], options: Fol
     return image_set("train", train_files, ()), image_set("test", test_files, tuple(notes))
 
 
-@functools.lru_cache(maxsize=2)
-def decode_folder(listing: FolderListing, stamps: tuple[Stamp, ...], image_size: int
-                  ) -> tuple[dict[str, int], np.ndarray, dict[str, str]]:
-    """Every image file of a folder decoded once (``stamps`` keys the cache: a changed file is read anew): the
-    row of each readable file in the pixels, the uint8 N x S x S x 3 pixels, and why the others cannot be read."""
-    names = [name for name, _, _ in stamps]
-    pixels, bad = decode_files(listing.root, names, image_size)
-    return {name: row for row, name in enumerate(names) if name not in bad}, pixels, bad
-
-
 def _read_notes(listing: FolderListing, bad: dict[str, str], skip_unreadable: bool) -> list[str]:
     """The warnings of reading a folder (skipped non-image files, unreadable ones left out); unreadable files
     without ``skip_unreadable`` are an error that lists them."""
@@ -390,38 +262,3 @@ def _list_bad(bad: dict[str, str]) -> str:
     names = [f"{name} ({reason})" for name, reason in sorted(bad.items())]
     more = f" and {len(names) - MAX_LISTED_FILES} more" if len(names) > MAX_LISTED_FILES else ""
     return "; ".join(names[:MAX_LISTED_FILES]) + more
-
-
-def decode_files(root: Path, names: list[str], image_size: int) -> tuple[np.ndarray, dict[str, str]]:
-    """Decode every file (uint8 N x S x S x 3; unreadable files stay black) and the reasons of those that
-    cannot be read, by name."""
-    pixels = np.zeros((len(names), image_size, image_size, 3), dtype=np.uint8)
-    bad = {}
-    for i, name in enumerate(names):
-        decoded = decode_or_reason(root / name, image_size)
-        if isinstance(decoded, str):
-            bad[name] = decoded
-        else:
-            pixels[i] = decoded
-    return pixels, bad
-
-
-@functools.lru_cache(maxsize=8)
-def content_fingerprint(root: str, stamps: tuple[Stamp, ...]) -> str:
-    """16 hex digits of a SHA-256 over every file's relative path and the SHA-256 of its bytes."""
-    digest = hashlib.sha256()
-    for name, _, _ in stamps:
-        with open(Path(root) / name, "rb") as handle:
-            digest.update(f"{name}\0{hashlib.file_digest(handle, 'sha256').hexdigest()}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-@functools.lru_cache(maxsize=8)
-def _median_side(root: str, stamps: tuple[Stamp, ...]) -> int:
-    sides = [side for name, _, _ in stamps if (side := shorter_side(Path(root) / name)) is not None]
-    return int(statistics.median(sides)) if sides else 0
-
-
-def _size_and_time(path: Path) -> tuple[int, int]:
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns

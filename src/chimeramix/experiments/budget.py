@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chimeramix.budget import CLASSIFIER_FIELDS, GENERATOR_FIELDS, budget_preset, classifier_values, rung_for
 from chimeramix.config import (
@@ -33,12 +33,11 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
+from chimeramix.experiments.jobs import Job
+from chimeramix.experiments.spec import SweepSpec
 from chimeramix.methods import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
 from chimeramix.resolution import generator_config_for, num_classes, protocol_for, resolve_data
-
-if TYPE_CHECKING:
-    from chimeramix.experiments.plan import Job, SweepSpec
 
 MIN_CLASSIFIER_STEPS = 100
 MIN_GENERATOR_STEPS = 20

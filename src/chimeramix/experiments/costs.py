@@ -5,8 +5,8 @@ loading, the final evaluation, pictures), cached after every finished run, and t
 The cache is one JSON file in the user's cache folder (``$XDG_CACHE_HOME/chimeramix/run-costs.json``), keyed
 by host, device kind and, on a CPU, the threads a run computes on (``host/cpu-2t``: a sweep's workers share the
 cores), then by a job's cost key (``classifier/wrn-16-2/32px/bf16``, ``generator/64px-16ch-b16/bf16``); each
-entry is the latest measurement. Training packs are not recorded (a pack's step is not one run's step). A job
-resumed from a checkpoint is estimated by the steps it has left (:func:`remaining`).
+entry is the latest measurement. Training packs are not recorded (a pack's step is not one run's step). The
+estimates of a list of jobs are :mod:`chimeramix.experiments.estimates`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import json
 import os
 import re
 import socket
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from filelock import FileLock
 
@@ -25,9 +25,6 @@ from chimeramix.data.datasets import user_cache_dir
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import write_json
 from chimeramix.runkinds import run_kind
-
-if TYPE_CHECKING:
-    from chimeramix.experiments.plan import Job
 
 COSTS_FILE = "run-costs.json"
 
@@ -295,57 +292,3 @@ def _scale(key: str, name: str) -> float:
     if not key.startswith("classifier/") or size is None or image_size(name) is not None:
         return 1.0
     return (size / DEFAULT_IMAGE_SIZE) ** 2
-
-
-def remaining(job: Job, run_dir: Path) -> Job:
-    """``job`` as far as it is left in ``run_dir``: the steps after its latest checkpoint, and no SuperMix pool
-    when the run made it already (a fresh job is returned as it is)."""
-    from chimeramix.checkpoint import checkpoint_state  # imports torch: only when estimating
-    from chimeramix.rundir import RunFolder
-
-    state = checkpoint_state(run_dir)
-    done = int(state.get("step", 0)) if state else 0
-    pool = 0 if RunFolder(run_dir).supermix_pool.is_file() else job.pool_mixes
-    return replace(job, steps=max(0, job.steps - done), pool_mixes=pool)
-
-
-def cost_lines(jobs: list[Job], book: CostBook) -> list[str]:
-    """One line per cost key of ``jobs``: its jobs, steps and the cost per step with its basis."""
-    keys: dict[str, list[Job]] = {}
-    for job in jobs:
-        keys.setdefault(job.cost_key, []).append(job)
-    return [f"  {key}: {len(chosen)} run(s), {sum(job.steps for job in chosen):,} steps x {book.describe(key)} + "
-            f"{book.overhead(key):.0f} s fixed each" for key, chosen in keys.items()]
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """Steps and estimated seconds of a list of jobs, run one after another."""
-
-    generator_jobs: int
-    classifier_jobs: int
-    generator_steps: int
-    classifier_steps: int
-    seconds: float
-
-
-def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] | None = None,
-                  measured: dict[str, RunCost] | None = None) -> CostEstimate:
-    """Sum the jobs' costs, one after another: each its steps times a per-step cost (``step_seconds``, else
-    this machine's ``measured`` costs, else the ``device`` defaults) plus its fixed cost (measured, else the
-    default of its kind), and a SuperMix student's pool mixes times a per-mix cost (found the same way)."""
-    book = CostBook(device, dict(step_seconds or {}), dict(measured or {}))
-    seconds = 0.0
-    for job in jobs:
-        seconds += job.steps * book.step_seconds(job.cost_key) + book.overhead(job.cost_key)
-        if job.pool_mixes:
-            seconds += job.pool_mixes * book.step_seconds(pool_mix_key(job.cost_key))
-    generators = [job for job in jobs if job.kind == "generator"]
-    classifiers = [job for job in jobs if job.kind == "classifier"]
-    return CostEstimate(
-        generator_jobs=len(generators),
-        classifier_jobs=len(classifiers),
-        generator_steps=sum(job.steps for job in generators),
-        classifier_steps=sum(job.steps for job in classifiers),
-        seconds=seconds,
-    )

@@ -1,7 +1,7 @@
 """Where jobs run: ``local`` (one fresh process per job on this machine) or ``ray`` (tasks on a Ray cluster);
 ``slurm`` (batch jobs on a SLURM cluster) is :mod:`chimeramix.experiments.slurm`.
 
-All run :func:`chimeramix.experiments.runner.execute_jobs` for each task (a job, or a pack of jobs), so claims,
+All run :func:`chimeramix.experiments.worker.execute_jobs` for each task (a job, or a pack of jobs), so claims,
 logs and failure records behave the same; several tasks may share one GPU (local: all see the same devices;
 ray: ``gpus_per_job`` < 1; slurm: packs). Local and Ray tasks end with their sweep, so neither has tasks of an
 earlier sweep to adopt.
@@ -22,8 +22,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.plan import Job
-from chimeramix.experiments.runner import Ended, JobFunction, Outcome, RunOptions, available_cores, execute_jobs
+from chimeramix.experiments.jobs import Job
+from chimeramix.experiments.runner import Ended
+from chimeramix.experiments.worker import JobFunction, Outcome, RunOptions, available_cores, execute_jobs
 
 EXIT_CODES: dict[Outcome, int] = {"done": 0, "failed": 10, "busy": 11}
 """Exit code of a local job process per outcome; any other code means the process crashed or was killed."""

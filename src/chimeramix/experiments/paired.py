@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.tables import RunResult, TableFormat, aggregate
+from chimeramix.experiments.table_text import TableFormat
+from chimeramix.experiments.tables import RunResult, aggregate
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Sweep planning: a grid of (dataset, method, k, seed) becomes generator and classifier jobs.
+"""Sweep planning: a grid of (dataset, method, k, seed) (:class:`~chimeramix.experiments.spec.SweepSpec`) becomes
+generator and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
 
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
@@ -16,165 +17,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from chimeramix.budget import budget_preset
 from chimeramix.config import (
-    SWEEP,
     BudgetConfig,
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
     GlicoConfig,
-    fields_with_role,
-    flatten,
     from_dict,
-    leaf_fields,
     merge,
-    parse_int_list,
     to_dict,
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
 from chimeramix.experiments.budget import apply_budget, check_budget_overrides, plan_budget, plan_key
-from chimeramix.experiments.costs import CostBook, cost_key
+from chimeramix.experiments.costs import CostBook
+from chimeramix.experiments.jobs import Job, json_ready, pool_mixes, protocol_steps, run_job
+from chimeramix.experiments.spec import SweepSpec, check_overrides
 from chimeramix.methods.registry import Method, parse_method
-from chimeramix.protocol import FOLDER_PREFIX, RECIPES, Recipe, repetition_factor, steps_per_epoch
-from chimeramix.resolution import (
-    apply_preset,
-    first_run_config,
-    num_classes,
-    resolve_classifier,
-    resolve_data,
-    resolve_generator,
-)
-from chimeramix.runkinds import kind_of
-
-SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
-                             "glico", "generator_axes", "budget"})
-
-
-@dataclass
-class SweepSpec:
-    """What a sweep covers: the grid, the preset and config overrides for every generator / classifier."""
-
-    datasets: list[str]
-    methods: list[str]
-    ks: list[int]
-    seeds: list[int]
-    preset: str = "paper"
-    recipe: Recipe = "paper"
-    generator: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`GeneratorConfig` fields, nested as the config: ``{"epochs": 2, "masks":
-    {"grid_cells": 2}}``."""
-    classifier: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`ClassifierConfig` fields."""
-    glico: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`GlicoConfig` fields (GLICO's stage 1)."""
-    data: dict[str, Any] = field(default_factory=dict)
-    """Fields of every run's :class:`DataConfig` besides dataset, k and seed (folder options, data root)."""
-    generator_axes: dict[str, list[float]] = field(default_factory=dict)
-    """Generator settings as axes of the grid: ``{"grid_cells": [1, 2, 4, 8]}``, ``blocks``, ``mix_point``."""
-    budget: float | None = None
-    """Minutes per job (its generator included) that every job is planned to fit on this machine
-    (:mod:`chimeramix.experiments.budget`); its preset is then the budget's label (``20min``)."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One training run of a sweep; ``config`` is the run's config as a dict (see ``chimeramix.config``)."""
-
-    id: str
-    kind: str
-    """The kind of run (:data:`chimeramix.runkinds.RUN_KINDS`)."""
-    config: dict[str, Any]
-    depends_on: str | None = None
-    """Id of the generator job a classifier job needs (SuperMix: its teacher's classifier job)."""
-    steps: int = 0
-    """Optimizer steps of the whole run (the cost estimate's unit)."""
-    pool_mixes: int = 0
-    """Mixes a SuperMix student makes for its pool before training (the estimate's other unit)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "config": self.config, "depends_on": self.depends_on,
-                "steps": self.steps, "pool_mixes": self.pool_mixes}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> Job:
-        return cls(id=values["id"], kind=values["kind"], config=values["config"],
-                   depends_on=values.get("depends_on"), steps=int(values.get("steps", 0)),
-                   pool_mixes=int(values.get("pool_mixes", 0)))
-
-    @property
-    def cost_key(self) -> str:
-        """Key of this job's per-step cost (see :func:`chimeramix.experiments.costs.cost_key`)."""
-        return cost_key(self.kind, self.config)
-
-    @property
-    def recipe(self) -> str:
-        return str(self.config.get("recipe", "paper"))
-
-
-def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
-    """One run as a job of its own (for its cost estimate)."""
-    kind = kind_of(config)
-    resolved: GeneratorConfig | ClassifierConfig | GlicoConfig = kind.resolve(config)
-    assert resolved.batch_size is not None and resolved.repetition is not None
-    steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    pool_mixes = _pool_mixes(resolved) if isinstance(resolved, ClassifierConfig) else 0
-    return Job(id=kind.name, kind=kind.name, config=_json_ready(to_dict(config)), steps=steps, pool_mixes=pool_mixes)
-
-
-def load_sweep_file(path: str | Path) -> SweepSpec:
-    """Read a YAML sweep file (keys: datasets, methods, k, seeds, preset, generator, classifier)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            values = yaml.safe_load(handle)
-    except OSError as error:
-        raise ChimeraMixError(f"cannot read sweep file {path}: {error.strerror}; check the path") from None
-    except yaml.YAMLError as error:
-        raise ChimeraMixError(f"sweep file {path} is not valid YAML ({error}); fix its syntax") from None
-    if not isinstance(values, dict):
-        raise ChimeraMixError(f"sweep file {path} must be a mapping with keys datasets, methods, k, seeds")
-    unknown = sorted(set(values) - SWEEP_FILE_KEYS)
-    if unknown:
-        raise ChimeraMixError(
-            f"sweep file {path} has unknown keys {unknown}; use only {', '.join(sorted(SWEEP_FILE_KEYS))}"
-        )
-    missing = sorted({"datasets", "methods", "k", "seeds"} - set(values))
-    if missing:
-        raise ChimeraMixError(f"sweep file {path} lacks the keys {missing}; add them")
-    return SweepSpec(
-        datasets=_str_list(values["datasets"], "datasets"),
-        methods=_str_list(values["methods"], "methods"),
-        ks=_int_list(values["k"], "k"),
-        seeds=_int_list(values["seeds"], "seeds"),
-        preset=_preset(values),
-        recipe=_recipe(values.get("recipe", "paper")),
-        generator=_overrides(values.get("generator") or {}, GeneratorConfig),
-        classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
-        glico=_overrides(values.get("glico") or {}, GlicoConfig),
-        generator_axes=_axes(values.get("generator_axes") or {}),
-        budget=_budget(values.get("budget")),
-    )
-
-
-def check_overrides(values: dict[str, Any], cls: type) -> None:
-    """Raise a clear error for override keys that are not settable fields of ``cls`` (nested as the config,
-    e.g. ``masks: {grid_cells: 2}``); the fields a sweep sets itself are not."""
-    set_by_sweep = fields_with_role(cls, SWEEP)
-    allowed = leaf_fields(cls) - set_by_sweep
-    unknown = sorted(set(flatten(values)) - allowed)
-    if unknown:
-        raise ChimeraMixError(
-            f"unknown {cls.__name__} override keys {unknown}; use fields of that config (nested fields as "
-            f"mappings, e.g. masks: {{grid_cells: 2}}) except those a sweep sets: {', '.join(sorted(set_by_sweep))}"
-        )
+from chimeramix.protocol import FOLDER_PREFIX, RECIPES
+from chimeramix.resolution import apply_preset, first_run_config, resolve_classifier, resolve_data, resolve_generator
 
 
 def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, BudgetConfig] | None = None
@@ -249,10 +115,10 @@ def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: Gener
     config = with_overrides(generator, merge(spec.generator, setting.overrides()))
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
-    steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
+    steps = protocol_steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     name = (f"gen-{dataset_slug(data)}-k{data.k}-s{data.seed}-{masks.label}{_part(setting)}-"
             f"{_suffix(spec, spec.generator)}")
-    return Job(id=name, kind="generator", config=_json_ready(to_dict(config)), steps=steps)
+    return Job(id=name, kind="generator", config=json_ready(to_dict(config)), steps=steps)
 
 
 def _glico_job(spec: SweepSpec, data: DataConfig) -> Job:
@@ -271,11 +137,11 @@ def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Jo
     data, method = config.data, parse_method(config.method).name
     resolved = resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
-    steps = _steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
+    steps = protocol_steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     depends_on = generator_job.id if generator_job is not None else None
     return Job(id=_classifier_id(spec, data, parse_method(method), setting), kind="classifier",
-               config=_json_ready(to_dict(config)), depends_on=depends_on, steps=steps,
-               pool_mixes=_pool_mixes(resolved))
+               config=json_ready(to_dict(config)), depends_on=depends_on, steps=steps,
+               pool_mixes=pool_mixes(resolved))
 
 
 def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: GeneratorSetting | None) -> str:
@@ -287,24 +153,6 @@ def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: G
     if method.first_run == "glico" and spec.glico:
         overrides["glico"] = spec.glico
     return f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method.name}{_part(setting)}-{_suffix(spec, overrides)}"
-
-
-def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` as they read back from plan.json (tuples become lists), so that plans compare equal."""
-    ready: dict[str, Any] = json.loads(json.dumps(values))
-    return ready
-
-
-def _steps(data: DataConfig, epochs: int, batch_size: int, repetition_base: int) -> int:
-    """``epochs * ceil(k * C * max(R // k, 1) / batch)``: the protocol's optimizer steps of one run."""
-    repeats = repetition_factor(data.k, repetition_base)
-    return epochs * steps_per_epoch(data.k * num_classes(data.dataset), repeats, batch_size)
-
-
-def _pool_mixes(resolved: ClassifierConfig) -> int:
-    """The mixes of a resolved SuperMix student's pool (0 without one)."""
-    per_image = resolved.supermix.pool_per_image if resolved.supermix is not None else 0
-    return per_image * resolved.data.k * num_classes(resolved.data.dataset) if per_image else 0
 
 
 def dataset_slug(data: DataConfig) -> str:
@@ -336,68 +184,3 @@ def _part(setting: GeneratorSetting | None) -> str:
 
 def _hash(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
-
-
-def _preset(values: dict[str, Any]) -> str:
-    """The preset of a sweep file: its ``preset`` (default ``paper``), or its budget's label."""
-    budget = _budget(values.get("budget"))
-    if budget is None:
-        return str(values.get("preset", "paper"))
-    if "preset" in values:
-        raise ChimeraMixError("a sweep file sets a budget or a preset, not both; drop one of them")
-    return budget_preset(budget)
-
-
-def _budget(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ChimeraMixError(f"the sweep file's budget must be a positive number of minutes, got {value!r}")
-    return float(value)
-
-
-def _recipe(value: Any) -> Recipe:
-    if value not in RECIPES:
-        raise ChimeraMixError(f"unknown recipe {value!r} in the sweep file; use one of {', '.join(RECIPES)}")
-    recipe: Recipe = value
-    return recipe
-
-
-def _str_list(value: Any, key: str) -> list[str]:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return value
-    raise ChimeraMixError(f"sweep key {key!r} must be a list of names or a comma-separated string")
-
-
-def _int_list(value: Any, key: str) -> list[int]:
-    if isinstance(value, int):
-        return [value]
-    if isinstance(value, str):
-        return parse_int_list(value)
-    if isinstance(value, list) and all(isinstance(item, int) for item in value):
-        return value
-    raise ChimeraMixError(f"sweep key {key!r} must be an integer, a list of integers or a string like '0-4'")
-
-
-def _axes(values: Any) -> dict[str, list[float]]:
-    if not isinstance(values, dict):
-        raise ChimeraMixError("the sweep file's generator_axes must be a mapping of axis: list of values")
-    axes = {str(axis): _number_list(value, f"generator_axes.{axis}") for axis, value in values.items()}
-    check_axes(axes)
-    return axes
-
-
-def _number_list(value: Any, key: str) -> list[float]:
-    items = value if isinstance(value, list) else [value]
-    if not all(isinstance(item, int | float) and not isinstance(item, bool) for item in items):
-        raise ChimeraMixError(f"sweep key {key!r} must be a number or a list of numbers")
-    return list(items)
-
-
-def _overrides(values: Any, cls: type) -> dict[str, Any]:
-    if not isinstance(values, dict):
-        raise ChimeraMixError(f"the sweep file's {cls.__name__} overrides must be a mapping of field: value")
-    check_overrides(values, cls)
-    return dict(values)

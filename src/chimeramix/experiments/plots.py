@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chimeramix.experiments.tables import Cell, ResultTable, table_title
+from chimeramix.experiments.table_text import table_title
+from chimeramix.experiments.tables import Cell, ResultTable
 from chimeramix.fileio import atomic_path
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ import numpy as np
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.plots import Panel, plot_panels
-from chimeramix.experiments.tables import STD_NOTE, Cell, RunResult, aggregate, cell_text
+from chimeramix.experiments.table_text import STD_NOTE, cell_text, markdown_table
+from chimeramix.experiments.tables import Cell, RunResult, aggregate
 
 AXIS_TITLES = {"blocks": "residual blocks", "mix_point": "relative feature mixing point (mix_after / blocks)",
                "grid_cells": "grid cells per side (mixing mask size)"}
@@ -89,15 +90,12 @@ def render_axis_tables(tables: list[AxisTable], fmt: str) -> str:
         raise ChimeraMixError(f"tables over a generator axis come as md or csv, not {fmt}; pass --format md or csv")
     lines = []
     for table in tables:
-        lines += [f"### {table.dataset}, k = {table.k}: accuracy over {AXIS_TITLES[table.axis]}", "",
-                  "| method | " + " | ".join(f"{table.axis}={_value_text(v)}" for v in table.values) + " |",
-                  "|---|" + "---|" * len(table.values)]
-        for row in table.rows:
-            cells = [cell_text(table.cells[row, v]) if (row, v) in table.cells else "–" for v in table.values]
-            lines.append(f"| {row} | " + " | ".join(cells) + " |")
-        for row, cell in table.references.items():
-            lines.append(f"| {row} (reference) | " + " | ".join([cell_text(cell)] * len(table.values)) + " |")
-        lines.append("")
+        rows = [(row, [cell_text(table.cells[row, v]) if (row, v) in table.cells else "–" for v in table.values])
+                for row in table.rows]
+        rows += [(f"{row} (reference)", [cell_text(cell)] * len(table.values))
+                 for row, cell in table.references.items()]
+        title = f"{table.dataset}, k = {table.k}: accuracy over {AXIS_TITLES[table.axis]}"
+        lines += [*markdown_table(title, [f"{table.axis}={_value_text(v)}" for v in table.values], rows), ""]
     lines.append(STD_NOTE)
     return "\n".join(lines) + "\n"
 

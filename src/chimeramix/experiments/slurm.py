@@ -1,6 +1,6 @@
 """Where jobs run, on a SLURM cluster: :class:`SlurmLauncher` submits each task (a job, or a pack) as one batch job
 with ``sbatch`` and follows it with ``squeue``; ``python -m chimeramix.experiments.slurm TASK.json`` is what
-such a batch job runs (:func:`main`: :func:`chimeramix.experiments.runner.execute_jobs`, as the other launchers).
+such a batch job runs (:func:`main`: :func:`chimeramix.experiments.worker.execute_jobs`, as the other launchers).
 
 Why ``sbatch`` and not submitit: submitit learns how its jobs ended from ``sacct``, which needs SLURM's
 accounting database (slurmdbd), and keeps that knowledge in the submitting Python process, pickled. Here the
@@ -41,9 +41,10 @@ from types import FrameType
 from typing import Any
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.plan import Job
-from chimeramix.experiments.runner import Ended, JobFunction, RunOptions, execute_jobs
+from chimeramix.experiments.jobs import Job
+from chimeramix.experiments.runner import Ended
 from chimeramix.experiments.store import Store
+from chimeramix.experiments.worker import JobFunction, RunOptions, execute_jobs
 from chimeramix.fileio import read_json, write_json
 
 LOG = logging.getLogger("chimeramix.sweep")

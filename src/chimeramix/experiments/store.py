@@ -30,7 +30,7 @@ from filelock import FileLock
 
 from chimeramix.config import from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.plan import Job
+from chimeramix.experiments.jobs import Job
 from chimeramix.fileio import read_json, write_json
 from chimeramix.rundir import RunFolder
 from chimeramix.runkinds import run_kind

@@ -205,13 +205,7 @@ def open_classifier_run(
         folder.write_config(config, device)
 
     seed_everything(config.data.seed)
-    scattering = config.scattering
-    model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout,
-                             learnable_filters=method.learnable_filters,
-                             filter_init=scattering.init if scattering else "tight-frame").to(device)
-    if isinstance(model, ScatteringClassifier):
-        height, width = data.images.shape[-2:]
-        check_image_size(height, width, model.front.J)
+    model = _model(config, method, data, device)
     criterion = _criterion(method, config, data.num_classes).to(device)
     objective = ClassifierObjective(model, criterion, autocast_dtype(config.precision))
     optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
@@ -219,21 +213,11 @@ def open_classifier_run(
                                 **sgd_options(device, config.fast))
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    if scattering is not None and scattering.recipe == "psn":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps,
-                                                        div_factor=25)
-    else:
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
+    scheduler = _lr_scheduler(config, optimizer, total_steps)
     rng = make_rng(stream_seed(config.data.seed, AUGMENTATION_STREAM), device)
     # before the checkpoint restores the RNGs: loading the generator draws from them
     mean, std = channel_stats(data.images) if config.normalization != "half" else (torch.tensor(HALF),) * 2
-    pair_mixing = _pair_mixing(config, method, data, folder, device)
-    augmentation = Augmentation(
-        method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
-        crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
-        pair_mixing=pair_mixing, pair_mixing_p=config.pair_mixing_p, stage_order=config.stage_order or "paper",
-    )
+    augmentation = _augmentation(config, method, data, folder, device, mean, std)
     supermix = _supermix(config, augmentation, data, folder, device) if method.needs_teacher else None
     run = ClassifierRun(config=config, folder=folder, device=device, objective=objective,
                         optimizers={"sgd": optimizer}, schedulers={"lr": scheduler}, rng=rng,
@@ -243,6 +227,43 @@ def open_classifier_run(
     if isinstance(model, ScatteringClassifier) and run.step == 0:
         write_wavelets(model.front, folder.picture("wavelets-init"), data.images.shape[-1])
     return run
+
+
+def _model(config: ClassifierConfig, method: Method, data: TrainingSet, device: torch.device) -> nn.Module:
+    """The run's network on ``device``: its architecture, with a scattering front end's wavelets initialised as the
+    config says (the images must be large enough for its scales)."""
+    scattering = config.scattering
+    model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout,
+                             learnable_filters=method.learnable_filters,
+                             filter_init=scattering.init if scattering else "tight-frame").to(device)
+    if isinstance(model, ScatteringClassifier):
+        height, width = data.images.shape[-2:]
+        check_image_size(height, width, model.front.J)
+    return model
+
+
+def _lr_scheduler(config: ClassifierConfig, optimizer: torch.optim.Optimizer, total_steps: int
+                  ) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning rate per step: the protocol's cosine annealing to 0, or OneCycle under the scattering recipe
+    ``psn``."""
+    assert config.lr is not None
+    scattering = config.scattering
+    if scattering is not None and scattering.recipe == "psn":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps,
+                                                   div_factor=25)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
+
+
+def _augmentation(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
+                  device: torch.device, mean: torch.Tensor, std: torch.Tensor) -> Augmentation:
+    """The method's batches of the training images: its pair mixing (:func:`_pair_mixing`) and the config's
+    augmentation settings, normalised with ``mean`` and ``std``."""
+    pair_mixing = _pair_mixing(config, method, data, folder, device)
+    return Augmentation(
+        method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
+        crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
+        pair_mixing=pair_mixing, pair_mixing_p=config.pair_mixing_p, stage_order=config.stage_order or "paper",
+    )
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:

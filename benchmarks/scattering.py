@@ -1,6 +1,6 @@
 """Forward + backward of the learnable scattering front end, two ways: kymatio 0.3.0's core ``scattering2d`` fed
 the rebuilt wavelets (one wavelet at a time, as kymatio does), and chimeramix's own ``torch.fft`` transform
-(:class:`chimeramix.models.scattering.Scattering`, batched over the wavelets of a scale). Both rebuild the 16
+(:class:`chimeramix.methods.scattering.transform.Scattering`, batched over the wavelets of a scale). Both rebuild the 16
 wavelets from their parameters on every pass and back-propagate to them and to the input.
 
     python benchmarks/scattering.py                      # CPU, batch 128, 32 px, J = 2, 10 timed passes
@@ -21,7 +21,7 @@ from kymatio.scattering2d.core.scattering2d import scattering2d
 from kymatio.scattering2d.frontend.torch_frontend import ScatteringTorch2D
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from chimeramix.models.scattering import Scattering
+from chimeramix.methods.scattering.transform import Scattering
 from chimeramix.runtime import environment, select_device
 
 

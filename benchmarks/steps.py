@@ -46,10 +46,10 @@ from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, Gli
 from chimeramix.data import load_training_set
 from chimeramix.data.datasets import write_npz
 from chimeramix.methods import parse_method
+from chimeramix.methods.supermix.student import make_pool, teacher_mixer
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import environment, make_rng, select_device
 from chimeramix.train.classifier import resolve
-from chimeramix.train.supermix import make_pool, teacher_mixer
 from chimeramix.train.trainers import train_pack
 
 CLASSES = 10

@@ -25,8 +25,8 @@ from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.trainer import train_generator
+from chimeramix.methods.glico.trainer import train_glico
 from chimeramix.train.classifier import train_classifier
-from chimeramix.train.glico import train_glico
 
 TINY_GENERATOR = {"base_channels": 4, "blocks": 2, "mix_after": 1, "batch_size": 8, "checkpoint_every": 1,
                   "device": "cpu", "epochs": 1, "repetition": 2}

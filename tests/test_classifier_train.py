@@ -20,11 +20,11 @@ from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
 from chimeramix.methods.chimeramix.frozen_generator import check_generator, generator_config
 from chimeramix.methods.chimeramix.trainer import train_generator
+from chimeramix.methods.glico.trainer import train_glico
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import cosine_lr, resolve, train_classifier
-from chimeramix.train.glico import train_glico
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -26,10 +26,10 @@ from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.tables import _run_result
 from chimeramix.export import export_classifier
 from chimeramix.methods import parse_method
+from chimeramix.methods.scattering.morlet import initial_parameters, lowpass_filter, morlet_filters, periodize
+from chimeramix.methods.scattering.network import ScatteringClassifier, ScatteringWideResNet
+from chimeramix.methods.scattering.transform import Scattering, check_image_size, scattering_channels
 from chimeramix.models.classifiers import build_classifier, count_parameters
-from chimeramix.models.morlet import initial_parameters, lowpass_filter, morlet_filters, periodize
-from chimeramix.models.scattering import Scattering, check_image_size, scattering_channels
-from chimeramix.models.scattering_wrn import ScatteringClassifier, ScatteringWideResNet
 from chimeramix.predictor import ProbabilityModel
 from chimeramix.report import run_page
 from chimeramix.resolution import apply_preset

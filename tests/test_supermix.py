@@ -28,14 +28,14 @@ from chimeramix.experiments.tables import RunResult, build_tables
 from chimeramix.experiments.worker import RunOptions, _with_options
 from chimeramix.methods import parse_method
 from chimeramix.methods.image_ops import denormalize
-from chimeramix.methods.supermix import SuperMix
+from chimeramix.methods.supermix import student as supermix_module
+from chimeramix.methods.supermix.mask_optimisation import SuperMix
+from chimeramix.methods.supermix.student import weighted_targets
 from chimeramix.report import write_report
 from chimeramix.resolution import classifier_config, resolve_supermix
 from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
-from chimeramix.train import supermix as supermix_module
 from chimeramix.train.classifier import ClassifierRun, open_classifier_run, resolve, train_classifier
-from chimeramix.train.supermix import weighted_targets
 from chimeramix.train.trainers import check_packable
 from conftest import CheckpointStop, Interrupt
 from test_report import Page

@@ -21,7 +21,7 @@ import torch
 from chimeramix.bundle import bundle_folder, open_bundle
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_path, atomic_write
-from chimeramix.models.scattering_wrn import ScatteringClassifier
+from chimeramix.methods.scattering.network import ScatteringClassifier
 from chimeramix.predictor import ProbabilityModel
 from chimeramix.rundir import EXPORT_FILES
 

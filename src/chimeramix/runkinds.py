@@ -78,8 +78,8 @@ class RunKind:
 RUN_KINDS: dict[str, RunKind] = {kind.name: kind for kind in (
     RunKind(GeneratorConfig, resolve_generator, "chimeramix.methods.chimeramix.trainer:open_generator_run",
             "chimeramix.methods.chimeramix.trainer:pack_key", _generator_cost, "generators"),
-    RunKind(GlicoConfig, resolve_glico, "chimeramix.train.glico:open_glico_run", "chimeramix.train.glico:pack_key",
-            _glico_cost, "GLICO stage-1 runs"),
+    RunKind(GlicoConfig, resolve_glico, "chimeramix.methods.glico.trainer:open_glico_run",
+            "chimeramix.methods.glico.trainer:pack_key", _glico_cost, "GLICO stage-1 runs"),
     RunKind(ClassifierConfig, resolve_classifier, "chimeramix.train.classifier:open_classifier_run",
             "chimeramix.train.classifier:pack_key", _classifier_cost, "classifiers"),
 )}

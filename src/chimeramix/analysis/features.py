@@ -24,7 +24,7 @@ from torch import nn
 from chimeramix.analysis.inception import FEATURES, clean_resize, load_inception, normalise
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import predict
-from chimeramix.models.scattering_wrn import ScatteringClassifier
+from chimeramix.methods.scattering.network import ScatteringClassifier
 from chimeramix.protocol import train_set
 
 INCEPTION_RESIZE = "clean-fid: PIL bicubic per float channel to 299 x 299, clipped to [0, 255]; (x - 128) / 128"

@@ -180,7 +180,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
     device = select_device(args.device)
     if RunFolder(args.run_dir).kind == "glico":
-        from chimeramix.train.glico import sample_picture
+        from chimeramix.methods.glico.trainer import sample_picture
 
         save_png(sample_picture(args.run_dir, args.n, args.seed, device), args.out)
         print(f"{args.n} interpolation strips (x_i, G at t = 0 .. 1 towards a same-class x_j, then x_j) "

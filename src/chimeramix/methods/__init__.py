@@ -24,11 +24,13 @@ from chimeramix.methods.registry import (
 if TYPE_CHECKING:
     from chimeramix.methods.augmentation import Augmentation, ImageParams, StepParams
     from chimeramix.methods.chimeramix.pair_mixing import PairMixing
-    from chimeramix.methods.image_ops import channel_stats, crop_flip, cutout, normalize
+    from chimeramix.methods.image_ops import channel_stats, crop_flip, normalize
+    from chimeramix.methods.image_space.erasing import cutout
 
 LAZY = {"Augmentation": "chimeramix.methods.augmentation", "ImageParams": "chimeramix.methods.augmentation",
         "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.chimeramix.pair_mixing",
-        **{name: "chimeramix.methods.image_ops" for name in ("channel_stats", "crop_flip", "cutout", "normalize")}}
+        "cutout": "chimeramix.methods.image_space.erasing",
+        **{name: "chimeramix.methods.image_ops" for name in ("channel_stats", "crop_flip", "normalize")}}
 
 __all__ = [
     "COMPONENTS",

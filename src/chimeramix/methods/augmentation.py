@@ -16,7 +16,8 @@ Randomness is sampled in one place and applied in another: :meth:`Augmentation.s
 needs from one ``torch.Generator`` (crop offsets, flips, holes, partners, masks; the torchvision transforms get
 a seed for a forked global RNG), and :meth:`Augmentation.apply` is deterministic given those parameters.
 Crop, flip, cutout and the mixing run batched on the training device; the torchvision policies and Random
-Erasing transform one image at a time on CPU tensors.
+Erasing transform one image at a time on CPU tensors. The image-space methods' own transforms (policies, erasing,
+label mixing) are in :mod:`chimeramix.methods.image_space`.
 """
 
 from __future__ import annotations
@@ -33,22 +34,19 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.methods.image_ops import (
-    ReleasedRandomErasing,
     crop_flip,
     crop_flip_ids,
-    cutout,
     denormalize,
     normalize,
     per_image,
     sample_crops,
-    sample_cutout,
     sample_seed,
     with_seed,
 )
+from chimeramix.methods.image_space.erasing import RANDOM_ERASING, ReleasedRandomErasing, cutout, sample_cutout
+from chimeramix.methods.image_space.label_mixing import label_mixing_transform
 from chimeramix.methods.registry import Method, component_of, load_reference
 
-RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
-MIXING_ALPHA = 1.0
 StageOrder = Literal["paper", "released"]
 
 
@@ -132,7 +130,7 @@ class Augmentation:
             self.random_erasing = (ReleasedRandomErasing() if self.released
                                    else v2.RandomErasing(**RANDOM_ERASING, value="random"))
         self.cutout = erasing == "cutout"
-        self.label_mixing = _label_mixing(method.component("label-mixing"), num_classes)
+        self.label_mixing = label_mixing_transform(method.component("label-mixing"), num_classes)
 
     def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return self.apply(self.sample(positions, rng))
@@ -259,21 +257,3 @@ def _policy(name: str | None, image_size: int) -> nn.Module | None:
         return None
     policy: nn.Module = load_reference(transform)(image_size)
     return policy
-
-
-def auto_augment(image_size: int) -> nn.Module:
-    """AutoAugment: the CIFAR-10 policy up to 64 px, the ImageNet policy above."""
-    return v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10 if image_size <= 64 else v2.AutoAugmentPolicy.IMAGENET)
-
-
-def trivial_augment(image_size: int) -> nn.Module:
-    """TrivialAugment (wide), the same at every image size."""
-    return v2.TrivialAugmentWide()
-
-
-def _label_mixing(name: str | None, num_classes: int) -> nn.Module | None:
-    if name == "mixup":
-        return v2.MixUp(alpha=MIXING_ALPHA, num_classes=num_classes)
-    if name == "cutmix":
-        return v2.CutMix(alpha=MIXING_ALPHA, num_classes=num_classes)
-    return None

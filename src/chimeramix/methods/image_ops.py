@@ -1,9 +1,10 @@
-"""Batched image operations of the augmentations, each split into a ``sample_*`` (random, from one
-``torch.Generator``) and a deterministic application."""
+"""Batched image operations that every method's augmentation shares (crop and flip, normalisation, seeded
+per-image transforms), each split into a ``sample_*`` (random, from one ``torch.Generator``) and a deterministic
+application. The image-space methods' own operations (cutout, Random Erasing) are in
+:mod:`chimeramix.methods.image_space.erasing`."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -67,26 +68,6 @@ def flip_where(images: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
     return torch.where(flips[:, None, None, None], images.flip(-1), images)
 
 
-def sample_cutout(batch_size: int, height: int, width: int, rng: torch.Generator) -> torch.Tensor:
-    """Hole centres (B x 2: row, column), uniform over the image."""
-    rows = torch.randint(0, height, (batch_size,), generator=rng, device=rng.device)
-    columns = torch.randint(0, width, (batch_size,), generator=rng, device=rng.device)
-    return torch.stack([rows, columns], dim=1)
-
-
-def cutout(images: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tensor:
-    """Zero a ``size`` x ``size`` square around each centre (rows ``c - size // 2`` up to, not including,
-    ``c - size // 2 + size``), clipped at the border as in DeVries & Taylor's code."""
-    _, _, height, width = images.shape
-    start = centres - size // 2
-    rows = torch.arange(height, device=images.device)
-    columns = torch.arange(width, device=images.device)
-    in_rows = (rows >= start[:, :1]) & (rows < start[:, :1] + size)
-    in_columns = (columns >= start[:, 1:]) & (columns < start[:, 1:] + size)
-    hole = in_rows[:, :, None] & in_columns[:, None, :]
-    return images.masked_fill(hole[:, None], 0.0)
-
-
 def sample_seed(rng: torch.Generator) -> int:
     """A seed drawn from ``rng`` for a transform that uses torch's global RNG."""
     return int(torch.randint(0, 2**62, (1,), generator=rng, device=rng.device).item())
@@ -104,32 +85,3 @@ def per_image(transform: nn.Module, images: torch.Tensor, seed: int) -> torch.Te
     cpu = images.cpu()
     result = with_seed(seed, lambda: torch.stack([transform(image) for image in cpu]))
     return result.to(images.device)
-
-
-class ReleasedRandomErasing(nn.Module):
-    """Random Erasing as the authors' code applies it (Zhong et al.'s own class), to one image in [0, 1] before
-    normalising, with torch's global RNG: with probability ``p`` a box of area uniform in ``scale`` of the image
-    and aspect ratio h / w uniform in [``ratio``, 1 / ``ratio``] (torchvision draws it log-uniform), placed
-    uniformly where it fits (up to ``attempts`` tries; then nothing), filled with noise uniform in [0, 1)."""
-
-    def __init__(self, p: float = 0.5, scale: tuple[float, float] = (0.02, 0.4), ratio: float = 0.3,
-                 attempts: int = 100) -> None:
-        super().__init__()
-        self.p, self.scale, self.ratio, self.attempts = p, scale, ratio, attempts
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if torch.rand(()).item() > self.p:
-            return image
-        channels, height, width = image.shape
-        for _ in range(self.attempts):
-            area = float(torch.empty(()).uniform_(*self.scale)) * height * width
-            aspect = float(torch.empty(()).uniform_(self.ratio, 1 / self.ratio))
-            box_height, box_width = round(math.sqrt(area * aspect)), round(math.sqrt(area / aspect))
-            if box_height < height and box_width < width:
-                top = int(torch.randint(0, height - box_height + 1, ()))
-                left = int(torch.randint(0, width - box_width + 1, ()))
-                erased = image.clone()
-                erased[:, top : top + box_height, left : left + box_width] = torch.rand(channels, box_height,
-                                                                                         box_width)
-                return erased
-        return image

@@ -7,7 +7,7 @@ Every component has a role, and a method holds at most one component per role:
   applies); it stands alone.
 - front end (``scattering``, ``scattering-fixed``): Parametric Scattering Networks (Gauthier et al. 2022): the
   network, not the batches, changes: a Morlet scattering front end with learnable (or fixed) wavelets under the
-  modified WideResNet of the architecture ``scattering-wrn-W`` (:mod:`chimeramix.models.scattering_wrn`), the
+  modified WideResNet of the architecture ``scattering-wrn-W`` (:mod:`chimeramix.methods.scattering`), the
   default architecture of these methods (``scattering-wrn-8``; the quick preset ``scattering-wrn-2``). It
   combines with every augmentation below.
 - mixing, at most one of
@@ -25,7 +25,8 @@ Every component has a role, and a method holds at most one component per role:
 - policy (``autoaugment``, ``trivialaugment``): torchvision v2; AutoAugment uses the CIFAR-10 policy up to
   64 px and the ImageNet policy above (STL-10).
 - erasing (``cutout``, ``random-erasing``): one square hole per image, or Random Erasing.
-- loss (``cosine-loss``): the model is trained with :class:`~chimeramix.losses.CosineLoss`.
+- loss (``cosine-loss``): the model is trained with
+  :class:`~chimeramix.methods.image_space.cosine_loss.CosineLoss`.
 """
 
 from __future__ import annotations
@@ -74,9 +75,9 @@ COMPONENTS: dict[str, Component] = {
     "mixup": Component("label-mixing", "MixUp (Zhang et al. 2018) every batch, lambda ~ Beta(1, 1)"),
     "cutmix": Component("label-mixing", "CutMix (Yun et al. 2019) every batch, lambda ~ Beta(1, 1)"),
     "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)",
-                             transform="chimeramix.methods.augmentation:auto_augment"),
+                             transform="chimeramix.methods.image_space.policies:auto_augment"),
     "trivialaugment": Component("policy", "TrivialAugment (wide)",
-                                transform="chimeramix.methods.augmentation:trivial_augment"),
+                                transform="chimeramix.methods.image_space.policies:trivial_augment"),
     "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
     "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
     "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator",

@@ -5,7 +5,7 @@
   keep CPU runs short.
 - ``resnet50``: torchvision's ResNet-50 without pretrained weights (``weights=None``), the paper's network
   for STL-10 at 96 x 96.
-- ``scattering-wrn-W``: Parametric Scattering Networks' hybrid (:mod:`chimeramix.models.scattering_wrn`): the
+- ``scattering-wrn-W``: Parametric Scattering Networks' hybrid (:mod:`chimeramix.methods.scattering.network`): the
   scattering front end (learnable or fixed Morlet wavelets, tight-frame or random initialisation), then the
   modified WideResNet of width W on its 243 maps (the paper's ``scattering-wrn-8``: 22.6 M parameters). The
   methods ``scattering`` and ``scattering-fixed`` train it; no other method does.
@@ -27,9 +27,9 @@ import torchvision
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.morlet import FilterInit
-from chimeramix.models.scattering import Scattering
-from chimeramix.models.scattering_wrn import ScatteringClassifier, ScatteringWideResNet
+from chimeramix.methods.scattering.morlet import FilterInit
+from chimeramix.methods.scattering.network import ScatteringClassifier, ScatteringWideResNet
+from chimeramix.methods.scattering.transform import Scattering
 from chimeramix.models.wide_resnet import WideResNet
 
 ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50", "scattering-wrn-8")

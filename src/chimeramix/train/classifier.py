@@ -33,16 +33,18 @@ from chimeramix.config import ClassifierConfig, protocol_for
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
-from chimeramix.losses import CosineLoss
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.methods.chimeramix.frozen_generator import check_generator, pair_composer
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
+from chimeramix.methods.image_space.cosine_loss import CosineLoss
 from chimeramix.methods.registry import Role
+from chimeramix.methods.scattering.network import ScatteringClassifier
+from chimeramix.methods.scattering.pictures import write_wavelets
+from chimeramix.methods.scattering.transform import check_image_size
+from chimeramix.methods.supermix.student import SuperMixBatches, check_teacher, pool_of, save_picture, teacher_mixer
 from chimeramix.models.classifiers import build_classifier, count_parameters, is_scattering_architecture
-from chimeramix.models.scattering import check_image_size
-from chimeramix.models.scattering_wrn import ScatteringClassifier
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
@@ -59,8 +61,6 @@ from chimeramix.train.fast import GraphedPairMixing
 from chimeramix.train.loop import train_runs
 from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
-from chimeramix.train.supermix import SuperMixBatches, check_teacher, pool_of, save_picture, teacher_mixer
-from chimeramix.train.wavelets import write_wavelets
 
 AUGMENTATION_STREAM = 1
 """Seed stream of the augmentation RNG (weights and dropout use the plain seed)."""

@@ -17,8 +17,7 @@ from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
-from chimeramix.methods.latent_interpolation import LatentInterpolation
-from chimeramix.models.glico import LatentGenerator
+from chimeramix.methods.glico.interpolation import LatentInterpolation, load_glico
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
@@ -40,22 +39,6 @@ def load_generator(run_dir: str | os.PathLike[str], device: str | torch.device =
     generator = MixingGenerator.from_config(config)
     load_weights(generator, path)
     return generator.to(device).eval()
-
-
-def load_glico(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[LatentGenerator,
-                                                                                            GlicoConfig]:
-    """The trained codes and generator of a finished GLICO run (eval mode, on ``device``), and its config."""
-    folder = RunFolder(run_dir)
-    config = folder.read_config(GlicoConfig)
-    path = folder.weights("glico")
-    if not path.is_file() or not folder.is_finished:
-        raise ChimeraMixError(f"{run_dir} holds no trained GLICO generator ({path.name}); finish its training "
-                              "with `chimeramix generator train --kind glico ... --resume`")
-    result = folder.read_result()
-    model = LatentGenerator(int(result["codes"]), int(result["image_size"]), config.latent_dim, config.noise_dim,
-                            config.noise_projection)
-    load_weights(model, path)
-    return model.to(device).eval(), config
 
 
 def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: torch.device, *,

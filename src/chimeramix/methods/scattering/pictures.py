@@ -10,7 +10,7 @@ import os
 import numpy as np
 import torch
 
-from chimeramix.models.scattering import Scattering
+from chimeramix.methods.scattering.transform import Scattering
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
 SCALE = 4

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, unit
+from chimeramix.methods.glico.networks import AuxiliaryClassifier, LatentGenerator, unit
 from chimeramix.train.objectives import Objective, parameters_of
 
 

@@ -1,5 +1,5 @@
-"""GLICO's stage 2 (method ``glico``): a batch replaced by images generated from spherical interpolations
-between the latent codes of same-class pairs.
+"""GLICO's stage 2 (method ``glico``): a finished stage-1 run loaded (:func:`load_glico`), and a batch replaced by
+images generated from spherical interpolations between the latent codes of same-class pairs.
 
 For each pair (i, j) of the batch: z = slerp(t, z_i, z_j) with one ratio t per batch from
 :data:`RATIOS`, a fresh noise code, and the image G(z, code) of the frozen stage-1 generator; the label is the
@@ -9,11 +9,17 @@ As in GLICO's code, a generated batch is only normalised: no policy, crop, flip 
 
 from __future__ import annotations
 
+import os
+
 import torch
 
+from chimeramix.checkpoint import load_weights
+from chimeramix.config import GlicoConfig
+from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.masks import SegmentMaps
 from chimeramix.methods.chimeramix.segments import AugmentedSegments
-from chimeramix.models.glico import LatentGenerator, resize_to, slerp
+from chimeramix.methods.glico.networks import LatentGenerator, resize_to, slerp
+from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast
 
 RATIOS = (0.1, 0.2, 0.3, 0.4)
@@ -48,3 +54,19 @@ class LatentInterpolation:
             z = slerp(draws[:, 0], latents[positions], latents[partners])
             generated = self.model.generate(z, draws[:, 1:])
         return resize_to(generated.float(), images.shape[-1]).clamp(0, 1)
+
+
+def load_glico(run_dir: str | os.PathLike[str], device: str | torch.device = "cpu") -> tuple[LatentGenerator,
+                                                                                            GlicoConfig]:
+    """The trained codes and generator of a finished GLICO run (eval mode, on ``device``), and its config."""
+    folder = RunFolder(run_dir)
+    config = folder.read_config(GlicoConfig)
+    path = folder.weights("glico")
+    if not path.is_file() or not folder.is_finished:
+        raise ChimeraMixError(f"{run_dir} holds no trained GLICO generator ({path.name}); finish its training "
+                              "with `chimeramix generator train --kind glico ... --resume`")
+    result = folder.read_result()
+    model = LatentGenerator(int(result["codes"]), int(result["image_size"]), config.latent_dim, config.noise_dim,
+                            config.noise_projection)
+    load_weights(model, path)
+    return model.to(device).eval(), config

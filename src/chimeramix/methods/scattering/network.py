@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.scattering import Scattering, scattering_channels
+from chimeramix.methods.scattering.transform import Scattering, scattering_channels
 
 BLOCKS_PER_STAGE = 4
 

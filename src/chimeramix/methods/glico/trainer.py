@@ -1,5 +1,5 @@
 """Training GLICO's stage 1 (latent codes, generator, auxiliary classifier): its run state, opened from a
-config; the step is :class:`~chimeramix.train.objectives.glico.GlicoObjective`, the loop
+config; the step is :class:`~chimeramix.methods.glico.objective.GlicoObjective`, the loop
 :func:`chimeramix.train.loop.train_runs`.
 
 Only the split's images are used (no unlabelled or test images: the protocol's "no additional data"; GLICO's
@@ -26,9 +26,10 @@ from chimeramix.checkpoint import save_weights
 from chimeramix.config import GlicoConfig
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
-from chimeramix.losses import reconstruction_distance
-from chimeramix.methods.chimeramix.frozen_generator import load_glico
-from chimeramix.models.glico import AuxiliaryClassifier, LatentGenerator, slerp
+from chimeramix.methods.glico.distances import reconstruction_distance
+from chimeramix.methods.glico.interpolation import load_glico
+from chimeramix.methods.glico.networks import AuxiliaryClassifier, LatentGenerator, slerp
+from chimeramix.methods.glico.objective import GlicoObjective
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
@@ -44,7 +45,6 @@ from chimeramix.runtime import (
     stream_seed,
 )
 from chimeramix.train.loop import train_runs
-from chimeramix.train.objectives.glico import GlicoObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 

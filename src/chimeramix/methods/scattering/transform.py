@@ -8,7 +8,7 @@ subsampled to 1/2^J of the input side: 1 + J·L + L²·J(J-1)/2 maps per channel
 RGB, colour-major, 8 x 8 for 32 px). The input is reflect-padded by 2^J on every side (kymatio's padding for
 sides that are multiples of 2^J); one border pixel of the output is dropped again.
 
-The J·L wavelets are rebuilt from their parameters (θ, ξ, σ, γ, :mod:`chimeramix.models.morlet`) on every
+The J·L wavelets are rebuilt from their parameters (θ, ξ, σ, γ, :mod:`chimeramix.methods.scattering.morlet`) on every
 forward pass in training mode, so that the gradient reaches all 4·J·L of them (``learnable``; otherwise they are
 buffers and nothing about them trains); evaluation mode caches the filters until the parameters change. The
 low-pass φ is fixed. With the tight-frame initialisation this is kymatio's ``Scattering2D`` (tested to float
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.morlet import (
+from chimeramix.methods.scattering.morlet import (
     FilterInit,
     MorletParameters,
     initial_parameters,

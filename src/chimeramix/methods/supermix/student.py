@@ -38,7 +38,7 @@ from chimeramix.fileio import atomic_write
 from chimeramix.methods import Augmentation
 from chimeramix.methods.chimeramix.frozen_generator import data_problems
 from chimeramix.methods.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
-from chimeramix.methods.supermix import Mixes, SuperMix
+from chimeramix.methods.supermix.mask_optimisation import Mixes, SuperMix
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng, stream_seed
 from chimeramix.train.frozen_classifier import load_classifier

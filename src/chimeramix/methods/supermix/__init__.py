@@ -1,0 +1,10 @@
+"""SuperMix (Dabouei et al. 2021; ``shared/docs/baselines.md`` section 3): everything of it in one folder.
+
+The classifier's method ``supermix`` (a teacher-mixing component): a frozen teacher, a baseline classifier run of the
+same split trained first, optimises per-pixel masks mixing K images; the student learns from real and mixed batches.
+
+- :mod:`.mask_optimisation`: the masks a teacher optimises, batched on the device
+  (:class:`~.mask_optimisation.SuperMix`);
+- :mod:`.student`: the student's side: its teacher (checked against the split), the pool of mixes, the batches (real
+  plus mixes, Eq. 9 as targets) and the picture.
+"""

@@ -15,7 +15,7 @@ from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.experiments.store import Store
 from chimeramix.methods.chimeramix.trainer import train_generator
-from chimeramix.report import write_report
+from chimeramix.report import document, method_pictures_section, write_report
 from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
 from chimeramix.train.classifier import train_classifier
@@ -113,3 +113,18 @@ def test_compare_prints_the_best_method_and_its_store_page_has_the_table(
     assert len(page.figures["accuracy-vs-k"]) == 1
     assert set(page.metrics) == {"baseline@2", "mixup@2"}
     assert page.best and page.best[0].split("@")[0] == best.split()[1].rstrip(",")
+
+
+def test_a_method_s_pictures_are_the_ones_its_components_declare(tmp_path: Path) -> None:
+    """The report shows what the registry says a method's runs save, under each component's heading, and leaves
+    out what the folder lacks (the report names no method itself)."""
+    sizes = {"wavelets-init": (4, 3), "wavelets": (5, 3), "supermix": (6, 3), "compositions": (7, 3)}
+    for name, size in sizes.items():
+        Image.new("RGB", size).save(tmp_path / f"{name}.png")
+    page = Page(document("run", method_pictures_section("scattering+supermix", RunFolder(tmp_path))))
+    assert page.figures == {name: [size] for name, size in sizes.items() if name != "compositions"}
+    assert "The scattering wavelets" in page.text and "SuperMix's mixes" in page.text
+    (tmp_path / "wavelets-init.png").unlink()
+    assert list(Page(document("run", method_pictures_section("scattering", RunFolder(tmp_path)))).figures) == [
+        "wavelets"]
+    assert method_pictures_section("baseline", RunFolder(tmp_path)) == []

@@ -31,6 +31,7 @@ from chimeramix.experiments.table_text import cell_text, preset_text, table_pres
 from chimeramix.experiments.tables import build_tables, load_results
 from chimeramix.figures import confusion_figure, figure_png, loss_figure, picture_png
 from chimeramix.fileio import atomic_write
+from chimeramix.methods.registry import component_of, parse_method
 from chimeramix.predictor import load_classifier
 from chimeramix.rundir import RunFolder
 from chimeramix.uncertainty import FEW_TEST_IMAGES
@@ -109,8 +110,7 @@ def run_page(run: Path, data_folder: str | os.PathLike[str] | None = None) -> st
                    f"Training loss per epoch ({result['steps']} steps, {result['wall_seconds']:.0f} s)."),
             *training_images_section(config),
             *generator_section(config, run),
-            *wavelets_section(RunFolder(run)),
-            *supermix_section(RunFolder(run)),
+            *method_pictures_section(config.method, RunFolder(run)),
             f"<p>Run folder: <code>{html.escape(str(run))}</code>; architecture {html.escape(str(config.architecture))}"
             f", {result['epochs']} epochs; the numbers are those of <code>result.json</code>.</p>"]
     return document(title, body)
@@ -184,28 +184,17 @@ def generator_section(config: ClassifierConfig, run: Path) -> list[str]:
                f"{name} of GLICO's stage-1 run {folder.path}") for name, path in found]
 
 
-WAVELET_MOMENTS = {"wavelets-init": "at initialisation", "wavelets": "after training"}
-
-
-def wavelets_section(folder: RunFolder) -> list[str]:
-    """The scattering front end's wavelets at the start and the end of training, when the run has them."""
-    found = [(name, folder.picture(name)) for name in WAVELET_MOMENTS if folder.picture(name).is_file()]
-    if not found:
-        return []
-    return ["<h2>The scattering wavelets</h2>"] + [
-        figure(name, path.read_bytes(), f"The Morlet wavelets {WAVELET_MOMENTS[name]} (real parts in space; one row "
-               "per scale j; grey 0, white positive, black negative).")
-        for name, path in found]
-
-
-def supermix_section(folder: RunFolder) -> list[str]:
-    """SuperMix's picture (``supermix.png`` of the run folder), when the run has one."""
-    path = folder.picture("supermix")
-    if not path.is_file():
-        return []
-    return ["<h2>SuperMix's mixes</h2>", figure(
-        "supermix", path.read_bytes(), "SuperMix: training images and their partners (K rows), their optimised "
-        "masks (white: weight 1), and the mixes (a mix the teacher did not accept is darkened)")]
+def method_pictures_section(method: str, folder: RunFolder) -> list[str]:
+    """The pictures the method's components declare (:attr:`~chimeramix.methods.registry.Component.pictures`)
+    that the run folder has, under each component's heading."""
+    lines: list[str] = []
+    for name in parse_method(method).components:
+        found = [picture for picture in component_of(name).pictures if folder.picture(picture.name).is_file()]
+        for heading in dict.fromkeys(picture.heading for picture in found):
+            lines.append(f"<h2>{html.escape(heading)}</h2>")
+            lines += [figure(picture.name, folder.picture(picture.name).read_bytes(), picture.caption)
+                      for picture in found if picture.heading == heading]
+    return lines
 
 
 # ------------------------------------------------------------------------------------------------- a store

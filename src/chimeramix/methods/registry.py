@@ -53,6 +53,16 @@ ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-m
 
 
 @dataclass(frozen=True)
+class RunPicture:
+    """A picture that a component's classifier runs save in their folder (``NAME.png``), for the report."""
+
+    name: str
+    heading: str
+    """The report's heading over the component's pictures."""
+    caption: str
+
+
+@dataclass(frozen=True)
 class Component:
     """One entry of the registry: its role and what it does."""
 
@@ -63,6 +73,15 @@ class Component:
     transform: str | None = None
     """A policy's per-image transform, as ``module:function``: ``(image size) -> torch.nn.Module`` that maps a
     float C x H x W image in [0, 1] to another (loaded when a run trains: it may import PyTorch)."""
+    pictures: tuple[RunPicture, ...] = ()
+    """The pictures its runs save, shown by ``chimeramix report`` when the run folder has them."""
+
+
+WAVELET_PICTURES = tuple(
+    RunPicture(name, "The scattering wavelets", f"The Morlet wavelets {moment} (real parts in space; one row per "
+               "scale j; grey 0, white positive, black negative).")
+    for name, moment in (("wavelets-init", "at initialisation"), ("wavelets", "after training")))
+"""The scattering front end's wavelets at the start and the end of training."""
 
 
 COMPONENTS: dict[str, Component] = {
@@ -86,11 +105,15 @@ COMPONENTS: dict[str, Component] = {
     "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
                        "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico"),
     "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
-                            "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)"),
+                            "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)",
+                            pictures=WAVELET_PICTURES),
     "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
-                                  "under the same modified WideResNet"),
+                                  "under the same modified WideResNet", pictures=WAVELET_PICTURES),
     "supermix": Component("teacher-mixing", "SuperMix (Dabouei et al. 2021): mixes of K images under masks "
-                          "optimised by a teacher trained first on the split (a baseline run)", "teacher"),
+                          "optimised by a teacher trained first on the split (a baseline run)", "teacher",
+                          pictures=(RunPicture("supermix", "SuperMix's mixes", "SuperMix: training images and "
+                                               "their partners (K rows), their optimised masks (white: weight 1), "
+                                               "and the mixes (a mix the teacher did not accept is darkened)"),)),
 }
 """The registry of method components; the keys are the command-line names."""
 

@@ -21,7 +21,6 @@ import torch
 from chimeramix.bundle import bundle_folder, open_bundle
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_path, atomic_write
-from chimeramix.methods.scattering.network import ScatteringClassifier
 from chimeramix.predictor import ProbabilityModel
 from chimeramix.rundir import EXPORT_FILES
 
@@ -41,9 +40,9 @@ def export_classifier(run: str | os.PathLike[str], fmt: str, out: str | os.PathL
     size = int(preprocessing["image_size"])
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     target = Path(out) if out is not None else bundle_folder(run) / EXPORT_FILES[fmt]
-    if fmt == "onnx" and isinstance(model, ScatteringClassifier):
-        raise ChimeraMixError("ONNX cannot export the scattering network (its transform uses complex torch.fft "
-                              "tensors); use --format torchscript")
+    unsupported = getattr(model, "onnx_unsupported", None)  # a network that ONNX cannot hold says why
+    if fmt == "onnx" and unsupported:
+        raise ChimeraMixError(unsupported)
     with atomic_path(target) as tmp:
         if fmt == "onnx":
             _export_onnx(module, example, tmp)

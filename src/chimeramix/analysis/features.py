@@ -24,7 +24,7 @@ from torch import nn
 from chimeramix.analysis.inception import FEATURES, clean_resize, load_inception, normalise
 from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import predict
-from chimeramix.methods.scattering.network import ScatteringClassifier
+from chimeramix.models.classifiers import classification_head
 from chimeramix.protocol import train_set
 
 INCEPTION_RESIZE = "clean-fid: PIL bicubic per float channel to 299 x 299, clipped to [0, 255]; (x - 128) / 128"
@@ -78,10 +78,10 @@ def classifier_extractor(run_dir: str | os.PathLike[str], device: torch.device) 
     from chimeramix.train.frozen_classifier import load_classifier
 
     frozen = load_classifier(run_dir, device)
-    head = frozen.model.top if isinstance(frozen.model, ScatteringClassifier) else frozen.model
+    head = classification_head(frozen.model)
     final = head.fc
     assert isinstance(final, nn.Linear)
-    head.fc = nn.Identity()  # the network now ends in its pooled features (scattering: the top model's)
+    head.fc = nn.Identity()  # the network now ends in its pooled features (a front end's: its top model's)
 
     def batch(images: np.ndarray) -> torch.Tensor:
         return predict(frozen.model, images, mean=frozen.mean, std=frozen.std, device=device)

@@ -64,6 +64,14 @@ def is_scattering_architecture(name: str) -> bool:
     return SCATTERING_TOP.fullmatch(name) is not None
 
 
+def classification_head(model: nn.Module) -> nn.Module:
+    """The module that ends in the final layer ``fc``: the network itself, or the ``top`` model of a network with
+    a front end (which keeps its head there)."""
+    head = getattr(model, "top", model)
+    assert isinstance(head, nn.Module)
+    return head
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)

@@ -71,10 +71,15 @@ class ScatteringClassifier(nn.Module):
     """``top(front(x))``: images (B x 3 x H x W) to logits; the front end's filter parameters are
     :meth:`front_end_parameters` (optimised without weight decay)."""
 
+    onnx_unsupported = ("ONNX cannot export the scattering network (its transform uses complex torch.fft tensors); "
+                        "use --format torchscript")
+    """Why ``chimeramix export --format onnx`` refuses this network."""
+
     def __init__(self, front: Scattering, top: nn.Module) -> None:
         super().__init__()
         self.front = front
         self.top = top
+        """The classification head on the front end's maps: the module that ends in the final layer ``fc``."""
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.top(self.front(images))

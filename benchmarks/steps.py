@@ -47,9 +47,9 @@ from chimeramix.data import load_training_set
 from chimeramix.data.datasets import write_npz
 from chimeramix.methods import parse_method
 from chimeramix.methods.supermix.student import make_pool, teacher_mixer
+from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import environment, make_rng, select_device
-from chimeramix.train.classifier import resolve
 from chimeramix.train.trainers import train_pack
 
 CLASSES = 10
@@ -125,7 +125,7 @@ def pool_seconds(teacher: Path, device: str, per_image: int) -> tuple[float, int
     """Seconds to make SuperMix's pool of ``per_image`` mixes per training image under ``teacher``; its size, and
     how its mask optimisations went."""
     trained = RunFolder(teacher).read_config(ClassifierConfig)
-    config = resolve(replace(trained, method="supermix", teacher=str(teacher),
+    config = resolve_classifier(replace(trained, method="supermix", teacher=str(teacher),
                              supermix=SuperMixConfig(pool_per_image=per_image)))
     assert config.supermix is not None
     images = load_training_set(config.data, select_device(device)).images

@@ -24,7 +24,7 @@ from chimeramix.methods.glico.trainer import train_glico
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import cosine_lr, resolve, train_classifier
+from chimeramix.train.classifier import cosine_lr, train_classifier
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -76,7 +76,7 @@ def test_protocol_values() -> None:
     stl = resolve_classifier(ClassifierConfig(data=DataConfig("stl10", k=10)))
     assert (stl.architecture, stl.batch_size, stl.lr, stl.weight_decay) == ("resnet50", 16, 0.0074, 0.00041)
     assert (stl.repetition, stl.crop_padding, stl.cutout_size) == (120, 12, 24)
-    combined = resolve(ClassifierConfig(method="trivialaugment+chimeramix-seg"))
+    combined = resolve_classifier(ClassifierConfig(method="trivialaugment+chimeramix-seg"))
     assert combined.method == "chimeramix-seg+trivialaugment"
 
 
@@ -165,13 +165,13 @@ def test_mismatched_generators_are_refused_unless_allowed(tiny_data_root: Path,
     other_k = ClassifierConfig(data=data(tiny_data_root, k=3), method=grid.name,
                                generator=str(generators["grid"]))
     with pytest.raises(ChimeraMixError, match=r"k = 2 \(not 3\).*--allow-mismatch"):
-        check_generator(resolve(other_k), grid)
-    assert check_generator(resolve(replace(other_k, allow_mismatch=True)), grid).data.k == 2
+        check_generator(resolve_classifier(other_k), grid)
+    assert check_generator(resolve_classifier(replace(other_k, allow_mismatch=True)), grid).data.k == 2
     wrong_mask = replace(other_k, data=data(tiny_data_root), method=seg.name)
     with pytest.raises(ChimeraMixError, match=r"grid masks \(not seg\)"):
-        check_generator(resolve(wrong_mask), seg)
+        check_generator(resolve_classifier(wrong_mask), seg)
     cifair = replace(other_k, data=DataConfig("cifair10", k=K, seed=0))
-    check_generator(resolve(cifair), grid)  # ciFAIR-10 has CIFAR-10's train set
+    check_generator(resolve_classifier(cifair), grid)  # ciFAIR-10 has CIFAR-10's train set
 
 
 def test_unknown_method_and_reused_run_dirs(tiny_data_root: Path, tmp_path: Path) -> None:

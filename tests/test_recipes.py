@@ -25,8 +25,8 @@ from chimeramix.methods.chimeramix.objective import AdversarialObjective
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData, to_generator_input
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
 from chimeramix.methods.image_ops import crop_flip
-from chimeramix.resolution import resolve_generator
-from chimeramix.train.classifier import resolve, train_classifier
+from chimeramix.resolution import resolve_classifier, resolve_generator
+from chimeramix.train.classifier import train_classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -49,10 +49,10 @@ def test_each_recipe_resolves_every_field_it_decides() -> None:
     assert (stl.repetition, resolve_generator(GeneratorConfig(data=DataConfig("stl10"))).repetition) == (30, 120)
     assert released.repetition == paper.repetition == 500
     assert resolve_generator(GeneratorConfig(recipe="released", weight_decay=1e-4)).weight_decay == 1e-4
-    classifier = resolve(ClassifierConfig(recipe="released", method="segmix"))
+    classifier = resolve_classifier(ClassifierConfig(recipe="released", method="segmix"))
     assert (classifier.normalization, classifier.stage_order) == ("half", "released")
     assert classifier.masks is not None and classifier.masks.region_choice == "released"
-    assert resolve(ClassifierConfig(method="chimeramix-seg")).masks is None  # the generator's masks rule
+    assert resolve_classifier(ClassifierConfig(method="chimeramix-seg")).masks is None  # the generator's masks rule
 
 
 def test_released_generator_inputs_are_cropped_and_flipped_each_on_their_own() -> None:

@@ -20,7 +20,7 @@ import torch
 from chimeramix.analysis.features import classifier_extractor
 from chimeramix.bundle import open_bundle
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig
+from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.tables import _run_result
@@ -28,13 +28,14 @@ from chimeramix.export import export_classifier
 from chimeramix.methods import parse_method
 from chimeramix.methods.scattering.morlet import initial_parameters, lowpass_filter, morlet_filters, periodize
 from chimeramix.methods.scattering.network import ScatteringClassifier, ScatteringWideResNet
+from chimeramix.methods.scattering.settings import ScatteringConfig
 from chimeramix.methods.scattering.transform import Scattering, check_image_size, scattering_channels
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.predictor import ProbabilityModel
 from chimeramix.report import run_page
-from chimeramix.resolution import apply_preset
+from chimeramix.resolution import apply_preset, resolve_classifier
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import open_classifier_run, resolve, train_classifier
+from chimeramix.train.classifier import open_classifier_run, train_classifier
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt
 
@@ -49,6 +50,11 @@ def tiny(root: Path, method: str = "scattering", seed: int = 0, **overrides: Any
                               "cutout_size": 4, "checkpoint_every": 1, "device": "cpu", **overrides}
     return ClassifierConfig(data=DataConfig("cifar10", k=2, seed=seed, data_root=str(root)), method=method,
                             **values)
+
+
+def settings(**values: Any) -> dict[str, dict[str, Any]]:
+    """The classifier config's section of the front end's settings."""
+    return {"scattering": to_dict(ScatteringConfig(**values))}
 
 
 # ----------------------------------------------------------------------------------------------- front end
@@ -112,7 +118,7 @@ def test_fixed_wavelets_are_buffers_with_the_same_names() -> None:
     assert fixed.state_dict().keys() == learnable.state_dict().keys()
     images = torch.rand(2, 3, 16, 16)
     torch.testing.assert_close(fixed(images), learnable(images))
-    model = build_classifier("scattering-wrn-1", 10, learnable_filters=False)
+    model = build_classifier("scattering-wrn-1", 10, component="scattering-fixed")
     assert isinstance(model, ScatteringClassifier) and model.front_end_parameters() == []
 
 
@@ -178,38 +184,40 @@ def test_top_model_is_named_like_the_others() -> None:
 def test_the_methods_parse_and_choose_their_network() -> None:
     method = parse_method("autoaugment+scattering")
     assert method.name == "scattering+autoaugment" and method.front_end == "scattering"
-    assert method.learnable_filters and not parse_method("scattering-fixed").learnable_filters
     assert parse_method("chimeramix-grid+scattering-fixed").name == "scattering-fixed+chimeramix-grid"
     with pytest.raises(ChimeraMixError, match="two front-end methods"):
         parse_method("scattering+scattering-fixed")
     with pytest.raises(ChimeraMixError, match="combines 'baseline'"):
         parse_method("baseline+scattering")
     config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="scattering")
-    assert resolve(config).architecture == "scattering-wrn-8"
-    assert resolve(config).scattering == ScatteringConfig()
-    assert resolve(apply_preset(config, "quick")).architecture == "scattering-wrn-2"
-    assert resolve(apply_preset(replace(config, method="baseline"), "quick")).architecture == "wrn-16-2"
-    assert resolve(replace(config, method="baseline")).scattering is None
+    assert resolve_classifier(config).architecture == "scattering-wrn-8"
+    assert resolve_classifier(config).method_settings == {"scattering": to_dict(ScatteringConfig())}
+    assert resolve_classifier(apply_preset(config, "quick")).architecture == "scattering-wrn-2"
+    assert resolve_classifier(apply_preset(replace(config, method="baseline"), "quick")).architecture == "wrn-16-2"
+    assert resolve_classifier(replace(config, method="baseline")).method_settings == {}
     with pytest.raises(ChimeraMixError, match="needs the architecture scattering-wrn-WIDTH"):
-        resolve(replace(config, architecture="wrn-16-8"))
-    with pytest.raises(ChimeraMixError, match="is the scattering network"):
-        resolve(replace(config, method="cutout", architecture="scattering-wrn-8"))
-    assert resolve(replace(config, method="baseline", scattering=ScatteringConfig(init="random"))).scattering is None
+        resolve_classifier(replace(config, architecture="wrn-16-8"))
+    with pytest.raises(ChimeraMixError, match="is the network of the front end scattering or"):
+        resolve_classifier(replace(config, method="cutout", architecture="scattering-wrn-8"))
+    random = settings(init="random")
+    assert resolve_classifier(replace(config, method="baseline", method_settings=random)).method_settings == {}
+    with pytest.raises(ChimeraMixError, match=r"settings \['scatering'\] that no method declares"):
+        resolve_classifier(replace(config, method_settings={"scatering": {"init": "random"}}))
 
 
 def test_the_psn_recipe() -> None:
     config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="scattering",
-                              scattering=ScatteringConfig(recipe="psn"))
-    psn = resolve(config)
+                              method_settings=settings(recipe="psn"))
+    psn = resolve_classifier(config)
     assert psn.method == "scattering+autoaugment+cutout"
     assert (psn.batch_size, psn.lr, psn.weight_decay, psn.nesterov, psn.cutout_size) == (128, 0.1, 5e-4, False, 16)
     assert psn.repetition == 150  # 3000 PSN epochs of 100 images = 200 epochs x 15 repetitions
-    assert resolve(replace(config, data=DataConfig("cifar10", k=50))).repetition == 50 * 10
+    assert resolve_classifier(replace(config, data=DataConfig("cifar10", k=50))).repetition == 50 * 10
     with pytest.raises(ChimeraMixError, match="AutoAugment and Cutout, not trivialaugment"):
-        resolve(replace(config, method="scattering+trivialaugment"))
+        resolve_classifier(replace(config, method="scattering+trivialaugment"))
     with pytest.raises(ChimeraMixError, match="drop --fast"):
-        resolve(replace(config, fast=True))
-    protocol = resolve(replace(config, scattering=ScatteringConfig()))
+        resolve_classifier(replace(config, fast=True))
+    protocol = resolve_classifier(replace(config, method_settings={}))
     assert (protocol.batch_size, protocol.lr, protocol.nesterov) == (10, 0.0046, True)
 
 
@@ -226,7 +234,7 @@ def test_training_updates_the_wavelets_without_weight_decay(tiny_data_root: Path
     run = open_classifier_run(config, tmp_path / "run")
     assert not isinstance(run, dict)
     groups = run.optimizers["sgd"].param_groups
-    assert [group["weight_decay"] for group in groups] == [resolve(config).weight_decay, 0.0]
+    assert [group["weight_decay"] for group in groups] == [resolve_classifier(config).weight_decay, 0.0]
     assert {id(parameter) for parameter in groups[1]["params"]} == \
         {id(getattr(run.model.front, name)) for name in WAVELET_PARAMETERS}
     result = train_classifier(config, tmp_path / "run", resume=True, progress=False)
@@ -245,7 +253,7 @@ def test_training_updates_the_wavelets_without_weight_decay(tiny_data_root: Path
 
 def test_resume_gives_the_same_final_weights(tiny_data_root: Path, tmp_path: Path,
                                              checkpoint_stop: CheckpointStop) -> None:
-    config = tiny(tiny_data_root, "scattering+autoaugment", epochs=3, scattering=ScatteringConfig(init="random"))
+    config = tiny(tiny_data_root, "scattering+autoaugment", epochs=3, method_settings=settings(init="random"))
     full = train_classifier(config, tmp_path / "full", progress=False)
     checkpoint_stop.after(run_module)  # epoch 1's checkpoint
     with pytest.raises(Interrupt):
@@ -276,7 +284,7 @@ def test_the_front_end_joins_pair_mixing(tiny_data_root: Path, tmp_path: Path) -
 
 
 def test_the_psn_recipe_trains_with_one_cycle(tiny_data_root: Path, tmp_path: Path) -> None:
-    config = tiny(tiny_data_root, lr=0.05, scattering=ScatteringConfig(recipe="psn"))
+    config = tiny(tiny_data_root, lr=0.05, method_settings=settings(recipe="psn"))
     result = train_classifier(config, tmp_path, progress=False)
     assert result["method"] == "scattering+autoaugment+cutout"
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.05)
@@ -340,7 +348,7 @@ def test_command_line_run_and_sweep_plan(tiny_data_root: Path, tmp_path: Path,
     assert features.dim == 4 * 64 and features.batch(np.zeros((2, 8, 8, 3), np.uint8)).shape == (2, 4 * 64)
     assert main(["classifier", "train", *common, "--method", "cutout", "--out", str(tmp_path / "b")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "is the scattering network" in error
+    assert error.count("\n") == 1 and "is the network of the front end scattering or scattering-fixed" in error
     assert main(["sweep", "--datasets", "cifar10", "--methods", "baseline,scattering", "--k", "10", "--seeds", "0-4",
                  "--preset", "quick", "--store", str(tmp_path / "plan"), "--dry-run"]) == 0
     plan = capsys.readouterr().out

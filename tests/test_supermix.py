@@ -32,10 +32,10 @@ from chimeramix.methods.supermix import student as supermix_module
 from chimeramix.methods.supermix.mask_optimisation import SuperMix
 from chimeramix.methods.supermix.student import weighted_targets
 from chimeramix.report import write_report
-from chimeramix.resolution import classifier_config, resolve_supermix
+from chimeramix.resolution import classifier_config, resolve_classifier, resolve_supermix
 from chimeramix.rundir import RunFolder
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import ClassifierRun, open_classifier_run, resolve, train_classifier
+from chimeramix.train.classifier import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.train.trainers import check_packable
 from conftest import CheckpointStop, Interrupt
 from test_report import Page
@@ -389,8 +389,8 @@ def test_a_scattering_student_has_a_plain_teacher(tmp_path: Path, preset: str) -
     (teacher, _), (student, _) = experiment_runs(config, tmp_path)
     assert isinstance(teacher, ClassifierConfig) and isinstance(student, ClassifierConfig)
     assert student.architecture == ("scattering-wrn-2" if preset == "quick" else None)
-    assert teacher.architecture == ("wrn-16-2" if preset == "quick" else None) and teacher.scattering is None
-    assert resolve(teacher).architecture == ("wrn-16-2" if preset == "quick" else "wrn-16-8")
+    assert teacher.architecture == ("wrn-16-2" if preset == "quick" else None) and teacher.method_settings == {}
+    assert resolve_classifier(teacher).architecture == ("wrn-16-2" if preset == "quick" else "wrn-16-8")
 
 
 def test_the_sweep_trains_one_baseline_as_the_teacher(tmp_path: Path) -> None:

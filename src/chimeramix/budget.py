@@ -21,10 +21,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chimeramix.config import BudgetConfig
 from chimeramix.errors import ChimeraMixError
+
+if TYPE_CHECKING:
+    from chimeramix.methods.hooks import FrontEnd
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class Rung:
 
     minutes: float
     classifier_width: int
-    """k of the classifier WRN-16-k (scattering methods: scattering-wrn-k)."""
+    """k of the classifier WRN-16-k (methods with a front end: its network of width k)."""
     generator_channels: int
     """The mixing generator's base channels C (paper: 64)."""
     generator_share: float
@@ -113,13 +116,13 @@ def generator_values(budget: BudgetConfig, image_size: int, images: int, k: int)
             **epochs_and_repetition(budget.generator_steps, images, k, GENERATOR_BATCH)}
 
 
-def classifier_architecture(minutes: float, front_end: bool) -> str:
-    """The classifier network of a budget: WRN-16-k, or scattering-wrn-k for a scattering front end."""
+def classifier_architecture(minutes: float, front_end: FrontEnd | None) -> str:
+    """The classifier network of a budget: WRN-16-k, or a front end's network of width k."""
     width = rung_for(minutes).classifier_width
-    return f"scattering-wrn-{width}" if front_end else f"wrn-16-{width}"
+    return front_end.name(width) if front_end is not None else f"wrn-16-{width}"
 
 
-def classifier_values(budget: BudgetConfig, front_end: bool, images: int, k: int, batch_size: int
+def classifier_values(budget: BudgetConfig, front_end: FrontEnd | None, images: int, k: int, batch_size: int
                       ) -> dict[str, Any]:
     """The classifier config fields a budget sets: the network and the epochs for its planned steps."""
     return {"architecture": classifier_architecture(budget.minutes, front_end),

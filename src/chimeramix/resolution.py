@@ -1,6 +1,6 @@
 """Filling run configs: a preset's values, then every ``None`` field from the dataset's protocol, the recipe,
-the data (a ``folder:`` dataset's content) and the method (its masks, its scattering front end, SuperMix's
-settings). The config saved with a run is the resolved one, so it is complete and explicit.
+the data (a ``folder:`` dataset's content) and the method (its masks, its components' own settings through
+their hooks, SuperMix's settings). The config saved with a run is the resolved one, so it is complete and explicit.
 
 The configs and the presets' values are :mod:`chimeramix.config`; this module sits above the data and the
 method registry, which it reads.
@@ -14,7 +14,6 @@ from typing import Any
 from chimeramix.budget import budget_minutes, generator_values
 from chimeramix.config import (
     BUILTIN_FOLDER_SIZE,
-    PSN_CLASSIFIER,
     QUICK_CLASSIFIER,
     QUICK_GENERATOR,
     QUICK_GLICO,
@@ -25,14 +24,13 @@ from chimeramix.config import (
     GlicoConfig,
     MaskConfig,
     RunConfig,
-    ScatteringConfig,
     SuperMixConfig,
     protocol_for,
     resolve_masks,
     unset_values,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.registry import parse_method
+from chimeramix.methods.registry import COMPONENTS, Method, all_hooks, component_hooks, front_end_of, parse_method
 from chimeramix.protocol import FOLDER_PREFIX, choose_folder_image_size, dataset_entry, recipe_values
 
 
@@ -90,25 +88,39 @@ def resolve_glico(config: GlicoConfig) -> GlicoConfig:
                    repetition=config.repetition or protocol.generator_repetition)
 
 
-def psn_epochs(k: int) -> int:
-    """PSN's epochs over the training subset for k images per class (its CIFAR-10 scripts: 3000 for 100
-    samples, 2000 for 500, 1000 for 1000; 500 for more)."""
-    return 3000 if k <= 10 else 2000 if k <= 50 else 1000 if k <= 100 else 500
+def resolve_components(config: ClassifierConfig) -> ClassifierConfig:
+    """The method's components' own settings (:class:`~chimeramix.methods.hooks.ComponentHooks`): a section no
+    component declares is refused, those of components the method lacks are dropped (so that one sweep can set
+    them for all its methods), the method's name becomes canonical, and each of its components fills its section
+    and what it decides (a front end its network of the preset)."""
+    declared = {hooks.section for hooks in all_hooks().values() if hooks.section is not None}
+    unknown = sorted(set(config.method_settings) - declared)
+    if unknown:
+        raise ChimeraMixError(f"the classifier config has settings {unknown} that no method declares (known: "
+                              f"{', '.join(sorted(declared)) or 'none'}); check the spelling, or drop them")
+    method = parse_method(config.method)
+    own = {name for _, hooks in method.hooks() if (name := hooks.section) is not None}
+    config = replace(config, method=method.name,
+                     method_settings={name: section for name, section in config.method_settings.items() if name in own},
+                     architecture=config.architecture or method.default_architecture(config.preset))
+    for _, hooks in method.hooks():
+        if hooks.resolve is not None:
+            settings = hooks.settings_of(config) if hooks.settings is not None else None
+            config = hooks.resolve(config, settings)
+    return config
 
 
-def resolve_scattering(config: ClassifierConfig, front_end_architecture: str | None) -> ClassifierConfig:
-    """The front end's config and, under PSN's recipe, PSN's values for the unset fields (its epochs as
-    repetitions of the subset within ``epochs``). Methods without a front end drop the scattering settings (as
-    methods without pixel masks drop ``masks``), so that one sweep can set them for all its methods."""
-    if front_end_architecture is None:
-        return replace(config, scattering=None)
-    scattering = config.scattering or ScatteringConfig()
-    config = replace(config, scattering=scattering, architecture=config.architecture or front_end_architecture)
-    if scattering.recipe != "psn":
-        return config
-    k = config.data.k
-    repetition = config.repetition or k * max(1, round(psn_epochs(k) / config.epochs))
-    return replace(config, **{**unset_values(config, PSN_CLASSIFIER), "nesterov": False, "repetition": repetition})
+def check_architecture(method: Method, architecture: str) -> None:
+    """A method with a front end trains its network; no other method trains a front end's network."""
+    network, front_end = method.front_end_network, front_end_of(architecture)
+    if network is not None and network.width_of(architecture) is None:
+        raise ChimeraMixError(f"method {method.name!r} trains the front end {method.front_end}, which needs the "
+                              f"architecture {network.name('WIDTH')} (e.g. {network.default('paper')}), not "
+                              f"{architecture!r}")
+    if network is None and front_end is not None:
+        owners = [name for name in COMPONENTS if (hooks := component_hooks(name)) and hooks.front_end is front_end]
+        raise ChimeraMixError(f"architecture {architecture!r} is the network of the front end {' or '.join(owners)}; "
+                              "train it with that method (alone or joined with augmentations by '+')")
 
 
 def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfig:
@@ -125,13 +137,12 @@ def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfi
 def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol, the recipe and the method; returns a new config.
 
-    A method with pixel-space masks (gridmix, segmix) gets their settings in ``masks``; a method with a
-    scattering front end its default architecture and its ``scattering`` settings (:func:`resolve_scattering`);
-    SuperMix its ``supermix`` settings (:func:`resolve_supermix`). Other methods' stay ``None``.
+    A method with pixel-space masks (gridmix, segmix) gets their settings in ``masks``; its components their
+    own settings (:func:`resolve_components`: a front end its network); SuperMix its ``supermix`` settings
+    (:func:`resolve_supermix`). Other methods' stay ``None``.
     """
+    config = resolve_components(replace(config, data=resolve_data(config.data)))
     method = parse_method(config.method)
-    config = resolve_scattering(replace(config, data=resolve_data(config.data)),
-                                method.default_architecture(config.preset))
     protocol = protocol_for(config.data)
     masks = None
     if method.pixel_mask_kind is not None:
@@ -150,7 +161,9 @@ def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
         supermix=resolve_supermix(config.supermix or SuperMixConfig(), protocol.image_size)
         if method.needs_teacher else None,
     )
-    return replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "classifier")))
+    resolved = replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "classifier")))
+    check_architecture(method, str(resolved.architecture))
+    return resolved
 
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
@@ -212,7 +225,8 @@ def with_first_run(config: ClassifierConfig, folder: str) -> ClassifierConfig:
 def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig | ClassifierConfig | None:
     """The config of the run that ``config``'s method needs trained first, or ``None``: ChimeraMix's generator
     (:func:`generator_config_for`), GLICO's stage 1 with the classifier's data, preset and machine, or SuperMix's
-    teacher (the classifier as a baseline; a scattering student's teacher has the preset's plain network)."""
+    teacher (the classifier as a baseline; the teacher of a student with a front end has the preset's plain
+    network)."""
     method = parse_method(config.method)
     if method.first_run == "generator":
         return generator_config_for(config)
@@ -224,7 +238,7 @@ def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig 
         if method.front_end:
             architecture = apply_preset(ClassifierConfig(data=config.data, method="baseline"),
                                         config.preset).architecture
-        return replace(config, method="baseline", teacher=None, supermix=None, scattering=None,
+        return replace(config, method="baseline", teacher=None, supermix=None, method_settings={},
                        architecture=architecture)
     return None
 

@@ -22,9 +22,10 @@ from chimeramix.cli.common import (
     device_kind,
     duration,
 )
-from chimeramix.config import ClassifierConfig, DataConfig, ScatteringConfig, SuperMixConfig
+from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import method_names
+from chimeramix.methods.registry import all_hooks
 from chimeramix.resolution import apply_preset, classifier_config
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.uncertainty import accuracy_interval, describe_accuracy
@@ -76,8 +77,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--lr", type=float, help="initial learning rate")
     overrides.add_argument("--weight-decay", type=float)
     overrides.add_argument("--repetition", type=int, metavar="R", help="R of the repetition max(R // k, 1)")
-    overrides.add_argument("--architecture", help="wrn-16-8, resnet50 or any wrn-DEPTH-WIDTH; scattering methods: "
-                           "scattering-wrn-WIDTH (default scattering-wrn-8)")
+    networks = [f"{hooks.front_end.name('WIDTH')} (default {hooks.front_end.default('paper')})"
+                for hooks in all_hooks().values() if hooks.front_end is not None]
+    overrides.add_argument("--architecture", help="wrn-16-8, resnet50 or any wrn-DEPTH-WIDTH; methods with a front "
+                           f"end: its network, {', '.join(networks)}")
     overrides.add_argument("--dropout", type=float, help="WideResNet dropout (default 0.3)")
     overrides.add_argument("--cosine-with-ce", action="store_true",
                            help="cosine-loss: add the cross-entropy term of the combined loss")
@@ -93,12 +96,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
     overrides.add_argument("--fast", action="store_true",
                            help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
-    scattering = parser.add_argument_group("Parametric Scattering (--method scattering, scattering-fixed)")
-    scattering.add_argument("--scattering-init", choices=("tight-frame", "random"), default=None,
-                            help="the wavelets' initialisation (default tight-frame)")
-    scattering.add_argument("--scattering-recipe", choices=("protocol", "psn"), default=None,
-                            help="this project's protocol (default) or PSN's own training (OneCycle, batch 128, "
-                                 "AutoAugment + Cutout; see README)")
+    for hooks in all_hooks().values():
+        if hooks.add_arguments is not None:
+            hooks.add_arguments(parser)
     supermix = parser.add_argument_group("SuperMix (--method supermix)")
     supermix.add_argument("--supermix-images", type=int, metavar="K", help="images per mix (default 2)")
     supermix.add_argument("--supermix-mask-size", type=int, metavar="W",
@@ -118,9 +118,11 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
         values["amp"] = False
     if args.fast:
         values["fast"] = True
-    if args.scattering_init or args.scattering_recipe:
-        values["scattering"] = ScatteringConfig(init=args.scattering_init or "tight-frame",
-                                                recipe=args.scattering_recipe or "protocol")
+    sections = {hooks.section: section for hooks in all_hooks().values()
+                if hooks.from_arguments is not None and hooks.section is not None
+                and (section := hooks.from_arguments(args)) is not None}
+    if sections:
+        values["method_settings"] = sections
     supermix = {name: getattr(args, f"supermix_{name}") for name in SUPERMIX_OVERRIDES}
     if any(value is not None for value in supermix.values()):
         values["supermix"] = SuperMixConfig(**{name: value for name, value in supermix.items() if value is not None})

@@ -9,15 +9,27 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from chimeramix.config.roles import nested_config
+from chimeramix.config.roles import SECTIONS, nested_config
 from chimeramix.errors import ChimeraMixError
 
 Config = TypeVar("Config")
 
 def to_dict(config: Any) -> dict[str, Any]:
     """A JSON-ready dict of a config dataclass (nested configs become dicts; tuples stay tuples until JSON
-    writes them as lists, which :func:`from_dict` turns back into tuples)."""
-    return dataclasses.asdict(config)
+    writes them as lists, which :func:`from_dict` turns back into tuples); the sections of a :data:`SECTIONS`
+    field stand beside the other fields."""
+    return _inline_sections(type(config), dataclasses.asdict(config))
+
+
+def _inline_sections(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    for f in fields(cls):
+        nested = nested_config(hints[f.name])
+        if f.metadata.get(SECTIONS):
+            values.update(values.pop(f.name))
+        elif nested is not None and isinstance(values[f.name], dict):
+            values[f.name] = _inline_sections(nested, values[f.name])
+    return values
 
 
 def differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -41,6 +53,7 @@ def from_dict(cls: type[Config], values: Mapping[str, Any]) -> Config:
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     known = {f.name for f in fields(cls)}
+    values = _gather_sections(cls, values, known)
     unknown = sorted(f"{prefix}{key}" for key in set(values) - known)
     if unknown:
         raise ChimeraMixError(
@@ -58,6 +71,18 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
         elif isinstance(kwargs[f.name], list):
             kwargs[f.name] = tuple(kwargs[f.name])
     return cls(**kwargs)
+
+
+def _gather_sections(cls: type, values: Mapping[str, Any], known: set[str]) -> Mapping[str, Any]:
+    """``values`` with the mappings under keys that are no field of ``cls`` moved into its :data:`SECTIONS` field
+    (a ``None`` section is left out), when it has one."""
+    holder = next((f.name for f in fields(cls) if f.metadata.get(SECTIONS)), None)
+    if holder is None:
+        return values
+    sections = {key: dict(value) for key, value in values.items() if key not in known and isinstance(value, Mapping)}
+    rest = {key: value for key, value in values.items()
+            if key in known or not (key in sections or value is None)}
+    return {**rest, holder: {**(rest.get(holder) or {}), **sections}}
 
 
 def with_overrides(config: Config, overrides: Mapping[str, Any]) -> Config:

@@ -20,6 +20,10 @@ PACKABLE = "packable"
 """May differ between the runs of one training pack."""
 SWEEP = "sweep"
 """Set by a sweep itself (grid axes, machine options, dependencies): not a sweep override."""
+SECTIONS = "sections"
+"""Metadata key of a field that holds named sections of settings (``{name: {field: value}}``, a method
+component's own): :func:`chimeramix.config.to_dict` writes each section beside the other fields, and
+:func:`chimeramix.config.from_dict` gathers the mappings under keys that are no field into it."""
 
 
 def role_field(default: Any = None, *roles: str, factory: Any = None) -> Any:

@@ -4,10 +4,10 @@ config's masks. Filling a whole config (which reads the data and the method) is 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, TypeVar
 
-from chimeramix.config.roles import MACHINE, PACKABLE, SPLIT, SWEEP, role_field
+from chimeramix.config.roles import MACHINE, PACKABLE, SECTIONS, SPLIT, SWEEP, role_field
 from chimeramix.protocol import (
     DatasetProtocol,
     Recipe,
@@ -24,8 +24,6 @@ MaskDownsampling = Literal["majority", "nearest"]
 MaskWeights = Literal["hard", "soft"]
 Partition = Literal["first", "random"]
 Architecture = Literal["paper", "released"]
-FilterInit = Literal["tight-frame", "random"]
-ScatteringRecipe = Literal["protocol", "psn"]
 BUILTIN_FOLDER_SIZE = 32
 """``DataConfig.folder_image_size`` of built-in datasets (unused by them; the value configs always held)."""
 
@@ -110,20 +108,6 @@ class MaskConfig:
         low = self.min_images or self.images
         images = f"n{self.images}" if low == self.images else f"n{low}to{self.images}"
         return f"{self.kind}-{images}" + ("-soft" if self.weights == "soft" else "")
-
-
-@dataclass
-class ScatteringConfig:
-    """The scattering front end of the methods ``scattering`` and ``scattering-fixed`` (Parametric Scattering
-    Networks; ``shared/docs/baselines.md`` section 1): J = 2, L = 8, order 2."""
-
-    init: FilterInit = "tight-frame"
-    """The wavelets' initialisation: kymatio's tight frame, or PSN's random one."""
-    recipe: ScatteringRecipe = "protocol"
-    """``protocol``: this project's classifier protocol, so that only the network differs from the baseline
-    (the paper's Scattering rows); ``psn``: PSN's own training (:data:`PSN_CLASSIFIER`): SGD (no Nesterov), batch
-    128, OneCycle to ``lr`` = 0.1 per step, weight decay 5e-4, AutoAugment + Cutout 16 added to the method, and
-    PSN's epochs (3000 for k <= 10, 2000 for k <= 50, 1000 for k <= 100, else 500) as passes over the subset."""
 
 
 @dataclass
@@ -271,8 +255,10 @@ class ClassifierConfig:
     cutout_size: int | None = None
     masks: MaskConfig | None = None
     """Masks of pixel-space pair mixing (gridmix, segmix); ChimeraMix uses its generator's masks."""
-    scattering: ScatteringConfig | None = None
-    """The front end of the methods ``scattering`` and ``scattering-fixed``; other methods drop it."""
+    method_settings: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={SECTIONS: True})
+    """The own settings of the method's components that declare them (a front end's, say), by section name:
+    ``{SECTION: {FIELD: VALUE}}``; ``config.json`` writes each section beside the fields. Each component
+    reads and fills its section (:class:`~chimeramix.methods.hooks.ComponentHooks`); other sections are dropped."""
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
     SegMix, GLICO), or that SuperMix adds a batch of mixes to it (1: every step, as SuperMix's code)."""
@@ -358,10 +344,6 @@ QUICK_GENERATOR = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_c
 """About 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5 min on 1 CPU core)."""
 QUICK_CLASSIFIER = {"epochs": 10, "repetition": 50, "checkpoint_every": 5, "architecture": "wrn-16-2"}
 """WRN-16-2: on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images."""
-PSN_CLASSIFIER = {"batch_size": 128, "lr": 0.1, "weight_decay": 5e-4, "cutout_size": 16}
-"""PSN's own classifier training (``ScatteringConfig.recipe = "psn"``) for the unset fields; ``lr`` is OneCycle's
-peak (start ``lr / 25``); the weight decay spares the wavelet parameters in every recipe. PSN's SGD has plain
-momentum (``nesterov`` off)."""
 QUICK_SUPERMIX = {"pool_per_image": 1}
 """SuperMix students of the quick preset: a pool of one mix per training image (making the default 10 takes about
 an hour on 2 CPU cores at k = 10: a weak quick teacher accepts about a quarter of the mixes of a batch of 100

@@ -130,7 +130,7 @@ def budget_configs(config: ClassifierConfig) -> tuple[GeneratorConfig | None, Cl
     data = resolve_data(config.data)
     images = data.k * num_classes(data.dataset)
     batch_size = config.batch_size or protocol_for(data).classifier_batch_size
-    classifier = replace(config, data=data, **classifier_values(config.budget, bool(method.front_end), images, data.k,
+    classifier = replace(config, data=data, **classifier_values(config.budget, method.front_end_network, images, data.k,
                                                                 batch_size))
     generator = generator_config_for(classifier) if method.needs_generator else None
     return generator, classifier

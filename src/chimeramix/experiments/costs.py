@@ -24,6 +24,7 @@ from filelock import FileLock
 from chimeramix.data.datasets import user_cache_dir
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import write_json
+from chimeramix.methods.registry import all_hooks
 from chimeramix.runkinds import run_kind
 
 COSTS_FILE = "run-costs.json"
@@ -166,8 +167,6 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         POOL_MIX: 8.0,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50/96px": 2.0,
-        "classifier/scattering-wrn-2": 0.2,
-        "classifier/scattering-wrn-8": 1.5,
         "generator/64px-16ch-b16": 0.75,
         "generator/96px-16ch-b16": 1.7,
         "generator/64px-64ch-b64": 20.0,
@@ -181,7 +180,6 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-8/supermix-pool-mix": 0.02,
         POOL_MIX: 0.02,
         "classifier/resnet50/96px": 0.03,
-        "classifier/scattering-wrn-8": 0.012,
         "generator/64px-64ch-b64": 0.03,
         "generator/96px-64ch-b8": 0.03,
         "glico": 0.005,
@@ -196,14 +194,21 @@ the ``-mix`` keys (:func:`pool_mix_key`), seconds per mix of a SuperMix pool, ma
 CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
 generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152; a classifier default
 without an image size is for 32 px images and scaled by the pixels to another size, :data:`DEFAULT_IMAGE_SIZE`;
-the quick generator at a 96 px working size is its 64 px step scaled by the pixels, 2.25 times), and the quick
-scattering classifier on the loaded machine (``docs/scattering-quick``: 99 s for 500 steps); the others are rough
+the quick generator at a 96 px working size is its 64 px step scaled by the pixels, 2.25 times; a method's
+components add their own, :func:`default_step_seconds`); the others are rough
 extrapolations (SuperMix students: from their ratio to the baseline on a busy machine, ``docs/supermix-quick``;
 their pool's 0.5-1.0 s per mix under a quick WRN-16-2 teacher from ``docs/issue12-quick``; WRN-16-8's is scaled
 by its step). CUDA: the WRN-16-8 figure is the protocol's H100
 eager measurement at batch 10; the rest are guesses until measured on a GPU. Override any of them with
 ``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or ``generator`` (any architecture).
 """
+
+def default_step_seconds(device: str) -> dict[str, float]:
+    """:data:`DEFAULT_STEP_SECONDS` of ``device`` and those the method components declare (their hooks)."""
+    declared = {key: seconds for hooks in all_hooks().values()
+                for key, seconds in hooks.step_seconds.get(device, {}).items()}
+    return {**DEFAULT_STEP_SECONDS.get(device, {}), **declared}
+
 
 DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
     "cpu": {"classifier": 30.0, "generator": 10.0, "glico": 10.0},
@@ -271,7 +276,7 @@ class CostBook:
         names = [*key_prefixes(key, 3), POOL_MIX] if mix else key_prefixes(key)
         sources = (("given", self.given), ("measured", {name: cost.seconds_per_step
                                                         for name, cost in self.measured.items()}),
-                   ("default", DEFAULT_STEP_SECONDS.get(self.device, {})))
+                   ("default", default_step_seconds(self.device)))
         for source, costs in sources:
             for name in names:
                 if name in costs:

@@ -3,7 +3,7 @@ from a YAML sweep file (:func:`load_sweep_file`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import yaml
 
 from chimeramix.budget import budget_preset
 from chimeramix.config import (
+    SECTIONS,
     SWEEP,
     ClassifierConfig,
     GeneratorConfig,
@@ -22,6 +23,7 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import check_axes
+from chimeramix.methods.registry import all_hooks
 from chimeramix.protocol import RECIPES, Recipe
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
@@ -92,13 +94,21 @@ def check_overrides(values: dict[str, Any], cls: type) -> None:
     """Raise a clear error for override keys that are not settable fields of ``cls`` (nested as the config,
     e.g. ``masks: {grid_cells: 2}``); the fields a sweep sets itself are not."""
     set_by_sweep = fields_with_role(cls, SWEEP)
-    allowed = leaf_fields(cls) - set_by_sweep
+    allowed = (leaf_fields(cls) | _section_fields(cls)) - set_by_sweep
     unknown = sorted(set(flatten(values)) - allowed)
     if unknown:
         raise ChimeraMixError(
             f"unknown {cls.__name__} override keys {unknown}; use fields of that config (nested fields as "
             f"mappings, e.g. masks: {{grid_cells: 2}}) except those a sweep sets: {', '.join(sorted(set_by_sweep))}"
         )
+
+
+def _section_fields(cls: type) -> set[str]:
+    """The dotted fields of the method components' own settings, when ``cls`` holds them (``section.field``)."""
+    if not any(f.metadata.get(SECTIONS) for f in fields(cls)):
+        return set()
+    return {f"{hooks.section}.{name}" for hooks in all_hooks().values() if hooks.section and hooks.settings
+            for name in leaf_fields(hooks.settings)}
 
 
 def _preset(values: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, setting_of
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
+from chimeramix.methods.registry import all_hooks
 from chimeramix.resolution import first_run_field
 from chimeramix.runkinds import run_kind
 from chimeramix.uncertainty import accuracy_interval
@@ -61,8 +62,8 @@ class RunResult:
     setting: GeneratorSetting | None = None
     """The settings of the ChimeraMix generator the run used (``None``: no such generator)."""
     variant: str = ""
-    """A mark of the classifier's own settings beyond its method and recipe (``random init``: the scattering
-    front end's random initialisation), so that such runs get rows of their own."""
+    """A mark of the classifier's own settings beyond its method and recipe (a component's ``table_variant``,
+    e.g. ``random init``: a front end's random initialisation), so that such runs get rows of their own."""
     test_images: int = 0
     """The number of test images the accuracy was measured on (0: a result that does not say)."""
     fold: bool = False
@@ -185,7 +186,7 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
                         k=int(config["data"]["k"]), seed=int(config["data"]["seed"]),
                         preset=str(config["preset"]), accuracy=math.nan, recipe="",
                         training_recipe=str(config.get("recipe", "paper")),
-                        variant="random init" if (config.get("scattering") or {}).get("init") == "random" else "",
+                        variant=settings_variant(config),
                         fold=bool(config["data"].get("folder_folds")))
         metrics = result["metrics"]
         fraction = float(metrics["accuracy"])
@@ -202,6 +203,13 @@ def _run_result(job_id: str, result: dict[str, Any], metric: str, path: os.PathL
                               f"{', '.join(sorted(metrics))} with --metric")
     images = metrics.get("num_cifair10_kept" if metric == "accuracy_cifair10_kept" else "num_test_images", 0)
     return replace(run, accuracy=100.0 * float(metrics[metric]), test_images=int(images))
+
+
+def settings_variant(config: dict[str, Any]) -> str:
+    """The mark of a run's component settings that get rows of their own (the components' ``table_variant``)."""
+    marks = [hooks.table_variant(config.get(hooks.section) or {}) for hooks in all_hooks().values()
+             if hooks.table_variant is not None and hooks.section is not None]
+    return ", ".join(mark for mark in marks if mark)
 
 
 def _dependency_recipe(store: Store, job_id: str | None, kind: str | None) -> dict[str, Any] | None:

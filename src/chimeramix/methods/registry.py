@@ -41,6 +41,7 @@ from typing import Any, Literal, cast
 
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.hooks import ComponentHooks, FrontEnd
 
 FirstRun = Literal["generator", "glico", "teacher"]
 """The run a method needs trained before its classifier: ChimeraMix's generator, GLICO's stage 1, or SuperMix's
@@ -75,6 +76,9 @@ class Component:
     float C x H x W image in [0, 1] to another (loaded when a run trains: it may import PyTorch)."""
     pictures: tuple[RunPicture, ...] = ()
     """The pictures its runs save, shown by ``chimeramix report`` when the run folder has them."""
+    hooks: str | None = None
+    """What the core asks of it beyond its batches (its settings, network, schedule...), as ``module:NAME`` of a
+    :class:`~chimeramix.methods.hooks.ComponentHooks` (imported when first needed)."""
 
 
 WAVELET_PICTURES = tuple(
@@ -82,6 +86,7 @@ WAVELET_PICTURES = tuple(
                "scale j; grey 0, white positive, black negative).")
     for name, moment in (("wavelets-init", "at initialisation"), ("wavelets", "after training")))
 """The scattering front end's wavelets at the start and the end of training."""
+SCATTERING_HOOKS = "chimeramix.methods.scattering.hooks:HOOKS"
 
 
 COMPONENTS: dict[str, Component] = {
@@ -106,9 +111,10 @@ COMPONENTS: dict[str, Component] = {
                        "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico"),
     "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
                             "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)",
-                            pictures=WAVELET_PICTURES),
+                            pictures=WAVELET_PICTURES, hooks=SCATTERING_HOOKS),
     "scattering-fixed": Component("front-end", "scattering with fixed tight-frame Morlet wavelets (kymatio's) "
-                                  "under the same modified WideResNet", pictures=WAVELET_PICTURES),
+                                  "under the same modified WideResNet", pictures=WAVELET_PICTURES,
+                                  hooks=SCATTERING_HOOKS),
     "supermix": Component("teacher-mixing", "SuperMix (Dabouei et al. 2021): mixes of K images under masks "
                           "optimised by a teacher trained first on the split (a baseline run)", "teacher",
                           pictures=(RunPicture("supermix", "SuperMix's mixes", "SuperMix: training images and "
@@ -121,8 +127,6 @@ MULTI_IMAGE = re.compile(r"chimeramix-(grid|seg)-n(\d+)(-soft)?")
 """Multi-image ChimeraMix components: ``chimeramix-{grid,seg}-n{N}[-soft]``."""
 
 MIXING_ROLES: tuple[Role, ...] = ("pair-mixing", "label-mixing", "teacher-mixing")
-FRONT_END_ARCHITECTURES = {"paper": "scattering-wrn-8", "quick": "scattering-wrn-2"}
-"""The default architecture (the top model's width) of a method with a front end, by preset."""
 MASK_KINDS: dict[str, MaskKind] = {"gridmix": "grid", "chimeramix-grid": "grid", "segmix": "seg",
                                    "chimeramix-seg": "seg"}
 
@@ -145,18 +149,23 @@ class Method:
 
     @property
     def front_end(self) -> str | None:
-        """``scattering`` or ``scattering-fixed``, or ``None`` (the protocol's network)."""
+        """The front-end component (``scattering``, ``scattering-fixed``), or ``None`` (the protocol's network)."""
         return self.component("front-end")
 
+    def hooks(self) -> list[tuple[str, ComponentHooks]]:
+        """The hooks of its components that declare them, with the components' names."""
+        return [(name, hooks) for name in self.components if (hooks := component_hooks(name)) is not None]
+
     @property
-    def learnable_filters(self) -> bool:
-        """Whether the front end's wavelets train (``scattering``) or stay at their initialisation."""
-        return self.front_end == "scattering"
+    def front_end_network(self) -> FrontEnd | None:
+        """The network of its front end, or ``None`` (the protocol's network)."""
+        return next((hooks.front_end for _, hooks in self.hooks() if hooks.front_end is not None), None)
 
     def default_architecture(self, preset: str) -> str | None:
         """The architecture of the method under ``preset`` when it has a front end; ``None`` otherwise (the
         protocol's network)."""
-        return FRONT_END_ARCHITECTURES.get(preset, FRONT_END_ARCHITECTURES["paper"]) if self.front_end else None
+        network = self.front_end_network
+        return network.default(preset) if network is not None else None
 
     @property
     def pair_mixing(self) -> str | None:
@@ -221,6 +230,40 @@ def component_of(name: str) -> Component:
     weights = "Dirichlet-weighted" if match[3] else "hard"
     return Component("pair-mixing", f"multi-image ChimeraMix: N = {match[2]} same-class images, {weights} "
                      f"{match[1]} masks, composed by the frozen generator", "generator")
+
+
+_LOADED_HOOKS: dict[str, ComponentHooks] = {}
+
+
+def component_hooks(name: str) -> ComponentHooks | None:
+    """The hooks of a component (``None``: it declares none), imported once."""
+    reference = component_of(name).hooks
+    if reference is None:
+        return None
+    if reference not in _LOADED_HOOKS:
+        hooks: Any = load_reference(reference)
+        if not isinstance(hooks, ComponentHooks):
+            raise ChimeraMixError(f"the hooks {reference} of method {name!r} are not a ComponentHooks; fix the "
+                                  "method's registry entry")
+        _LOADED_HOOKS[reference] = hooks
+    return _LOADED_HOOKS[reference]
+
+
+def all_hooks() -> dict[str, ComponentHooks]:
+    """The hooks of every registered component that declares them, by the first component that names them (two
+    components may share one, as ``scattering`` and ``scattering-fixed``)."""
+    found: dict[str, ComponentHooks] = {}
+    for name in COMPONENTS:
+        hooks = component_hooks(name)
+        if hooks is not None and all(hooks is not other for other in found.values()):
+            found[name] = hooks
+    return found
+
+
+def front_end_of(architecture: str) -> FrontEnd | None:
+    """The front end whose network ``architecture`` names, or ``None`` (a network of the protocol's kind)."""
+    return next((hooks.front_end for hooks in all_hooks().values()
+                 if hooks.front_end is not None and hooks.front_end.width_of(architecture) is not None), None)
 
 
 def _canonical_component(name: str) -> str:

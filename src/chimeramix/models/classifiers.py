@@ -5,10 +5,8 @@
   keep CPU runs short.
 - ``resnet50``: torchvision's ResNet-50 without pretrained weights (``weights=None``), the paper's network
   for STL-10 at 96 x 96.
-- ``scattering-wrn-W``: Parametric Scattering Networks' hybrid (:mod:`chimeramix.methods.scattering.network`): the
-  scattering front end (learnable or fixed Morlet wavelets, tight-frame or random initialisation), then the
-  modified WideResNet of width W on its 243 maps (the paper's ``scattering-wrn-8``: 22.6 M parameters). The
-  methods ``scattering`` and ``scattering-fixed`` train it; no other method does.
+- a front end's network (``NAME-wrn-W``, say): the front-end component declares it
+  (:class:`~chimeramix.methods.hooks.FrontEnd`) and builds it; only the methods with that front end train it.
 
 User folders get an architecture by image size through :func:`chimeramix.config.folder_protocol`: up to
 64 px the CIFAR recipe (``wrn-16-8``), larger images the STL-10 recipe (``resnet50``). Both networks end in
@@ -22,46 +20,41 @@ torch.Size([2, 10])
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torchvision
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.scattering.morlet import FilterInit
-from chimeramix.methods.scattering.network import ScatteringClassifier, ScatteringWideResNet
-from chimeramix.methods.scattering.transform import Scattering
+from chimeramix.methods.registry import all_hooks, front_end_of, load_reference
 from chimeramix.models.wide_resnet import WideResNet
 
-ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50", "scattering-wrn-8")
-"""The paper's architectures; any ``wrn-D-W`` (D = 6n + 4) and ``scattering-wrn-W`` is accepted too."""
+ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50")
+"""The paper's networks of the protocol; any ``wrn-D-W`` (D = 6n + 4) and a front end's network is accepted too."""
 
 _WRN = re.compile(r"wrn-(\d+)-(\d+)")
-SCATTERING_TOP = re.compile(r"scattering-wrn-(\d+)")
-"""The hybrid of the scattering front end and the modified WideResNet of width W."""
 
 
-def build_classifier(name: str, num_classes: int, *, dropout: float = 0.0, learnable_filters: bool = True,
-                     filter_init: FilterInit = "tight-frame") -> nn.Module:
-    """A freshly initialised classifier; ``dropout`` applies to WideResNets (ResNet-50 and the scattering top
-    model have none), ``learnable_filters`` and ``filter_init`` to the scattering front end."""
+def build_classifier(name: str, num_classes: int, *, dropout: float = 0.0, component: str | None = None,
+                     settings: dict[str, Any] | None = None, image_size: int | None = None) -> nn.Module:
+    """A freshly initialised classifier; ``dropout`` applies to WideResNets (ResNet-50 and a front end's top
+    model have none). A front end's network is built by its component (``component``, its ``settings`` and the
+    ``image_size``, :class:`~chimeramix.methods.hooks.FrontEnd`; ``None``: its defaults, to load weights into)."""
     match = _WRN.fullmatch(name)
     if match is not None:
         return WideResNet(int(match[1]), int(match[2]), num_classes, dropout=dropout)
     if name == "resnet50":
         return torchvision.models.resnet50(weights=None, num_classes=num_classes)
-    match = SCATTERING_TOP.fullmatch(name)
-    if match is not None:
-        return ScatteringClassifier(Scattering(learnable=learnable_filters, init=filter_init),
-                                    ScatteringWideResNet(int(match[1]), num_classes))
+    front_end = front_end_of(name)
+    if front_end is not None:
+        build = load_reference(front_end.build)
+        model: nn.Module = build(front_end.width_of(name), num_classes, component, settings, image_size)
+        return model
+    networks = [hooks.front_end.name("WIDTH") for hooks in all_hooks().values() if hooks.front_end is not None]
     raise ChimeraMixError(
-        f"unknown classifier architecture {name!r}; use {', '.join(ARCHITECTURES)} (or any wrn-DEPTH-WIDTH or "
-        "scattering-wrn-WIDTH)"
+        f"unknown classifier architecture {name!r}; use {', '.join(ARCHITECTURES)} (or any wrn-DEPTH-WIDTH"
+        f"{''.join(f' or {network}' for network in networks)})"
     )
-
-
-def is_scattering_architecture(name: str) -> bool:
-    """Whether ``name`` is the scattering hybrid (``scattering-wrn-W``)."""
-    return SCATTERING_TOP.fullmatch(name) is not None
 
 
 def classification_head(model: nn.Module) -> nn.Module:

@@ -8,11 +8,10 @@ seeded ``torch.Generator`` whose state is checkpointed, so ``resume`` continues 
 epoch the model is evaluated once on the full test set (``eval_every`` adds test accuracies to the log for
 curves only; no epoch is ever chosen on the test set).
 
-A method with a scattering front end (``scattering``, ``scattering-fixed``) trains the hybrid network of its
-architecture (``scattering-wrn-W``) under the same recipe; the wavelet parameters form their own parameter
-group without weight decay, and the run draws its wavelets at the start (``wavelets-init.png``) and at every
-checkpoint (``wavelets.png``). Its ``psn`` recipe (``ScatteringConfig.recipe``) trains as PSN's code did
-instead: plain momentum, OneCycle per step, AutoAugment + Cutout added to the method.
+A method with a front end trains the front end's network (its component builds it,
+:class:`~chimeramix.methods.hooks.FrontEnd`) under the same recipe; the parameters the network lists in
+``front_end_parameters()`` form a group of their own without weight decay. A component may replace the learning
+rate schedule and draw pictures at the start and at every checkpoint (its hooks).
 
 The step is :class:`~chimeramix.train.objectives.classifier.ClassifierObjective`; the loop is
 :func:`chimeramix.train.loop.train_runs` (reference or fast path, one run or a pack).
@@ -31,7 +30,6 @@ from torch import nn
 from chimeramix.bundle import manifest, write_bundle
 from chimeramix.config import ClassifierConfig, protocol_for
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
-from chimeramix.errors import ChimeraMixError
 from chimeramix.evaluation import evaluate
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
 from chimeramix.methods.chimeramix.frozen_generator import check_generator, pair_composer
@@ -39,12 +37,9 @@ from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.methods.image_space.cosine_loss import CosineLoss
-from chimeramix.methods.registry import Role
-from chimeramix.methods.scattering.network import ScatteringClassifier
-from chimeramix.methods.scattering.pictures import write_wavelets
-from chimeramix.methods.scattering.transform import check_image_size
+from chimeramix.methods.registry import load_reference
 from chimeramix.methods.supermix.student import SuperMixBatches, check_teacher, pool_of, save_picture, teacher_mixer
-from chimeramix.models.classifiers import build_classifier, count_parameters, is_scattering_architecture
+from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
@@ -65,38 +60,6 @@ from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_ke
 AUGMENTATION_STREAM = 1
 """Seed stream of the augmentation RNG (weights and dropout use the plain seed)."""
 HALF = (0.5, 0.5, 0.5)
-
-
-def resolve(config: ClassifierConfig) -> ClassifierConfig:
-    """The protocol's and the recipe's values for every ``None`` field, and the method's canonical name (with
-    PSN's augmentation under the scattering recipe ``psn``); an architecture that does not fit the method's
-    front end is refused."""
-    method = parse_method(config.method)
-    if method.front_end and config.scattering is not None and config.scattering.recipe == "psn":
-        if config.fast:
-            raise ChimeraMixError("the scattering recipe psn cycles SGD's momentum (OneCycle), which the fast path's "
-                                  "CUDA graphs would freeze at capture; drop --fast for it")
-        method = psn_augmentation(method)
-    resolved = resolve_classifier(replace(config, method=method.name))
-    architecture = str(resolved.architecture)
-    if method.front_end and not is_scattering_architecture(architecture):
-        raise ChimeraMixError(f"method {method.name!r} trains a scattering front end, which needs the architecture "
-                              f"scattering-wrn-WIDTH (e.g. scattering-wrn-8), not {architecture!r}")
-    if not method.front_end and is_scattering_architecture(architecture):
-        raise ChimeraMixError(f"architecture {architecture!r} is the scattering network; train it with the method "
-                              "scattering or scattering-fixed (alone or joined with augmentations by '+')")
-    return resolved
-
-
-def psn_augmentation(method: Method) -> Method:
-    """``method`` with PSN's augmentation added: AutoAugment and Cutout (another policy or erasing is refused)."""
-    additions: tuple[tuple[Role, str], ...] = (("policy", "autoaugment"), ("erasing", "cutout"))
-    for role, name in additions:
-        present = method.component(role)
-        if present not in (None, name):
-            raise ChimeraMixError(f"the scattering recipe psn trains with AutoAugment and Cutout, not {present}; "
-                                  f"drop {present} from the method, or use the protocol recipe")
-    return parse_method("+".join({*method.components, *(name for _, name in additions)}))
 
 
 def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
@@ -163,16 +126,22 @@ class ClassifierRun(TrainingRun):
                 "schedulers": self.schedulers, "rngs": {"augment": self.rng}}
 
     def on_checkpoint(self) -> None:
-        """The wavelets of a scattering front end as they are now (``wavelets.png``)."""
-        if isinstance(self.model, ScatteringClassifier):
-            write_wavelets(self.model.front, self.folder.picture("wavelets"), self.test.image_size[0])
+        """The method's pictures as the network is now."""
+        draw_pictures(self.method, self.model, self.folder, self.test.image_size[0], initial=False)
+
+
+def draw_pictures(method: Method, model: nn.Module, folder: RunFolder, image_size: int, *, initial: bool) -> None:
+    """The pictures of the method's components that draw some (their ``pictures`` hook)."""
+    for _, hooks in method.hooks():
+        if hooks.pictures is not None:
+            load_reference(hooks.pictures)(model, folder.picture, image_size, initial)
 
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     """What classifier runs of one training pack share: the resolved config without its packable fields, and
     the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy). A SuperMix
     student packs with nothing (its own teacher; batches whose size varies): its key names the run."""
-    resolved = resolve(config)
+    resolved = resolve_classifier(config)
     method = parse_method(resolved.method)
     alone = {"supermix": [resolved.method, resolved.data.seed]} if method.needs_teacher else {}
     return {**pack_key_of(resolved, ClassifierConfig), "batches.soft_labels": method.soft_labels,
@@ -185,7 +154,7 @@ def open_classifier_run(
     """The run of ``config`` in ``run_dir``, ready to train (from its latest checkpoint when ``resume``); the
     stored result instead when ``resume`` finds the run finished. A run folder that holds another config,
     or a run when ``resume`` is off, is refused."""
-    config = resolve(config)
+    config = resolve_classifier(config)
     method = parse_method(config.method)
     folder = RunFolder(run_dir)
     finished = check_run_dir(config, folder, resume, "classifier")
@@ -213,7 +182,7 @@ def open_classifier_run(
                                 **sgd_options(device, config.fast))
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
-    scheduler = _lr_scheduler(config, optimizer, total_steps)
+    scheduler = _lr_scheduler(config, method, optimizer, total_steps)
     rng = make_rng(stream_seed(config.data.seed, AUGMENTATION_STREAM), device)
     # before the checkpoint restores the RNGs: loading the generator draws from them
     mean, std = channel_stats(data.images) if config.normalization != "half" else (torch.tensor(HALF),) * 2
@@ -224,33 +193,29 @@ def open_classifier_run(
                         count=len(data.images), repeats=repeats, method=method, test=test,
                         augmentation=augmentation, mean=mean, std=std, supermix=supermix)
     run.start(resume)
-    if isinstance(model, ScatteringClassifier) and run.step == 0:
-        write_wavelets(model.front, folder.picture("wavelets-init"), data.images.shape[-1])
+    if run.step == 0:
+        draw_pictures(method, model, folder, data.images.shape[-1], initial=True)
     return run
 
 
 def _model(config: ClassifierConfig, method: Method, data: TrainingSet, device: torch.device) -> nn.Module:
-    """The run's network on ``device``: its architecture, with a scattering front end's wavelets initialised as the
-    config says (the images must be large enough for its scales)."""
-    scattering = config.scattering
-    model = build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout,
-                             learnable_filters=method.learnable_filters,
-                             filter_init=scattering.init if scattering else "tight-frame").to(device)
-    if isinstance(model, ScatteringClassifier):
-        height, width = data.images.shape[-2:]
-        check_image_size(height, width, model.front.J)
-    return model
+    """The run's network on ``device``: its architecture (a front end's built by its component, with the
+    component's settings, for the training images' size)."""
+    settings = next((config.method_settings.get(hooks.section) for _, hooks in method.hooks()
+                     if hooks.front_end is not None and hooks.section is not None), None)
+    return build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout,
+                            component=method.front_end, settings=settings,
+                            image_size=data.images.shape[-1]).to(device)
 
 
-def _lr_scheduler(config: ClassifierConfig, optimizer: torch.optim.Optimizer, total_steps: int
+def _lr_scheduler(config: ClassifierConfig, method: Method, optimizer: torch.optim.Optimizer, total_steps: int
                   ) -> torch.optim.lr_scheduler.LRScheduler:
-    """The learning rate per step: the protocol's cosine annealing to 0, or OneCycle under the scattering recipe
-    ``psn``."""
-    assert config.lr is not None
-    scattering = config.scattering
-    if scattering is not None and scattering.recipe == "psn":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps,
-                                                   div_factor=25)
+    """The learning rate per step: the protocol's cosine annealing to 0, unless a component of the method sets
+    its own schedule (its ``lr_schedule`` hook)."""
+    for _, hooks in method.hooks():
+        own = load_reference(hooks.lr_schedule)(config, optimizer, total_steps) if hooks.lr_schedule else None
+        if own is not None:
+            return own
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
 
 
@@ -267,9 +232,10 @@ def _augmentation(config: ClassifierConfig, method: Method, data: TrainingSet, f
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """The model's parameters with ``weight_decay``, and the wavelet parameters of a scattering front end as a
-    group of their own without it (PSN's two groups)."""
-    front = model.front_end_parameters() if isinstance(model, ScatteringClassifier) else []
+    """The model's parameters with ``weight_decay``, and those of its front end (a network's
+    ``front_end_parameters()``, e.g. learnable filters) as a group of their own without it."""
+    listed = getattr(model, "front_end_parameters", None)
+    front: list[nn.Parameter] = listed() if callable(listed) else []
     rest = [parameter for parameter in model.parameters() if all(parameter is not other for other in front)]
     groups: list[dict[str, Any]] = [{"params": rest, "weight_decay": weight_decay}]
     if front:

@@ -49,8 +49,8 @@ def load_classifier(run_dir: str | os.PathLike[str], device: torch.device) -> Fr
 
 
 def _num_classes(weights: Path) -> int:
-    """The number of outputs of the final layer ``fc`` (WideResNet and ResNet-50 both name it so; the scattering
-    network's is its top model's, ``top.fc``)."""
+    """The number of outputs of the final layer ``fc`` (WideResNet and ResNet-50 both name it so; a network with
+    a front end has it in its top model, ``top.fc``)."""
     try:
         with safe_open(str(weights), "pt") as tensors:
             names = set(tensors.keys())

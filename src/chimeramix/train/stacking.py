@@ -126,8 +126,8 @@ def pack_scheduler(scheduler: LRScheduler, optimizer: torch.optim.Optimizer) -> 
     elif isinstance(scheduler, MultiStepLR):
         packed = MultiStepLR(optimizer, sorted(scheduler.milestones.elements()), scheduler.gamma)
     else:
-        raise ChimeraMixError(f"training packs do not know the schedule {type(scheduler).__name__} (e.g. the "
-                              "scattering recipe psn's OneCycle); train these runs alone (--pack 1)")
+        raise ChimeraMixError(f"training packs do not know the schedule {type(scheduler).__name__} (a method's own "
+                              "schedule, e.g. OneCycle); train these runs alone (--pack 1)")
     packed.load_state_dict(scheduler.state_dict())
     for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr()):  # making it stepped from the start
         group["lr"] = lr

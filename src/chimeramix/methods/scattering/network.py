@@ -16,11 +16,13 @@ torch.Size([2, 10])
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.scattering.transform import Scattering, scattering_channels
+from chimeramix.methods.scattering.transform import Scattering, check_image_size, scattering_channels
 
 BLOCKS_PER_STAGE = 4
 
@@ -87,3 +89,14 @@ class ScatteringClassifier(nn.Module):
     def front_end_parameters(self) -> list[nn.Parameter]:
         """The trainable parameters of the front end (none when its filters are fixed)."""
         return list(self.front.parameters())
+
+
+def build_network(width: int, num_classes: int, component: str | None, settings: dict[str, Any] | None,
+                  image_size: int | None) -> ScatteringClassifier:
+    """The network ``scattering-wrn-W``: learnable wavelets for ``scattering`` (and for loading weights, when
+    ``component`` is ``None``), fixed ones for ``scattering-fixed``, initialised as ``settings`` say; the images
+    must be large enough for the front end's scales."""
+    front = Scattering(learnable=component != "scattering-fixed", init=(settings or {}).get("init", "tight-frame"))
+    if image_size is not None:
+        check_image_size(image_size, image_size, front.J)
+    return ScatteringClassifier(front, ScatteringWideResNet(width, num_classes))

@@ -6,10 +6,13 @@ show what training did to the initialisation."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from chimeramix.methods.scattering.network import ScatteringClassifier
 from chimeramix.methods.scattering.transform import Scattering
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
@@ -31,3 +34,9 @@ def wavelets_picture(front: Scattering, image_size: int) -> np.ndarray:
 def write_wavelets(front: Scattering, path: str | os.PathLike[str], image_size: int) -> None:
     """:func:`wavelets_picture` as a PNG file."""
     save_png(wavelets_picture(front, image_size), path)
+
+
+def draw_wavelets(model: torch.nn.Module, path_of: Callable[[str], Path], image_size: int, initial: bool) -> None:
+    """The run's wavelets at its start (``wavelets-init.png``) or as they are now (``wavelets.png``)."""
+    if isinstance(model, ScatteringClassifier):
+        write_wavelets(model.front, path_of("wavelets-init" if initial else "wavelets"), image_size)

@@ -42,10 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, SuperMixConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, to_dict
 from chimeramix.data import load_training_set
 from chimeramix.data.datasets import write_npz
 from chimeramix.methods import parse_method
+from chimeramix.methods.supermix.hooks import HOOKS as SUPERMIX
+from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.methods.supermix.student import make_pool, teacher_mixer
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
@@ -110,7 +112,8 @@ def classifier_seconds(root: Path, out: Path, device: str, fast: bool, steps: in
     needs = parse_method(method)
     configs = [ClassifierConfig(data=DataConfig("cifar10", K, seed, str(root)), method=method,
                                 architecture=architecture, epochs=2, repetition=K * max(1, steps // K),
-                                checkpoint_every=2, device=device, fast=fast, supermix=supermix,
+                                checkpoint_every=2, device=device, fast=fast,
+                                method_settings={"supermix": to_dict(supermix)} if supermix else {},
                                 generator=str(generators[seed]) if needs.needs_generator
                                 and generators[seed] is not None else None,
                                 teacher=str(generators[seed]) if needs.needs_teacher else None,
@@ -126,13 +129,13 @@ def pool_seconds(teacher: Path, device: str, per_image: int) -> tuple[float, int
     how its mask optimisations went."""
     trained = RunFolder(teacher).read_config(ClassifierConfig)
     config = resolve_classifier(replace(trained, method="supermix", teacher=str(teacher),
-                             supermix=SuperMixConfig(pool_per_image=per_image)))
-    assert config.supermix is not None
+                                        method_settings={"supermix": {"pool_per_image": per_image}}))
+    settings = SUPERMIX.settings_of(config)
     images = load_training_set(config.data, select_device(device)).images
     mixer = teacher_mixer(config, images.device)
-    size = config.supermix.pool_per_image * len(images)
+    size = settings.pool_per_image * len(images)
     started = time.perf_counter()
-    _, stats = make_pool(mixer, images, size, config.supermix.pool_batch, make_rng(0, images.device))
+    _, stats = make_pool(mixer, images, size, settings.pool_batch, make_rng(0, images.device))
     return time.perf_counter() - started, size, {**stats.summary(), "batches": stats.optimisations}
 
 

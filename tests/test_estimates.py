@@ -12,13 +12,14 @@ import torch
 
 from chimeramix.cli import main
 from chimeramix.cli.common import check_estimate
-from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig, from_dict
+from chimeramix.config import ClassifierConfig, DataConfig, from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import (
     DEFAULT_OVERHEAD_S,
     DEFAULT_STEP_SECONDS,
     CostBook,
     RunCost,
+    default_step_seconds,
     load_costs,
     pool_mix_key,
     record_cost,
@@ -28,6 +29,7 @@ from chimeramix.experiments.jobs import run_job
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
+from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
@@ -71,19 +73,20 @@ def test_a_supermix_pool_is_estimated_and_measured_per_mix(tmp_path: Path) -> No
     """A SuperMix student's pool (made before training, minutes on a CPU) is part of its estimate, and a finished
     run records it as seconds per mix, apart from the run's fixed cost."""
     config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix", architecture="wrn-16-2",
-                              epochs=2, supermix=SuperMixConfig(pool_per_image=3), device="cpu")
+                              epochs=2, method_settings={"supermix": to_dict(SuperMixConfig(pool_per_image=3))},
+                              device="cpu")
     job = run_job(config)
     key, mix_key = (f"classifier/wrn-16-2/supermix-pool{mix}/32px/{PRECISION}" for mix in ("", "-mix"))
     assert (job.cost_key, job.pool_mixes, pool_mix_key(key)) == (key, 300, mix_key)
-    cpu = DEFAULT_STEP_SECONDS["cpu"]  # the defaults are found under the keys' prefixes
+    cpu = default_step_seconds("cpu")  # the defaults (SuperMix's declared by it) are found under the keys' prefixes
     assert estimate_cost([job], "cpu").seconds == pytest.approx(
         job.steps * cpu["classifier/wrn-16-2/supermix-pool"] + DEFAULT_OVERHEAD_S["cpu"]["classifier"]
         + 300 * cpu["classifier/wrn-16-2/supermix-pool-mix"])
     assert run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix",
-                                    supermix=SuperMixConfig(pool_per_image=0))).pool_mixes == 0  # on the fly
+                                    method_settings={"supermix": {"pool_per_image": 0}})).pool_mixes == 0  # on the fly
     path = tmp_path / "costs.json"
     result = {"steps": 100, "log": [{"seconds": 20.0}], "pack_size": 1, "environment": {"device": "cpu"},
-              "supermix_pool": {"mixes": 300, "seconds": 150.0, "batches": 12}}
+              "pool": {"mixes": 300, "seconds": 150.0, "batches": 12}}
     assert record_cost(key, result, elapsed_s=180.0, path=path) == RunCost(0.2, 10.0)
     measured = load_costs("cpu", path)
     assert measured[mix_key] == RunCost(0.5, 0.0)

@@ -36,7 +36,7 @@ def test_the_first_run_and_the_field_that_names_its_folder(method: str, config_c
 def test_a_scattering_students_teacher_is_the_presets_plain_network() -> None:
     config = apply_preset(ClassifierConfig(data=DATA, method="scattering+supermix"), "quick")
     teacher = first_run_config(config)
-    assert isinstance(teacher, ClassifierConfig) and teacher.method == "baseline" and teacher.supermix is None
+    assert isinstance(teacher, ClassifierConfig) and teacher.method == "baseline" and teacher.method_settings == {}
     assert teacher.architecture == apply_preset(ClassifierConfig(data=DATA), "quick").architecture
 
 

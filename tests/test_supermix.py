@@ -15,7 +15,7 @@ from PIL import Image
 from torch import nn
 
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
+from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.paper import paper_value
 from chimeramix.experiments.pipeline import experiment_runs
@@ -30,10 +30,10 @@ from chimeramix.methods import parse_method
 from chimeramix.methods.image_ops import denormalize
 from chimeramix.methods.supermix import student as supermix_module
 from chimeramix.methods.supermix.mask_optimisation import SuperMix
+from chimeramix.methods.supermix.settings import POOL_FILE, SuperMixConfig, check_settings
 from chimeramix.methods.supermix.student import weighted_targets
 from chimeramix.report import write_report
-from chimeramix.resolution import classifier_config, resolve_classifier, resolve_supermix
-from chimeramix.rundir import RunFolder
+from chimeramix.resolution import classifier_config, resolve_classifier
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.train.trainers import check_packable
@@ -41,6 +41,11 @@ from conftest import CheckpointStop, Interrupt
 from test_report import Page
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def sections(**values: Any) -> dict[str, dict[str, Any]]:
+    """The classifier config's section of SuperMix's settings."""
+    return {"supermix": to_dict(SuperMixConfig(**values))}
 
 
 class ChannelTeacher(nn.Module):
@@ -57,7 +62,7 @@ class ChannelTeacher(nn.Module):
 
 def mixer(teacher: nn.Module, tolerance: float = 0.7, **changes: Any) -> SuperMix:
     """SuperMix at 8 px (w = 2) under ``teacher``; a negative ``tolerance`` runs every iteration."""
-    config = resolve_supermix(SuperMixConfig(**changes), image_size=8)
+    config = check_settings(SuperMixConfig(**changes), image_size=8)
     return SuperMix(teacher, replace(config, tolerance=tolerance), mean=torch.zeros(3), std=torch.ones(3))
 
 
@@ -187,10 +192,10 @@ def test_gamma_scales_only_mixed_steps() -> None:
 
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ChimeraMixError, match="K >= 2"):
-        resolve_supermix(SuperMixConfig(images=1), image_size=32)
+        check_settings(SuperMixConfig(images=1), image_size=32)
     with pytest.raises(ChimeraMixError, match="tolerance"):
-        resolve_supermix(SuperMixConfig(tolerance=1.5), image_size=32)
-    assert resolve_supermix(SuperMixConfig(), image_size=32).mask_size == 8
+        check_settings(SuperMixConfig(tolerance=1.5), image_size=32)
+    assert check_settings(SuperMixConfig(), image_size=32).mask_size == 8
     with pytest.raises(ChimeraMixError, match="batch holds 1"):
         mixer(ChannelTeacher()).mix(torch.rand(1, 3, 8, 8), torch.full((1, 2), 0.5))
 
@@ -211,10 +216,10 @@ def test_method_parsing() -> None:
 def test_the_quick_preset_makes_a_small_pool() -> None:
     data = DataConfig("cifar10", k=10, seed=0)
     student = classifier_config(data, "supermix+trivialaugment", "quick")
-    assert student.supermix == SuperMixConfig(pool_per_image=1)
-    assert classifier_config(data, "baseline", "quick").supermix is None
-    given = classifier_config(data, "supermix", "quick", supermix=SuperMixConfig(pool_per_image=0))
-    assert given.supermix == SuperMixConfig(pool_per_image=0)  # an explicit setting wins
+    assert student.method_settings == {"supermix": {"pool_per_image": 1}}
+    assert classifier_config(data, "baseline", "quick").method_settings == {}
+    given = classifier_config(data, "supermix", "quick", method_settings=sections(pool_per_image=0))
+    assert given.method_settings == sections(pool_per_image=0)  # an explicit setting wins
 
 
 def test_the_paper_row_is_for_cifair100_only() -> None:
@@ -240,21 +245,21 @@ def tiny(root: Path, method: str = "supermix", **changes: Any) -> ClassifierConf
     """20 images of 8 x 8 px, WRN-10-1, 2 epochs of 5 steps; SuperMix with a pool of 2 mixes per image."""
     values: dict[str, Any] = {"architecture": "wrn-10-1", "epochs": 2, "repetition": 4, "batch_size": 8,
                               "checkpoint_every": 1, "device": "cpu", "pair_mixing_p": 0.7,
-                              "supermix": SuperMixConfig(pool_per_image=2, max_iterations=5), **changes}
+                              "method_settings": sections(pool_per_image=2, max_iterations=5), **changes}
     return ClassifierConfig(data=data(root), method=method, **values)
 
 
 @pytest.fixture(scope="module")
 def teacher(tiny_data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("teacher")
-    train_classifier(tiny(tiny_data_root, "baseline", supermix=None), run_dir, progress=False)
+    train_classifier(tiny(tiny_data_root, "baseline", method_settings={}), run_dir, progress=False)
     return run_dir
 
 
 @pytest.mark.parametrize("pool", [0, 2])
 def test_the_student_resumes_exactly(tiny_data_root: Path, teacher: Path, tmp_path: Path, pool: int,
                                      checkpoint_stop: CheckpointStop) -> None:
-    config = tiny(tiny_data_root, teacher=str(teacher), supermix=SuperMixConfig(pool_per_image=pool,
+    config = tiny(tiny_data_root, teacher=str(teacher), method_settings=sections(pool_per_image=pool,
                                                                                   max_iterations=5))
     whole = train_classifier(config, tmp_path / "whole", progress=False)
     checkpoint_stop.after(run_module)
@@ -271,14 +276,14 @@ def test_the_student_resumes_exactly(tiny_data_root: Path, teacher: Path, tmp_pa
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
     assert resumed["config"]["supermix"]["pool_per_image"] == pool  # the settings are saved with the run
     if pool:
-        assert resumed["supermix_pool"]["batches"] >= 1 and "mix_success" not in resumed["log"][0]
+        assert resumed["pool"]["batches"] >= 1 and "mix_success" not in resumed["log"][0]
     else:  # how the mask optimisations went, per epoch
         assert all(0 <= row["mix_success"] <= 1 and 0 <= row["mix_iterations"] <= 5 for row in resumed["log"])
         assert [row["mix_success"] for row in resumed["log"]] == [row["mix_success"] for row in whole["log"]]
 
 
 def test_the_report_shows_the_mixes(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:
-    config = tiny(tiny_data_root, teacher=str(teacher), epochs=1, supermix=SuperMixConfig(pool_per_image=0))
+    config = tiny(tiny_data_root, teacher=str(teacher), epochs=1, method_settings=sections(pool_per_image=0))
     train_classifier(config, tmp_path, progress=False)
     width, height = Image.open(tmp_path / "supermix.png").size
     assert (width, height) == (2 + 8 * (16 + 2), 2 + 5 * (16 + 2))  # 8 mixes; 2 inputs, 2 masks, the mix
@@ -290,41 +295,41 @@ def test_the_pool_is_made_once(tiny_data_root: Path, teacher: Path, tmp_path: Pa
                                monkeypatch: pytest.MonkeyPatch) -> None:
     config = tiny(tiny_data_root, teacher=str(teacher), epochs=1)
     run = open_classifier_run(config, tmp_path)
-    assert isinstance(run, ClassifierRun) and run.supermix is not None and run.supermix.pool is not None
-    stored = torch.load(RunFolder(tmp_path).supermix_pool, weights_only=True)
+    assert isinstance(run, ClassifierRun) and run.batches is not None and run.batches.pool is not None
+    stored = torch.load((tmp_path / POOL_FILE), weights_only=True)
     pool = stored["images"]
-    assert stored["stats"] == run.supermix.pool_stats and 0 < stored["stats"]["mix_success"] <= 1
+    assert stored["stats"] == run.batches.pool_stats and 0 < stored["stats"]["mix_success"] <= 1
     assert stored["stats"]["mixes"] == 40 and stored["stats"]["seconds"] > 0  # for the cost cache
-    assert pool.dtype == torch.uint8 and pool.shape == (40, 3, 8, 8) and torch.equal(pool, run.supermix.pool)
-    stamp = RunFolder(tmp_path).supermix_pool.stat().st_mtime_ns
+    assert pool.dtype == torch.uint8 and pool.shape == (40, 3, 8, 8) and torch.equal(pool, run.batches.pool)
+    stamp = (tmp_path / POOL_FILE).stat().st_mtime_ns
 
     def remade(*args: Any) -> None:
         raise AssertionError("the pool was made again")
 
     monkeypatch.setattr(supermix_module, "make_pool", remade)
     reopened = open_classifier_run(config, tmp_path, resume=True)
-    assert isinstance(reopened, ClassifierRun) and reopened.supermix is not None
-    assert reopened.supermix.pool is not None and torch.equal(reopened.supermix.pool, pool)
-    assert RunFolder(tmp_path).supermix_pool.stat().st_mtime_ns == stamp
+    assert isinstance(reopened, ClassifierRun) and reopened.batches is not None
+    assert reopened.batches.pool is not None and torch.equal(reopened.batches.pool, pool)
+    assert (tmp_path / POOL_FILE).stat().st_mtime_ns == stamp
 
 
 def test_a_mixed_step_adds_labelled_mixes(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:
     config = tiny(tiny_data_root, "supermix+autoaugment", teacher=str(teacher), pair_mixing_p=1.0,
-                  supermix=SuperMixConfig(pool_per_image=0, max_iterations=5))
+                  method_settings=sections(pool_per_image=0, max_iterations=5))
     run = open_classifier_run(config, tmp_path)
-    assert isinstance(run, ClassifierRun) and run.supermix is not None
+    assert isinstance(run, ClassifierRun) and run.batches is not None
     inputs, targets = run.batch(torch.arange(8))
     real = targets[:8].sum(dim=1)
     assert inputs.shape[0] == targets.shape[0] > 8 and inputs.shape[1:] == (3, 8, 8)  # some mixes kept
     torch.testing.assert_close(real, torch.full((8,), 2.0 * len(targets) / 8))
     mixes = denormalize(inputs[8:], run.augmentation.mean, run.augmentation.std)
-    assert torch.equal(targets[8:].argmax(dim=1), run.supermix.mixer.predict(mixes))  # the teacher's classes
+    assert torch.equal(targets[8:].argmax(dim=1), run.batches.mixer.predict(mixes))  # the teacher's classes
     loss = run.objective(inputs, targets)
     assert torch.isfinite(loss)
 
 
 def test_a_step_without_mixes_is_the_baselines(tiny_data_root: Path, teacher: Path, tmp_path: Path) -> None:
-    config = tiny(tiny_data_root, teacher=str(teacher), pair_mixing_p=0.0, supermix=SuperMixConfig(pool_per_image=0))
+    config = tiny(tiny_data_root, teacher=str(teacher), pair_mixing_p=0.0, method_settings=sections(pool_per_image=0))
     run = open_classifier_run(config, tmp_path)
     assert isinstance(run, ClassifierRun)
     inputs, targets = run.batch(torch.arange(8))
@@ -340,7 +345,7 @@ def test_bad_teachers_are_refused(tiny_data_root: Path, teacher: Path, tmp_path:
     with pytest.raises(ChimeraMixError, match=r"teacher .* was trained for k = 2 \(not 3\)"):
         open_classifier_run(other, tmp_path / "c")
     with pytest.raises(ChimeraMixError, match="K >= 2"):
-        open_classifier_run(tiny(tiny_data_root, teacher=str(teacher), supermix=SuperMixConfig(images=1)),
+        open_classifier_run(tiny(tiny_data_root, teacher=str(teacher), method_settings=sections(images=1)),
                             tmp_path / "d")
 
 
@@ -360,7 +365,7 @@ def test_the_command_line_says_what_is_wrong_in_one_line(tiny_data_root: Path, t
 def test_students_never_share_a_pack(tiny_data_root: Path) -> None:
     configs = [tiny(tiny_data_root, teacher="teacher-0"), tiny(tiny_data_root, "supermix+autoaugment",
                                                                teacher="teacher-0")]
-    with pytest.raises(ChimeraMixError, match="not in supermix"):
+    with pytest.raises(ChimeraMixError, match="not in trains_alone"):
         check_packable(configs)
     jobs = plan_sweep(SweepSpec(datasets=["cifar10"], methods=["baseline", "supermix", "supermix+autoaugment"],
                                 ks=[10], seeds=[0, 1], preset="quick"))
@@ -373,10 +378,10 @@ def test_students_never_share_a_pack(tiny_data_root: Path) -> None:
 
 def test_run_trains_the_teacher_first(tmp_path: Path) -> None:
     config = ClassifierConfig(data=DataConfig("cifar10", k=10, seed=0), method="supermix", preset="quick",
-                              epochs=3, supermix=SuperMixConfig(pool_per_image=0))
+                              epochs=3, method_settings=sections(pool_per_image=0))
     (teacher, teacher_dir), (student, student_dir) = experiment_runs(config, tmp_path)
     assert isinstance(teacher, ClassifierConfig) and isinstance(student, ClassifierConfig)
-    assert (teacher.method, teacher.epochs, teacher.supermix, teacher.teacher) == ("baseline", 3, None, None)
+    assert (teacher.method, teacher.epochs, teacher.method_settings, teacher.teacher) == ("baseline", 3, {}, None)
     assert teacher_dir.name == "classifier-cifar10-k10-seed0-baseline-quick"
     assert student.teacher == str(teacher_dir) and student_dir.name.endswith("-supermix-quick")
 

@@ -1,6 +1,6 @@
 """Filling run configs: a preset's values, then every ``None`` field from the dataset's protocol, the recipe,
 the data (a ``folder:`` dataset's content) and the method (its masks, its components' own settings through
-their hooks, SuperMix's settings). The config saved with a run is the resolved one, so it is complete and explicit.
+their hooks). The config saved with a run is the resolved one, so it is complete and explicit.
 
 The configs and the presets' values are :mod:`chimeramix.config`; this module sits above the data and the
 method registry, which it reads.
@@ -17,14 +17,12 @@ from chimeramix.config import (
     QUICK_CLASSIFIER,
     QUICK_GENERATOR,
     QUICK_GLICO,
-    QUICK_SUPERMIX,
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
     GlicoConfig,
     MaskConfig,
     RunConfig,
-    SuperMixConfig,
     protocol_for,
     resolve_masks,
     unset_values,
@@ -123,23 +121,11 @@ def check_architecture(method: Method, architecture: str) -> None:
                               "train it with that method (alone or joined with augmentations by '+')")
 
 
-def resolve_supermix(supermix: SuperMixConfig, image_size: int) -> SuperMixConfig:
-    """Check SuperMix's settings and fill w (a quarter of the image side)."""
-    if supermix.images < 2:
-        raise ChimeraMixError(f"SuperMix mixes K >= 2 images, got supermix.images = {supermix.images}; use 2 or "
-                              "more")
-    if supermix.pool_per_image < 0 or supermix.max_iterations < 0 or not 0 <= supermix.tolerance <= 1:
-        raise ChimeraMixError("supermix.pool_per_image and max_iterations must be >= 0 and tolerance in [0, 1]; "
-                              "fix the SuperMix settings")
-    return replace(supermix, mask_size=supermix.mask_size or max(image_size // 4, 1))
-
-
 def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
     """Fill every ``None`` field from the dataset's protocol, the recipe and the method; returns a new config.
 
-    A method with pixel-space masks (gridmix, segmix) gets their settings in ``masks``; its components their
-    own settings (:func:`resolve_components`: a front end its network); SuperMix its ``supermix`` settings
-    (:func:`resolve_supermix`). Other methods' stay ``None``.
+    A method with pixel-space masks (gridmix, segmix) gets their settings in ``masks`` (other methods' stay
+    ``None``); its components their own settings (:func:`resolve_components`: a front end its network).
     """
     config = resolve_components(replace(config, data=resolve_data(config.data)))
     method = parse_method(config.method)
@@ -158,8 +144,6 @@ def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
         crop_padding=config.crop_padding if config.crop_padding is not None else protocol.crop_padding,
         cutout_size=config.cutout_size or protocol.cutout_size,
         masks=masks,
-        supermix=resolve_supermix(config.supermix or SuperMixConfig(), protocol.image_size)
-        if method.needs_teacher else None,
     )
     resolved = replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "classifier")))
     check_architecture(method, str(resolved.architecture))
@@ -167,9 +151,9 @@ def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
 
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
-    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it; a
-    SuperMix student's pool too). A budget's label (``20min``) keeps the protocol's values: its plan
-    (:mod:`chimeramix.experiments.budget`) sets the networks and the steps."""
+    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it, and
+    what the method's components set in their sections under it). A budget's label (``20min``) keeps the
+    protocol's values: its plan (:mod:`chimeramix.experiments.budget`) sets the networks and the steps."""
     if preset == "paper" or budget_minutes(preset) is not None:
         return replace(config, preset=preset)
     if preset == "quick":
@@ -179,11 +163,20 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
         if isinstance(config, ClassifierConfig):
             method = parse_method(config.method)
             front_end = method.default_architecture("quick")
-            values = {**values, "architecture": front_end or values["architecture"]}
-            if method.needs_teacher:
-                values = {**values, "supermix": replace(config.supermix or SuperMixConfig(), **QUICK_SUPERMIX)}
+            values = {**values, "architecture": front_end or values["architecture"],
+                      "method_settings": preset_settings(config, method, preset)}
         return replace(config, preset="quick", **values)
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
+
+
+def preset_settings(config: ClassifierConfig, method: Method, preset: str) -> dict[str, dict[str, Any]]:
+    """The config's sections with the values that ``preset`` sets for the method's components."""
+    sections = dict(config.method_settings)
+    for _, hooks in method.hooks():
+        values = hooks.preset_settings.get(preset)
+        if values and hooks.section is not None:
+            sections[hooks.section] = {**sections.get(hooks.section, {}), **values}
+    return sections
 
 
 def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
@@ -224,9 +217,9 @@ def with_first_run(config: ClassifierConfig, folder: str) -> ClassifierConfig:
 
 def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig | ClassifierConfig | None:
     """The config of the run that ``config``'s method needs trained first, or ``None``: ChimeraMix's generator
-    (:func:`generator_config_for`), GLICO's stage 1 with the classifier's data, preset and machine, or SuperMix's
-    teacher (the classifier as a baseline; the teacher of a student with a front end has the preset's plain
-    network)."""
+    (:func:`generator_config_for`), GLICO's stage 1 with the classifier's data, preset and machine, or the
+    teacher of a method that mixes under one (the classifier as a baseline; the teacher of a student with a
+    front end has the preset's plain network)."""
     method = parse_method(config.method)
     if method.first_run == "generator":
         return generator_config_for(config)
@@ -238,7 +231,7 @@ def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig 
         if method.front_end:
             architecture = apply_preset(ClassifierConfig(data=config.data, method="baseline"),
                                         config.preset).architecture
-        return replace(config, method="baseline", teacher=None, supermix=None, method_settings={},
+        return replace(config, method="baseline", teacher=None, method_settings={},
                        architecture=architecture)
     return None
 

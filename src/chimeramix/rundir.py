@@ -35,7 +35,6 @@ RESULT_FILE = "result.json"
 LOG_FILE = "log.csv"
 CHECKPOINTS = "checkpoints"
 SEGMENTS_FILE = "segments.npz"
-SUPERMIX_POOL = "supermix-pool.pt"
 TENSORBOARD = "tensorboard"
 WEIGHTS_SUFFIX = ".safetensors"
 MODEL_DIR = "model"
@@ -73,11 +72,6 @@ class RunFolder:
     @property
     def segments(self) -> Path:
         return self.path / SEGMENTS_FILE
-
-    @property
-    def supermix_pool(self) -> Path:
-        """SuperMix's mixes, made once (uint8 N x 3 x H x W)."""
-        return self.path / SUPERMIX_POOL
 
     @property
     def tensorboard(self) -> Path:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, SuperMixConfig, from_dict, protocol_for
+from chimeramix.config import ClassifierConfig, GeneratorConfig, GlicoConfig, from_dict, protocol_for
 from chimeramix.methods.registry import load_reference, parse_method
 from chimeramix.resolution import generator_config_for, resolve_classifier, resolve_generator, resolve_glico
 
@@ -27,13 +27,11 @@ def _glico_cost(glico: GlicoConfig) -> str:
 
 
 def _classifier_cost(classifier: ClassifierConfig) -> str:
-    """The architecture, the variant (a ChimeraMix method's generator, or a SuperMix student's mixes) and the
-    image size."""
+    """The architecture, the variant (a ChimeraMix method's generator, or what a component's step costs besides
+    the network: its ``cost_variant`` hook) and the image size."""
     method = parse_method(classifier.method)
-    variant = ""
-    if method.needs_teacher:
-        variant = "/supermix-pool" if (classifier.supermix or SuperMixConfig()).pool_per_image else "/supermix-fly"
-    elif method.first_run == "generator":
+    variant = "".join(f"/{hooks.cost_variant(classifier)}" for _, hooks in method.hooks() if hooks.cost_variant)
+    if method.first_run == "generator":
         generator = resolve_generator(generator_config_for(classifier))
         variant = f"/compose-{generator.working_size}px-{generator.base_channels}ch"
     return f"{classifier.architecture}{variant}/{protocol_for(classifier.data).image_size}px"

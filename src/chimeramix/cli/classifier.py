@@ -22,7 +22,7 @@ from chimeramix.cli.common import (
     device_kind,
     duration,
 )
-from chimeramix.config import ClassifierConfig, DataConfig, SuperMixConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import method_names
 from chimeramix.methods.registry import all_hooks
@@ -33,8 +33,6 @@ from chimeramix.uncertainty import accuracy_interval, describe_accuracy
 OVERRIDES = ("epochs", "batch_size", "lr", "weight_decay", "repetition", "architecture", "dropout",
              "pair_mixing_p", "eval_every", "checkpoint_every", "device", "recipe")
 """Config fields that have a command-line option of the same name."""
-SUPERMIX_OVERRIDES = ("images", "mask_size", "pool_per_image")
-"""SuperMixConfig fields with a command-line option ``--supermix-NAME``."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--generator", default=None, metavar="RUN_DIR",
                        help="finished generator run for chimeramix-* methods")
     train.add_argument("--teacher", default=None, metavar="RUN_DIR",
-                       help="finished classifier run of the same split for supermix (e.g. method baseline)")
+                       help="finished classifier run of the same split for a method that mixes under a "
+                            "teacher (e.g. method baseline)")
     train.add_argument("--allow-mismatch", action="store_true",
                        help="use a generator (or teacher) trained on another dataset, size, k, seed or mask kind")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -86,7 +85,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                            help="cosine-loss: add the cross-entropy term of the combined loss")
     overrides.add_argument("--pair-mixing-p", type=float, metavar="P",
                            help="probability that a batch is replaced by compositions with same-class partners "
-                                "(ChimeraMix, GridMix, SegMix, GLICO), or that SuperMix adds mixes (default 0.5)")
+                                "(pair mixing), or that a teacher-mixing method adds mixes (default 0.5)")
     overrides.add_argument("--eval-every", type=int, metavar="EPOCHS",
                            help="also evaluate the test set every so many epochs, for curves only")
     overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
@@ -99,13 +98,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     for hooks in all_hooks().values():
         if hooks.add_arguments is not None:
             hooks.add_arguments(parser)
-    supermix = parser.add_argument_group("SuperMix (--method supermix)")
-    supermix.add_argument("--supermix-images", type=int, metavar="K", help="images per mix (default 2)")
-    supermix.add_argument("--supermix-mask-size", type=int, metavar="W",
-                          help="side of the mask logits (default: a quarter of the image side)")
-    supermix.add_argument("--supermix-pool-per-image", type=int, metavar="N",
-                          help="mixes per training image made once before training (default 10); 0: mixes made "
-                               "on the fly")
     add_yes_argument(parser)
 
 
@@ -123,9 +115,6 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
                 and (section := hooks.from_arguments(args)) is not None}
     if sections:
         values["method_settings"] = sections
-    supermix = {name: getattr(args, f"supermix_{name}") for name in SUPERMIX_OVERRIDES}
-    if any(value is not None for value in supermix.values()):
-        values["supermix"] = SuperMixConfig(**{name: value for name, value in supermix.items() if value is not None})
     return classifier_config(data, args.method, args.preset or "paper", **values, **extra)
 
 

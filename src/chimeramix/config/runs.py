@@ -111,36 +111,6 @@ class MaskConfig:
 
 
 @dataclass
-class SuperMixConfig:
-    """SuperMix (Dabouei et al. 2021; ``shared/docs/baselines.md`` section 3): masks over K images optimised
-    until a frozen teacher classifies the mix as a Dirichlet mixture of the inputs' (predicted) classes."""
-
-    images: int = 2
-    """K, the images per mix (partners by cyclic shift of the batch)."""
-    mask_size: int | None = None
-    """w, the side of the mask logits; ``None``: a quarter of the image side (8 for 32 px, as SuperMix's README
-    for CIFAR-100)."""
-    alpha: float = 3.0
-    """Concentration of the Dirichlet mixing weights lambda."""
-    sparsity: float = 25.0
-    """lambda_s, the weight of mean |m (m - 1)|."""
-    sigma: float = 1.0
-    """Gaussian smoothing of the gradient, in mask cells (int(5 sigma) taps)."""
-    max_iterations: int = 50
-    tolerance: float = 0.7
-    """Stop when at most this fraction of the mixes is unsuccessful."""
-    gamma: float = 2.0
-    """gamma of Eq. 9: the student's loss is gamma [CE(real) + CE(mix)]."""
-    pool_per_image: int = 10
-    """Mixes per training image made once before training and stored in the run folder (10: SuperMix's 500,000
-    for CIFAR's 50,000); 0: mixes made on the fly for every mixed step."""
-    pool_batch: int = 100
-    """Images per mask optimisation when making the pool (SuperMix's batch)."""
-    pool_crop_padding: int = 2
-    """Reflect padding of the random crop of pool mixes in student batches (SuperMix's 2 px; flips too)."""
-
-
-@dataclass
 class BudgetConfig:
     """How a job was planned to finish within a time budget (``--budget MINUTES``, :mod:`chimeramix.budget`): its
     runs' steps and the costs on the machine that planned them. The run configs hold what this plan chose
@@ -238,9 +208,7 @@ class ClassifierConfig:
     generator: str | None = role_field(None, SWEEP, SPLIT, PACKABLE)
     """Run directory of a finished generator (``chimeramix-*`` methods)."""
     teacher: str | None = role_field(None, SWEEP, SPLIT)
-    """Run directory of a finished classifier run of the same split (``supermix``: its teacher)."""
-    supermix: SuperMixConfig | None = None
-    """SuperMix's settings (``supermix``; ``None`` for other methods)."""
+    """Run directory of a finished classifier run of the same split (a method that mixes under a teacher)."""
     allow_mismatch: bool = role_field(False, MACHINE)
     architecture: str | None = None
     dropout: float = 0.3
@@ -260,8 +228,8 @@ class ClassifierConfig:
     ``{SECTION: {FIELD: VALUE}}``; ``config.json`` writes each section beside the fields. Each component
     reads and fills its section (:class:`~chimeramix.methods.hooks.ComponentHooks`); other sections are dropped."""
     pair_mixing_p: float = 0.5
-    """Probability that a batch is replaced by compositions with same-class partners (ChimeraMix, GridMix,
-    SegMix, GLICO), or that SuperMix adds a batch of mixes to it (1: every step, as SuperMix's code)."""
+    """Probability that a batch is replaced by compositions with same-class partners (pair mixing), or that a
+    teacher-mixing method adds a batch of mixes to it (1: every step)."""
     cosine_with_ce: bool = False
     """``cosine-loss``: add the cross-entropy term of Barz & Denzler's combined loss."""
     normalization: Literal["subset", "half"] | None = None
@@ -344,10 +312,6 @@ QUICK_GENERATOR = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_c
 """About 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5 min on 1 CPU core)."""
 QUICK_CLASSIFIER = {"epochs": 10, "repetition": 50, "checkpoint_every": 5, "architecture": "wrn-16-2"}
 """WRN-16-2: on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images."""
-QUICK_SUPERMIX = {"pool_per_image": 1}
-"""SuperMix students of the quick preset: a pool of one mix per training image (making the default 10 takes about
-an hour on 2 CPU cores at k = 10: a weak quick teacher accepts about a quarter of the mixes of a batch of 100
-after 50 updates)."""
 QUICK_GLICO = {"epochs": 8, "repetition": 60, "checkpoint_every": 4, "batch_size": 32}
 """About 150 steps at batch 32 (k = 10): the CPU-sized stage 1 of GLICO (20-30 s on 2 cores)."""
 

@@ -72,14 +72,14 @@ def load_costs(device_kind: str, path: str | os.PathLike[str] | None = None, thr
 def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
                 path: str | os.PathLike[str] | None = None) -> RunCost | None:
     """Record the cost of a finished run from its ``result`` and the ``elapsed_s`` seconds the job took in
-    all; returns it (``None`` for a pack, a reused result or a run without steps). A SuperMix pool in the
-    result (its ``seconds`` and ``mixes``) is recorded as a per-mix cost of its own and left out of the run's
+    all; returns it (``None`` for a pack, a reused result or a run without steps). A pool of mixes in the
+    result (``pool``: its ``seconds`` and ``mixes``) is recorded as a per-mix cost of its own and left out of the run's
     fixed cost. Never fails a run: an unwritable cache is skipped."""
     log, steps = result.get("log") or [], int(result.get("steps") or 0)
     if result.get("reused") or int(result.get("pack_size", 1)) != 1 or not log or steps <= 0:
         return None
     training_s = float(log[-1]["seconds"])
-    pool = result.get("supermix_pool") or {}
+    pool = result.get("pool") or {}
     pool_s, mixes = float(pool.get("seconds") or 0.0), int(pool.get("mixes") or 0)
     cost = RunCost(seconds_per_step=training_s / steps, overhead_s=max(0.0, elapsed_s - training_s - pool_s))
     environment = result.get("environment", {})
@@ -94,7 +94,7 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
                 everything = {}
             entries = everything.setdefault(machine("cuda" if device.startswith("cuda") else "cpu", threads), {})
             entries[cost_key] = asdict(cost)
-            if pool_s and mixes:  # a SuperMix pool made by this run: its seconds per mix
+            if pool_s and mixes:  # a pool of mixes made by this run: its seconds per mix
                 entries[pool_mix_key(cost_key)] = asdict(RunCost(seconds_per_step=pool_s / mixes, overhead_s=0.0))
             write_json(file, everything)
     except OSError:
@@ -111,8 +111,8 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
     - ``generator/<working size>px-<base channels>ch-b<batch>/<precision>``;
     - ``glico/<image size>px-b<batch>/<precision>``;
     - ``classifier/<architecture>[/<variant>]/<image size>px/<precision>``, the variant being a ChimeraMix
-      method's generator (``compose-32px-16ch``) or a SuperMix student's mixes (``supermix-pool``,
-      ``supermix-fly``).
+      method's generator (``compose-32px-16ch``) or what a component's step costs besides the network (its
+      ``cost_variant`` hook, e.g. mixes from a pool or made on the fly).
     """
     return run_kind(kind).cost_key(config, expected_precision(config))
 
@@ -133,14 +133,12 @@ def expected_precision(config: dict[str, Any]) -> str:
 
 # --------------------------------------------------------------------------------------------- estimates
 
-POOL_MIX = "supermix-pool-mix"
-"""The default cost key of one mix of a SuperMix pool, whatever the teacher."""
-
-
 def pool_mix_key(cost_key: str) -> str:
-    """The key of the per-mix cost of the pool of a job with ``cost_key``
-    (``classifier/wrn-16-2/supermix-pool/32px/bf16`` -> ``classifier/wrn-16-2/supermix-pool-mix/32px/bf16``)."""
-    return cost_key.replace("/supermix-pool/", "/supermix-pool-mix/", 1)
+    """The key of the per-mix cost of the pool of a job with ``cost_key``: its variant (what a step costs besides
+    the network) with ``-mix`` (``classifier/wrn-16-2/NAME-pool/32px/bf16`` ->
+    ``classifier/wrn-16-2/NAME-pool-mix/32px/bf16``)."""
+    parts = cost_key.split("/")
+    return "/".join([*parts[:2], f"{parts[2]}-mix", *parts[3:]])
 
 
 def key_prefixes(key: str, shortest: int = 1) -> list[str]:
@@ -160,11 +158,6 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "glico/32px-b128": 0.6,
         "glico": 0.6,
         "classifier/wrn-16-2": 0.08,
-        "classifier/wrn-16-2/supermix-pool": 0.1,
-        "classifier/wrn-16-2/supermix-fly": 0.5,
-        "classifier/wrn-16-2/supermix-pool-mix": 0.7,
-        "classifier/wrn-16-8/supermix-pool-mix": 8.0,
-        POOL_MIX: 8.0,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50/96px": 2.0,
         "generator/64px-16ch-b16": 0.75,
@@ -175,10 +168,6 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     },
     "cuda": {
         "classifier/wrn-16-8": 0.007,
-        "classifier/wrn-16-8/supermix-pool": 0.01,
-        "classifier/wrn-16-8/supermix-fly": 0.1,
-        "classifier/wrn-16-8/supermix-pool-mix": 0.02,
-        POOL_MIX: 0.02,
         "classifier/resnet50/96px": 0.03,
         "generator/64px-64ch-b64": 0.03,
         "generator/96px-64ch-b8": 0.03,
@@ -189,18 +178,16 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
 }
 """Seconds per optimizer step by device and ``Job.cost_key``, for estimates before this machine has measured
 its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them); under
-the ``-mix`` keys (:func:`pool_mix_key`), seconds per mix of a SuperMix pool, made before training.
+the ``-mix`` keys (:func:`pool_mix_key`), seconds per mix of a pool of mixes, made before training.
 
 CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
 generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152; a classifier default
 without an image size is for 32 px images and scaled by the pixels to another size, :data:`DEFAULT_IMAGE_SIZE`;
 the quick generator at a 96 px working size is its 64 px step scaled by the pixels, 2.25 times; a method's
-components add their own, :func:`default_step_seconds`); the others are rough
-extrapolations (SuperMix students: from their ratio to the baseline on a busy machine, ``docs/supermix-quick``;
-their pool's 0.5-1.0 s per mix under a quick WRN-16-2 teacher from ``docs/issue12-quick``; WRN-16-8's is scaled
-by its step). CUDA: the WRN-16-8 figure is the protocol's H100
-eager measurement at batch 10; the rest are guesses until measured on a GPU. Override any of them with
-``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or ``generator`` (any architecture).
+components add their own, :func:`default_step_seconds`); the others are rough extrapolations. CUDA: the
+WRN-16-8 figure is the protocol's H100 eager measurement at batch 10; the rest are guesses until measured on a
+GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or
+``generator`` (any architecture).
 """
 
 def default_step_seconds(device: str) -> dict[str, float]:
@@ -273,7 +260,7 @@ class CostBook:
     def _unit(self, key: str) -> tuple[float, str, str]:
         """The cost of ``key``, where it was found and under which name."""
         mix = "-mix/" in key
-        names = [*key_prefixes(key, 3), POOL_MIX] if mix else key_prefixes(key)
+        names = [*key_prefixes(key, 3), key.split("/")[2]] if mix else key_prefixes(key)
         sources = (("given", self.given), ("measured", {name: cost.seconds_per_step
                                                         for name, cost in self.measured.items()}),
                    ("default", default_step_seconds(self.device)))

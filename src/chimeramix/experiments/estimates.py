@@ -10,18 +10,24 @@ from pathlib import Path
 
 from chimeramix.experiments.costs import CostBook, RunCost, pool_mix_key
 from chimeramix.experiments.jobs import Job
+from chimeramix.methods.registry import parse_method
 
 
 def remaining(job: Job, run_dir: Path) -> Job:
-    """``job`` as far as it is left in ``run_dir``: the steps after its latest checkpoint, and no SuperMix pool
+    """``job`` as far as it is left in ``run_dir``: the steps after its latest checkpoint, and no pool of mixes
     when the run made it already (a fresh job is returned as it is)."""
     from chimeramix.checkpoint import checkpoint_state  # imports torch: only when estimating
-    from chimeramix.rundir import RunFolder
 
     state = checkpoint_state(run_dir)
     done = int(state.get("step", 0)) if state else 0
-    pool = 0 if RunFolder(run_dir).supermix_pool.is_file() else job.pool_mixes
+    pool = 0 if job.pool_mixes and _pool_made(job, run_dir) else job.pool_mixes
     return replace(job, steps=max(0, job.steps - done), pool_mixes=pool)
+
+
+def _pool_made(job: Job, run_dir: Path) -> bool:
+    """Whether the classifier run in ``run_dir`` has made its pool of mixes (its components' ``pool_file``)."""
+    method = parse_method(str(job.config["method"]))
+    return any(hooks.pool_file and (run_dir / hooks.pool_file).is_file() for _, hooks in method.hooks())
 
 
 def cost_lines(jobs: list[Job], book: CostBook) -> list[str]:
@@ -48,7 +54,7 @@ def estimate_cost(jobs: list[Job], device: str, step_seconds: dict[str, float] |
                   measured: dict[str, RunCost] | None = None) -> CostEstimate:
     """Sum the jobs' costs, one after another: each its steps times a per-step cost (``step_seconds``, else
     this machine's ``measured`` costs, else the ``device`` defaults) plus its fixed cost (measured, else the
-    default of its kind), and a SuperMix student's pool mixes times a per-mix cost (found the same way)."""
+    default of its kind), and a classifier's pool mixes times a per-mix cost (found the same way)."""
     book = CostBook(device, dict(step_seconds or {}), dict(measured or {}))
     seconds = 0.0
     for job in jobs:

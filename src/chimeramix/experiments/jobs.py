@@ -1,5 +1,5 @@
 """A sweep's jobs: one training run each, with its config, the job it needs first, and its size (optimizer steps
-and SuperMix pool mixes, the units of the cost estimates)."""
+and the mixes of a pool made before training, the units of the cost estimates)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, to_dict
 from chimeramix.experiments.costs import cost_key
+from chimeramix.methods.registry import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
 from chimeramix.resolution import num_classes
 from chimeramix.runkinds import kind_of
@@ -23,11 +24,11 @@ class Job:
     """The kind of run (:data:`chimeramix.runkinds.RUN_KINDS`)."""
     config: dict[str, Any]
     depends_on: str | None = None
-    """Id of the generator job a classifier job needs (SuperMix: its teacher's classifier job)."""
+    """Id of the job a classifier job needs trained first (a generator, or a teacher's classifier job)."""
     steps: int = 0
     """Optimizer steps of the whole run (the cost estimate's unit)."""
     pool_mixes: int = 0
-    """Mixes a SuperMix student makes for its pool before training (the estimate's other unit)."""
+    """Mixes a method makes for its pool before training (the estimate's other unit)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "config": self.config, "depends_on": self.depends_on,
@@ -72,6 +73,5 @@ def protocol_steps(data: DataConfig, epochs: int, batch_size: int, repetition_ba
 
 
 def pool_mixes(resolved: ClassifierConfig) -> int:
-    """The mixes of a resolved SuperMix student's pool (0 without one)."""
-    per_image = resolved.supermix.pool_per_image if resolved.supermix is not None else 0
-    return per_image * resolved.data.k * num_classes(resolved.data.dataset) if per_image else 0
+    """The mixes of a resolved classifier's pool, made before training (its components' ``pool_mixes``)."""
+    return sum(hooks.pool_mixes(resolved) for _, hooks in parse_method(resolved.method).hooks() if hooks.pool_mixes)

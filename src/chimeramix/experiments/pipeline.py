@@ -31,7 +31,7 @@ def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str
 def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
                     ) -> list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]]:
     """The runs of :func:`run_experiment` and their folders: the generator the method needs (ChimeraMix's or
-    GLICO's stage 1) or its teacher (SuperMix: the split's baseline run with the same settings), if any, then the
+    GLICO's stage 1) or its teacher (the split's baseline run with the same settings), if any, then the
     classifier."""
     method = parse_method(config.method)
     config = replace(config, data=resolve_data(config.data))

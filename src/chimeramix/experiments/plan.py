@@ -3,7 +3,8 @@ generator and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
 
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
-generator job (``glico`` on GLICO's stage 1, ``supermix`` on its teacher: the baseline job of its split).
+generator job (``glico`` on GLICO's stage 1, a method that mixes under a teacher on the baseline job of its
+split).
 Generator jobs are shared: every method that needs the same generator (same dataset, k, seed, mask kind,
 preset, recipe and generator overrides) uses one run. Job ids are readable
 (``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
@@ -45,7 +46,7 @@ from chimeramix.resolution import apply_preset, first_run_config, resolve_classi
 
 def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, BudgetConfig] | None = None
                ) -> list[Job]:
-    """All jobs of ``spec``: shared generator jobs (and SuperMix's teachers: the split's baseline job, listed
+    """All jobs of ``spec``: shared generator jobs (and teachers: the split's baseline job, listed
     once) first, then classifier jobs, in grid order. A budgeted sweep plans every (dataset, k, method) from
     this machine's costs (``book``), or keeps the plan of ``kept`` (:func:`~chimeramix.experiments.budget
     .kept_budgets` of its store)."""

@@ -184,7 +184,7 @@ def _output_to(log_path: Path) -> Iterator[TextIO]:
 
 @contextmanager
 def _library_lines_to(log: TextIO) -> Iterator[None]:
-    """The library's lines (a trainer's epochs, SuperMix's pool, data notes) into ``log`` too, as the command line
+    """The library's lines (a trainer's epochs, a pool of mixes, data notes) into ``log`` too, as the command line
     shows them with ``--no-progress``: a spawned worker's logging has no handler, so they were lost. The job's
     log is their only handler while it runs (a Ray worker runs several tasks one after another)."""
     logger = logging.getLogger("chimeramix")

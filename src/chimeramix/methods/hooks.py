@@ -1,11 +1,12 @@
-"""What the core asks of a method component beyond its batches: its own settings, how they resolve, its command-line
-options, its network (a front end), its learning-rate schedule, its pictures and its table rows.
+"""What the core asks of a method component beyond the image-space stages: its own settings, how they resolve and
+what presets set in them, its command-line options, its network (a front end), batches of its own (mixes under a
+teacher), its learning-rate schedule, its pictures, its table rows and what its runs cost.
 
 A component declares a :class:`ComponentHooks` in its own folder and names it in its registry entry
 (``Component.hooks``, ``module:NAME``); the core calls these hooks and never the method by name. Every hook is
 optional. The hooks object is imported when first needed, so its module must import no PyTorch at the top: the
-hooks that train (``network``, ``lr_schedule``, ``pictures``) are ``module:function`` references loaded when a
-run trains.
+hooks that train (the network's builder, ``batches``, ``lr_schedule``, ``pictures``) are ``module:function``
+references loaded when a run trains.
 """
 
 from __future__ import annotations
@@ -62,11 +63,28 @@ class ComponentHooks:
     resolve: Callable[[ClassifierConfig, Any], ClassifierConfig] | None = None
     """``(config, settings) -> config``: fills what the component decides (before the protocol fills
     the rest) and checks what it cannot train; the settings are the section's, defaults filled."""
+    preset_settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Values a preset (``quick``) sets in the section; values given after the preset win."""
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     """Adds the component's option group to ``classifier train``."""
     from_arguments: Callable[[argparse.Namespace], dict[str, Any] | None] | None = None
     """The section the parsed options give (``None``: none given)."""
     front_end: FrontEnd | None = None
+    check: str | None = None
+    """``module:function``: ``(config) -> None``: refuses what a run of the resolved config cannot train (a
+    missing or mismatched run it needs first), before its run folder is written."""
+    batches: str | None = None
+    """``module:function``: ``(config, augmentation, data, folder, device) -> batches``: the run's batches instead
+    of the augmentation's (``batches(positions, rng)`` -> inputs, targets), with ``epoch_columns()`` (the log's
+    columns of the epoch that ends) and ``result_fields()`` (what the run's result adds)."""
+    packs_alone: bool = False
+    """Its runs train in no pack (their batches are their own)."""
+    cost_variant: Callable[[ClassifierConfig], str] | None = None
+    """``(resolved config) -> name``: what a step costs besides the network, the variant part of the cost key."""
+    pool_mixes: Callable[[ClassifierConfig], int] | None = None
+    """``(resolved config) -> N``: mixes made once before training (a cost unit of their own, under the cost key
+    whose variant ends in ``-mix``), stored in the run folder's ``pool_file``."""
+    pool_file: str | None = None
     lr_schedule: str | None = None
     """``module:function``: ``(config, optimizer, total_steps) -> LRScheduler | None``; ``None`` from it: the
     protocol's cosine annealing."""

@@ -117,6 +117,7 @@ COMPONENTS: dict[str, Component] = {
                                   hooks=SCATTERING_HOOKS),
     "supermix": Component("teacher-mixing", "SuperMix (Dabouei et al. 2021): mixes of K images under masks "
                           "optimised by a teacher trained first on the split (a baseline run)", "teacher",
+                          hooks="chimeramix.methods.supermix.hooks:HOOKS",
                           pictures=(RunPicture("supermix", "SuperMix's mixes", "SuperMix: training images and "
                                                "their partners (K rows), their optimised masks (white: weight 1), "
                                                "and the mixes (a mix the teacher did not accept is darkened)"),)),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -38,7 +38,6 @@ from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.methods.image_space.cosine_loss import CosineLoss
 from chimeramix.methods.registry import load_reference
-from chimeramix.methods.supermix.student import SuperMixBatches, check_teacher, pool_of, save_picture, teacher_mixer
 from chimeramix.models.classifiers import build_classifier, count_parameters
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
@@ -71,6 +70,16 @@ def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
     return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
 
 
+class MethodBatches(Protocol):
+    """A component's own batches (its ``batches`` hook, :class:`~chimeramix.methods.hooks.ComponentHooks`)."""
+
+    def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def epoch_columns(self) -> dict[str, float | None]: ...
+
+    def result_fields(self) -> dict[str, Any]: ...
+
+
 @dataclass(kw_only=True)
 class ClassifierRun(TrainingRun):
     """One classifier run while it trains: its method, augmentation and test set besides the shared state."""
@@ -81,8 +90,8 @@ class ClassifierRun(TrainingRun):
     augmentation: Augmentation
     mean: torch.Tensor
     std: torch.Tensor
-    supermix: SuperMixBatches | None = None
-    """SuperMix's batches (real batch plus mixes), which replace :attr:`augmentation`'s."""
+    batches: MethodBatches | None = None
+    """A component's own batches (real batch plus mixes under a teacher), which replace :attr:`augmentation`'s."""
 
     @property
     def model(self) -> nn.Module:
@@ -93,12 +102,12 @@ class ClassifierRun(TrainingRun):
         return autocast_dtype(self.config.precision)
 
     def batch(self, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (self.supermix or self.augmentation)(positions, self.rng)
+        return (self.batches or self.augmentation)(positions, self.rng)
 
     def log_row(self, epoch: int, means: dict[str, float]) -> dict[str, Any]:
-        """The lr, every ``eval_every`` epochs a test accuracy (for curves only), and SuperMix's columns."""
+        """The lr, every ``eval_every`` epochs a test accuracy (for curves only), and the batches' columns."""
         row: dict[str, Any] = {"lr": self.schedulers["lr"].get_last_lr()[0], "test_accuracy": None,
-                               **(self.supermix.epoch_columns() if self.supermix is not None else {})}
+                               **(self.batches.epoch_columns() if self.batches is not None else {})}
         every = self.config.eval_every
         if every and (epoch + 1) % every == 0 and epoch + 1 != self.epochs:
             row["test_accuracy"] = self.test_metrics()["accuracy"]
@@ -113,7 +122,7 @@ class ClassifierRun(TrainingRun):
         """Evaluates once on the test set; writes the model bundle (``chimeramix.bundle``)."""
         write_bundle(self.folder, self.model, manifest(self.config, self.method.name, self.test.classes,
                                                        self.test.image_size[0], self.mean, self.std))
-        pool = {"supermix_pool": self.supermix.pool_stats} if self.supermix and self.supermix.pool_stats else {}
+        pool = self.batches.result_fields() if self.batches is not None else {}
         mixing = self.augmentation.pair_mixing
         if mixing is not None and isinstance(mixing.segments, AugmentedSegments):
             pool["segmentation"] = mixing.segments.stats()
@@ -139,11 +148,12 @@ def draw_pictures(method: Method, model: nn.Module, folder: RunFolder, image_siz
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     """What classifier runs of one training pack share: the resolved config without its packable fields, and
-    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy). A SuperMix
-    student packs with nothing (its own teacher; batches whose size varies): its key names the run."""
+    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy). A run of a
+    component that packs alone (its own teacher; batches whose size varies) packs with nothing: its key names it."""
     resolved = resolve_classifier(config)
     method = parse_method(resolved.method)
-    alone = {"supermix": [resolved.method, resolved.data.seed]} if method.needs_teacher else {}
+    packs_alone = any(hooks.packs_alone for _, hooks in method.hooks())
+    alone = {"trains_alone": [resolved.method, resolved.data.seed]} if packs_alone else {}
     return {**pack_key_of(resolved, ClassifierConfig), "batches.soft_labels": method.soft_labels,
             "batches.cosine_loss": method.cosine_loss, "model.front_end": method.front_end, **alone}
 
@@ -166,8 +176,9 @@ def open_classifier_run(
         raise ValueError("open_classifier_run resolves the config first")
     if method.needs_generator:
         check_generator(config, method)
-    if method.needs_teacher:
-        check_teacher(config)
+    for _, hooks in method.hooks():
+        if hooks.check is not None:
+            load_reference(hooks.check)(config)
     data = load_training_set(config.data, device)
     test = load_data_split(config.data, "test")
     if not folder.config_file.is_file():
@@ -187,11 +198,12 @@ def open_classifier_run(
     # before the checkpoint restores the RNGs: loading the generator draws from them
     mean, std = channel_stats(data.images) if config.normalization != "half" else (torch.tensor(HALF),) * 2
     augmentation = _augmentation(config, method, data, folder, device, mean, std)
-    supermix = _supermix(config, augmentation, data, folder, device) if method.needs_teacher else None
+    batches = next((load_reference(hooks.batches)(config, augmentation, data, folder, device)
+                    for _, hooks in method.hooks() if hooks.batches is not None), None)
     run = ClassifierRun(config=config, folder=folder, device=device, objective=objective,
                         optimizers={"sgd": optimizer}, schedulers={"lr": scheduler}, rng=rng,
                         count=len(data.images), repeats=repeats, method=method, test=test,
-                        augmentation=augmentation, mean=mean, std=std, supermix=supermix)
+                        augmentation=augmentation, mean=mean, std=std, batches=batches)
     run.start(resume)
     if run.step == 0:
         draw_pictures(method, model, folder, data.images.shape[-1], initial=True)
@@ -241,19 +253,6 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     if front:
         groups.append({"params": front, "weight_decay": 0.0})
     return groups
-
-
-def _supermix(config: ClassifierConfig, augmentation: Augmentation, data: TrainingSet, folder: RunFolder,
-              device: torch.device) -> SuperMixBatches:
-    """SuperMix's batches under the run's teacher; its pool (made once, then read) and its picture."""
-    assert config.supermix is not None
-    mixer = teacher_mixer(config, device, autocast_dtype(config.precision))
-    if not folder.picture("supermix").is_file():
-        save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
-    pool, made = None, None
-    if config.supermix.pool_per_image:
-        pool, made = pool_of(folder, mixer, data, config.supermix, config.data.seed)
-    return SuperMixBatches(augmentation, mixer, config.supermix, data.num_classes, config.pair_mixing_p, pool, made)
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:

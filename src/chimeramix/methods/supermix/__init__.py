@@ -6,5 +6,9 @@ same split trained first, optimises per-pixel masks mixing K images; the student
 - :mod:`.mask_optimisation`: the masks a teacher optimises, batched on the device
   (:class:`~.mask_optimisation.SuperMix`);
 - :mod:`.student`: the student's side: its teacher (checked against the split), the pool of mixes, the batches (real
-  plus mixes, Eq. 9 as targets) and the picture.
+  plus mixes, Eq. 9 as targets) and the picture;
+- :mod:`.settings`: its settings (the classifier config's section ``supermix``), the quick preset's values, its
+  command-line options and what its cost depends on;
+- :mod:`.hooks`: what the core asks of it (:class:`~chimeramix.methods.hooks.ComponentHooks`): the settings, the
+  batches, the pool of mixes (a cost unit of its own), its runs training alone, its default step costs.
 """

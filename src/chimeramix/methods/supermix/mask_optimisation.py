@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chimeramix.config import SuperMixConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.masks import sample_gamma
 from chimeramix.methods.image_ops import normalize
+from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.runtime import autocast
 
 STEP_RANGE = (1e-4, 2000.0)

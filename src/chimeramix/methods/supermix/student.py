@@ -31,14 +31,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from chimeramix.config import ClassifierConfig, SuperMixConfig
+from chimeramix import runtime
+from chimeramix.config import ClassifierConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
 from chimeramix.methods import Augmentation
 from chimeramix.methods.chimeramix.frozen_generator import data_problems
 from chimeramix.methods.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
+from chimeramix.methods.supermix.hooks import HOOKS
 from chimeramix.methods.supermix.mask_optimisation import Mixes, SuperMix
+from chimeramix.methods.supermix.settings import POOL_FILE, SuperMixConfig
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng, stream_seed
 from chimeramix.train.frozen_classifier import load_classifier
@@ -75,12 +78,12 @@ def check_teacher(config: ClassifierConfig) -> None:
 
 def teacher_mixer(config: ClassifierConfig, device: torch.device,
                   autocast_dtype: torch.dtype | None = None) -> SuperMix:
-    """SuperMix under the frozen teacher of ``config`` (checked with :func:`check_teacher`), on ``device``."""
-    check_teacher(config)
-    assert config.teacher is not None and config.supermix is not None
+    """SuperMix under the frozen teacher of ``config`` (which a run checks first, :func:`check_teacher`), on
+    ``device``."""
+    assert config.teacher is not None
     teacher = load_classifier(config.teacher, device)
-    return SuperMix(teacher.model, config.supermix, mean=teacher.mean.to(device), std=teacher.std.to(device),
-                    autocast_dtype=autocast_dtype)
+    return SuperMix(teacher.model, HOOKS.settings_of(config), mean=teacher.mean.to(device),
+                    std=teacher.std.to(device), autocast_dtype=autocast_dtype)
 
 
 def weighted_targets(labels: torch.Tensor, mix_labels: torch.Tensor, num_classes: int, gamma: float
@@ -152,17 +155,18 @@ def pool_of(folder: RunFolder, mixer: SuperMix, data: TrainingSet, supermix: Sup
     stored pool is never made again."""
     device = data.images.device
     size = supermix.pool_per_image * len(data.images)
-    if not folder.supermix_pool.is_file():
+    path = folder.path / POOL_FILE
+    if not path.is_file():
         rng = make_rng(stream_seed(seed, POOL_STREAM), device)
         started = time.perf_counter()
         images, stats = make_pool(mixer, data.images, size, supermix.pool_batch, rng)
         made = {"images": images.cpu(), "stats": {**stats.summary(), "batches": stats.optimisations, "mixes": size,
                                                   "seconds": round(time.perf_counter() - started, 3)}}
-        atomic_write(folder.supermix_pool, lambda handle: torch.save(made, handle))
-    stored = torch.load(folder.supermix_pool, map_location=device, weights_only=True)
+        atomic_write(path, lambda handle: torch.save(made, handle))
+    stored = torch.load(path, map_location=device, weights_only=True)
     pool: torch.Tensor = stored["images"]
     if len(pool) != size or pool.shape[1:] != data.images.shape[1:]:
-        raise ChimeraMixError(f"{folder.supermix_pool} holds {len(pool)} mixes, not the {size} of this run; "
+        raise ChimeraMixError(f"{path} holds {len(pool)} mixes, not the {size} of this run; "
                               "delete it to make it again")
     return pool, stored["stats"]
 
@@ -198,6 +202,10 @@ class SuperMixBatches:
     stats: MixStats = field(default_factory=MixStats)
     """The epoch's mask optimisations so far (on the fly)."""
 
+    def result_fields(self) -> dict[str, Any]:
+        """How the pool's making went, for the run's result (``pool``: its seconds and mixes are its cost)."""
+        return {"pool": self.pool_stats} if self.pool_stats else {}
+
     def epoch_columns(self) -> dict[str, float | None]:
         """The log's columns of the epoch that ends (on the fly: its mixes' success share and mean updates);
         starts the next epoch's count."""
@@ -226,3 +234,17 @@ class SuperMixBatches:
         inputs = torch.cat([real, normalize(mixes, mean, std)])
         return inputs, weighted_targets(labels, mix_labels, self.num_classes, self.config.gamma)
 
+
+
+def student_batches(config: ClassifierConfig, augmentation: Augmentation, data: TrainingSet, folder: RunFolder,
+                    device: torch.device) -> SuperMixBatches:
+    """The student's batches under the run's teacher (checked against the split); its pool (made once, then
+    read) and its picture (``supermix.png``)."""
+    settings: SuperMixConfig = HOOKS.settings_of(config)
+    mixer = teacher_mixer(config, device, runtime.autocast_dtype(config.precision))
+    if not folder.picture("supermix").is_file():
+        save_picture(mixer, data.images, str(folder.picture("supermix")), config.data.seed)
+    pool, made = None, None
+    if settings.pool_per_image:
+        pool, made = pool_of(folder, mixer, data, settings, config.data.seed)
+    return SuperMixBatches(augmentation, mixer, settings, data.num_classes, config.pair_mixing_p, pool, made)

@@ -7,6 +7,7 @@ of its ``pyproject.toml``) in a temporary folder put on ``sys.path``, so that no
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from chimeramix.bundle import open_bundle
 from chimeramix.cli import main
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import COMPONENTS, Component, method_names, parse_method, register_method
@@ -48,7 +50,8 @@ def flip_blend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     load_plugins()
     yield "flip-blend"
-    COMPONENTS.pop("flip-blend", None)
+    for name in ("flip-blend", "pooled"):
+        COMPONENTS.pop(name, None)
     for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
         del sys.modules[name]
 
@@ -72,7 +75,10 @@ def test_register_method_refuses_what_the_core_cannot_run() -> None:
         register_method("cutout", Component("policy", "a second cutout", transform="x:y"))
     with pytest.raises(ChimeraMixError, match="a policy with a transform"):
         register_method("my-mixing", Component("pair-mixing", "needs core code"))
-    assert "my-mixing" not in COMPONENTS
+    with pytest.raises(ChimeraMixError, match="declare no front_end"):
+        register_method("my-front", Component("front-end", "no network",
+                                              hooks="chimeramix.methods.supermix.hooks:HOOKS"))
+    assert "my-mixing" not in COMPONENTS and "my-front" not in COMPONENTS
 
 
 @pytest.mark.slow
@@ -89,3 +95,23 @@ def test_a_plug_in_method_trains_in_a_sweep_and_shows_in_the_table(
     assert main(["table", "--store", str(store)]) == 0
     table = capsys.readouterr().out
     assert "| baseline |" in table and f"| {flip_blend} |" in table
+
+
+def test_a_plug_in_front_end_trains_with_its_own_settings_and_network(
+    flip_blend: str, tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The example package's second method, ``pooled``: its option, its config section and its network
+    ``pooled-wrn-W`` come from its hooks; the run trains, its bundle loads with the kernel it was trained with,
+    and a baseline cannot take the front end's network."""
+    common = ["classifier", "train", "--dataset", "cifar10", "--k", "2", "--data-root", str(tiny_data_root),
+              "--preset", "quick", "--epochs", "1", "--repetition", "2", "--device", "cpu", "--no-progress", "--yes"]
+    assert main([*common, "--method", "pooled+cutout", "--pooled-kernel", "4", "--out", str(tmp_path / "run")]) == 0
+    assert "pooled+cutout on cifar10" in capsys.readouterr().out
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["config"]["architecture"] == "pooled-wrn-2" and result["config"]["pooled"] == {"kernel": 4}
+    _, model = open_bundle(tmp_path / "run")
+    assert type(model).__module__ == f"{PACKAGE}.front_end" and model.front.kernel_size == 4
+    assert main([*common, "--method", "pooled", "--pooled-kernel", "3", "--out", str(tmp_path / "odd")]) == 2
+    assert "pooled.kernel must divide the image side 32, got 3" in capsys.readouterr().err
+    assert main([*common, "--architecture", "pooled-wrn-1", "--out", str(tmp_path / "base")]) == 2
+    assert "is the network of the front end pooled" in capsys.readouterr().err

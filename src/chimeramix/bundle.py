@@ -24,7 +24,7 @@ from chimeramix.config import ClassifierConfig, to_dict
 from chimeramix.data.decode import RESIZE_RULE
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import read_json, write_json
-from chimeramix.models.classifiers import build_classifier
+from chimeramix.models.classifiers import network_of
 from chimeramix.progress import NOTICE
 from chimeramix.rundir import BUNDLE_MANIFEST, BUNDLE_WEIGHTS, RunFolder
 
@@ -142,7 +142,8 @@ def read_manifest(bundle: Path) -> dict[str, Any]:
 
 def load_model(values: dict[str, Any], weights: Path) -> nn.Module:
     """The classifier a manifest describes, with the weights of the file ``weights``, in eval mode on the CPU."""
-    model = build_classifier(str(values["architecture"]), len(values["classes"]), dropout=float(values["dropout"]))
+    model = network_of(str(values["architecture"]), str(values.get("method", "baseline")), values.get("config") or {},
+                       len(values["classes"]), dropout=float(values["dropout"]))
     load_weights(model, weights)
     return model.eval()
 

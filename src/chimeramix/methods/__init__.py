@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from chimeramix.methods.hooks import ComponentHooks, FrontEnd
 from chimeramix.methods.registry import (
     COMPONENTS,
     Component,
@@ -37,6 +38,8 @@ __all__ = [
     "COMPONENTS",
     "Augmentation",
     "Component",
+    "ComponentHooks",
+    "FrontEnd",
     "ImageParams",
     "Method",
     "PairMixing",

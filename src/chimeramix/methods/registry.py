@@ -337,15 +337,23 @@ def load_reference(reference: str) -> Callable[..., Any]:
 
 
 def register_method(name: str, component: Component) -> None:
-    """Add a method component to the registry: a policy (its ``transform`` is applied to every training image
-    where the built-in policies are), usable alone or joined to the other components by ``+``."""
+    """Add a method component to the registry, usable alone or joined to the other components by ``+``: a policy
+    (its ``transform`` is applied to every training image where the built-in policies are), or a front end (its
+    hooks declare its network, :class:`~chimeramix.methods.hooks.FrontEnd`, and its settings)."""
     if name in COMPONENTS or MULTI_IMAGE.fullmatch(name) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
         raise ChimeraMixError(f"cannot register method {name!r}: the name is taken or not lower-case letters, "
                               "digits and '-'; choose another name")
-    if component.role != "policy" or component.transform is None or component.first_run is not None:
+    policy = component.role == "policy" and component.transform is not None
+    front_end = component.role == "front-end" and component.hooks is not None
+    if not (policy or front_end) or component.first_run is not None:
         raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy with a transform "
-                              "(role 'policy', transform 'module:function') and no first run")
+                              "(role 'policy', transform 'module:function') or a front end with hooks (role "
+                              "'front-end', hooks 'module:NAME' declaring its network), and no first run")
     COMPONENTS[name] = component
+    if front_end and getattr(component_hooks(name), "front_end", None) is None:
+        del COMPONENTS[name]
+        raise ChimeraMixError(f"cannot register method {name!r}: its hooks {component.hooks} declare no front_end "
+                              "(a FrontEnd: its network's names, widths and builder)")
 
 
 def load_plugins() -> None:

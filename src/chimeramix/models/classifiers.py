@@ -20,13 +20,14 @@ torch.Size([2, 10])
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import torchvision
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.registry import all_hooks, front_end_of, load_reference
+from chimeramix.methods.registry import all_hooks, front_end_of, load_reference, parse_method
 from chimeramix.models.wide_resnet import WideResNet
 
 ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50")
@@ -55,6 +56,20 @@ def build_classifier(name: str, num_classes: int, *, dropout: float = 0.0, compo
         f"unknown classifier architecture {name!r}; use {', '.join(ARCHITECTURES)} (or any wrn-DEPTH-WIDTH"
         f"{''.join(f' or {network}' for network in networks)})"
     )
+
+
+def network_of(architecture: str, method: str, sections: Mapping[str, Any], num_classes: int, *,
+               dropout: float = 0.0, image_size: int | None = None) -> nn.Module:
+    """The network of a classifier trained with ``method``: its architecture, a front end's built by the method's
+    front-end component with that component's section of ``sections`` (a config's ``method_settings``, or a
+    saved config dict, which holds the sections beside its fields)."""
+    if front_end_of(architecture) is None:  # the protocol's networks: the method is not needed (nor installed)
+        return build_classifier(architecture, num_classes, dropout=dropout)
+    parsed = parse_method(method)
+    settings = next((sections.get(hooks.section) for _, hooks in parsed.hooks()
+                     if hooks.front_end is not None and hooks.section is not None), None)
+    return build_classifier(architecture, num_classes, dropout=dropout, component=parsed.front_end,
+                            settings=settings, image_size=image_size)
 
 
 def classification_head(model: nn.Module) -> nn.Module:

@@ -38,7 +38,7 @@ from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.methods.image_space.cosine_loss import CosineLoss
 from chimeramix.methods.registry import load_reference
-from chimeramix.models.classifiers import build_classifier, count_parameters
+from chimeramix.models.classifiers import count_parameters, network_of
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RunFolder
@@ -185,7 +185,7 @@ def open_classifier_run(
         folder.write_config(config, device)
 
     seed_everything(config.data.seed)
-    model = _model(config, method, data, device)
+    model = _model(config, data, device)
     criterion = _criterion(method, config, data.num_classes).to(device)
     objective = ClassifierObjective(model, criterion, autocast_dtype(config.precision))
     optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
@@ -210,14 +210,10 @@ def open_classifier_run(
     return run
 
 
-def _model(config: ClassifierConfig, method: Method, data: TrainingSet, device: torch.device) -> nn.Module:
-    """The run's network on ``device``: its architecture (a front end's built by its component, with the
-    component's settings, for the training images' size)."""
-    settings = next((config.method_settings.get(hooks.section) for _, hooks in method.hooks()
-                     if hooks.front_end is not None and hooks.section is not None), None)
-    return build_classifier(str(config.architecture), data.num_classes, dropout=config.dropout,
-                            component=method.front_end, settings=settings,
-                            image_size=data.images.shape[-1]).to(device)
+def _model(config: ClassifierConfig, data: TrainingSet, device: torch.device) -> nn.Module:
+    """The run's network on ``device`` (a front end's for the training images' size)."""
+    return network_of(str(config.architecture), config.method, config.method_settings, data.num_classes,
+                      dropout=config.dropout, image_size=data.images.shape[-1]).to(device)
 
 
 def _lr_scheduler(config: ClassifierConfig, method: Method, optimizer: torch.optim.Optimizer, total_steps: int

@@ -14,7 +14,7 @@ from torch import nn
 from chimeramix.checkpoint import latest_checkpoint, load_weights
 from chimeramix.config import ClassifierConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.models.classifiers import build_classifier
+from chimeramix.models.classifiers import network_of
 from chimeramix.rundir import RunFolder
 
 
@@ -41,7 +41,8 @@ def load_classifier(run_dir: str | os.PathLike[str], device: torch.device) -> Fr
         raise ChimeraMixError(f"{run_dir} holds no finished classifier (result.json and its last checkpoint's "
                               "model.safetensors); finish it with `chimeramix classifier train ... --resume`")
     normalization = folder.read_result().get("normalization", {})
-    model = build_classifier(str(config.architecture), _num_classes(weights), dropout=config.dropout)
+    model = network_of(str(config.architecture), config.method, config.method_settings, _num_classes(weights),
+                       dropout=config.dropout)
     load_weights(model, weights)
     mean = torch.tensor(normalization.get("mean", (0.5, 0.5, 0.5)))
     std = torch.tensor(normalization.get("std", (0.5, 0.5, 0.5)))

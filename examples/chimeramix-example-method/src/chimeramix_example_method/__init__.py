@@ -1,9 +1,11 @@
-"""An example method plug-in for chimeramix: ``flip-blend``.
+"""Example method plug-ins for chimeramix: ``flip-blend`` (a policy) and ``pooled`` (a front end).
 
-The package registers one component through the ``chimeramix.methods`` entry point group (``pyproject.toml``):
-the entry point's name is the method's name, its object the :class:`~chimeramix.methods.Component` below. This
-module imports no PyTorch, so that ``chimeramix --help`` stays fast; the transform lives in
-:mod:`chimeramix_example_method.transform` and is loaded when a run trains.
+The package registers its components through the ``chimeramix.methods`` entry point group (``pyproject.toml``):
+an entry point's name is the method's name, its object a :class:`~chimeramix.methods.Component` below. This
+module imports no PyTorch, so that ``chimeramix --help`` stays fast: ``flip-blend``'s transform lives in
+:mod:`chimeramix_example_method.transform`, ``pooled``'s network in :mod:`chimeramix_example_method.front_end`,
+both loaded when a run trains; ``pooled``'s settings, option and network name are its hooks
+(:mod:`chimeramix_example_method.hooks`).
 """
 
 from __future__ import annotations
@@ -15,4 +17,11 @@ FLIP_BLEND = Component(
     "flip-blend (an example plug-in): with probability 0.5, each image blended with its upside-down copy at a "
     "weight uniform in [0, 0.3]",
     transform="chimeramix_example_method.transform:flip_blend",
+)
+
+POOLED = Component(
+    "front-end",
+    "pooled (an example plug-in): average pooling over K x K pixels (--pooled-kernel, 2) under a WideResNet-10 "
+    "(architecture pooled-wrn-W)",
+    hooks="chimeramix_example_method.hooks:HOOKS",
 )

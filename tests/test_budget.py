@@ -28,7 +28,15 @@ from chimeramix.experiments.budget import (
     plan_budget,
     run_steps,
 )
-from chimeramix.experiments.costs import CostBook, RunCost, cost_key, costs_path, load_costs, machine
+from chimeramix.experiments.costs import (
+    CostBook,
+    RunCost,
+    cost_key,
+    costs_path,
+    load_costs,
+    machine,
+    record_cost,
+)
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.worker import available_cores
@@ -86,6 +94,19 @@ def test_a_plan_splits_the_budget_and_fits_it(tiny_data_root: Path) -> None:
     assert apply_budget(tiny(tiny_data_root, "chimeramix-grid"), grid.budget) == grid
     text = describe_plan(grid)
     assert "generator" in text and "classifier" in text and "planned" in text
+
+
+def test_one_run_on_a_loaded_machine_does_not_change_the_plan(tiny_data_root: Path, tmp_path: Path) -> None:
+    """A plan uses the median of a cost's last measurements: the last run, slowed down to twice its step by
+    unrelated processes, leaves the plan as the normal runs made it."""
+    path = tmp_path / "costs.json"
+    for training_s in (20.0, 20.0, 20.0, 40.0):  # 100 steps: 0.2 s each, then 0.4 s on the loaded machine
+        result = {"steps": 100, "log": [{"seconds": training_s}], "environment": {"device": "cpu", "threads": 1}}
+        record_cost(CLASSIFIER_KEY, result, training_s + 5.0, path)
+    measured = CostBook("cpu", measured=load_costs("cpu", path, threads=1), threads=1)
+    planned, expected = plan_budget(tiny(tiny_data_root), 2, measured), plan_budget(tiny(tiny_data_root), 2, book())
+    assert planned.budget is not None and expected.budget is not None
+    assert planned.budget.classifier_steps == expected.budget.classifier_steps == int((120 - 5) / 0.2)
 
 
 def test_plans_that_cannot_fit_and_methods_without_a_plan_are_refused(tiny_data_root: Path) -> None:

@@ -4,8 +4,10 @@ evaluation included; the question before a CPU run of hours; reused runs and --n
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -17,10 +19,13 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import (
     DEFAULT_OVERHEAD_S,
     DEFAULT_STEP_SECONDS,
+    HISTORY_SIZE,
     CostBook,
     RunCost,
     default_step_seconds,
     load_costs,
+    machine,
+    median_cost,
     pool_mix_key,
     record_cost,
 )
@@ -29,6 +34,7 @@ from chimeramix.experiments.jobs import run_job
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
+from chimeramix.fileio import write_json
 from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module
@@ -67,6 +73,77 @@ def test_a_finished_run_records_its_cost(tmp_path: Path) -> None:
     assert record_cost("classifier/x", {**result, "reused": True}, 26.0, path) is None
     path.write_text("{not json")
     assert load_costs("cpu", path) == {}  # a damaged cache: the defaults
+
+
+def finished_run(seconds_per_step: float, overhead_s: float, pool_s: float = 0.0) -> tuple[dict[str, Any], float]:
+    """The result of a finished 100-step run on 2 CPU threads and the seconds the job took in all."""
+    result: dict[str, Any] = {"steps": 100, "log": [{"seconds": 100 * seconds_per_step}], "pack_size": 1,
+                              "environment": {"device": "cpu", "threads": 2}}
+    if pool_s:
+        result["pool"] = {"mixes": 100, "seconds": pool_s}
+    return result, 100 * seconds_per_step + overhead_s + pool_s
+
+
+def test_one_run_on_a_loaded_machine_does_not_move_the_cost(tmp_path: Path) -> None:
+    """A run slowed down by unrelated processes (twice the step, the pool's mixes three times as slow) is one
+    measurement of a history whose median estimates use; a lasting change of the machine moves it after a few
+    runs."""
+    config = ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix", architecture="wrn-16-2",
+                              epochs=2, method_settings={"supermix": to_dict(SuperMixConfig(pool_per_image=3))},
+                              device="cpu")
+    job, path = run_job(config), tmp_path / "costs.json"
+    normal, loaded = finished_run(0.0625, 20.0, pool_s=50.0), finished_run(0.125, 45.0, pool_s=150.0)
+    for _ in range(3):
+        assert record_cost(job.cost_key, *normal, path=path) == RunCost(0.0625, 20.0)
+    before = load_costs("cpu", path, threads=2)
+    assert record_cost(job.cost_key, *loaded, path=path) == RunCost(0.0625, 20.0)  # the cost plans use now
+    after = load_costs("cpu", path, threads=2)
+    assert after == before and after[pool_mix_key(job.cost_key)] == RunCost(0.5, 0.0)
+    assert estimate_cost([job], "cpu", measured=after).seconds == job.steps * 0.0625 + 20.0 + 300 * 0.5
+    for _ in range(2):  # the machine got slower for good: three slow runs of the last five
+        record_cost(job.cost_key, *loaded, path=path)
+    lasting = load_costs("cpu", path, threads=2)
+    assert (lasting[job.cost_key], lasting[pool_mix_key(job.cost_key)]) == (RunCost(0.125, 45.0), RunCost(1.5, 0.0))
+
+
+def test_a_cache_entry_keeps_its_latest_measurements(tmp_path: Path) -> None:
+    path = tmp_path / "costs.json"
+    for seconds in range(1, HISTORY_SIZE + 3):
+        record_cost("classifier/x", *finished_run(seconds / 100, 10.0), path=path)
+    history = json.loads(path.read_text())[machine("cpu", 2)]["classifier/x"]["history"]
+    assert [round(each["seconds_per_step"], 6) for each in history] == [seconds / 100 for seconds in range(3, 8)]
+    assert all(set(each) == {"seconds_per_step", "overhead_s", "at", "load", "cpus"} for each in history)
+    assert history[-1]["cpus"] == os.cpu_count() and history[-1]["at"].endswith("+00:00")
+    assert load_costs("cpu", path, threads=2)["classifier/x"].seconds_per_step == pytest.approx(0.05)
+
+
+def test_an_old_cache_entry_is_a_history_of_one(tmp_path: Path) -> None:
+    """A cache written before the histories (each entry the latest measurement) loads, and its entry becomes the
+    first measurement of a history; a damaged entry or file loads as no costs, and a run replaces it."""
+    path, here = tmp_path / "costs.json", machine("cpu", 2)
+    write_json(path, {here: {"classifier/x": {"seconds_per_step": 0.5, "overhead_s": 7.0}}})
+    assert load_costs("cpu", path, threads=2) == {"classifier/x": RunCost(0.5, 7.0)}
+    assert record_cost("classifier/x", *finished_run(0.25, 9.0), path=path) == RunCost(0.25, 7.0)  # the lower ones
+    history = json.loads(path.read_text())[here]["classifier/x"]["history"]
+    assert [(each["seconds_per_step"], each["overhead_s"]) for each in history] == [(0.5, 7.0), (0.25, 9.0)]
+    for damaged in ({here: {"classifier/x": 3}}, {here: {"classifier/x": {"history": []}}}, ["not", "a", "cache"]):
+        write_json(path, damaged)
+        assert load_costs("cpu", path, threads=2) == {}  # the defaults
+        assert record_cost("classifier/x", *finished_run(0.125, 9.0), path=path) == RunCost(0.125, 9.0)
+        assert load_costs("cpu", path, threads=2) == {"classifier/x": RunCost(0.125, 9.0)}
+
+
+def test_the_median_of_an_even_count_is_the_lower_middle_value() -> None:
+    def history(*seconds: float) -> list[dict[str, Any]]:
+        return [{"seconds_per_step": each, "overhead_s": 10 * each} for each in seconds]
+
+    assert median_cost(history(0.3, 0.1, 0.2)) == RunCost(0.2, 2.0)
+    assert median_cost(history(0.08, 0.04)) == median_cost(history(0.04, 0.08)) == RunCost(0.04, 0.4)
+    assert median_cost(history(0.4, 0.1, 0.3, 0.2)) == RunCost(0.2, 2.0)  # a measured value, not 0.25
+    assert median_cost([{"seconds_per_step": 0.1, "overhead_s": 9.0}, {"seconds_per_step": 0.2, "overhead_s": 1.0},
+                        {"seconds_per_step": 0.3, "overhead_s": 5.0}]) == RunCost(0.2, 5.0)  # each on its own
+    with pytest.raises(ValueError):
+        median_cost([])
 
 
 def test_a_supermix_pool_is_estimated_and_measured_per_mix(tmp_path: Path) -> None:

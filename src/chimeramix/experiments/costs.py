@@ -5,8 +5,11 @@ loading, the final evaluation, pictures), cached after every finished run, and t
 The cache is one JSON file in the user's cache folder (``$XDG_CACHE_HOME/chimeramix/run-costs.json``), keyed
 by host, device kind and, on a CPU, the threads a run computes on (``host/cpu-2t``: a sweep's workers share the
 cores), then by a job's cost key (``classifier/wrn-16-2/32px/bf16``, ``generator/64px-16ch-b16/bf16``); each
-entry is the latest measurement. Training packs are not recorded (a pack's step is not one run's step). The
-estimates of a list of jobs are :mod:`chimeramix.experiments.estimates`.
+entry keeps the history of its last :data:`HISTORY_SIZE` measurements (with when, and at what load average on
+how many cores, each was taken), and estimates and plans use their median: one run slowed down by a loaded
+machine does not move a plan, a lasting change of the machine does after a few runs. Training packs are not
+recorded (a pack's step is not one run's step). The estimates of a list of jobs are
+:mod:`chimeramix.experiments.estimates`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import os
 import re
 import socket
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median_low
 from typing import Any
 
 from filelock import FileLock
@@ -60,20 +65,21 @@ def compute_threads() -> int:
 def load_costs(device_kind: str, path: str | os.PathLike[str] | None = None, threads: int | None = None
                ) -> dict[str, RunCost]:
     """The measured costs on this machine's ``device_kind`` (on a CPU: with ``threads``, default this process's),
-    by cost key (empty when none were measured)."""
+    by cost key, each the median of its entry's history (:func:`median_cost`); empty when none were measured."""
     file = Path(path) if path is not None else costs_path()
     try:
         entries = json.loads(file.read_text(encoding="utf-8")).get(machine(device_kind, threads), {})
-        return {key: RunCost(**value) for key, value in entries.items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+        return {key: median_cost(entry_history(value)) for key, value in entries.items()}
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
         return {}  # no cache yet, or a damaged one: estimates fall back to the defaults
 
 
 def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
                 path: str | os.PathLike[str] | None = None) -> RunCost | None:
     """Record the cost of a finished run from its ``result`` and the ``elapsed_s`` seconds the job took in
-    all; returns it (``None`` for a pack, a reused result or a run without steps). A pool of mixes in the
-    result (``pool``: its ``seconds`` and ``mixes``) is recorded as a per-mix cost of its own and left out of the run's
+    all, in the history of its cache entry; returns the cost estimates use from now on, the median of that
+    history (``None`` for a pack, a reused result or a run without steps). A pool of mixes in the result
+    (``pool``: its ``seconds`` and ``mixes``) is recorded as a per-mix cost of its own and left out of the run's
     fixed cost. Never fails a run: an unwritable cache is skipped."""
     log, steps = result.get("log") or [], int(result.get("steps") or 0)
     if result.get("reused") or int(result.get("pack_size", 1)) != 1 or not log or steps <= 0:
@@ -81,25 +87,78 @@ def record_cost(cost_key: str, result: dict[str, Any], elapsed_s: float,
     training_s = float(log[-1]["seconds"])
     pool = result.get("pool") or {}
     pool_s, mixes = float(pool.get("seconds") or 0.0), int(pool.get("mixes") or 0)
-    cost = RunCost(seconds_per_step=training_s / steps, overhead_s=max(0.0, elapsed_s - training_s - pool_s))
+    costs = {cost_key: RunCost(seconds_per_step=training_s / steps,
+                               overhead_s=max(0.0, elapsed_s - training_s - pool_s))}
+    if pool_s and mixes:  # a pool of mixes made by this run: its seconds per mix
+        costs[pool_mix_key(cost_key)] = RunCost(seconds_per_step=pool_s / mixes, overhead_s=0.0)
     environment = result.get("environment", {})
     device, threads = str(environment.get("device", "cpu")), environment.get("threads")
     file = Path(path) if path is not None else costs_path()
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(file) + ".lock", timeout=30):
-            try:
-                everything = json.loads(file.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                everything = {}
-            entries = everything.setdefault(machine("cuda" if device.startswith("cuda") else "cpu", threads), {})
-            entries[cost_key] = asdict(cost)
-            if pool_s and mixes:  # a pool of mixes made by this run: its seconds per mix
-                entries[pool_mix_key(cost_key)] = asdict(RunCost(seconds_per_step=pool_s / mixes, overhead_s=0.0))
-            write_json(file, everything)
+        return _add_to_cache(file, machine("cuda" if device.startswith("cuda") else "cpu", threads), costs)[cost_key]
     except OSError:
         return None
-    return cost
+
+
+def _add_to_cache(file: Path, machine_key: str, costs: dict[str, RunCost]) -> dict[str, RunCost]:
+    """Add ``costs`` (by cost key) to the histories of ``machine_key``'s entries in the cache ``file``, under its
+    lock and atomically; returns the entries' costs now (their medians)."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(file) + ".lock", timeout=30):
+        try:
+            everything = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            everything = {}
+        if not isinstance(everything, dict):
+            everything = {}  # a damaged cache starts afresh
+        entries = everything.get(machine_key)
+        entries = everything[machine_key] = entries if isinstance(entries, dict) else {}
+        for key, cost in costs.items():
+            entries[key] = with_measurement(entries.get(key), measurement(cost))
+        write_json(file, everything)
+    return {key: median_cost(entries[key]["history"]) for key in costs}
+
+
+# ------------------------------------------------------------------------------------- cache entries' histories
+
+HISTORY_SIZE = 5
+"""The measurements a cache entry keeps, the latest ones; estimates use their median (:func:`median_cost`)."""
+
+
+def measurement(cost: RunCost) -> dict[str, Any]:
+    """A history's record of ``cost`` measured now: with the time (UTC), the load average of the last minute
+    (``None`` where the system has none) and this machine's CPU count."""
+    try:
+        load: float | None = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        load = None
+    return {**asdict(cost), "at": datetime.now(UTC).isoformat(timespec="seconds"), "load": load,
+            "cpus": os.cpu_count()}
+
+
+def entry_history(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """A cache entry's measurements, oldest first: its ``history``, or, for an entry of the old format
+    (``{"seconds_per_step": ..., "overhead_s": ...}``, the latest measurement only), a history of that one."""
+    return list(entry["history"]) if "history" in entry else [entry]
+
+
+def median_cost(history: list[dict[str, Any]]) -> RunCost:
+    """The cost of a history of measurements: the median of their seconds per step and, apart, of their
+    overheads. Of an even count it is the lower of the two middle values (a measured value; of two, the faster
+    one: a loaded machine only ever slows a run down). An empty history has none (``ValueError``)."""
+    return RunCost(seconds_per_step=median_low(float(each["seconds_per_step"]) for each in history),
+                   overhead_s=median_low(float(each["overhead_s"]) for each in history))
+
+
+def with_measurement(entry: Any, record: dict[str, Any], size: int = HISTORY_SIZE) -> dict[str, Any]:
+    """A cache ``entry`` (``None`` when there is none yet) with ``record`` added to its history, which keeps the
+    latest ``size``; a damaged entry's history is dropped."""
+    try:
+        history = entry_history(entry)
+        median_cost(history)  # readable
+    except (TypeError, ValueError, KeyError, AttributeError):
+        history = []
+    return {"history": [*history, record][-size:]}
 
 
 # ---------------------------------------------------------------------------------------------- cost keys

@@ -15,10 +15,9 @@ import argparse
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chimeramix.config import ClassifierConfig
+from chimeramix.config import ClassifierConfig, from_dict
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,5 @@ class ComponentHooks:
 
     def settings_of(self, config: ClassifierConfig) -> Any:
         """The component's settings in ``config`` (defaults where the section is missing)."""
-        from chimeramix.config import from_dict
-
         assert self.section is not None and self.settings is not None
         return from_dict(self.settings, config.method_settings.get(self.section) or {})

@@ -14,12 +14,13 @@ import safetensors.torch
 
 from chimeramix import resolution
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
 from chimeramix.methods.chimeramix.frozen_generator import check_generator, generator_config
 from chimeramix.methods.chimeramix.trainer import train_generator
+from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import train_glico
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RESULT_FILE
@@ -189,11 +190,11 @@ def test_unknown_method_and_reused_run_dirs(tiny_data_root: Path, tmp_path: Path
 
 @pytest.fixture
 def tiny_quick_presets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # apply_preset reads the presets' values by the names chimeramix.resolution imported
-    monkeypatch.setattr(resolution, "QUICK_GENERATOR", {"epochs": 1, "repetition": 2, **TINY_GENERATOR})
+    # apply_preset reads the quick preset's values from the config classes
+    monkeypatch.setattr(GeneratorConfig, "QUICK", {"epochs": 1, "repetition": 2, **TINY_GENERATOR})
     quick = {"epochs": 1, "repetition": 2, "checkpoint_every": 1, "architecture": "wrn-10-1", "batch_size": 8,
              "cutout_size": 4, "device": "cpu"}
-    monkeypatch.setattr(resolution, "QUICK_CLASSIFIER", quick)
+    monkeypatch.setattr(ClassifierConfig, "QUICK", quick)
     yield
 
 

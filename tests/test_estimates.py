@@ -17,7 +17,6 @@ from chimeramix.cli.common import check_estimate
 from chimeramix.config import ClassifierConfig, DataConfig, from_dict, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import (
-    DEFAULT_OVERHEAD_S,
     DEFAULT_STEP_SECONDS,
     HISTORY_SIZE,
     CostBook,
@@ -36,6 +35,7 @@ from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.store import Store
 from chimeramix.fileio import write_json
 from chimeramix.methods.supermix.settings import SuperMixConfig
+from chimeramix.runkinds import run_kind
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module
 from chimeramix.train.classifier import train_classifier
@@ -55,7 +55,7 @@ def test_estimates_add_the_fixed_cost_and_prefer_measured_costs(tmp_path: Path) 
     assert job.steps == 1000 and job.cost_key == f"classifier/wrn-16-2/32px/{PRECISION}"
     default = estimate_cost([job], "cpu").seconds
     assert default == pytest.approx(1000 * DEFAULT_STEP_SECONDS["cpu"]["classifier/wrn-16-2"]
-                                    + DEFAULT_OVERHEAD_S["cpu"]["classifier"])
+                                    + run_kind("classifier").overhead_seconds["cpu"])
     measured = {"classifier/wrn-16-2": RunCost(seconds_per_step=0.5, overhead_s=7.0)}
     assert estimate_cost([job], "cpu", measured=measured).seconds == pytest.approx(507.0)
     assert estimate_cost([job], "cpu", {"classifier/wrn-16-2": 0.1}, measured).seconds == pytest.approx(107.0)
@@ -157,7 +157,7 @@ def test_a_supermix_pool_is_estimated_and_measured_per_mix(tmp_path: Path) -> No
     assert (job.cost_key, job.pool_mixes, pool_mix_key(key)) == (key, 300, mix_key)
     cpu = default_step_seconds("cpu")  # the defaults (SuperMix's declared by it) are found under the keys' prefixes
     assert estimate_cost([job], "cpu").seconds == pytest.approx(
-        job.steps * cpu["classifier/wrn-16-2/supermix-pool"] + DEFAULT_OVERHEAD_S["cpu"]["classifier"]
+        job.steps * cpu["classifier/wrn-16-2/supermix-pool"] + run_kind("classifier").overhead_seconds["cpu"]
         + 300 * cpu["classifier/wrn-16-2/supermix-pool-mix"])
     assert run_job(ClassifierConfig(data=DataConfig("cifar10", k=10), method="supermix",
                                     method_settings={"supermix": {"pool_per_image": 0}})).pool_mixes == 0  # on the fly

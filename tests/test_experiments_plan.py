@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from chimeramix.config import QUICK_CLASSIFIER
+from chimeramix.config import ClassifierConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.costs import DEFAULT_OVERHEAD_S
 from chimeramix.experiments.estimates import estimate_cost
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec, load_sweep_file
+from chimeramix.runkinds import run_kind
 
 
 def test_generators_are_shared_by_every_method_that_needs_them() -> None:
@@ -41,7 +41,7 @@ def test_steps_follow_the_protocol() -> None:
     assert jobs["cls-stl10-k5-s0-chimeramix-grid-paper"].steps == 200 * 75 == 15_000
     assert jobs["gen-stl10-k5-s0-grid-paper"].steps == 200 * 150
     quick = plan_sweep(SweepSpec(["cifar10"], ["baseline"], [5], [0], preset="quick"))[0]
-    epochs, base = QUICK_CLASSIFIER["epochs"], QUICK_CLASSIFIER["repetition"]
+    epochs, base = ClassifierConfig.QUICK["epochs"], ClassifierConfig.QUICK["repetition"]
     assert quick.steps == epochs * math.ceil(50 * max(base // 5, 1) / 10)
 
 
@@ -94,7 +94,7 @@ def test_cost_estimate_multiplies_steps_by_per_step_costs() -> None:
     assert (cost.generator_jobs, cost.classifier_jobs) == (1, 2)
     assert cost.classifier_steps == sum(job.steps for job in jobs[1:])
     assert cost.generator_steps == jobs[0].steps
-    overhead = 2 * DEFAULT_OVERHEAD_S["cpu"]["classifier"] + DEFAULT_OVERHEAD_S["cpu"]["generator"]
+    overhead = 2 * run_kind("classifier").overhead_seconds["cpu"] + run_kind("generator").overhead_seconds["cpu"]
     assert cost.seconds == pytest.approx(cost.classifier_steps * 0.5 + cost.generator_steps * 2.0 + overhead)
     with pytest.raises(ChimeraMixError, match="--step-seconds"):
         estimate_cost(jobs, "tpu")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -13,13 +15,14 @@ import safetensors.torch
 import torch
 
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GlicoConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import plan_sweep
-from chimeramix.experiments.spec import SweepSpec
+from chimeramix.experiments.spec import SweepSpec, load_sweep_file
 from chimeramix.methods.glico.distances import reconstruction_distance
 from chimeramix.methods.glico.interpolation import RATIOS, load_glico
 from chimeramix.methods.glico.networks import AuxiliaryClassifier, LatentGenerator, batch_normalised_slerp, slerp, unit
+from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import open_glico_run, train_glico
 from chimeramix.methods.image_ops import normalize
 from chimeramix.rundir import RunFolder
@@ -299,6 +302,32 @@ def test_sweeps_plan_a_glico_job_for_the_method() -> None:
     dependent = [job for job in jobs if job.kind == "classifier" and job.config["method"].startswith("glico")]
     assert {job.depends_on for job in dependent} == {job.id for job in stage_one}
     assert stage_one[0].cost_key.startswith("glico/32px-b32/") and stage_one[0].steps == 8 * 19
+
+
+def test_a_sweep_file_overrides_the_stage_one_config_under_its_kinds_name(tmp_path: Path) -> None:
+    """The key ``glico:`` (the kind's name, declared by GLICO's hooks) sets the stage-1 config; its hash joins the
+    stage-1 job's id and its classifiers' ids as it always did (the hash of ``{"glico": {...}}``), so a store
+    planned before keeps its jobs."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text("datasets: cifar10\nmethods: glico,baseline\nk: 10\nseeds: 0\npreset: quick\n"
+                    "glico: {epochs: 3, gamma: 0.25}\n")
+    spec = load_sweep_file(path)
+    assert spec.first_runs == {"glico": {"epochs": 3, "gamma": 0.25}}
+    jobs = {job.kind + ":" + job.config.get("method", ""): job for job in plan_sweep(spec)}
+    stage_one, student, baseline = jobs["glico:"], jobs["classifier:glico"], jobs["classifier:baseline"]
+    overrides = {"epochs": 3, "gamma": 0.25}
+    assert stage_one.id == f"glico-cifar10-k10-s0-quick-{short_hash(overrides)}"
+    assert (stage_one.config["epochs"], stage_one.config["gamma"]) == (3, 0.25) and stage_one.steps == 3 * 19
+    assert student.id == f"cls-cifar10-k10-s0-glico-quick-{short_hash({'glico': overrides})}"
+    assert student.depends_on == stage_one.id and baseline.id == "cls-cifar10-k10-s0-baseline-quick"
+    path.write_text("datasets: cifar10\nmethods: glico\nk: 10\nseeds: 0\nglico: {epoch: 3}\n")
+    with pytest.raises(ChimeraMixError, match=r"unknown GlicoConfig override keys \['epoch'\]"):
+        load_sweep_file(path)
+
+
+def short_hash(value: Any) -> str:
+    """The six hex digits of a sweep's override hash (``experiments.plan``), written out here."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]
 
 
 def test_the_command_line_trains_and_samples_glico(root16: Path, tmp_path: Path,

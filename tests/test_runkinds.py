@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.experiments.costs import cost_key
 from chimeramix.methods import parse_method
+from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.resolution import apply_preset, first_run_config, first_run_field, with_first_run
-from chimeramix.runkinds import RUN_KINDS, kind_of, run_kind
+from chimeramix.runkinds import declared_kinds, kind_of, run_kind, run_kinds
 
 DATA = DataConfig(dataset="cifar10", k=10)
 
@@ -48,8 +49,9 @@ def test_a_method_without_a_first_run() -> None:
 
 
 def test_the_run_kinds_are_one_table() -> None:
-    assert list(RUN_KINDS) == ["generator", "glico", "classifier"]
-    for name, kind in RUN_KINDS.items():
+    """The core's two kinds and the one a method component declares (GLICO's stage 1, from its hooks)."""
+    assert list(run_kinds()) == ["generator", "glico", "classifier"] and list(declared_kinds()) == ["glico"]
+    for name, kind in run_kinds().items():
         config = kind.config(data=DATA)
         assert kind.name == name == config.KIND and kind_of(config) is kind and run_kind(name) is kind
         assert cost_key(name, {"data": {"dataset": "cifar10", "k": 10}, "precision": "fp32"}).startswith(f"{name}/")

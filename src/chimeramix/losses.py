@@ -2,8 +2,8 @@
 
 Generator (section 3.1, supplement C.1): L_G = α_rec L_rec + α_per L_lap + α_disc L_G,disc with
 α_rec = 1000, α_per = α_disc = 1. Losses are computed in float32 whatever precision the networks ran in.
-GLICO's reconstruction distances (one of which uses :func:`laplacian_loss`) are in
-:mod:`chimeramix.methods.glico.distances`; the cosine loss in :mod:`chimeramix.methods.image_space.cosine_loss`.
+The other methods' losses are in their folders (:mod:`chimeramix.methods`), some built on
+:func:`laplacian_loss`; the cosine loss is :mod:`chimeramix.methods.image_space.cosine_loss`.
 """
 
 from __future__ import annotations

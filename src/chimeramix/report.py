@@ -2,9 +2,9 @@
 
 A run's page: the test accuracy with its 95 % Wilson interval, the macro accuracy, the per-class
 accuracies, the data's warnings, the confusion matrix, the loss curve, the training images, the generator's
-pictures (compositions of a ChimeraMix generator, interpolations of GLICO's) and the test images the model got
-most wrong (misclassified, most confident first). A store's page: the methods x k table (mean ± sample std over
-seeds or folds), the best method of each column, and the accuracy-vs-k plot. Pictures are embedded as
+pictures (compositions of a ChimeraMix generator, or those of another generating first run) and the test images
+the model got most wrong (misclassified, most confident first). A store's page: the methods x k table (mean ±
+sample std over seeds or folds), the best method of each column, and the accuracy-vs-k plot. Pictures are embedded as
 base64 PNG, so the page is one file that opens anywhere. Numbers carry ``data-metric`` / ``data-value``
 attributes and figures ``data-figure`` names, for programs (and tests) that read the page.
 """
@@ -181,7 +181,7 @@ def generator_section(config: ClassifierConfig, run: Path) -> list[str]:
     return ["<h2>The generator's pictures</h2>"] + [
         figure(f"generator-{name}", path.read_bytes(), f"{name} of the generator run {folder.path} "
                "(rows: two training images, then compositions of them)" if name == "compositions" else
-               f"{name} of GLICO's stage-1 run {folder.path}") for name, path in found]
+               f"{name} of the first run {folder.path}") for name, path in found]
 
 
 def method_pictures_section(method: str, folder: RunFolder) -> list[str]:

@@ -14,13 +14,9 @@ from typing import Any
 from chimeramix.budget import budget_minutes, generator_values
 from chimeramix.config import (
     BUILTIN_FOLDER_SIZE,
-    QUICK_CLASSIFIER,
-    QUICK_GENERATOR,
-    QUICK_GLICO,
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
-    GlicoConfig,
     MaskConfig,
     RunConfig,
     protocol_for,
@@ -76,14 +72,6 @@ def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
                                          else protocol.generator_repetition),
     )
     return replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "generator", working_size)))
-
-
-def resolve_glico(config: GlicoConfig) -> GlicoConfig:
-    """Fill every ``None`` field from the dataset's protocol and GLICO's values; returns a new config."""
-    config = replace(config, data=resolve_data(config.data))
-    protocol = protocol_for(config.data)
-    return replace(config, batch_size=config.batch_size or (128 if protocol.image_size <= 64 else 32),
-                   repetition=config.repetition or protocol.generator_repetition)
 
 
 def resolve_components(config: ClassifierConfig) -> ClassifierConfig:
@@ -151,15 +139,14 @@ def resolve_classifier(config: ClassifierConfig) -> ClassifierConfig:
 
 
 def apply_preset(config: RunConfig, preset: str) -> RunConfig:
-    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it, and
-    what the method's components set in their sections under it). A budget's label (``20min``) keeps the
-    protocol's values: its plan (:mod:`chimeramix.experiments.budget`) sets the networks and the steps."""
+    """Return ``config`` with the named preset's values (``paper`` changes nothing, ``quick`` shrinks it: its
+    config class's ``QUICK``, and what the method's components set in their sections under it). A budget's label
+    (``20min``) keeps the protocol's values: its plan (:mod:`chimeramix.experiments.budget`) sets the networks and
+    the steps."""
     if preset == "paper" or budget_minutes(preset) is not None:
         return replace(config, preset=preset)
     if preset == "quick":
-        presets: dict[type, dict[str, Any]] = {GeneratorConfig: QUICK_GENERATOR, ClassifierConfig: QUICK_CLASSIFIER,
-                                               GlicoConfig: QUICK_GLICO}
-        values = presets[type(config)]
+        values = type(config).QUICK
         if isinstance(config, ClassifierConfig):
             method = parse_method(config.method)
             front_end = method.default_architecture("quick")
@@ -195,16 +182,14 @@ def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
     return replace(generator, data=data, budget=config.budget, **values)
 
 
-FIRST_RUN_FIELDS = {"generator": "generator", "glico": "generator", "teacher": "teacher"}
-"""The classifier config's field that names the folder of each kind of first run
-(:data:`~chimeramix.methods.registry.FirstRun`)."""
-
-
 def first_run_field(method: str) -> str | None:
-    """The classifier config's field that names the folder of the run ``method`` needs first (``generator`` or
-    ``teacher``), or ``None`` when it needs none."""
+    """The classifier config's field that names the folder of the run ``method`` needs first, or ``None`` when it
+    needs none: ``teacher`` for a teacher, ``generator`` for a run that composes images (ChimeraMix's generator,
+    or a run of a kind a component declares)."""
     first = parse_method(method).first_run
-    return FIRST_RUN_FIELDS[first] if first is not None else None
+    if first is None:
+        return None
+    return "teacher" if first == "teacher" else "generator"
 
 
 def with_first_run(config: ClassifierConfig, folder: str) -> ClassifierConfig:
@@ -215,17 +200,14 @@ def with_first_run(config: ClassifierConfig, folder: str) -> ClassifierConfig:
     return replace(config, teacher=folder) if field == "teacher" else replace(config, generator=folder)
 
 
-def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig | ClassifierConfig | None:
+def first_run_config(config: ClassifierConfig) -> Any:
     """The config of the run that ``config``'s method needs trained first, or ``None``: ChimeraMix's generator
-    (:func:`generator_config_for`), GLICO's stage 1 with the classifier's data, preset and machine, or the
-    teacher of a method that mixes under one (the classifier as a baseline; the teacher of a student with a
-    front end has the preset's plain network)."""
+    (:func:`generator_config_for`), the teacher of a method that mixes under one (the classifier as a baseline;
+    the teacher of a student with a front end has the preset's plain network), or the run of the kind a component
+    declares (its hooks' ``first_run_config``, e.g. with the classifier's data, preset and machine)."""
     method = parse_method(config.method)
     if method.first_run == "generator":
         return generator_config_for(config)
-    if method.first_run == "glico":
-        return apply_preset(GlicoConfig(data=config.data, device=config.device, amp=config.amp, fast=config.fast),
-                            config.preset)
     if method.first_run == "teacher":
         architecture = config.architecture
         if method.front_end:
@@ -233,6 +215,13 @@ def first_run_config(config: ClassifierConfig) -> GeneratorConfig | GlicoConfig 
                                         config.preset).architecture
         return replace(config, method="baseline", teacher=None, method_settings={},
                        architecture=architecture)
+    for _, hooks in method.hooks():
+        if hooks.run_kind is not None and hooks.run_kind.name == method.first_run:
+            assert hooks.first_run_config is not None, f"the hooks of {method.name} declare no first_run_config"
+            return hooks.first_run_config(config)
+    if method.first_run is not None:
+        raise ChimeraMixError(f"method {method.name!r} needs a {method.first_run!r} run first that none of its "
+                              "components' hooks declares (run_kind); fix the method's registry entry")
     return None
 
 

@@ -107,7 +107,7 @@ class RunFolder:
 
     @property
     def kind(self) -> str | None:
-        """The kind of run ``config.json`` records (``classifier``, ``generator``, ``glico``), or ``None``."""
+        """The kind of run ``config.json`` records (a kind's name: ``classifier``, ``generator``...), or ``None``."""
         try:
             kind = read_json(self.config_file).get("kind")
         except (OSError, ValueError, AttributeError):

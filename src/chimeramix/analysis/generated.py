@@ -1,8 +1,8 @@
 """Images made by a finished generator run, as its classifier sees them: same-class pairs of the run's split
 (partners drawn uniformly from the class, itself included) composed by the frozen ChimeraMix generator under
-masks of the kind and settings it was trained with, or GLICO's generator at slerps of the pair's latent codes
-(:func:`chimeramix.methods.chimeramix.frozen_generator.pair_composer`). Every split image is the first image of a pair
-equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images. A
+masks of the kind and settings it was trained with, or the composer of a generating first run of a component's
+kind (:func:`chimeramix.methods.chimeramix.frozen_generator.pair_composer`). Every split image is the first image
+of a pair equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images. A
 generator of the ``released`` recipe is sampled as that recipe's classifier uses it: images resized with
 ``align_corners=True``, and segmentation masks on the segments of the images as fed (mean 0.5 / std 0.5).
 """
@@ -13,17 +13,19 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from chimeramix.config import DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.config import DataConfig, GeneratorConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.rundir import RunFolder
+from chimeramix.runkinds import declared_kinds
 from chimeramix.runtime import make_rng
 from chimeramix.viz import to_uint8_images
 
@@ -39,11 +41,11 @@ class GeneratorRun:
 
     path: Path
     method: str
-    """``ChimeraMix+Grid``, ``ChimeraMix+Seg`` or ``GLICO``."""
+    """``ChimeraMix+Grid``, ``ChimeraMix+Seg``, or the method label of a component's kind."""
     data: DataConfig
     preset: str
     recipe: str
-    """The generator's recipe (``paper`` for GLICO)."""
+    """The generator's recipe (``paper`` for a kind without one)."""
 
     def describe(self) -> dict[str, str | int]:
         return {"run": str(self.path), "method": self.method, "dataset": self.data.dataset, "k": self.data.k,
@@ -51,24 +53,26 @@ class GeneratorRun:
 
 
 def generator_run(run_dir: str | os.PathLike[str]) -> GeneratorRun:
-    """The finished ChimeraMix or GLICO run in ``run_dir`` (anything else is a clear error)."""
+    """The finished generating run in ``run_dir``: ChimeraMix's generator, or a generating run of a component's
+    kind (anything else is a clear error)."""
     folder = RunFolder(run_dir)
-    kind = folder.kind
-    config: GeneratorConfig | GlicoConfig
-    if kind == "glico":
-        config = folder.read_config(GlicoConfig)
-        method = "GLICO"
-    elif kind == "generator":
+    composing = {name: kind for name, kind in declared_kinds().items() if kind.composing is not None}
+    config: Any
+    if folder.kind == "generator":
         config = folder.read_config(GeneratorConfig)
         method = f"ChimeraMix+{config.masks.kind.capitalize()}"
+    elif folder.kind in composing:
+        kind = composing[folder.kind]
+        assert kind.composing is not None
+        config, method = folder.read_config(kind.config), kind.composing.method_label
     else:
-        raise ChimeraMixError(f"{run_dir} is not a generator run folder ({kind or 'no config.json'}); pass folders "
-                              "of `chimeramix generator train` runs (ChimeraMix or --kind glico)")
+        options = "".join(f" or --kind {name}" for name in composing)
+        raise ChimeraMixError(f"{run_dir} is not a generator run folder ({folder.kind or 'no config.json'}); pass "
+                              f"folders of `chimeramix generator train` runs (ChimeraMix{options})")
     if not folder.is_finished:
         raise ChimeraMixError(f"generator run {run_dir} has not finished (no result.json); finish it with "
                               "`chimeramix generator train ... --resume`")
-    return GeneratorRun(folder.path, method, config.data, config.preset,
-                        config.recipe if isinstance(config, GeneratorConfig) else "paper")
+    return GeneratorRun(folder.path, method, config.data, config.preset, getattr(config, "recipe", "paper"))
 
 
 def default_count(k: int, num_classes: int) -> int:

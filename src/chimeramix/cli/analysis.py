@@ -19,9 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     fid = actions.add_parser(
         "fid", help="FID and KID of generated images against the full training set, a JSON and a bar plot",
-        description="Generate N images with each generator run (ChimeraMix or GLICO), then FID and KID "
-                    "(torchmetrics) against the features of the full training set of its dataset, cached per "
-                    "dataset and feature extractor. Writes fid.json and fid.png into --out.")
+        description="Generate N images with each generator run (ChimeraMix's, or a generating first run of a "
+                    "method's own kind), then FID and KID (torchmetrics) against the features of the full "
+                    "training set of its dataset, cached per dataset and feature extractor. Writes fid.json and "
+                    "fid.png into --out.")
     fid.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="finished generator runs")
     fid.add_argument("--n", type=int, default=None,
                      help="generated images per run (default: 100 per split image, at most 50,000)")

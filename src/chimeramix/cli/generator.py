@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
-from chimeramix.config import GeneratorConfig, GlicoConfig, MaskConfig
+from chimeramix.config import GeneratorConfig, MaskConfig
+from chimeramix.methods.hooks import Composing, load_reference
 from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
+from chimeramix.runkinds import declared_kinds, run_kinds
 
 OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
              "mix_after", "base_channels", "working_size", "input_crop", "checkpoint_every", "device", "recipe")
@@ -28,12 +30,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _register_train(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``generator train``: the run, the protocol's values it overrides, multi-image mixing and GLICO's options."""
-    train = actions.add_parser("train", help="train a mixing generator (or GLICO's stage 1) on one split")
+    """``generator train``: the run, the protocol's values it overrides, multi-image mixing and the options of the
+    generating runs that method components declare."""
+    composing = _composing_kinds()
+    train = actions.add_parser("train", help="train a mixing generator (or a method's generating first run, "
+                                             "--kind) on one split")
     add_data_arguments(train)
-    train.add_argument("--kind", choices=("chimeramix", "glico"), default="chimeramix",
-                       help="chimeramix: the mixing generator with its discriminator (default); glico: GLICO's "
-                            "latent codes, generator and auxiliary classifier (for method glico)")
+    train.add_argument("--kind", choices=("chimeramix", *composing), default="chimeramix",
+                       help="chimeramix: the mixing generator with its discriminator (default); "
+                            + "; ".join(f"{name}: {kind.title} (for method {name})"
+                                        for name, kind in composing.items()))
     train.add_argument("--mask", choices=("grid", "seg"), default="grid",
                        help="mask kind: a grid, or segmentation regions (default grid)")
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run directory")
@@ -61,6 +67,23 @@ def _register_train(actions: argparse._SubParsersAction[argparse.ArgumentParser]
                            help="side at which the generator works (default: 64 px for 32 px data)")
     overrides.add_argument("--input-crop", type=int, metavar="PX",
                            help="reflect padding of a random crop of the inputs (default: the recipe's)")
+    _add_mask_arguments(train, overrides)
+    overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
+    overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
+    overrides.add_argument("--no-amp", action="store_true",
+                           help="float32 throughout: no bf16 autocast (on CUDA and on CPUs with native bf16)")
+    overrides.add_argument("--fast", action="store_true",
+                           help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
+    overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
+    for kind in composing.values():
+        kind.add_arguments(train)
+    overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
+    add_yes_argument(train)
+    train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
+
+
+def _add_mask_arguments(train: argparse.ArgumentParser, overrides: argparse._ArgumentGroup) -> None:
+    """The masks' options: grid and regions (overrides of the protocol's values), multi-image mixing."""
     overrides.add_argument("--grid-cells", type=int, help="grid mask cells per side (default 4)")
     overrides.add_argument("--grid-shift", action="store_true",
                            help="shift the grid by a random offset per batch, as the released code does")
@@ -75,17 +98,6 @@ def _register_train(actions: argparse._SubParsersAction[argparse.ArgumentParser]
     multi.add_argument("--concentration", type=float, metavar="ALPHA", help="Dirichlet concentration (default 1)")
     multi.add_argument("--partition", choices=("first", "random"),
                        help="whose segments are the regions: the first image's (default) or a random one's")
-    overrides.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
-    overrides.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, ...")
-    overrides.add_argument("--no-amp", action="store_true",
-                           help="float32 throughout: no bf16 autocast (on CUDA and on CPUs with native bf16)")
-    overrides.add_argument("--fast", action="store_true",
-                           help="the fast GPU path (CUDA graphs; same computation, see benchmarks/RESULTS.md)")
-    overrides.add_argument("--tensorboard", action="store_true", help="also log the losses for TensorBoard")
-    add_glico_arguments(train)
-    overrides.add_argument("--no-progress", action="store_true", help="no progress bar (a line per epoch instead)")
-    add_yes_argument(train)
-    train.set_defaults(handler=run_train, interrupt_hint=RESUME_HINT)
 
 
 def _register_sample(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,28 +111,9 @@ def _register_sample(actions: argparse._SubParsersAction[argparse.ArgumentParser
     sample.set_defaults(handler=run_sample)
 
 
-def add_glico_arguments(parser: argparse.ArgumentParser) -> None:
-    glico = parser.add_argument_group("GLICO (--kind glico)")
-    glico.add_argument("--distance", choices=("laplacian", "l1", "perceptual"), default=None,
-                       help="reconstruction distance: L1 plus ChimeraMix's Laplacian-pyramid L1 (default), L1, or "
-                            "L1 plus VGG-16 features from --perceptual-weights")
-    glico.add_argument("--perceptual-weights", metavar="FILE", default=None,
-                       help="a torchvision VGG-16 state dict (saved with torch.save) for --distance perceptual")
-    glico.add_argument("--gamma", type=float, default=None, help="weight of the classification loss (0.5)")
-
-
-GLICO_OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device", "distance",
-                   "perceptual_weights", "gamma")
-"""GlicoConfig fields that have a command-line option of the same name."""
-
-
-def glico_config_from(args: argparse.Namespace) -> GlicoConfig:
-    """The GLICO config the arguments describe (preset, then the given overrides)."""
-    values: dict[str, Any] = {name: getattr(args, name) for name in GLICO_OVERRIDES
-                              if getattr(args, name) is not None}
-    values.update({name: value for name, value in (("amp", not args.no_amp), ("tensorboard", args.tensorboard),
-                                                   ("fast", args.fast)) if value != getattr(GlicoConfig, name)})
-    return replace(apply_preset(GlicoConfig(data=data_config(args)), args.preset), **values)
+def _composing_kinds() -> dict[str, Composing]:
+    """The generating kinds of run that method components declare, by name: ``generator train --kind NAME``."""
+    return {name: kind.composing for name, kind in declared_kinds().items() if kind.composing is not None}
 
 
 def config_from(args: argparse.Namespace) -> GeneratorConfig:
@@ -147,7 +140,8 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.experiments.jobs import run_job
     from chimeramix.train.trainers import train_pack
 
-    config: GeneratorConfig | GlicoConfig = glico_config_from(args) if args.kind == "glico" else config_from(args)
+    composing = _composing_kinds().get(args.kind)
+    config = composing.from_arguments(args, data_config(args)) if composing is not None else config_from(args)
     if not RunFolder(args.out).is_finished:
         quick = apply_preset(config, "quick")
         announce([run_job(config)], [run_job(quick)], config.device, args.yes, [args.out] if args.resume else None)
@@ -158,16 +152,12 @@ def run_train(args: argparse.Namespace) -> int:
     final, first = result["final"], result["first_epoch"]
     trained = "reused (it had finished before)" if result.get("reused") else "trained"
     precision = result["config"].get("precision") or "fp32"
-    if args.kind == "glico":
-        print(f"GLICO stage 1 {trained} ({result['epochs']} epochs, {result['steps']} steps, {precision}, "
-              f"{result['wall_seconds']:.0f} s): reconstruction distance {first['rec']:.4f} in the first epoch, "
-              f"{final['rec']:.4f} in the last; classification loss {final['ce']:.4f}\n"
-              f"result: {args.out / RESULT_FILE}")
-        return 0
-    print(f"generator {trained} ({result['epochs']} epochs, {result['steps']} steps, {precision}, "
-          f"{result['wall_seconds']:.0f} s): reconstruction loss {first['rec']:.4f} in the first epoch, "
-          f"{final['rec']:.4f} in the last; Laplacian {final['lap']:.4f}, adversarial {final['adv']:.4f}, "
-          f"discriminator {final['loss_d']:.4f}\nresult: {args.out / RESULT_FILE}")
+    losses = composing.summary(first, final) if composing is not None else (
+        f"reconstruction loss {first['rec']:.4f} in the first epoch, {final['rec']:.4f} in the last; Laplacian "
+        f"{final['lap']:.4f}, adversarial {final['adv']:.4f}, discriminator {final['loss_d']:.4f}")
+    print(f"{composing.title if composing is not None else 'generator'} {trained} ({result['epochs']} epochs, "
+          f"{result['steps']} steps, {precision}, {result['wall_seconds']:.0f} s): {losses}\n"
+          f"result: {args.out / RESULT_FILE}")
     return 0
 
 
@@ -179,12 +169,10 @@ def run_sample(args: argparse.Namespace) -> int:
     from chimeramix.viz import save_png
 
     device = select_device(args.device)
-    if RunFolder(args.run_dir).kind == "glico":
-        from chimeramix.methods.glico.trainer import sample_picture
-
-        save_png(sample_picture(args.run_dir, args.n, args.seed, device), args.out)
-        print(f"{args.n} interpolation strips (x_i, G at t = 0 .. 1 towards a same-class x_j, then x_j) "
-              f"written to {args.out}")
+    kind = run_kinds().get(RunFolder(args.run_dir).kind or "")
+    if kind is not None and kind.composing is not None:
+        save_png(load_reference(kind.composing.sampler)(args.run_dir, args.n, args.seed, device), args.out)
+        print(f"{args.n} {kind.composing.sample_rows} written to {args.out}")
         return 0
     config = generator_config(args.run_dir)
     generator = load_generator(args.run_dir, device)

@@ -38,7 +38,7 @@ from chimeramix.experiments.tables import ResultTable, build_tables, load_result
 from chimeramix.experiments.worker import RunOptions, available_cores
 from chimeramix.protocol import FOLDER_PREFIX, train_set
 from chimeramix.resolution import resolve_data
-from chimeramix.runkinds import RUN_KINDS
+from chimeramix.runkinds import run_kinds
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
@@ -261,7 +261,7 @@ def _plan_summary(
     def kinds(listed: list[Job], steps: bool) -> str:
         """The count (and steps) of ``listed`` of each kind that the plan has."""
         parts = []
-        for kind in (kind for kind in RUN_KINDS.values() if any(job.kind == kind.name for job in jobs)):
+        for kind in (kind for kind in run_kinds().values() if any(job.kind == kind.name for job in jobs)):
             chosen = [job for job in listed if job.kind == kind.name]
             parts.append(f"{len(chosen)} {kind.plural}" + (f" ({sum(j.steps for j in chosen):,} steps)" if steps
                                                            else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from chimeramix.config.roles import MACHINE, PACKABLE, SECTIONS, SPLIT, SWEEP, role_field
 from chimeramix.protocol import (
@@ -138,6 +138,10 @@ class GeneratorConfig:
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
     KIND: ClassVar[str] = "generator"
+    QUICK: ClassVar[dict[str, Any]] = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_channels": 16,
+                                       "batch_size": 16, "lr": 1e-3}
+    """The quick preset: about 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5
+    min on 1 CPU core)."""
     """The kind of run, as ``config.json``, a sweep's jobs and the cost keys record it."""
 
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
@@ -201,6 +205,9 @@ class ClassifierConfig:
     """A classifier run with one augmentation method (paper sections 3.1, 4, supplement C.2)."""
 
     KIND: ClassVar[str] = "classifier"
+    QUICK: ClassVar[dict[str, Any]] = {"epochs": 10, "repetition": 50, "checkpoint_every": 5,
+                                       "architecture": "wrn-16-2"}
+    """The quick preset: WRN-16-2 (on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images)."""
 
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     method: str = role_field("baseline", SWEEP, PACKABLE)
@@ -253,67 +260,17 @@ class ClassifierConfig:
     """The time-budget plan this run belongs to (``None``: a preset's run)."""
 
 
-@dataclass
-class GlicoConfig:
-    """Stage 1 of GLICO (Azuri & Weinshall 2020; ``shared/docs/baselines.md`` section 2): a unit-norm latent
-    code per training image (no encoder), a noise code, a generator G and an auxiliary classifier C, trained on
-    the split's images only with ``d(G(z_i, code), x_i) + gamma * CE(C(G(z_i, code)), y_i)``."""
+class RunConfigClass(Protocol):
+    """What a run config of any kind (:mod:`chimeramix.runkinds`) is: a dataclass whose class names its kind and
+    the values of the quick preset."""
 
-    KIND: ClassVar[str] = "glico"
-
-    data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
-    latent_dim: int = 512
-    noise_dim: int = 100
-    noise_std: float = 0.15
-    noise_projection: bool = True
-    """Pass the noise code through a bias-free linear layer and LeakyReLU (the CIFAR-100 recipe's flag)."""
-    distance: Literal["laplacian", "l1", "perceptual"] = "laplacian"
-    """The reconstruction distance d: L1 plus ChimeraMix's Laplacian-pyramid L1 (default: no pretrained weights
-    are needed), plain L1, or L1 plus VGG-16 features (``perceptual_weights``, as GLICO's own code)."""
-    perceptual_weights: str | None = None
-    """A torchvision VGG-16 state dict (``distance="perceptual"``); the protocol allows no extra data, so it is
-    the user's choice to supply ImageNet weights."""
-    gamma: float = 0.5
-    epochs: int = 200
-    batch_size: int | None = None
-    """``None``: 128 up to 64 px, 32 above (GLICO's values)."""
-    repetition: int | None = None
-    """R in ``max(R // k, 1)``; ``None``: the protocol's generator repetition."""
-    lr: float = 1e-3
-    """Adam learning rate of the latent codes; the generator's is ``generator_lr_factor`` times it."""
-    generator_lr_factor: float = 0.7
-    betas: tuple[float, float] = (0.5, 0.999)
-    lr_decay_every: float = 0.35
-    """The fraction of training after which the Adam learning rates are multiplied by ``lr_decay`` (70 of
-    GLICO's 202 epochs)."""
-    lr_decay: float = 0.5
-    classifier_lr: float = 0.1
-    classifier_latent_lr: float = 1e-3
-    """The latent codes' learning rate in the auxiliary classifier's SGD, which holds them too (GLICO's code):
-    each step moves the codes by their Adam and by this SGD, with the same gradient."""
-    classifier_momentum: float = 0.9
-    classifier_weight_decay: float = 1e-4
-    checkpoint_every: int = role_field(10, MACHINE)
-    device: str = role_field("auto", MACHINE, SWEEP)
-    amp: bool = True
-    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
-    precision: str | None = role_field(None, MACHINE)
-    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
-    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
-    tensorboard: bool = role_field(False, MACHINE)
-    fast: bool = role_field(False, MACHINE, SWEEP)
-    preset: str = role_field("paper", SWEEP)
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    KIND: ClassVar[str]
+    QUICK: ClassVar[dict[str, Any]]
 
 
-RunConfig = TypeVar("RunConfig", bound=GeneratorConfig | ClassifierConfig | GlicoConfig)
+RunConfig = TypeVar("RunConfig", bound=RunConfigClass)
 
-QUICK_GENERATOR = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_channels": 16, "batch_size": 16,
-                   "lr": 1e-3}
-"""About 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5 min on 1 CPU core)."""
-QUICK_CLASSIFIER = {"epochs": 10, "repetition": 50, "checkpoint_every": 5, "architecture": "wrn-16-2"}
-"""WRN-16-2: on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images."""
-QUICK_GLICO = {"epochs": 8, "repetition": 60, "checkpoint_every": 4, "batch_size": 32}
-"""About 150 steps at batch 32 (k = 10): the CPU-sized stage 1 of GLICO (20-30 s on 2 cores)."""
 
 
 def protocol_for(data: DataConfig) -> DatasetProtocol:

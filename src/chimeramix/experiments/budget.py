@@ -38,6 +38,7 @@ from chimeramix.experiments.spec import SweepSpec
 from chimeramix.methods import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
 from chimeramix.resolution import generator_config_for, num_classes, protocol_for, resolve_data
+from chimeramix.runkinds import run_kind
 
 MIN_CLASSIFIER_STEPS = 100
 MIN_GENERATOR_STEPS = 20
@@ -111,14 +112,23 @@ def kept_budgets(jobs: Iterable[Job]) -> dict[str, BudgetConfig]:
 
 def budget_draft(config: ClassifierConfig, minutes: float) -> ClassifierConfig:
     """``config`` under the budget's preset with placeholder steps: its runs' networks (so their cost keys) and
-    their folders are those of the plan. Methods with a teacher or GLICO's stage 1 are refused."""
+    their folders are those of the plan. Methods whose first run is a teacher or a component's own kind are
+    refused."""
     method = parse_method(config.method)
-    if method.needs_teacher or method.first_run == "glico":
+    if method.first_run not in (None, "generator"):
         raise ChimeraMixError(f"--budget plans methods whose first stage is a ChimeraMix generator or nothing; "
-                              f"{method.name} needs {'a teacher' if method.needs_teacher else 'GLICO stage 1'}: "
+                              f"{method.name} needs {_first_run_words(method.first_run)}: "
                               "train it with --preset quick or --preset paper")
     return replace(config, method=method.name, data=resolve_data(config.data), preset=budget_preset(minutes),
                    budget=BudgetConfig(minutes, generator_steps=int(method.needs_generator), classifier_steps=1))
+
+
+def _first_run_words(kind: str) -> str:
+    """The run a method needs first, in a message: ``a teacher``, or the title of a component's kind."""
+    if kind == "teacher":
+        return "a teacher"
+    composing = run_kind(kind).composing
+    return composing.title if composing is not None else f"a {kind} run"
 
 
 def budget_configs(config: ClassifierConfig) -> tuple[GeneratorConfig | None, ClassifierConfig]:

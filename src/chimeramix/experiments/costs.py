@@ -168,7 +168,7 @@ def cost_key(kind: str, config: dict[str, Any]) -> str:
     one run stands in for a similar one (:func:`chimeramix.experiments.costs.key_prefixes`):
 
     - ``generator/<working size>px-<base channels>ch-b<batch>/<precision>``;
-    - ``glico/<image size>px-b<batch>/<precision>``;
+    - ``<a component's kind>/<what its kind's speed depends on>/<precision>``;
     - ``classifier/<architecture>[/<variant>]/<image size>px/<precision>``, the variant being a ChimeraMix
       method's generator (``compose-32px-16ch``) or what a component's step costs besides the network (its
       ``cost_variant`` hook, e.g. mixes from a pool or made on the fly).
@@ -213,9 +213,6 @@ def key_prefixes(key: str, shortest: int = 1) -> list[str]:
 
 DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
     "cpu": {
-        "glico/32px-b32": 0.15,
-        "glico/32px-b128": 0.6,
-        "glico": 0.6,
         "classifier/wrn-16-2": 0.08,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50/96px": 2.0,
@@ -230,7 +227,6 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/resnet50/96px": 0.03,
         "generator/64px-64ch-b64": 0.03,
         "generator/96px-64ch-b8": 0.03,
-        "glico": 0.005,
         "classifier": 0.007,
         "generator": 0.03,
     },
@@ -254,14 +250,6 @@ def default_step_seconds(device: str) -> dict[str, float]:
     declared = {key: seconds for hooks in all_hooks().values()
                 for key, seconds in hooks.step_seconds.get(device, {}).items()}
     return {**DEFAULT_STEP_SECONDS.get(device, {}), **declared}
-
-
-DEFAULT_OVERHEAD_S: dict[str, dict[str, float]] = {
-    "cpu": {"classifier": 30.0, "generator": 10.0, "glico": 10.0},
-    "cuda": {"classifier": 15.0, "generator": 15.0, "glico": 15.0},
-}
-"""Seconds a run costs besides its steps: start-up (imports), data loading, the final evaluation on the test set
-(about 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""
 
 
 DEFAULT_IMAGE_SIZE = 32
@@ -314,7 +302,7 @@ class CostBook:
         measured = next((self.measured[name] for name in key_prefixes(key, 2) if name in self.measured), None)
         if measured is not None:
             return measured.overhead_s
-        return DEFAULT_OVERHEAD_S.get(self.device, {}).get(key.split("/")[0], 0.0)
+        return run_kind(key.split("/")[0]).overhead_seconds.get(self.device, 0.0)
 
     def _unit(self, key: str) -> tuple[float, str, str]:
         """The cost of ``key``, where it was found and under which name."""

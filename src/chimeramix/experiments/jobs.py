@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig, to_dict
+from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.experiments.costs import cost_key
 from chimeramix.methods.registry import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
@@ -21,7 +21,7 @@ class Job:
 
     id: str
     kind: str
-    """The kind of run (:data:`chimeramix.runkinds.RUN_KINDS`)."""
+    """The kind of run (:func:`chimeramix.runkinds.run_kinds`)."""
     config: dict[str, Any]
     depends_on: str | None = None
     """Id of the job a classifier job needs trained first (a generator, or a teacher's classifier job)."""
@@ -50,10 +50,10 @@ class Job:
         return str(self.config.get("recipe", "paper"))
 
 
-def run_job(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> Job:
-    """One run as a job of its own (for its cost estimate)."""
+def run_job(config: Any) -> Job:
+    """One run (a config of any kind) as a job of its own (for its cost estimate)."""
     kind = kind_of(config)
-    resolved: GeneratorConfig | ClassifierConfig | GlicoConfig = kind.resolve(config)
+    resolved = kind.resolve(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = protocol_steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     mixes = pool_mixes(resolved) if isinstance(resolved, ClassifierConfig) else 0

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.bundle import bundle_folder
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.experiments.budget import apply_budget, budget_draft, measure_missing, plan_budget
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.plan import dataset_slug
 from chimeramix.methods import parse_method
 from chimeramix.resolution import first_run_config, resolve_data, with_first_run
 from chimeramix.rundir import RunFolder
+from chimeramix.runkinds import kind_of
 from chimeramix.train.trainers import train_pack
 
 
@@ -28,31 +29,22 @@ def run_name(kind: str, data: DataConfig, variant: str, preset: str, recipe: str
     return f"{kind}-{dataset}-k{data.k}-seed{data.seed}-{variant}-{preset}{suffix}"
 
 
-def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]
-                    ) -> list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]]:
-    """The runs of :func:`run_experiment` and their folders: the generator the method needs (ChimeraMix's or
-    GLICO's stage 1) or its teacher (the split's baseline run with the same settings), if any, then the
-    classifier."""
+def experiment_runs(config: ClassifierConfig, out_dir: str | os.PathLike[str]) -> list[tuple[Any, Path]]:
+    """The runs of :func:`run_experiment` (their configs) and their folders: the run the method needs first (its
+    generator, its teacher: the split's baseline run with the same settings, or a run of a kind its component
+    declares), if any, then the classifier."""
     method = parse_method(config.method)
     config = replace(config, data=resolve_data(config.data))
     out_dir = Path(out_dir)
-    runs: list[tuple[GeneratorConfig | ClassifierConfig | GlicoConfig, Path]] = []
+    runs: list[tuple[Any, Path]] = []
     first = first_run_config(config)
     if first is not None:
-        first_dir = out_dir / run_name(first.KIND, config.data, _variant(first), config.preset,
+        first_dir = out_dir / run_name(first.KIND, config.data, kind_of(first).variant(first), config.preset,
                                        getattr(first, "recipe", "paper"))
         runs.append((first, first_dir))
         config = with_first_run(config, str(first_dir))
     runs.append((config, out_dir / run_name("classifier", config.data, method.name, config.preset, config.recipe)))
     return runs
-
-
-def _variant(config: GeneratorConfig | ClassifierConfig | GlicoConfig) -> str:
-    """The variant part of a run folder's name: a generator's masks, GLICO's latent codes, a classifier's
-    method."""
-    if isinstance(config, GeneratorConfig):
-        return config.masks.label
-    return config.method if isinstance(config, ClassifierConfig) else "latents"
 
 
 def plan_experiment(config: ClassifierConfig, minutes: float, out_dir: str | os.PathLike[str],

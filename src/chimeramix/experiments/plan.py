@@ -3,8 +3,8 @@ generator and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
 
 Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
-generator job (``glico`` on GLICO's stage 1, a method that mixes under a teacher on the baseline job of its
-split).
+generator job (a method that mixes under a teacher on the baseline job of its split, one whose component
+declares its own kind of first run on that run's job).
 Generator jobs are shared: every method that needs the same generator (same dataset, k, seed, mask kind,
 preset, recipe and generator overrides) uses one run. Job ids are readable
 (``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
@@ -27,7 +27,6 @@ from chimeramix.config import (
     ClassifierConfig,
     DataConfig,
     GeneratorConfig,
-    GlicoConfig,
     from_dict,
     merge,
     to_dict,
@@ -42,6 +41,7 @@ from chimeramix.experiments.spec import SweepSpec, check_overrides
 from chimeramix.methods.registry import Method, parse_method
 from chimeramix.protocol import FOLDER_PREFIX, RECIPES
 from chimeramix.resolution import apply_preset, first_run_config, resolve_classifier, resolve_data, resolve_generator
+from chimeramix.runkinds import run_kind
 
 
 def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, BudgetConfig] | None = None
@@ -52,7 +52,8 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
     .kept_budgets` of its store)."""
     check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
-    check_overrides(spec.glico, GlicoConfig)
+    for name, overrides in spec.first_runs.items():
+        check_overrides(overrides, run_kind(name).config)
     check_axes(spec.generator_axes, spec.generator)
     if spec.budget is not None:
         check_budget_overrides(spec.classifier, spec.generator)
@@ -78,11 +79,11 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
                             classifiers.append(_classifier_job(spec, classifier, job, setting))
                         continue
                     first = None
-                    if method.first_run == "glico":
-                        first = _glico_job(spec, data)
-                    elif method.first_run == "teacher":  # the split's baseline job, shared with a baseline row
+                    if method.first_run == "teacher":  # the split's baseline job, shared with a baseline row
                         base = _classifier_config(spec, data, parse_method("baseline"), None, book, kept or {})
                         first = _classifier_job(spec, base)
+                    elif method.first_run is not None:
+                        first = _declared_first_job(spec, data, method)
                     if first is not None:
                         generators.setdefault(first.id, first)
                     classifier = _classifier_config(spec, data, method, None, book, kept or {})
@@ -122,15 +123,15 @@ def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: Gener
     return Job(id=name, kind="generator", config=json_ready(to_dict(config)), steps=steps)
 
 
-def _glico_job(spec: SweepSpec, data: DataConfig) -> Job:
-    """The GLICO stage-1 job of a split (shared by the GLICO methods)."""
-    glico = first_run_config(ClassifierConfig(data=data, method="glico", preset=spec.preset))
-    assert isinstance(glico, GlicoConfig)
-    config = with_overrides(glico, spec.glico)
-    job = run_job(config)
-    suffix = f"-{_hash(spec.glico)}" if spec.glico else ""
-    name = f"glico-{dataset_slug(data)}-k{data.k}-s{data.seed}-{spec.preset}{suffix}"
-    return replace(job, id=name)
+def _declared_first_job(spec: SweepSpec, data: DataConfig, method: Method) -> Job:
+    """The job of the first run of a kind a component of ``method`` declares, one per split (shared by the methods
+    that need it): ``<kind>-<dataset>-k<k>-s<seed>-<preset>[-<hash of the sweep's overrides of it>]``."""
+    assert method.first_run is not None
+    overrides = spec.first_runs.get(method.first_run, {})
+    first = first_run_config(ClassifierConfig(data=data, method=method.name, preset=spec.preset))
+    suffix = f"-{_hash(overrides)}" if overrides else ""
+    name = f"{method.first_run}-{dataset_slug(data)}-k{data.k}-s{data.seed}-{spec.preset}{suffix}"
+    return replace(run_job(with_overrides(first, overrides)), id=name)
 
 
 def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Job | None = None,
@@ -147,12 +148,12 @@ def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Jo
 
 def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: GeneratorSetting | None) -> str:
     """``cls-<dataset>-k<k>-s<seed>-<method>[-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``; the
-    overrides hashed are the classifier's and those of the first stage it needs (generator, GLICO)."""
+    overrides hashed are the classifier's and those of the first run it needs (a generator, a component's kind)."""
     overrides = dict(spec.classifier)
     if method.first_run == "generator" and spec.generator:
         overrides["generator"] = spec.generator
-    if method.first_run == "glico" and spec.glico:
-        overrides["glico"] = spec.glico
+    elif method.first_run is not None and spec.first_runs.get(method.first_run):
+        overrides[method.first_run] = spec.first_runs[method.first_run]
     return f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method.name}{_part(setting)}-{_suffix(spec, overrides)}"
 
 

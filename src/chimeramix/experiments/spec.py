@@ -15,7 +15,6 @@ from chimeramix.config import (
     SWEEP,
     ClassifierConfig,
     GeneratorConfig,
-    GlicoConfig,
     fields_with_role,
     flatten,
     leaf_fields,
@@ -25,9 +24,12 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import check_axes
 from chimeramix.methods.registry import all_hooks
 from chimeramix.protocol import RECIPES, Recipe
+from chimeramix.runkinds import declared_kinds
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
-                             "glico", "generator_axes", "budget"})
+                             "generator_axes", "budget"})
+"""The keys of a sweep file besides one per kind of run a method component declares (the overrides of its
+config, keyed by the kind's name)."""
 
 
 @dataclass
@@ -45,8 +47,9 @@ class SweepSpec:
     {"grid_cells": 2}}``."""
     classifier: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`ClassifierConfig` fields."""
-    glico: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`GlicoConfig` fields (GLICO's stage 1)."""
+    first_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Overrides of the config of a first run of a kind a method component declares, by the kind's name (the
+    sweep file's key of that name)."""
     data: dict[str, Any] = field(default_factory=dict)
     """Fields of every run's :class:`DataConfig` besides dataset, k and seed (folder options, data root)."""
     generator_axes: dict[str, list[float]] = field(default_factory=dict)
@@ -67,10 +70,11 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         raise ChimeraMixError(f"sweep file {path} is not valid YAML ({error}); fix its syntax") from None
     if not isinstance(values, dict):
         raise ChimeraMixError(f"sweep file {path} must be a mapping with keys datasets, methods, k, seeds")
-    unknown = sorted(set(values) - SWEEP_FILE_KEYS)
+    kinds = declared_kinds()
+    unknown = sorted(set(values) - SWEEP_FILE_KEYS - set(kinds))
     if unknown:
         raise ChimeraMixError(
-            f"sweep file {path} has unknown keys {unknown}; use only {', '.join(sorted(SWEEP_FILE_KEYS))}"
+            f"sweep file {path} has unknown keys {unknown}; use only {', '.join(sorted(SWEEP_FILE_KEYS | set(kinds)))}"
         )
     missing = sorted({"datasets", "methods", "k", "seeds"} - set(values))
     if missing:
@@ -84,7 +88,7 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         recipe=_recipe(values.get("recipe", "paper")),
         generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
-        glico=_overrides(values.get("glico") or {}, GlicoConfig),
+        first_runs={name: _overrides(values[name], kind.config) for name, kind in kinds.items() if values.get(name)},
         generator_axes=_axes(values.get("generator_axes") or {}),
         budget=_budget(values.get("budget")),
     )

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,6 @@ from chimeramix.config import (
     MACHINE,
     SPLIT,
     ClassifierConfig,
-    GeneratorConfig,
-    GlicoConfig,
     differences,
     fields_with_role,
     from_dict,
@@ -37,10 +36,12 @@ from chimeramix.resolution import first_run_field
 from chimeramix.runkinds import run_kind
 from chimeramix.uncertainty import accuracy_interval
 
-NOT_RECIPE: dict[type, frozenset[str]] = {cls: fields_with_role(cls, MACHINE) | fields_with_role(cls, SPLIT)
-              for cls in (ClassifierConfig, GeneratorConfig, GlicoConfig)}
-"""Config fields left out of a cell's recipe: those that do not change what a run measures, and those that
-differ between its splits (the seed, the generator's folder)."""
+
+@cache
+def not_recipe(cls: type) -> frozenset[str]:
+    """Config fields of ``cls`` left out of a cell's recipe: those that do not change what a run measures, and
+    those that differ between its splits (the seed, the generator's folder)."""
+    return fields_with_role(cls, MACHINE) | fields_with_role(cls, SPLIT)
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def _dependency_recipe(store: Store, job_id: str | None, kind: str | None) -> di
 
 def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, Any]:
     """``values`` (a config dict, with the defaults of fields it lacks: a result written before a field
-    existed) without the fields of :data:`NOT_RECIPE`."""
+    existed) without the fields of :func:`not_recipe`."""
     if not prefix:
         values = json.loads(json.dumps(to_dict(from_dict(cls, values))))
     kept: dict[str, Any] = {}
@@ -234,7 +235,7 @@ def _recipe(values: dict[str, Any], cls: type, prefix: str = "") -> dict[str, An
         name = prefix + key
         if isinstance(value, dict):
             kept[key] = _recipe(value, cls, f"{name}.")
-        elif name not in NOT_RECIPE[cls]:
+        elif name not in not_recipe(cls):
             kept[key] = value
     return kept
 

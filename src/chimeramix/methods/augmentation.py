@@ -6,7 +6,7 @@ One training step runs the method's stages in the order of the recipe (``Classif
     released:  policy -> crop + flip -> [random erasing] -> normalise -> [cutout] -> pair mixing -> label mixing
 
 In the paper order pair mixing comes first, so that the cached segmentations match the images (compositions that
-are not augmented, GLICO's generated batches, are only normalised); erasing works on normalised images, so a
+are not augmented, batches generated from latent codes, are only normalised); erasing works on normalised images, so a
 cutout hole is the normalised zero and the random-erasing noise is N(0, 1) like the normalised pixels. The
 released order is the authors' code: every image (and, for pair mixing, its partner, independently) goes
 through the per-image pipeline first, Random Erasing fills with uniform noise before normalising, and the
@@ -33,6 +33,7 @@ from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
+from chimeramix.methods.hooks import load_reference
 from chimeramix.methods.image_ops import (
     crop_flip,
     crop_flip_ids,
@@ -45,7 +46,7 @@ from chimeramix.methods.image_ops import (
 )
 from chimeramix.methods.image_space.erasing import RANDOM_ERASING, ReleasedRandomErasing, cutout, sample_cutout
 from chimeramix.methods.image_space.label_mixing import label_mixing_transform
-from chimeramix.methods.registry import Method, component_of, load_reference
+from chimeramix.methods.registry import Method, component_of
 
 StageOrder = Literal["paper", "released"]
 
@@ -74,8 +75,8 @@ class StepParams:
     partner_images: list[ImageParams] | None
     """Each partner's own augmentation (released stage order only)."""
     draws: torch.Tensor | None
-    """The pair mixing's draws for the batch: masks (GridMix, SegMix, ChimeraMix), or interpolation ratio and
-    noise codes (GLICO)."""
+    """The pair mixing's draws for the batch: masks (GridMix, SegMix, ChimeraMix), or a latent interpolation's
+    ratio and noise codes."""
     mixing_seed: int | None
 
 

@@ -1,23 +1,32 @@
 """What the core asks of a method component beyond the image-space stages: its own settings, how they resolve and
-what presets set in them, its command-line options, its network (a front end), batches of its own (mixes under a
-teacher), its learning-rate schedule, its pictures, its table rows and what its runs cost.
+what presets set in them, its command-line options, its network (a front end), the run it needs first when that
+run is of its own kind (:class:`RunKind`: e.g. a latent-code generator fitted to the split), batches of its own
+(mixes under a teacher), its learning-rate schedule, its pictures, its table rows and what its runs cost.
 
 A component declares a :class:`ComponentHooks` in its own folder and names it in its registry entry
 (``Component.hooks``, ``module:NAME``); the core calls these hooks and never the method by name. Every hook is
 optional. The hooks object is imported when first needed, so its module must import no PyTorch at the top: the
-hooks that train (the network's builder, ``batches``, ``lr_schedule``, ``pictures``) are ``module:function``
-references loaded when a run trains.
+hooks that train (the network's builder, ``batches``, ``lr_schedule``, ``pictures``, a run kind's opener) are
+``module:function`` references (:func:`load_reference`) loaded when a run trains.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chimeramix.config import ClassifierConfig, from_dict
+from chimeramix.config import ClassifierConfig, DataConfig, from_dict
+
+
+def load_reference(reference: str) -> Callable[..., Any]:
+    """The function a ``module:function`` reference names."""
+    module, _, name = reference.partition(":")
+    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return function
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,75 @@ class FrontEnd:
 
 
 @dataclass(frozen=True)
+class Composing:
+    """What a kind of run whose finished model composes images for a classifier (a generating first run) adds:
+    how the classifier loads it, how ``generator train --kind NAME`` configures and reports it, how ``generator
+    sample`` draws it, and its method's name in the analysis. (ChimeraMix's own generator is the core's.)"""
+
+    title: str
+    """The run in messages (``NAME stage 1``)."""
+    method_label: str
+    """Its method's name in the analysis's tables."""
+    composer: str
+    """``module:function``: ``(run_dir, device, autocast_dtype) -> GroupComposer`` of the finished run in
+    ``run_dir`` (:class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`)."""
+    sampler: str
+    """``module:function``: ``(run_dir, count, seed, device) -> uint8 H x W x 3`` picture of ``count`` rows."""
+    sample_rows: str
+    """What a row of the sampler's picture shows."""
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    """Adds its option group to ``generator train``."""
+    from_arguments: Callable[[argparse.Namespace, DataConfig], Any]
+    """The run config the parsed options of ``generator train`` describe (its preset, then the options given)."""
+    summary: Callable[[Mapping[str, float], Mapping[str, float]], str]
+    """``(first epoch's mean losses, last epoch's) -> text`` after ``generator train``."""
+
+
+@dataclass(frozen=True)
+class RunKind:
+    """One kind of run: the core's (the classifier, ChimeraMix's generator: :mod:`chimeramix.runkinds`) or one a
+    method component declares for the run it needs first (:attr:`ComponentHooks.run_kind`)."""
+
+    config: type[Any]
+    """Its config class; ``config.KIND`` is the kind's name (in ``config.json``, a sweep's jobs and the cost keys)
+    and a component's config class declares its quick preset's values as ``QUICK``."""
+    resolve: Callable[[Any], Any]
+    """Fills the config's unset fields."""
+    opener: str
+    """``module:function`` that opens a run: ``(config, run_dir, *, resume)`` -> a
+    :class:`~chimeramix.train.run.TrainingRun`, or the stored result of a finished run."""
+    packer: str
+    """``module:function``: a config's values that the runs of one pack share."""
+    cost_part: Callable[[Any], str]
+    """What the speed of a run with this resolved config depends on (the middle of its cost key)."""
+    variant: Callable[[Any], str]
+    """The variant part of its run folder's name (a generator's masks, a classifier's method)."""
+    plural: str
+    """The kind's runs in messages (``classifiers``)."""
+    overhead_seconds: Mapping[str, float] = field(default_factory=dict)
+    """Seconds a run costs besides its steps, by device kind (start-up, data loading, evaluation, pictures)."""
+    composing: Composing | None = None
+    """Set when a finished run composes images for a classifier (a generating first run)."""
+
+    @property
+    def name(self) -> str:
+        return str(self.config.KIND)
+
+    def open(self, config: Any, run_dir: Any, *, resume: bool) -> Any:
+        """Open a run of this kind (see :attr:`opener`)."""
+        return load_reference(self.opener)(config, run_dir, resume=resume)
+
+    def pack_key(self, config: Any) -> dict[str, Any]:
+        """The values of ``config`` that the runs of one pack share."""
+        key: dict[str, Any] = load_reference(self.packer)(config)
+        return key
+
+    def cost_key(self, config: dict[str, Any], precision: str) -> str:
+        """``<kind>/<what its speed depends on>/<precision>`` of a config dict."""
+        return f"{self.name}/{self.cost_part(self.resolve(from_dict(self.config, config)))}/{precision}"
+
+
+@dataclass(frozen=True)
 class ComponentHooks:
     """The hooks of one method component; see the module docstring. ``settings`` is a dataclass whose fields are
     the component's own settings, kept in the classifier config's section ``section``."""
@@ -69,6 +147,12 @@ class ComponentHooks:
     from_arguments: Callable[[argparse.Namespace], dict[str, Any] | None] | None = None
     """The section the parsed options give (``None``: none given)."""
     front_end: FrontEnd | None = None
+    run_kind: RunKind | None = None
+    """The kind of the run the component needs first when it is its own (the registry entry's ``first_run`` names
+    it); its config for a classifier is ``first_run_config``'s."""
+    first_run_config: Callable[[ClassifierConfig], Any] | None = None
+    """``(classifier config) -> run config``: the run of ``run_kind`` that a classifier of the config needs (its
+    split, preset and machine)."""
     check: str | None = None
     """``module:function``: ``(config) -> None``: refuses what a run of the resolved config cannot train (a
     missing or mismatched run it needs first), before its run folder is written."""

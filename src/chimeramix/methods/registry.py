@@ -31,21 +31,20 @@ Every component has a role, and a method holds at most one component per role:
 
 from __future__ import annotations
 
-import importlib
 import re
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal, cast
 
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.hooks import ComponentHooks, FrontEnd
+from chimeramix.methods.hooks import ComponentHooks, FrontEnd, load_reference
 
-FirstRun = Literal["generator", "glico", "teacher"]
-"""The run a method needs trained before its classifier: ChimeraMix's generator, GLICO's stage 1, or SuperMix's
-teacher (a baseline classifier of the same split)."""
+FirstRun = str
+"""The kind of the run a method needs trained before its classifier: ``generator`` (ChimeraMix's), ``teacher``
+(a baseline classifier of the same split, SuperMix's), or a kind the component's hooks declare
+(:attr:`~chimeramix.methods.hooks.ComponentHooks.run_kind`, e.g. GLICO's stage 1)."""
 Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy", "erasing",
                "loss"]
 ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy",
@@ -108,7 +107,8 @@ COMPONENTS: dict[str, Component] = {
                                  "generator"),
     "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator", "generator"),
     "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
-                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico"),
+                       "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico",
+                       hooks="chimeramix.methods.glico.hooks:HOOKS"),
     "scattering": Component("front-end", "Parametric Scattering (Gauthier et al. 2022): learnable Morlet "
                             "scattering (J 2, L 8) under a modified WideResNet (architecture scattering-wrn-8)",
                             pictures=WAVELET_PICTURES, hooks=SCATTERING_HOOKS),
@@ -179,8 +179,9 @@ class Method:
 
     @property
     def needs_generator(self) -> bool:
-        """Whether the method composes images with a trained generator (ChimeraMix's or GLICO's)."""
-        return self.first_run in ("generator", "glico")
+        """Whether the method composes images with a trained generator (ChimeraMix's, or a generating run of a
+        component's kind): its first run is not a teacher."""
+        return self.first_run is not None and self.first_run != "teacher"
 
     @property
     def mask_kind(self) -> MaskKind | None:
@@ -327,13 +328,6 @@ each batch is mixed by one method: keep one of them
 PLUGIN_GROUP = "chimeramix.methods"
 """The entry point group of methods in other packages: each entry point's name is the method's name, its object
 a :class:`Component`."""
-
-
-def load_reference(reference: str) -> Callable[..., Any]:
-    """The function a ``module:function`` reference names."""
-    module, _, name = reference.partition(":")
-    function: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return function
 
 
 def register_method(name: str, component: Component) -> None:

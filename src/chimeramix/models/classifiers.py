@@ -27,7 +27,8 @@ import torchvision
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.registry import all_hooks, front_end_of, load_reference, parse_method
+from chimeramix.methods.hooks import load_reference
+from chimeramix.methods.registry import all_hooks, front_end_of, parse_method
 from chimeramix.models.wide_resnet import WideResNet
 
 ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50")

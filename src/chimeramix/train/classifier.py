@@ -36,8 +36,8 @@ from chimeramix.methods.chimeramix.frozen_generator import check_generator, pair
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
+from chimeramix.methods.hooks import load_reference
 from chimeramix.methods.image_space.cosine_loss import CosineLoss
-from chimeramix.methods.registry import load_reference
 from chimeramix.models.classifiers import count_parameters, network_of
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
@@ -261,8 +261,9 @@ def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn
 def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
                  device: torch.device) -> GroupComposer | None:
     """The method's pair mixing: by the frozen generator of ``config.generator`` (chimeramix-*: the masks it
-    was trained with; glico: its interpolations), or in pixel space with the config's masks (gridmix, segmix);
-    ``None`` otherwise. The released stage order mixes at the generator's working size (``align_corners=True``)."""
+    was trained with; a generating run of a component's kind: its composer), or in pixel space with the config's
+    masks (gridmix, segmix); ``None`` otherwise. The released stage order mixes at the generator's working size
+    (``align_corners=True``)."""
     released = config.stage_order == "released"
     amp = autocast_dtype(config.precision)
     if method.needs_generator:

@@ -1,6 +1,6 @@
 """The trainers, by kind, and training packs: several runs of one kind trained as one batched model.
 
-A kind of run (:data:`chimeramix.runkinds.RUN_KINDS`) names the function that builds its
+A kind of run (:func:`chimeramix.runkinds.run_kinds`) names the function that builds its
 :class:`~chimeramix.train.run.TrainingRun` (an objective plus its run state) and the key that says which runs
 may share a pack; :func:`train_pack` trains any list of runs of one kind through the one loop
 (:func:`chimeramix.train.loop.train_runs`).
@@ -34,7 +34,7 @@ from chimeramix.train.run import TrainingRun
 def check_packable(configs: Sequence[Any]) -> None:
     """Refuse configs of different kinds, or that differ in more than their packable fields, naming them."""
     if len({type(config) for config in configs}) > 1:
-        raise ChimeraMixError("a pack holds runs of one kind (classifiers, generators or GLICO runs), not several")
+        raise ChimeraMixError("a pack holds runs of one kind (classifiers, generators...), not several")
     key = kind_of(configs[0]).pack_key
     first = key(configs[0])
     for config in configs[1:]:

@@ -4,7 +4,8 @@
   segments of a split, cached per image and flip;
 - :mod:`.generator`, :mod:`.discriminator`: the mixing generator (f, g) and the PatchGAN discriminator;
 - :mod:`.objective`: the G + D step; :mod:`.pairs`: the same-class pair batches; :mod:`.pictures`: the
-  generator run's pictures; :mod:`.trainer`: the generator's run (``RUN_KINDS["generator"]`` opens it);
+  generator run's pictures; :mod:`.trainer`: the generator's run (the generator kind of
+  :mod:`chimeramix.runkinds` opens it);
 - :mod:`.frozen_generator`: a finished generator run loaded for a classifier; :mod:`.pair_mixing`: the
   compositions of a batch with its partners (and GridMix / SegMix in pixel space).
 """

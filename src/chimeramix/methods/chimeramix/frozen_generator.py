@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from chimeramix.checkpoint import load_weights
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, GlicoConfig
+from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import Method
@@ -17,10 +18,11 @@ from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
-from chimeramix.methods.glico.interpolation import LatentInterpolation, load_glico
+from chimeramix.methods.hooks import load_reference
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
+from chimeramix.runkinds import run_kind, run_kinds
 
 
 def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
@@ -45,14 +47,15 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
                   segments_file: Path | None = None, autocast_dtype: torch.dtype | None = None,
                   align_corners: bool = False) -> GroupComposer:
     """What a finished generator run makes of same-class pairs (or groups) of ``data`` (its split's training images on
-    ``device``): GLICO's interpolations of their latent codes, or compositions by the frozen ChimeraMix
-    generator under masks of the kind and settings it was trained with. Segmentation masks use the segments of
-    ``data`` cached in ``segments_file`` (default: the generator run's own cache), or those of the images as fed
-    (the masks' ``segment_source``)."""
+    ``device``): compositions by the frozen ChimeraMix generator under masks of the kind and settings it was
+    trained with, or what the composer of a generating run of a component's kind makes of them. Segmentation
+    masks use the segments of ``data`` cached in ``segments_file`` (default: the generator run's own cache), or
+    those of the images as fed (the masks' ``segment_source``)."""
     folder = RunFolder(run_dir)
-    if folder.kind == "glico":
-        model, glico = load_glico(run_dir, device)
-        return LatentInterpolation(model, glico.noise_std, autocast_dtype)
+    kind = run_kinds().get(folder.kind or "")
+    if kind is not None and kind.composing is not None:
+        composer: GroupComposer = load_reference(kind.composing.composer)(run_dir, device, autocast_dtype)
+        return composer
     config = generator_config(run_dir)
     generator = load_generator(run_dir, device)
     segments = mask_segments(segments_file or folder.segments, data.pixels, config.masks, device)
@@ -61,7 +64,7 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
                       align_corners=align_corners)
 
 
-def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig | GlicoConfig:
+def check_generator(config: ClassifierConfig, method: Method) -> Any:
     """The config of the finished generator run that ``config.generator`` names, checked against the
     classifier's dataset, image size, k, seed, recipe and mask kind (a mismatch is an error unless allowed)."""
     if config.generator is None:
@@ -75,10 +78,11 @@ def check_generator(config: ClassifierConfig, method: Method) -> GeneratorConfig
             f"{folder.path} is not a finished generator run (no {folder.result_file.name}); finish it with "
             "`chimeramix generator train ... --resume`, or pass another --generator"
         )
-    if method.first_run == "glico":
-        glico = folder.read_config(GlicoConfig)
-        _check_match(config, folder, data_problems(glico.data, config.data))
-        return glico
+    if method.first_run != "generator":  # a generating run of a component's kind: its data must match
+        assert method.first_run is not None
+        first = folder.read_config(run_kind(method.first_run).config)
+        _check_match(config, folder, data_problems(first.data, config.data))
+        return first
     trained = folder.read_config(GeneratorConfig)
     wanted = resolve_generator(generator_config_for(config))
     problems = data_problems(trained.data, config.data)

@@ -23,7 +23,7 @@ from chimeramix.runtime import autocast
 
 class GroupComposer(Protocol):
     """What the per-step augmentation needs of a pair (or group) mixing: how many images a composition takes,
-    its random draws for a batch (masks, or GLICO's interpolation ratio and noise codes), then the compositions.
+    its random draws for a batch (masks, or a latent interpolation's ratio and noise codes), then the compositions.
 
     A group is N x B positions in the training subset: the batch images first, then N - 1 same-class partners
     of each."""
@@ -32,7 +32,7 @@ class GroupComposer(Protocol):
     """N, the images per composition (2: pairs)."""
     augmented: bool
     """Whether the compositions go through the per-image augmentation (policy, crop and flip, erasing) as real
-    images do; ``False``: they are only normalised (GLICO's generated batches)."""
+    images do; ``False``: they are only normalised (batches generated from latent codes)."""
     segments: torch.Tensor | AugmentedSegments | None
     """Where segmentation masks get their segments: the cached ids of the training subset (N x H x W), the
     segmentation of the images as fed (:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`), or

@@ -1,4 +1,5 @@
-"""GLICO's stage 2 (method ``glico``): a finished stage-1 run loaded (:func:`load_glico`), and a batch replaced by
+"""GLICO's stage 2 (method ``glico``): a finished stage-1 run loaded (:func:`load_glico`; as the classifier's
+composer: :func:`latent_interpolation`), and a batch replaced by
 images generated from spherical interpolations between the latent codes of same-class pairs.
 
 For each pair (i, j) of the batch: z = slerp(t, z_i, z_j) with one ratio t per batch from
@@ -14,11 +15,11 @@ import os
 import torch
 
 from chimeramix.checkpoint import load_weights
-from chimeramix.config import GlicoConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.masks import SegmentMaps
 from chimeramix.methods.chimeramix.segments import AugmentedSegments
 from chimeramix.methods.glico.networks import LatentGenerator, resize_to, slerp
+from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast
 
@@ -70,3 +71,10 @@ def load_glico(run_dir: str | os.PathLike[str], device: str | torch.device = "cp
                             config.noise_projection)
     load_weights(model, path)
     return model.to(device).eval(), config
+
+
+def latent_interpolation(run_dir: str | os.PathLike[str], device: torch.device,
+                         autocast_dtype: torch.dtype | None = None) -> LatentInterpolation:
+    """The pair composer of the finished stage-1 run in ``run_dir`` (the stage-1 kind's ``composer``)."""
+    model, config = load_glico(run_dir, device)
+    return LatentInterpolation(model, config.noise_std, autocast_dtype)

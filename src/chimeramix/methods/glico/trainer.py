@@ -23,15 +23,14 @@ import numpy as np
 import torch
 
 from chimeramix.checkpoint import save_weights
-from chimeramix.config import GlicoConfig
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
 from chimeramix.methods.glico.distances import reconstruction_distance
 from chimeramix.methods.glico.interpolation import load_glico
 from chimeramix.methods.glico.networks import AuxiliaryClassifier, LatentGenerator, slerp
 from chimeramix.methods.glico.objective import GlicoObjective
+from chimeramix.methods.glico.settings import GlicoConfig, resolve_glico
 from chimeramix.protocol import steps_per_epoch
-from chimeramix.resolution import resolve_glico
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import (
     adam_options,

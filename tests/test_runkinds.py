@@ -8,8 +8,9 @@ from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.experiments.costs import cost_key
 from chimeramix.methods import parse_method
 from chimeramix.methods.glico.settings import GlicoConfig
+from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.resolution import apply_preset, first_run_config, first_run_field, with_first_run
-from chimeramix.runkinds import declared_kinds, kind_of, run_kind, run_kinds
+from chimeramix.runkinds import kind_of, run_kind, run_kinds
 
 DATA = DataConfig(dataset="cifar10", k=10)
 
@@ -50,7 +51,7 @@ def test_a_method_without_a_first_run() -> None:
 
 def test_the_run_kinds_are_one_table() -> None:
     """The core's two kinds and the one a method component declares (GLICO's stage 1, from its hooks)."""
-    assert list(run_kinds()) == ["generator", "glico", "classifier"] and list(declared_kinds()) == ["glico"]
+    assert list(run_kinds()) == ["generator", "glico", "classifier"] and list(declared_run_kinds()) == ["glico"]
     for name, kind in run_kinds().items():
         config = kind.config(data=DATA)
         assert kind.name == name == config.KIND and kind_of(config) is kind and run_kind(name) is kind

@@ -15,7 +15,7 @@ from typing import Any
 
 from chimeramix.config import ClassifierConfig, GeneratorConfig, protocol_for
 from chimeramix.methods.hooks import RunKind
-from chimeramix.methods.registry import all_hooks, parse_method
+from chimeramix.methods.registry import declared_run_kinds, parse_method
 from chimeramix.resolution import generator_config_for, resolve_classifier, resolve_generator
 
 
@@ -44,14 +44,9 @@ CLASSIFIER = RunKind(ClassifierConfig, resolve_classifier, "chimeramix.train.cla
 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""
 
 
-def declared_kinds() -> dict[str, RunKind]:
-    """The kinds that method components declare for their first runs, by name."""
-    return {hooks.run_kind.name: hooks.run_kind for hooks in all_hooks().values() if hooks.run_kind is not None}
-
-
 def run_kinds() -> dict[str, RunKind]:
     """The kinds of run, by name, in the order a sweep trains them (first runs before the classifiers)."""
-    return {kind.name: kind for kind in (GENERATOR, *declared_kinds().values(), CLASSIFIER)}
+    return {kind.name: kind for kind in (GENERATOR, *declared_run_kinds().values(), CLASSIFIER)}
 
 
 def run_kind(name: str) -> RunKind:

@@ -24,8 +24,8 @@ from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
+from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.rundir import RunFolder
-from chimeramix.runkinds import declared_kinds
 from chimeramix.runtime import make_rng
 from chimeramix.viz import to_uint8_images
 
@@ -56,7 +56,7 @@ def generator_run(run_dir: str | os.PathLike[str]) -> GeneratorRun:
     """The finished generating run in ``run_dir``: ChimeraMix's generator, or a generating run of a component's
     kind (anything else is a clear error)."""
     folder = RunFolder(run_dir)
-    composing = {name: kind for name, kind in declared_kinds().items() if kind.composing is not None}
+    composing = {name: kind for name, kind in declared_run_kinds().items() if kind.composing is not None}
     config: Any
     if folder.kind == "generator":
         config = folder.read_config(GeneratorConfig)

@@ -11,9 +11,9 @@ from typing import Any
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
 from chimeramix.config import GeneratorConfig, MaskConfig
 from chimeramix.methods.hooks import Composing, load_reference
+from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
-from chimeramix.runkinds import declared_kinds, run_kinds
 
 OVERRIDES = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
              "mix_after", "base_channels", "working_size", "input_crop", "checkpoint_every", "device", "recipe")
@@ -113,7 +113,7 @@ def _register_sample(actions: argparse._SubParsersAction[argparse.ArgumentParser
 
 def _composing_kinds() -> dict[str, Composing]:
     """The generating kinds of run that method components declare, by name: ``generator train --kind NAME``."""
-    return {name: kind.composing for name, kind in declared_kinds().items() if kind.composing is not None}
+    return {name: kind.composing for name, kind in declared_run_kinds().items() if kind.composing is not None}
 
 
 def config_from(args: argparse.Namespace) -> GeneratorConfig:
@@ -169,7 +169,7 @@ def run_sample(args: argparse.Namespace) -> int:
     from chimeramix.viz import save_png
 
     device = select_device(args.device)
-    kind = run_kinds().get(RunFolder(args.run_dir).kind or "")
+    kind = declared_run_kinds().get(RunFolder(args.run_dir).kind or "")
     if kind is not None and kind.composing is not None:
         save_png(load_reference(kind.composing.sampler)(args.run_dir, args.n, args.seed, device), args.out)
         print(f"{args.n} {kind.composing.sample_rows} written to {args.out}")

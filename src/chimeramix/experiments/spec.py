@@ -22,9 +22,8 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import check_axes
-from chimeramix.methods.registry import all_hooks
+from chimeramix.methods.registry import all_hooks, declared_run_kinds
 from chimeramix.protocol import RECIPES, Recipe
-from chimeramix.runkinds import declared_kinds
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
                              "generator_axes", "budget"})
@@ -70,7 +69,7 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         raise ChimeraMixError(f"sweep file {path} is not valid YAML ({error}); fix its syntax") from None
     if not isinstance(values, dict):
         raise ChimeraMixError(f"sweep file {path} must be a mapping with keys datasets, methods, k, seeds")
-    kinds = declared_kinds()
+    kinds = declared_run_kinds()
     unknown = sorted(set(values) - SWEEP_FILE_KEYS - set(kinds))
     if unknown:
         raise ChimeraMixError(

@@ -39,7 +39,7 @@ from typing import Any, Literal, cast
 
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.hooks import ComponentHooks, FrontEnd, load_reference
+from chimeramix.methods.hooks import ComponentHooks, FrontEnd, RunKind, load_reference
 
 FirstRun = str
 """The kind of the run a method needs trained before its classifier: ``generator`` (ChimeraMix's), ``teacher``
@@ -260,6 +260,12 @@ def all_hooks() -> dict[str, ComponentHooks]:
         if hooks is not None and all(hooks is not other for other in found.values()):
             found[name] = hooks
     return found
+
+
+def declared_run_kinds() -> dict[str, RunKind]:
+    """The kinds of run that components declare for their first runs (their hooks' ``run_kind``), by name; the
+    core's are :mod:`chimeramix.runkinds`'."""
+    return {hooks.run_kind.name: hooks.run_kind for hooks in all_hooks().values() if hooks.run_kind is not None}
 
 
 def front_end_of(architecture: str) -> FrontEnd | None:

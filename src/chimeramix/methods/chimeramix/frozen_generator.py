@@ -19,10 +19,10 @@ from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
 from chimeramix.methods.hooks import load_reference
+from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
-from chimeramix.runkinds import run_kind, run_kinds
 
 
 def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
@@ -52,7 +52,7 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
     masks use the segments of ``data`` cached in ``segments_file`` (default: the generator run's own cache), or
     those of the images as fed (the masks' ``segment_source``)."""
     folder = RunFolder(run_dir)
-    kind = run_kinds().get(folder.kind or "")
+    kind = declared_run_kinds().get(folder.kind or "")
     if kind is not None and kind.composing is not None:
         composer: GroupComposer = load_reference(kind.composing.composer)(run_dir, device, autocast_dtype)
         return composer
@@ -80,7 +80,7 @@ def check_generator(config: ClassifierConfig, method: Method) -> Any:
         )
     if method.first_run != "generator":  # a generating run of a component's kind: its data must match
         assert method.first_run is not None
-        first = folder.read_config(run_kind(method.first_run).config)
+        first = folder.read_config(declared_run_kinds()[method.first_run].config)
         _check_match(config, folder, data_problems(first.data, config.data))
         return first
     trained = folder.read_config(GeneratorConfig)

@@ -14,7 +14,7 @@ import chimeramix
 PACKAGE = Path(chimeramix.__file__).parent
 FAMILIES = {
     "chimeramix": ("masks", "segments", "generator", "discriminator", "objective", "pairs", "pictures", "trainer",
-                   "frozen_generator", "pair_mixing"),
+                   "frozen_generator", "pair_mixing", "hooks"),
     "glico": ("settings", "hooks", "networks", "distances", "objective", "trainer", "interpolation"),
     "supermix": ("mask_optimisation", "student", "settings", "hooks"),
     "scattering": ("morlet", "transform", "network", "pictures", "settings", "hooks"),

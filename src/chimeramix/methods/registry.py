@@ -86,6 +86,7 @@ WAVELET_PICTURES = tuple(
     for name, moment in (("wavelets-init", "at initialisation"), ("wavelets", "after training")))
 """The scattering front end's wavelets at the start and the end of training."""
 SCATTERING_HOOKS = "chimeramix.methods.scattering.hooks:HOOKS"
+CHIMERAMIX_HOOKS = "chimeramix.methods.chimeramix.hooks:HOOKS"
 
 
 COMPONENTS: dict[str, Component] = {
@@ -104,8 +105,9 @@ COMPONENTS: dict[str, Component] = {
     "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
     "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
     "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator",
-                                 "generator"),
-    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator", "generator"),
+                                 "generator", hooks=CHIMERAMIX_HOOKS),
+    "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator", "generator",
+                                hooks=CHIMERAMIX_HOOKS),
     "glico": Component("pair-mixing", "GLICO (Azuri & Weinshall 2020): images generated from spherical "
                        "interpolations of same-class latent codes (stage 1: generator train --kind glico)", "glico",
                        hooks="chimeramix.methods.glico.hooks:HOOKS"),
@@ -231,7 +233,7 @@ def component_of(name: str) -> Component:
         return COMPONENTS[name]
     weights = "Dirichlet-weighted" if match[3] else "hard"
     return Component("pair-mixing", f"multi-image ChimeraMix: N = {match[2]} same-class images, {weights} "
-                     f"{match[1]} masks, composed by the frozen generator", "generator")
+                     f"{match[1]} masks, composed by the frozen generator", "generator", hooks=CHIMERAMIX_HOOKS)
 
 
 _LOADED_HOOKS: dict[str, ComponentHooks] = {}

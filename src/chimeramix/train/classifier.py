@@ -32,7 +32,7 @@ from chimeramix.config import ClassifierConfig, protocol_for
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
-from chimeramix.methods.chimeramix.frozen_generator import check_generator, pair_composer
+from chimeramix.methods.chimeramix.frozen_generator import pair_composer
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
@@ -174,9 +174,7 @@ def open_classifier_run(
     config = replace(config, precision=run_precision(config, device))
     if config.batch_size is None or config.repetition is None or config.lr is None:
         raise ValueError("open_classifier_run resolves the config first")
-    if method.needs_generator:
-        check_generator(config, method)
-    for _, hooks in method.hooks():
+    for _, hooks in method.hooks():  # the run it needs first, and what else a component refuses
         if hooks.check is not None:
             load_reference(hooks.check)(config)
     data = load_training_set(config.data, device)

@@ -6,6 +6,7 @@
 - :mod:`.objective`: the G + D step; :mod:`.pairs`: the same-class pair batches; :mod:`.pictures`: the
   generator run's pictures; :mod:`.trainer`: the generator's run (the generator kind of
   :mod:`chimeramix.runkinds` opens it);
-- :mod:`.frozen_generator`: a finished generator run loaded for a classifier; :mod:`.pair_mixing`: the
-  compositions of a batch with its partners (and GridMix / SegMix in pixel space).
+- :mod:`.frozen_generator`: a finished generator run loaded for a classifier, and its check; :mod:`.pair_mixing`:
+  the compositions of a batch with its partners (and GridMix / SegMix in pixel space);
+- :mod:`.hooks`: what the core asks of its components (the generator's check, a ``check`` hook).
 """

@@ -19,7 +19,7 @@ from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
 from chimeramix.methods.hooks import load_reference
-from chimeramix.methods.registry import declared_run_kinds
+from chimeramix.methods.registry import declared_run_kinds, parse_method
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
@@ -62,6 +62,12 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
     return PairMixing(build_image_masks(config.masks), mask_size=config.feature_size, segments=segments,
                       model=generator, working_size=config.working_size, autocast_dtype=autocast_dtype,
                       align_corners=align_corners)
+
+
+def check_first_run(config: ClassifierConfig) -> None:
+    """The ``check`` hook of a method that composes with a generating first run (ChimeraMix's generator, or a run
+    of a kind its component declares): :func:`check_generator` of its resolved config."""
+    check_generator(config, parse_method(config.method))
 
 
 def check_generator(config: ClassifierConfig, method: Method) -> Any:

@@ -1,5 +1,6 @@
 """What the core asks of GLICO (:class:`~chimeramix.methods.hooks.ComponentHooks`): its stage 1 as a kind of run
-of its own, which a ``glico`` classifier needs first, and what a stage-1 step costs until measured."""
+of its own, which a ``glico`` classifier needs first (and checks as ChimeraMix's classifiers check their generator,
+before the run folder is written), and what a stage-1 step costs until measured."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ variant is ``latents``)."""
 HOOKS = ComponentHooks(
     run_kind=STAGE_ONE,
     first_run_config=settings.stage_one_config,
+    check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
     step_seconds={"cpu": {"glico/32px-b32": 0.15, "glico/32px-b128": 0.6, "glico": 0.6},
                   "cuda": {"glico": 0.005}},
 )

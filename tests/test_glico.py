@@ -325,6 +325,24 @@ def test_a_sweep_file_overrides_the_stage_one_config_under_its_kinds_name(tmp_pa
         load_sweep_file(path)
 
 
+def test_the_command_line_sets_the_stage_one_config_as_the_sweep_file_does(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """``--first-run-set glico.KEY=VALUE`` gives the jobs of the sweep file's ``glico:`` key; an unknown kind or
+    field is one line that names the known ones."""
+    argv = ["sweep", "--datasets", "cifar10", "--methods", "glico", "--k", "10", "--seeds", "0", "--preset", "quick",
+            "--store", str(tmp_path / "store"), "--dry-run"]
+    assert main([*argv, "--first-run-set", "glico.epochs=3", "--first-run-set", "glico.gamma=0.25"]) == 0
+    out = capsys.readouterr().out
+    overrides = {"epochs": 3, "gamma": 0.25}
+    assert f"glico-cifar10-k10-s0-quick-{short_hash(overrides)}: {3 * 19} steps" in out
+    assert f"cls-cifar10-k10-s0-glico-quick-{short_hash({'glico': overrides})}" in out
+    assert main([*argv, "--first-run-set", "teacher.epochs=3"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "KIND one of glico" in error
+    assert main([*argv, "--first-run-set", "glico.epoch=3"]) == 2
+    assert "unknown GlicoConfig override keys ['epoch']" in capsys.readouterr().err
+
+
 def short_hash(value: Any) -> str:
     """The six hex digits of a sweep's override hash (``experiments.plan``), written out here."""
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:6]

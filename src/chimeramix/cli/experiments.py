@@ -19,6 +19,7 @@ from chimeramix.cli.table import run_table_command
 from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.slurm import DEFAULT_QUEUED
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S
+from chimeramix.methods.registry import declared_run_kinds
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,8 +35,9 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
                     "cost, then run it. Rerunning skips finished jobs, resumes interrupted ones and retries "
                     "failed ones.")
     sweep.add_argument("--file", type=Path, default=None, metavar="SWEEP.yaml",
-                       help="YAML with keys datasets, methods, k, seeds, preset, recipe, generator, classifier; the "
-                            "options below override it")
+                       help="YAML with keys datasets, methods, k, seeds, preset, recipe, budget, generator, "
+                            "classifier, generator_axes, and one per kind of a method's own first run "
+                            f"({', '.join(declared_run_kinds())}); the options below override it")
     sweep.add_argument("--datasets", default=None, help="comma-separated, e.g. cifar10,stl10")
     sweep.add_argument("--methods", default=None, help="comma-separated, e.g. baseline,chimeramix-grid")
     sweep.add_argument("--k", default=None, help="images per class, e.g. 5,10,20,30,50,100")
@@ -59,6 +61,11 @@ def _add_execution_arguments(parser: argparse.ArgumentParser) -> None:
                              "(repeatable)")
     parser.add_argument("--classifier-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a classifier config field, e.g. epochs=2 (repeatable)")
+    kinds = ", ".join(declared_run_kinds())
+    parser.add_argument("--first-run-set", action="append", default=[], metavar="KIND.KEY=VALUE",
+                        help=f"override a field of the config of a method's own first run, by its kind ({kinds}), "
+                             f"e.g. {next(iter(declared_run_kinds()), 'KIND')}.epochs=50 (repeatable; a sweep file "
+                             "sets the same under the kind's name)")
     parser.add_argument("--launcher", choices=("local", "ray", "slurm"), default="local",
                         help="local: processes here; ray: tasks on a Ray cluster; slurm: one batch job per job (or "
                              "pack) on a SLURM cluster (see README, On a cluster)")

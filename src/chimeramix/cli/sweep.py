@@ -36,6 +36,7 @@ from chimeramix.experiments.store import Store
 from chimeramix.experiments.table_text import cell_text, preset_label, render, table_presets
 from chimeramix.experiments.tables import ResultTable, build_tables, load_results
 from chimeramix.experiments.worker import RunOptions, available_cores
+from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.protocol import FOLDER_PREFIX, train_set
 from chimeramix.resolution import resolve_data
 from chimeramix.runkinds import run_kinds
@@ -208,6 +209,8 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
     check_overrides(classifier, ClassifierConfig)
     spec.generator = merge(spec.generator, generator)
     spec.classifier = merge(spec.classifier, classifier)
+    for kind, overrides in _key_values(args.first_run_set, "--first-run-set").items():
+        spec.first_runs[kind] = merge(spec.first_runs.get(kind, {}), _first_run_overrides(kind, overrides))
     spec.generator_axes = {**spec.generator_axes, **_axis_values(args.generator_axis)}
     missing = [name for name, values in (("--datasets", spec.datasets), ("--methods", spec.methods),
                                          ("--k", spec.ks), ("--seeds", spec.seeds)) if not values]
@@ -230,6 +233,16 @@ def _key_values(items: list[str], option: str) -> dict[str, Any]:
             target = target.setdefault(parent, {})
         target[name] = yaml.safe_load(text)
     return values
+
+
+def _first_run_overrides(kind: str, overrides: Any) -> dict[str, Any]:
+    """``--first-run-set KIND.KEY=VALUE``'s overrides of ``kind``, checked against its config class."""
+    kinds = declared_run_kinds()
+    if kind not in kinds or not isinstance(overrides, dict):
+        raise ChimeraMixError(f"cannot read --first-run-set {kind!r}: write KIND.KEY=VALUE with KIND one of "
+                              f"{', '.join(kinds) or 'none (no method declares a first run of its own)'}")
+    check_overrides(overrides, kinds[kind].config)
+    return overrides
 
 
 def _axis_values(items: list[str]) -> dict[str, list[float]]:

@@ -134,7 +134,26 @@ class BudgetConfig:
 
 
 @dataclass
-class GeneratorConfig:
+class RunBookkeeping:
+    """The fields every run config has for how and where it runs (they come first in each config): checkpoints,
+    device, precision, logs, the fast path and the preset it was made with."""
+
+    checkpoint_every: int = role_field(10, MACHINE)
+    """Epochs between checkpoints (and pictures); the last epoch always writes one."""
+    device: str = role_field("auto", MACHINE, SWEEP)
+    amp: bool = True
+    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
+    precision: str | None = role_field(None, MACHINE)
+    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
+    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
+    tensorboard: bool = role_field(False, MACHINE)
+    fast: bool = role_field(False, MACHINE, SWEEP)
+    """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
+    preset: str = role_field("paper", SWEEP)
+
+
+@dataclass
+class GeneratorConfig(RunBookkeeping):
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
     KIND: ClassVar[str] = "generator"
@@ -176,19 +195,6 @@ class GeneratorConfig:
     discriminator_composite: Literal["reuse", "fresh"] | None = None
     """The composite x̂ the discriminator's step judges: the generator step's (paper recipe), or a fresh one
     under newly drawn masks by the just-updated generator (released, as the authors' code)."""
-    # bookkeeping
-    checkpoint_every: int = role_field(10, MACHINE)
-    """Epochs between checkpoints (and pictures); the last epoch always writes one."""
-    device: str = role_field("auto", MACHINE, SWEEP)
-    amp: bool = True
-    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
-    precision: str | None = role_field(None, MACHINE)
-    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
-    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
-    tensorboard: bool = role_field(False, MACHINE)
-    fast: bool = role_field(False, MACHINE, SWEEP)
-    """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
-    preset: str = role_field("paper", SWEEP)
     budget: BudgetConfig | None = role_field(None, MACHINE)
     """The time-budget plan this run belongs to (``None``: a preset's run)."""
 
@@ -201,7 +207,7 @@ class GeneratorConfig:
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(RunBookkeeping):
     """A classifier run with one augmentation method (paper sections 3.1, 4, supplement C.2)."""
 
     KIND: ClassVar[str] = "classifier"
@@ -245,17 +251,6 @@ class ClassifierConfig:
     """``paper``: pair mixing before policy, crop and flip; ``released``: after them (see ``methods``)."""
     eval_every: int = role_field(0, MACHINE)
     """Epochs between test evaluations for curves only (0: only after the last epoch)."""
-    checkpoint_every: int = role_field(10, MACHINE)
-    device: str = role_field("auto", MACHINE, SWEEP)
-    amp: bool = True
-    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
-    precision: str | None = role_field(None, MACHINE)
-    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
-    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
-    tensorboard: bool = role_field(False, MACHINE)
-    fast: bool = role_field(False, MACHINE, SWEEP)
-    """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
-    preset: str = role_field("paper", SWEEP)
     budget: BudgetConfig | None = role_field(None, MACHINE)
     """The time-budget plan this run belongs to (``None``: a preset's run)."""
 

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Literal
 
-from chimeramix.config import ClassifierConfig, DataConfig, protocol_for
-from chimeramix.config.roles import MACHINE, SWEEP, role_field
+from chimeramix.config import ClassifierConfig, DataConfig, RunBookkeeping, protocol_for
+from chimeramix.config.roles import SWEEP, role_field
 from chimeramix.resolution import apply_preset, resolve_data
 
 
 @dataclass
-class GlicoConfig:
+class GlicoConfig(RunBookkeeping):
     """Stage 1 of GLICO (Azuri & Weinshall 2020; ``shared/docs/baselines.md`` section 2): a unit-norm latent
     code per training image (no encoder), a noise code, a generator G and an auxiliary classifier C, trained on
     the split's images only with ``d(G(z_i, code), x_i) + gamma * CE(C(G(z_i, code)), y_i)``."""
@@ -56,16 +56,6 @@ class GlicoConfig:
     each step moves the codes by their Adam and by this SGD, with the same gradient."""
     classifier_momentum: float = 0.9
     classifier_weight_decay: float = 1e-4
-    checkpoint_every: int = role_field(10, MACHINE)
-    device: str = role_field("auto", MACHINE, SWEEP)
-    amp: bool = True
-    """bf16 autocast where the device computes bf16 natively (CUDA; CPUs with AVX512-BF16 or AMX)."""
-    precision: str | None = role_field(None, MACHINE)
-    """``bf16`` or ``fp32``: the precision the run computes in, filled when it opens from ``amp`` and the device
-    (:func:`chimeramix.runtime.choose_precision`); a value set here is used as it is."""
-    tensorboard: bool = role_field(False, MACHINE)
-    fast: bool = role_field(False, MACHINE, SWEEP)
-    preset: str = role_field("paper", SWEEP)
 
 
 def resolve_glico(config: GlicoConfig) -> GlicoConfig:

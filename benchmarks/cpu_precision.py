@@ -30,6 +30,7 @@ def time_step(network: str, precision: str, channels_last: bool, steps: int) -> 
     """Seconds per training step of ``network`` (in this process, one thread)."""
     import torch
 
+    from chimeramix.classifier.objective import ClassifierObjective
     from chimeramix.config import GeneratorConfig
     from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
     from chimeramix.methods.chimeramix.generator import MixingGenerator
@@ -38,7 +39,6 @@ def time_step(network: str, precision: str, channels_last: bool, steps: int) -> 
     from chimeramix.models.classifiers import build_classifier
     from chimeramix.resolution import resolve_generator
     from chimeramix.train.loop import to_channels_last
-    from chimeramix.train.objectives.classifier import ClassifierObjective
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

@@ -21,13 +21,13 @@ from chimeramix.analysis.fid import Distances
 from chimeramix.analysis.generated import default_count, generate, generator_run
 from chimeramix.analysis.inception import TFInception, clean_resize, load_inception, normalise
 from chimeramix.analysis.reference import cache_key, reference_features
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import train_glico
-from chimeramix.train.classifier import train_classifier
 
 TINY_GENERATOR = {"base_channels": 4, "blocks": 2, "mix_after": 1, "batch_size": 8, "checkpoint_every": 1,
                   "device": "cpu", "epochs": 1, "repetition": 2}

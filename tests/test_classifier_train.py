@@ -13,6 +13,7 @@ import pytest
 import safetensors.torch
 
 from chimeramix import resolution
+from chimeramix.classifier.trainer import cosine_lr, train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
@@ -25,7 +26,6 @@ from chimeramix.methods.glico.trainer import train_glico
 from chimeramix.resolution import resolve_classifier
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import cosine_lr, train_classifier
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")

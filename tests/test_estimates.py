@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
 from chimeramix.cli.common import check_estimate
 from chimeramix.config import ClassifierConfig, DataConfig, from_dict, to_dict
@@ -38,7 +39,6 @@ from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.runkinds import run_kind
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import train_classifier
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.methods import parse_method
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.runtime import sgd_options
-from chimeramix.train.classifier import train_classifier
 from chimeramix.train.fast import GraphedFunction, TensorLearningRates
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -15,6 +15,7 @@ import pytest
 import safetensors.torch
 
 from chimeramix.checkpoint import latest_checkpoint
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import build_parser
 from chimeramix.cli import sweep as sweep_cli
 from chimeramix.cli.generator import config_from
@@ -24,7 +25,6 @@ from chimeramix.experiments.runner import SweepReport
 from chimeramix.experiments.worker import RunOptions
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import train_classifier
 from conftest import CheckpointStop, Interrupt
 
 pytestmark = pytest.mark.usefixtures("one_thread")

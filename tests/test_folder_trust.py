@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.data import load_data_split
@@ -21,7 +22,6 @@ from chimeramix.data.folder import FolderOptions, load_folder_split
 from chimeramix.errors import ChimeraMixError
 from chimeramix.resolution import resolve_data
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import train_classifier
 from conftest import CheckpointStop, Interrupt
 from photos import add_broken_files, make_photo_folder, photo_crops
 

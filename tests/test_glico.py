@@ -14,21 +14,21 @@ import pytest
 import safetensors.torch
 import torch
 
+from chimeramix.classifier.trainer import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec, load_sweep_file
+from chimeramix.image_ops import normalize
 from chimeramix.methods.glico.distances import reconstruction_distance
 from chimeramix.methods.glico.interpolation import RATIOS, load_glico
 from chimeramix.methods.glico.networks import AuxiliaryClassifier, LatentGenerator, batch_normalised_slerp, slerp, unit
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import open_glico_run, train_glico
-from chimeramix.methods.image_ops import normalize
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import stream_seed
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt
 

@@ -1,10 +1,13 @@
 """The layout is a map of the methods (issue 25): one folder per method family under ``chimeramix/methods/``,
-holding that family's modules, and no module of a family left at its old place."""
+holding that family's modules, no module of a family left at its old place, and the package's folders in layers
+(the core's registry and training loop below the methods, the classifier's trainer and the experiments above)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -18,13 +21,15 @@ FAMILIES = {
     "glico": ("settings", "hooks", "networks", "distances", "objective", "trainer", "interpolation"),
     "supermix": ("mask_optimisation", "student", "settings", "hooks"),
     "scattering": ("morlet", "transform", "network", "pictures", "settings", "hooks"),
-    "image_space": ("policies", "erasing", "label_mixing", "cosine_loss"),
+    "image_space": ("policies", "erasing", "label_mixing", "cosine_loss", "hooks"),
 }
-OLD_PATHS = ("chimeramix.models.glico", "chimeramix.train.glico", "chimeramix.train.objectives.glico",
+OLD_PATHS = ("chimeramix.models.glico", "chimeramix.train.glico",
              "chimeramix.methods.latent_interpolation", "chimeramix.train.supermix", "chimeramix.models.scattering",
              "chimeramix.models.morlet", "chimeramix.models.scattering_wrn", "chimeramix.train.wavelets",
              "chimeramix.masks", "chimeramix.segments", "chimeramix.models.generator",
-             "chimeramix.models.discriminator", "chimeramix.train.generator", "chimeramix.methods.pair_mixing")
+             "chimeramix.models.discriminator", "chimeramix.train.generator", "chimeramix.methods.pair_mixing",
+             "chimeramix.methods.registry", "chimeramix.methods.hooks", "chimeramix.methods.image_ops",
+             "chimeramix.train.classifier", "chimeramix.train.objectives")
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -65,6 +70,70 @@ The list may only shrink: a file that starts naming a method fails below; one th
 def test_no_new_file_outside_a_family_names_it(family: str) -> None:
     naming = {path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
               if family in path.read_text().lower()}
-    outside = {name for name in naming if not name.startswith(f"methods/{family}/") and name != "methods/registry.py"}
+    outside = {name for name in naming
+               if not name.startswith(f"methods/{family}/") and name != "components/registry.py"}
     assert not outside - NAMED_OUTSIDE[family], f"new files name {family}: move what they need into its folder"
     assert not NAMED_OUTSIDE[family] - outside, f"these no longer name {family}: take them off NAMED_OUTSIDE"
+
+
+def _room(module: str) -> str | None:
+    """The top-level module or folder of ``chimeramix`` that ``module`` is in (``None``: another package)."""
+    parts = module.split(".")
+    if parts[0] != "chimeramix":
+        return None
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _folder_imports() -> dict[str, set[str]]:
+    """Which top-level modules and folders of the package import which others (every import, lazy ones too)."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        source = parts[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "chimeramix":
+                targets = [f"chimeramix.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            edges[source] |= {room for room in map(_room, targets) if room not in (None, source)}
+    return edges
+
+
+def _cycle(edges: dict[str, set[str]]) -> list[str]:
+    """One cycle of ``edges`` (empty: none)."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(room: str) -> list[str]:
+        state[room] = 1
+        path.append(room)
+        for other in sorted(edges.get(room, ())):
+            if state.get(other) == 1:
+                return [*path[path.index(other):], other]
+            if other not in state and (found := visit(other)):
+                return found
+        state[room] = 2
+        path.pop()
+        return []
+
+    return next((found for room in sorted(edges) if room not in state and (found := visit(room))), [])
+
+
+def test_folders_import_each_other_in_layers() -> None:
+    """No circle between the package's folders and top-level modules (the package's ``__init__``, which exports
+    from all of them, left out): the registry of components below the methods, the training loop below the
+    methods' trainers, the classifier's trainer above the methods whose batches it trains on."""
+    edges = {room: targets - {"__init__"} for room, targets in _folder_imports().items() if room != "__init__"}
+    assert not _cycle(edges), f"folders import each other in a circle: {' -> '.join(_cycle(edges))}"
+
+
+def test_the_core_below_the_methods_imports_none() -> None:
+    """The registry and hooks, the training loop and the networks name no method module: they reach a method only
+    through a component's hooks."""
+    edges = _folder_imports()
+    for room in ("components", "train", "models", "config", "data", "resolution", "runkinds"):
+        assert "methods" not in edges[room] and "classifier" not in edges[room], f"{room} imports a method"

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from skimage.segmentation import felzenszwalb
 
 from chimeramix.errors import ChimeraMixError
+from chimeramix.image_ops import crop_flip_ids, sample_crops
 from chimeramix.methods import (
     COMPONENTS,
     Augmentation,
@@ -23,7 +24,6 @@ from chimeramix.methods import (
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import GridMasks, SegmentationMasks
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
-from chimeramix.methods.image_ops import crop_flip_ids, sample_crops
 from chimeramix.methods.image_space.cosine_loss import CosineLoss
 from chimeramix.methods.image_space.erasing import ReleasedRandomErasing
 

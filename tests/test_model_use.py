@@ -13,13 +13,13 @@ import pytest
 import torch
 
 import chimeramix
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.data import load_data_split
 from chimeramix.export import export_classifier
 from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
-from chimeramix.train.classifier import train_classifier
 from conftest import TINY_CLASSES
 from photos import add_broken_files, make_photo_folder
 

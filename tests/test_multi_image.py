@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
@@ -29,7 +30,6 @@ from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import train_classifier
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop
 from test_generator_train import tiny_config

@@ -17,6 +17,8 @@ import pytest
 import safetensors.torch
 import torch
 
+from chimeramix.classifier.objective import ClassifierObjective
+from chimeramix.classifier.trainer import pack_key, train_classifier
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
@@ -26,8 +28,6 @@ from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.models.classifiers import build_classifier
 from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import pack_key, train_classifier
-from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.stacking import StackedModules
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt

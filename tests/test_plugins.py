@@ -20,10 +20,10 @@ import torch
 
 from chimeramix.bundle import open_bundle
 from chimeramix.cli import main
+from chimeramix.components.hooks import load_reference
+from chimeramix.components.registry import load_plugins
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import COMPONENTS, Component, method_names, parse_method, register_method
-from chimeramix.methods.hooks import load_reference
-from chimeramix.methods.registry import load_plugins
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "chimeramix-example-method"
 PACKAGE = "chimeramix_example_method"

@@ -15,18 +15,18 @@ import torch
 import torch.nn.functional as F
 from skimage.segmentation import felzenszwalb
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
+from chimeramix.image_ops import crop_flip
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.objective import AdversarialObjective
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData, to_generator_input
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
-from chimeramix.methods.image_ops import crop_flip
 from chimeramix.resolution import resolve_classifier, resolve_generator
-from chimeramix.train.classifier import train_classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

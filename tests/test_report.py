@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
 from chimeramix.experiments.store import Store
@@ -18,7 +19,6 @@ from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.report import document, method_pictures_section, write_report
 from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
-from chimeramix.train.classifier import train_classifier
 from photos import make_photo_folder
 
 pytestmark = pytest.mark.usefixtures("one_thread")

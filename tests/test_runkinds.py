@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chimeramix.components.registry import declared_run_kinds
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.experiments.costs import cost_key
 from chimeramix.methods import parse_method
 from chimeramix.methods.glico.settings import GlicoConfig
-from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.resolution import apply_preset, first_run_config, first_run_field, with_first_run
 from chimeramix.runkinds import kind_of, run_kind, run_kinds
 

@@ -19,6 +19,7 @@ import torch
 
 from chimeramix.analysis.features import classifier_extractor
 from chimeramix.bundle import open_bundle
+from chimeramix.classifier.trainer import open_classifier_run, train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.errors import ChimeraMixError
@@ -35,7 +36,6 @@ from chimeramix.predictor import ProbabilityModel
 from chimeramix.report import run_page
 from chimeramix.resolution import apply_preset, resolve_classifier
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import open_classifier_run, train_classifier
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop, Interrupt
 

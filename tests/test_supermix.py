@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from chimeramix.classifier.trainer import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.cli import main
 from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.errors import ChimeraMixError
@@ -26,8 +27,8 @@ from chimeramix.experiments.store import Store
 from chimeramix.experiments.table_text import render
 from chimeramix.experiments.tables import RunResult, build_tables
 from chimeramix.experiments.worker import RunOptions, _with_options
+from chimeramix.image_ops import denormalize
 from chimeramix.methods import parse_method
-from chimeramix.methods.image_ops import denormalize
 from chimeramix.methods.supermix import student as supermix_module
 from chimeramix.methods.supermix.mask_optimisation import SuperMix
 from chimeramix.methods.supermix.settings import POOL_FILE, SuperMixConfig, check_settings
@@ -35,7 +36,6 @@ from chimeramix.methods.supermix.student import weighted_targets
 from chimeramix.report import write_report
 from chimeramix.resolution import classifier_config, resolve_classifier
 from chimeramix.train import run as run_module
-from chimeramix.train.classifier import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.train.trainers import check_packable
 from conftest import CheckpointStop, Interrupt
 from test_report import Page

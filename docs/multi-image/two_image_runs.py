@@ -10,8 +10,8 @@ import sys
 
 import torch
 
+from chimeramix.classifier.trainer import train_classifier
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
-from chimeramix.train.classifier import train_classifier
 from chimeramix.methods.chimeramix.trainer import train_generator
 
 GENERATORS = [(kind, recipe) for kind in ("grid", "seg") for recipe in ("paper", "released")]

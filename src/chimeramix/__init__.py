@@ -38,9 +38,9 @@ PUBLIC: dict[str, str] = {
     "GeneratorConfig": "chimeramix.config",
     "ClassifierConfig": "chimeramix.config",
     "apply_preset": "chimeramix.resolution",
-    "parse_method": "chimeramix.methods",
+    "parse_method": "chimeramix.components.registry",
     "train_generator": "chimeramix.methods.chimeramix.trainer",
-    "train_classifier": "chimeramix.train.classifier",
+    "train_classifier": "chimeramix.classifier.trainer",
     "train_pack": "chimeramix.train.trainers",
     "run_experiment": "chimeramix.experiments.pipeline",
     "plan_experiment": "chimeramix.experiments.pipeline",
@@ -67,14 +67,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from chimeramix.classifier.trainer import train_classifier
+    from chimeramix.components.registry import parse_method
     from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
     from chimeramix.experiments.pipeline import plan_experiment, run_experiment
-    from chimeramix.methods import parse_method
     from chimeramix.methods.chimeramix.frozen_generator import load_generator
     from chimeramix.methods.chimeramix.trainer import train_generator
     from chimeramix.predictor import load_classifier
     from chimeramix.resolution import apply_preset
-    from chimeramix.train.classifier import train_classifier
     from chimeramix.train.trainers import train_pack
 
 

@@ -27,7 +27,7 @@ from chimeramix.config import BudgetConfig
 from chimeramix.errors import ChimeraMixError
 
 if TYPE_CHECKING:
-    from chimeramix.methods.hooks import FrontEnd
+    from chimeramix.components.hooks import FrontEnd
 
 
 @dataclass(frozen=True)

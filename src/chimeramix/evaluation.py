@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from chimeramix.data import ImageSet, cifair_duplicate_mask
-from chimeramix.methods import normalize
+from chimeramix.image_ops import normalize
 from chimeramix.runtime import autocast
 from chimeramix.uncertainty import accuracy_interval
 

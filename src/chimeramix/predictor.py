@@ -30,7 +30,7 @@ from torch import nn
 from chimeramix.bundle import open_bundle
 from chimeramix.data.decode import IMAGE_EXTENSIONS, decode_or_reason, fit_image
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods import normalize
+from chimeramix.image_ops import normalize
 from chimeramix.runtime import select_device
 
 ImageInput = str | os.PathLike[str] | Image.Image | np.ndarray

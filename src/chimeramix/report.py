@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from chimeramix.bundle import bundle_folder
+from chimeramix.components.registry import component_of, parse_method
 from chimeramix.config import ClassifierConfig, from_dict
 from chimeramix.data import load_data_split, split
 from chimeramix.data.folder_scan import locate_folder
@@ -31,7 +32,6 @@ from chimeramix.experiments.table_text import cell_text, preset_text, table_pres
 from chimeramix.experiments.tables import build_tables, load_results
 from chimeramix.figures import confusion_figure, figure_png, loss_figure, picture_png
 from chimeramix.fileio import atomic_write
-from chimeramix.methods.registry import component_of, parse_method
 from chimeramix.predictor import load_classifier
 from chimeramix.rundir import RunFolder
 from chimeramix.uncertainty import FEW_TEST_IMAGES
@@ -185,7 +185,7 @@ def generator_section(config: ClassifierConfig, run: Path) -> list[str]:
 
 
 def method_pictures_section(method: str, folder: RunFolder) -> list[str]:
-    """The pictures the method's components declare (:attr:`~chimeramix.methods.registry.Component.pictures`)
+    """The pictures the method's components declare (:attr:`~chimeramix.components.registry.Component.pictures`)
     that the run folder has, under each component's heading."""
     lines: list[str] = []
     for name in parse_method(method).components:

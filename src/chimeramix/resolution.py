@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from chimeramix.budget import budget_minutes, generator_values
+from chimeramix.components.registry import COMPONENTS, Method, all_hooks, component_hooks, front_end_of, parse_method
 from chimeramix.config import (
     BUILTIN_FOLDER_SIZE,
     ClassifierConfig,
@@ -24,7 +25,6 @@ from chimeramix.config import (
     unset_values,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.registry import COMPONENTS, Method, all_hooks, component_hooks, front_end_of, parse_method
 from chimeramix.protocol import FOLDER_PREFIX, choose_folder_image_size, dataset_entry, recipe_values
 
 
@@ -75,7 +75,7 @@ def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
 
 
 def resolve_components(config: ClassifierConfig) -> ClassifierConfig:
-    """The method's components' own settings (:class:`~chimeramix.methods.hooks.ComponentHooks`): a section no
+    """The method's components' own settings (:class:`~chimeramix.components.hooks.ComponentHooks`): a section no
     component declares is refused, those of components the method lacks are dropped (so that one sweep can set
     them for all its methods), the method's name becomes canonical, and each of its components fills its section
     and what it decides (a front end its network of the preset)."""

@@ -1,6 +1,6 @@
 """The kinds of run, declared once: :func:`run_kinds`.
 
-A kind (:class:`~chimeramix.methods.hooks.RunKind`) is its config class (whose ``KIND`` is the name
+A kind (:class:`~chimeramix.components.hooks.RunKind`) is its config class (whose ``KIND`` is the name
 ``config.json``, a sweep's jobs and the cost keys record), how its config is resolved, the function that opens a
 run of it and the one that says which runs share a pack (named as ``module:function`` and loaded when a run
 trains: the trainers import PyTorch), the part of its cost key that its speed depends on, its run folders'
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from chimeramix.components.hooks import RunKind
+from chimeramix.components.registry import declared_run_kinds, parse_method
 from chimeramix.config import ClassifierConfig, GeneratorConfig, protocol_for
-from chimeramix.methods.hooks import RunKind
-from chimeramix.methods.registry import declared_run_kinds, parse_method
 from chimeramix.resolution import generator_config_for, resolve_classifier, resolve_generator
 
 
@@ -37,8 +37,8 @@ def _classifier_cost(classifier: ClassifierConfig) -> str:
 GENERATOR = RunKind(GeneratorConfig, resolve_generator, "chimeramix.methods.chimeramix.trainer:open_generator_run",
                     "chimeramix.methods.chimeramix.trainer:pack_key", _generator_cost,
                     lambda generator: generator.masks.label, "generators", {"cpu": 10.0, "cuda": 15.0})
-CLASSIFIER = RunKind(ClassifierConfig, resolve_classifier, "chimeramix.train.classifier:open_classifier_run",
-                     "chimeramix.train.classifier:pack_key", _classifier_cost,
+CLASSIFIER = RunKind(ClassifierConfig, resolve_classifier, "chimeramix.classifier.trainer:open_classifier_run",
+                     "chimeramix.classifier.trainer:pack_key", _classifier_cost,
                      lambda classifier: classifier.method, "classifiers", {"cpu": 30.0, "cuda": 15.0})
 """The core's kinds. Overheads: start-up (imports), data loading, the final evaluation on the test set (about
 20 s for a WRN-16-2 on 10,000 CIFAR images on 2 CPU cores), pictures and checkpoints."""

@@ -22,10 +22,9 @@ from chimeramix.cli.common import (
     device_kind,
     duration,
 )
+from chimeramix.components.registry import all_hooks, method_names
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods import method_names
-from chimeramix.methods.registry import all_hooks
 from chimeramix.resolution import apply_preset, classifier_config
 from chimeramix.rundir import RESULT_FILE
 from chimeramix.uncertainty import accuracy_interval, describe_accuracy
@@ -119,10 +118,10 @@ def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> Cla
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from chimeramix.classifier.trainer import train_classifier
     from chimeramix.experiments.costs import cost_key, record_cost
     from chimeramix.experiments.jobs import run_job
     from chimeramix.rundir import RunFolder
-    from chimeramix.train.classifier import train_classifier
 
     config = config_from(args, data_config(args), generator=args.generator, teacher=args.teacher,
                          allow_mismatch=args.allow_mismatch or None)

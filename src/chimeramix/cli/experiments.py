@@ -16,10 +16,10 @@ from chimeramix.cli.common import (
 )
 from chimeramix.cli.sweep import run_compare_command, run_sweep_command
 from chimeramix.cli.table import run_table_command
+from chimeramix.components.registry import declared_run_kinds
 from chimeramix.experiments.axes import AXES
 from chimeramix.experiments.slurm import DEFAULT_QUEUED
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S
-from chimeramix.methods.registry import declared_run_kinds
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

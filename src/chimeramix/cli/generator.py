@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
+from chimeramix.components.hooks import Composing, load_reference
+from chimeramix.components.registry import declared_run_kinds
 from chimeramix.config import GeneratorConfig, MaskConfig
-from chimeramix.methods.hooks import Composing, load_reference
-from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
 

@@ -12,6 +12,7 @@ import yaml
 
 from chimeramix.budget import budget_preset
 from chimeramix.cli.common import check_estimate, data_config, device_kind, duration
+from chimeramix.components.registry import declared_run_kinds
 from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
@@ -36,7 +37,6 @@ from chimeramix.experiments.store import Store
 from chimeramix.experiments.table_text import cell_text, preset_label, render, table_presets
 from chimeramix.experiments.tables import ResultTable, build_tables, load_results
 from chimeramix.experiments.worker import RunOptions, available_cores
-from chimeramix.methods.registry import declared_run_kinds
 from chimeramix.protocol import FOLDER_PREFIX, train_set
 from chimeramix.resolution import resolve_data
 from chimeramix.runkinds import run_kinds

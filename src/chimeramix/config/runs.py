@@ -239,7 +239,7 @@ class ClassifierConfig(RunBookkeeping):
     method_settings: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={SECTIONS: True})
     """The own settings of the method's components that declare them (a front end's, say), by section name:
     ``{SECTION: {FIELD: VALUE}}``; ``config.json`` writes each section beside the fields. Each component
-    reads and fills its section (:class:`~chimeramix.methods.hooks.ComponentHooks`); other sections are dropped."""
+    reads and fills its section (:class:`~chimeramix.components.hooks.ComponentHooks`); other sections are dropped."""
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (pair mixing), or that a
     teacher-mixing method adds a batch of mixes to it (1: every step)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.budget import CLASSIFIER_FIELDS, GENERATOR_FIELDS, budget_preset, classifier_values, rung_for
+from chimeramix.components.registry import parse_method
 from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
@@ -35,7 +36,6 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.jobs import Job
 from chimeramix.experiments.spec import SweepSpec
-from chimeramix.methods import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
 from chimeramix.resolution import generator_config_for, num_classes, protocol_for, resolve_data
 from chimeramix.runkinds import run_kind

@@ -26,10 +26,10 @@ from typing import Any
 
 from filelock import FileLock
 
+from chimeramix.components.registry import all_hooks
 from chimeramix.data.datasets import user_cache_dir
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import write_json
-from chimeramix.methods.registry import all_hooks
 from chimeramix.runkinds import run_kind
 
 COSTS_FILE = "run-costs.json"

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from chimeramix.components.registry import parse_method
 from chimeramix.experiments.costs import CostBook, RunCost, pool_mix_key
 from chimeramix.experiments.jobs import Job
-from chimeramix.methods.registry import parse_method
 
 
 def remaining(job: Job, run_dir: Path) -> Job:

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from chimeramix.components.registry import parse_method
 from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.experiments.costs import cost_key
-from chimeramix.methods.registry import parse_method
 from chimeramix.protocol import repetition_factor, steps_per_epoch
 from chimeramix.resolution import num_classes
 from chimeramix.runkinds import kind_of

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from chimeramix.bundle import bundle_folder
+from chimeramix.components.registry import parse_method
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.experiments.budget import apply_budget, budget_draft, measure_missing, plan_budget
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.plan import dataset_slug
-from chimeramix.methods import parse_method
 from chimeramix.resolution import first_run_config, resolve_data, with_first_run
 from chimeramix.rundir import RunFolder
 from chimeramix.runkinds import kind_of

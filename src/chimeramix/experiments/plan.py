@@ -1,7 +1,7 @@
 """Sweep planning: a grid of (dataset, method, k, seed) (:class:`~chimeramix.experiments.spec.SweepSpec`) becomes
 generator and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
 
-Method names are parsed by :func:`chimeramix.methods.parse_method` (so ``trivialaugment+chimeramix-seg`` and
+Method names are parsed by :func:`chimeramix.components.registry.parse_method` (so ``trivialaugment+chimeramix-seg`` and
 ``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
 generator job (a method that mixes under a teacher on the baseline job of its split, one whose component
 declares its own kind of first run on that run's job).
@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chimeramix.components.registry import Method, parse_method
 from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
@@ -38,7 +39,6 @@ from chimeramix.experiments.budget import apply_budget, check_budget_overrides, 
 from chimeramix.experiments.costs import CostBook
 from chimeramix.experiments.jobs import Job, json_ready, pool_mixes, protocol_steps, run_job
 from chimeramix.experiments.spec import SweepSpec, check_overrides
-from chimeramix.methods.registry import Method, parse_method
 from chimeramix.protocol import FOLDER_PREFIX, RECIPES
 from chimeramix.resolution import apply_preset, first_run_config, resolve_classifier, resolve_data, resolve_generator
 from chimeramix.runkinds import run_kind

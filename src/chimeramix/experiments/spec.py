@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from chimeramix.budget import budget_preset
+from chimeramix.components.registry import all_hooks, declared_run_kinds
 from chimeramix.config import (
     SECTIONS,
     SWEEP,
@@ -22,7 +23,6 @@ from chimeramix.config import (
 )
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import check_axes
-from chimeramix.methods.registry import all_hooks, declared_run_kinds
 from chimeramix.protocol import RECIPES, Recipe
 
 SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",

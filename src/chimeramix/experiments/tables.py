@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from chimeramix.components.registry import all_hooks
 from chimeramix.config import (
     MACHINE,
     SPLIT,
@@ -31,7 +32,6 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import GeneratorSetting, setting_of
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
-from chimeramix.methods.registry import all_hooks
 from chimeramix.resolution import first_run_field
 from chimeramix.runkinds import run_kind
 from chimeramix.uncertainty import accuracy_interval

@@ -1,9 +1,9 @@
-"""The augmentation methods as batch transforms: the registry (:mod:`~chimeramix.methods.registry`), the
-image operations, pair mixing, and the per-step :class:`Augmentation` that runs a method's stages.
+"""The methods, one folder per family (what each holds: its ``__init__``), and the per-step :class:`Augmentation`
+that runs a method's stages; this package also re-exports the registry's public names
+(:mod:`chimeramix.components`), what a plug-in imports.
 
 The registry needs no PyTorch; the transforms are imported when first used (the command line's ``--help``
-lists the methods without loading PyTorch). Importing this package registers the methods of installed plug-ins
-(:func:`~chimeramix.methods.registry.load_plugins`; ``docs/adding-a-method.md``).
+lists the methods without loading PyTorch).
 """
 
 from __future__ import annotations
@@ -11,28 +11,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chimeramix.methods.hooks import ComponentHooks, FrontEnd
-from chimeramix.methods.registry import (
+from chimeramix.components.hooks import ComponentHooks, FrontEnd
+from chimeramix.components.registry import (
     COMPONENTS,
     Component,
     Method,
     RunPicture,
-    load_plugins,
     method_names,
     parse_method,
     register_method,
 )
 
 if TYPE_CHECKING:
+    from chimeramix.image_ops import channel_stats, crop_flip, normalize
     from chimeramix.methods.augmentation import Augmentation, ImageParams, StepParams
     from chimeramix.methods.chimeramix.pair_mixing import PairMixing
-    from chimeramix.methods.image_ops import channel_stats, crop_flip, normalize
     from chimeramix.methods.image_space.erasing import cutout
 
 LAZY = {"Augmentation": "chimeramix.methods.augmentation", "ImageParams": "chimeramix.methods.augmentation",
         "StepParams": "chimeramix.methods.augmentation", "PairMixing": "chimeramix.methods.chimeramix.pair_mixing",
         "cutout": "chimeramix.methods.image_space.erasing",
-        **{name: "chimeramix.methods.image_ops" for name in ("channel_stats", "crop_flip", "normalize")}}
+        **{name: "chimeramix.image_ops" for name in ("channel_stats", "crop_flip", "normalize")}}
 
 __all__ = [
     "COMPONENTS",
@@ -60,5 +59,3 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(LAZY[name]), name)
     raise AttributeError(f"module 'chimeramix.methods' has no attribute {name!r}")
 
-
-load_plugins()

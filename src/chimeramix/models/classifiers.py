@@ -6,7 +6,7 @@
 - ``resnet50``: torchvision's ResNet-50 without pretrained weights (``weights=None``), the paper's network
   for STL-10 at 96 x 96.
 - a front end's network (``NAME-wrn-W``, say): the front-end component declares it
-  (:class:`~chimeramix.methods.hooks.FrontEnd`) and builds it; only the methods with that front end train it.
+  (:class:`~chimeramix.components.hooks.FrontEnd`) and builds it; only the methods with that front end train it.
 
 User folders get an architecture by image size through :func:`chimeramix.config.folder_protocol`: up to
 64 px the CIFAR recipe (``wrn-16-8``), larger images the STL-10 recipe (``resnet50``). Both networks end in
@@ -26,9 +26,9 @@ from typing import Any
 import torchvision
 from torch import nn
 
+from chimeramix.components.hooks import load_reference
+from chimeramix.components.registry import all_hooks, front_end_of, parse_method
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.hooks import load_reference
-from chimeramix.methods.registry import all_hooks, front_end_of, parse_method
 from chimeramix.models.wide_resnet import WideResNet
 
 ARCHITECTURES: tuple[str, ...] = ("wrn-16-8", "resnet50")
@@ -41,7 +41,7 @@ def build_classifier(name: str, num_classes: int, *, dropout: float = 0.0, compo
                      settings: dict[str, Any] | None = None, image_size: int | None = None) -> nn.Module:
     """A freshly initialised classifier; ``dropout`` applies to WideResNets (ResNet-50 and a front end's top
     model have none). A front end's network is built by its component (``component``, its ``settings`` and the
-    ``image_size``, :class:`~chimeramix.methods.hooks.FrontEnd`; ``None``: its defaults, to load weights into)."""
+    ``image_size``, :class:`~chimeramix.components.hooks.FrontEnd`; ``None``: its defaults, to load weights into)."""
     match = _WRN.fullmatch(name)
     if match is not None:
         return WideResNet(int(match[1]), int(match[2]), num_classes, dropout=dropout)

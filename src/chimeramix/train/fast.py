@@ -12,7 +12,6 @@ launches, not on arithmetic. This module changes how a step is launched, never w
   implementations that read a tensor lr without a host sync.
 - :class:`SideStream` prepares batches on their own CUDA stream, so that the host syncs of an augmentation
   (the pair-mixing coin) wait for the augmentation only, not for the training step in flight.
-- :class:`GraphedPairMixing` replays the frozen generator's compositions (ChimeraMix batches) as graphs.
 
 Every CUDA graph is captured on a stream of its own and never shares a memory pool: graphs captured on one
 stream share that stream's cuBLAS workspace, which breaks when they replay concurrently (the compositions
@@ -27,8 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-
-from chimeramix.methods import PairMixing
 
 WARMUP_CALLS = 3
 """Eager calls per input signature before the capture (the first optimiser step creates its state)."""
@@ -192,26 +189,3 @@ class SideStream:
         for tensor in outputs:
             tensor.record_stream(current)  # the side stream must not reuse their memory before it is read
         return outputs
-
-
-class GraphedPairMixing(PairMixing):
-    """The pair mixing of ``base`` with its compositions called through :class:`GraphedFunction`.
-
-    For ChimeraMix the composition is the frozen generator's forward pass at the batch size, dozens of small
-    kernels: a graph per batch shape replaces them. The generator's parameters stop requiring gradients
-    (they never get any), so autocast caches no casts. Pixel-space mixing is left eager.
-    """
-
-    def __init__(self, base: PairMixing) -> None:
-        super().__init__(base.masks, mask_size=base.mask_size, segments=base.segments, model=base.model,
-                         working_size=base.working_size, autocast_dtype=base.autocast_dtype,
-                         align_corners=base.align_corners)
-        if self.model is not None:
-            self.model.requires_grad_(False)
-        self._graphed = GraphedFunction(super().compose)
-
-    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
-        if self.model is None:
-            return super().compose(images, draws)
-        composed: torch.Tensor = self._graphed(images, draws)
-        return composed

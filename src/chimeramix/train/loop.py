@@ -1,7 +1,7 @@
 """THE training loop: 1..G runs of any trainer, in lock-step, on the reference path or the fast path.
 
 Every trainer (classifier, mixing generator, and those that build on them) is a
-:class:`~chimeramix.train.run.TrainingRun` whose :class:`~chimeramix.train.objectives.Objective` takes one step;
+:class:`~chimeramix.train.run.TrainingRun` whose :class:`~chimeramix.train.objective.Objective` takes one step;
 :func:`train_runs` does everything else, in one place for all of them:
 
 - one run trains its own modules; G runs (a *training pack*) train as one vmapped model

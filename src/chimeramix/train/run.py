@@ -31,7 +31,7 @@ from chimeramix.progress import NOTICE
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import environment
-from chimeramix.train.objectives import Objective
+from chimeramix.train.objective import Objective
 
 
 @dataclass(kw_only=True)

@@ -10,19 +10,20 @@ from typing import Any
 import torch
 
 from chimeramix.checkpoint import load_weights
+from chimeramix.components.hooks import load_reference
+from chimeramix.components.registry import Method, declared_run_kinds, parse_method
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods import Method
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
-from chimeramix.methods.hooks import load_reference
-from chimeramix.methods.registry import declared_run_kinds, parse_method
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
+from chimeramix.runtime import autocast_dtype
+from chimeramix.train.fast import GraphedFunction
 
 
 def generator_config(run_dir: str | os.PathLike[str]) -> GeneratorConfig:
@@ -62,6 +63,41 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
     return PairMixing(build_image_masks(config.masks), mask_size=config.feature_size, segments=segments,
                       model=generator, working_size=config.working_size, autocast_dtype=autocast_dtype,
                       align_corners=align_corners)
+
+
+def frozen_pair_mixing(config: ClassifierConfig, data: TrainingSet, folder: RunFolder,
+                       device: torch.device) -> GroupComposer:
+    """The ``pair_mixing`` hook of a method that composes with a generating first run: :func:`pair_composer` of the
+    run ``config.generator`` names, with the classifier run's segments cache and precision; on the fast path its
+    compositions replay as CUDA graphs (:class:`GraphedPairMixing`). The released stage order mixes at the
+    generator's working size (``align_corners=True``)."""
+    composer = pair_composer(str(config.generator), data, device, segments_file=folder.segments,
+                             autocast_dtype=autocast_dtype(config.precision),
+                             align_corners=config.stage_order == "released")
+    return GraphedPairMixing(composer) if config.fast and isinstance(composer, PairMixing) else composer
+
+
+class GraphedPairMixing(PairMixing):
+    """The pair mixing of ``base`` with its compositions called through :class:`GraphedFunction`.
+
+    For ChimeraMix the composition is the frozen generator's forward pass at the batch size, dozens of small
+    kernels: a graph per batch shape replaces them. The generator's parameters stop requiring gradients
+    (they never get any), so autocast caches no casts. Pixel-space mixing is left eager.
+    """
+
+    def __init__(self, base: PairMixing) -> None:
+        super().__init__(base.masks, mask_size=base.mask_size, segments=base.segments, model=base.model,
+                         working_size=base.working_size, autocast_dtype=base.autocast_dtype,
+                         align_corners=base.align_corners)
+        if self.model is not None:
+            self.model.requires_grad_(False)
+        self._graphed = GraphedFunction(super().compose)
+
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor | None = None) -> torch.Tensor:
+        if self.model is None:
+            return super().compose(images, draws)
+        composed: torch.Tensor = self._graphed(images, draws)
+        return composed
 
 
 def check_first_run(config: ClassifierConfig) -> None:

@@ -27,7 +27,7 @@ from chimeramix.losses import adversarial_loss, laplacian_loss, reconstruction_l
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import blend
-from chimeramix.train.objectives import Objective, parameters_of
+from chimeramix.train.objective import Objective, parameters_of
 
 
 class AdversarialObjective(Objective):

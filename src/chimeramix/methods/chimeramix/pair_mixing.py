@@ -8,6 +8,8 @@ from typing import Protocol
 
 import torch
 
+from chimeramix.config import ClassifierConfig, protocol_for
+from chimeramix.data.subset import TrainingSet
 from chimeramix.methods.chimeramix.generator import MixingGenerator, resize_images
 from chimeramix.methods.chimeramix.masks import (
     GridMasks,
@@ -16,9 +18,11 @@ from chimeramix.methods.chimeramix.masks import (
     SegmentMaps,
     TwoImageMasks,
     blend,
+    build_image_masks,
 )
-from chimeramix.methods.chimeramix.segments import AugmentedSegments
-from chimeramix.runtime import autocast
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
+from chimeramix.rundir import RunFolder
+from chimeramix.runtime import autocast, autocast_dtype
 
 
 class GroupComposer(Protocol):
@@ -117,6 +121,20 @@ class PairMixing:
             composed = self.model.compose_images(inputs, draws)
         # Leaving inference mode: the ops below make ordinary tensors the classifier can train on.
         return self._resize(composed.float(), size).add(1).div(2).clamp(0, 1)
+
+
+def pixel_pair_mixing(config: ClassifierConfig, data: TrainingSet, folder: RunFolder,
+                      device: torch.device) -> PairMixing:
+    """The ``pair_mixing`` hook of GridMix and SegMix: same-class pairs of ``data`` mixed in pixel space under the
+    config's masks (segments cached in the run folder). The released stage order mixes at the generator's working
+    size (``align_corners=True``)."""
+    assert config.masks is not None, "the classifier config is resolved first"
+    released = config.stage_order == "released"
+    working_size = protocol_for(config.data).generator_size if released else None
+    return PairMixing(build_image_masks(config.masks), mask_size=working_size or data.images.shape[-1],
+                      segments=mask_segments(folder.segments, data.pixels, config.masks, device),
+                      working_size=working_size, autocast_dtype=autocast_dtype(config.precision),
+                      align_corners=released)
 
 
 def _needs_segments(masks: TwoImageMasks | MultiImageMasks) -> bool:

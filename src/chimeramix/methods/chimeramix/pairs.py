@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from chimeramix.config import GeneratorConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
+from chimeramix.image_ops import crop_flip, crop_flip_ids, flip_where
 from chimeramix.methods.chimeramix.generator import resize_images
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, crop_keys, segment_cache
-from chimeramix.methods.image_ops import crop_flip, crop_flip_ids, flip_where
 from chimeramix.rundir import RunFolder
 
 

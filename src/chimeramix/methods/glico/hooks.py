@@ -1,11 +1,11 @@
-"""What the core asks of GLICO (:class:`~chimeramix.methods.hooks.ComponentHooks`): its stage 1 as a kind of run
+"""What the core asks of GLICO (:class:`~chimeramix.components.hooks.ComponentHooks`): its stage 1 as a kind of run
 of its own, which a ``glico`` classifier needs first (and checks as ChimeraMix's classifiers check their generator,
-before the run folder is written), and what a stage-1 step costs until measured."""
+before the run folder is written, and composes through as they do), and what a stage-1 step costs until measured."""
 
 from __future__ import annotations
 
+from chimeramix.components.hooks import ComponentHooks, Composing, RunKind
 from chimeramix.methods.glico import settings
-from chimeramix.methods.hooks import ComponentHooks, Composing, RunKind
 
 STAGE_ONE = RunKind(
     settings.GlicoConfig, settings.resolve_glico, "chimeramix.methods.glico.trainer:open_glico_run",
@@ -24,6 +24,7 @@ HOOKS = ComponentHooks(
     run_kind=STAGE_ONE,
     first_run_config=settings.stage_one_config,
     check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
+    pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing",
     step_seconds={"cpu": {"glico/32px-b32": 0.15, "glico/32px-b128": 0.6, "glico": 0.6},
                   "cuda": {"glico": 0.005}},
 )

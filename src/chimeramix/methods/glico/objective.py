@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chimeramix.methods.glico.networks import AuxiliaryClassifier, LatentGenerator, unit
-from chimeramix.train.objectives import Objective, parameters_of
+from chimeramix.train.objective import Objective, parameters_of
 
 
 class GlicoObjective(Objective):

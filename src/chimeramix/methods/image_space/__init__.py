@@ -5,10 +5,11 @@ and no first run, and the cosine loss; everything of them in one folder. Each mo
   them as each entry's ``transform``);
 - :mod:`.erasing`: ``cutout`` (DeVries & Taylor 2017) and ``random-erasing`` (Zhong et al. 2020);
 - :mod:`.label_mixing`: ``mixup`` (Zhang et al. 2018) and ``cutmix`` (Yun et al. 2019);
-- :mod:`.cosine_loss`: ``cosine-loss`` (Barz & Denzler 2020), the classifier's loss.
+- :mod:`.cosine_loss`: ``cosine-loss`` (Barz & Denzler 2020), the classifier's loss;
+- :mod:`.hooks`: what the core asks of them (the cosine loss as the classifier's criterion).
 
 The per-step augmentation that runs these stages in a recipe's order, and the crop, flip and normalisation every
-method applies, are the core (:mod:`chimeramix.methods.augmentation`, :mod:`chimeramix.methods.image_ops`).
+method applies, are the core (:mod:`chimeramix.methods.augmentation`, :mod:`chimeramix.image_ops`).
 GridMix and SegMix, which mix same-class pairs in pixel space, are in ChimeraMix's folder
 (:mod:`chimeramix.methods.chimeramix.pair_mixing`): they are ChimeraMix without its generator (the paper's Table 3
 ablation), the same class under the same masks.

@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from chimeramix.config import ClassifierConfig
+
 
 class CosineLoss(nn.Module):
     """Barz & Denzler (2020): ``1 - cos(f(x), φ(y))`` with one-hot class embeddings φ(y), batch mean.
@@ -38,3 +40,8 @@ class CosineLoss(nn.Module):
         if self.ce_head is not None:
             loss = loss + self.ce_weight * F.cross_entropy(self.ce_head(embedding), targets)
         return loss
+
+
+def cosine_criterion(config: ClassifierConfig, num_classes: int) -> CosineLoss:
+    """The ``criterion`` hook of ``cosine-loss``: the loss, with its cross-entropy term when ``cosine_with_ce``."""
+    return CosineLoss(num_classes, with_ce=config.cosine_with_ce)

@@ -11,6 +11,6 @@ Morlet scattering front end with learnable (or fixed) wavelets under a modified 
 - :mod:`.pictures`: the picture of a front end's wavelets, drawn by a run at its start and at every checkpoint;
 - :mod:`.settings`: its settings (the classifier config's section ``scattering``), PSN's own training recipe and
   their command-line options;
-- :mod:`.hooks`: what the core asks of it (:class:`~chimeramix.methods.hooks.ComponentHooks`): the settings, the
+- :mod:`.hooks`: what the core asks of it (:class:`~chimeramix.components.hooks.ComponentHooks`): the settings, the
   network, the schedule, the pictures, the table rows and default step costs.
 """

@@ -1,9 +1,9 @@
-"""What the core asks of the scattering front end (:class:`~chimeramix.methods.hooks.ComponentHooks`): its
+"""What the core asks of the scattering front end (:class:`~chimeramix.components.hooks.ComponentHooks`): its
 settings, its network ``scattering-wrn-W``, PSN's schedule, the wavelets' pictures and its default step costs."""
 
 from __future__ import annotations
 
-from chimeramix.methods.hooks import ComponentHooks, FrontEnd
+from chimeramix.components.hooks import ComponentHooks, FrontEnd
 from chimeramix.methods.scattering import settings
 
 HOOKS = ComponentHooks(

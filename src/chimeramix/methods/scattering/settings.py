@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from chimeramix.components.registry import Method, Role, parse_method
 from chimeramix.config import ClassifierConfig, to_dict, unset_values
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.registry import Method, Role, parse_method
 
 if TYPE_CHECKING:
     import torch

@@ -9,6 +9,6 @@ same split trained first, optimises per-pixel masks mixing K images; the student
   plus mixes, Eq. 9 as targets) and the picture;
 - :mod:`.settings`: its settings (the classifier config's section ``supermix``), the quick preset's values, its
   command-line options and what its cost depends on;
-- :mod:`.hooks`: what the core asks of it (:class:`~chimeramix.methods.hooks.ComponentHooks`): the settings, the
+- :mod:`.hooks`: what the core asks of it (:class:`~chimeramix.components.hooks.ComponentHooks`): the settings, the
   batches, the pool of mixes (a cost unit of its own), its runs training alone, its default step costs.
 """

@@ -1,9 +1,9 @@
-"""What the core asks of SuperMix (:class:`~chimeramix.methods.hooks.ComponentHooks`): the student's settings,
+"""What the core asks of SuperMix (:class:`~chimeramix.components.hooks.ComponentHooks`): the student's settings,
 its batches (real plus mixes under the teacher), its pool of mixes, its quick values and its costs."""
 
 from __future__ import annotations
 
-from chimeramix.methods.hooks import ComponentHooks
+from chimeramix.components.hooks import ComponentHooks
 from chimeramix.methods.supermix import settings
 
 HOOKS = ComponentHooks(

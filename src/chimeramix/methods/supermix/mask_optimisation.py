@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
+from chimeramix.image_ops import normalize
 from chimeramix.methods.chimeramix.masks import sample_gamma
-from chimeramix.methods.image_ops import normalize
 from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.runtime import autocast
 

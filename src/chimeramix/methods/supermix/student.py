@@ -36,9 +36,9 @@ from chimeramix.config import ClassifierConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
-from chimeramix.methods import Augmentation
+from chimeramix.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
+from chimeramix.methods.augmentation import Augmentation
 from chimeramix.methods.chimeramix.frozen_generator import data_problems
-from chimeramix.methods.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
 from chimeramix.methods.supermix.hooks import HOOKS
 from chimeramix.methods.supermix.mask_optimisation import Mixes, SuperMix
 from chimeramix.methods.supermix.settings import POOL_FILE, SuperMixConfig

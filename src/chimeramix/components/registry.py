@@ -37,14 +37,14 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Literal, cast
 
+from chimeramix.components.hooks import ComponentHooks, FrontEnd, RunKind, load_reference
 from chimeramix.config import MaskConfig, MaskKind
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.hooks import ComponentHooks, FrontEnd, RunKind, load_reference
 
 FirstRun = str
 """The kind of the run a method needs trained before its classifier: ``generator`` (ChimeraMix's), ``teacher``
 (a baseline classifier of the same split, SuperMix's), or a kind the component's hooks declare
-(:attr:`~chimeramix.methods.hooks.ComponentHooks.run_kind`, e.g. GLICO's stage 1)."""
+(:attr:`~chimeramix.components.hooks.ComponentHooks.run_kind`, e.g. GLICO's stage 1)."""
 Role = Literal["baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy", "erasing",
                "loss"]
 ROLE_ORDER: tuple[Role, ...] = ("baseline", "front-end", "pair-mixing", "label-mixing", "teacher-mixing", "policy",
@@ -77,7 +77,7 @@ class Component:
     """The pictures its runs save, shown by ``chimeramix report`` when the run folder has them."""
     hooks: str | None = None
     """What the core asks of it beyond its batches (its settings, network, schedule...), as ``module:NAME`` of a
-    :class:`~chimeramix.methods.hooks.ComponentHooks` (imported when first needed)."""
+    :class:`~chimeramix.components.hooks.ComponentHooks` (imported when first needed)."""
 
 
 WAVELET_PICTURES = tuple(
@@ -87,6 +87,7 @@ WAVELET_PICTURES = tuple(
 """The scattering front end's wavelets at the start and the end of training."""
 SCATTERING_HOOKS = "chimeramix.methods.scattering.hooks:HOOKS"
 CHIMERAMIX_HOOKS = "chimeramix.methods.chimeramix.hooks:HOOKS"
+PIXEL_MIXING_HOOKS = "chimeramix.methods.chimeramix.hooks:PIXEL_HOOKS"
 
 
 COMPONENTS: dict[str, Component] = {
@@ -95,15 +96,18 @@ COMPONENTS: dict[str, Component] = {
     "random-erasing": Component(
         "erasing", "Random Erasing (Zhong et al. 2020): p 0.5, area 0.02-0.4, aspect 0.3-3.3, noise fill"
     ),
-    "cosine-loss": Component("loss", "cosine loss to one-hot class embeddings (Barz & Denzler 2020)"),
+    "cosine-loss": Component("loss", "cosine loss to one-hot class embeddings (Barz & Denzler 2020)",
+                             hooks="chimeramix.methods.image_space.hooks:COSINE_LOSS_HOOKS"),
     "mixup": Component("label-mixing", "MixUp (Zhang et al. 2018) every batch, lambda ~ Beta(1, 1)"),
     "cutmix": Component("label-mixing", "CutMix (Yun et al. 2019) every batch, lambda ~ Beta(1, 1)"),
     "autoaugment": Component("policy", "AutoAugment (CIFAR-10 policy; ImageNet policy above 64 px)",
                              transform="chimeramix.methods.image_space.policies:auto_augment"),
     "trivialaugment": Component("policy", "TrivialAugment (wide)",
                                 transform="chimeramix.methods.image_space.policies:trivial_augment"),
-    "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)"),
-    "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)"),
+    "gridmix": Component("pair-mixing", "same-class pairs mixed in pixel space under grid masks (Table 3)",
+                         hooks=PIXEL_MIXING_HOOKS),
+    "segmix": Component("pair-mixing", "same-class pairs mixed in pixel space under segment masks (Table 3)",
+                        hooks=PIXEL_MIXING_HOOKS),
     "chimeramix-grid": Component("pair-mixing", "ChimeraMix+Grid: compositions by the frozen generator",
                                  "generator", hooks=CHIMERAMIX_HOOKS),
     "chimeramix-seg": Component("pair-mixing", "ChimeraMix+Seg: compositions by the frozen generator", "generator",
@@ -341,7 +345,7 @@ a :class:`Component`."""
 def register_method(name: str, component: Component) -> None:
     """Add a method component to the registry, usable alone or joined to the other components by ``+``: a policy
     (its ``transform`` is applied to every training image where the built-in policies are), or a front end (its
-    hooks declare its network, :class:`~chimeramix.methods.hooks.FrontEnd`, and its settings)."""
+    hooks declare its network, :class:`~chimeramix.components.hooks.FrontEnd`, and its settings)."""
     if name in COMPONENTS or MULTI_IMAGE.fullmatch(name) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
         raise ChimeraMixError(f"cannot register method {name!r}: the name is taken or not lower-case letters, "
                               "digits and '-'; choose another name")

@@ -9,11 +9,11 @@ epoch the model is evaluated once on the full test set (``eval_every`` adds test
 curves only; no epoch is ever chosen on the test set).
 
 A method with a front end trains the front end's network (its component builds it,
-:class:`~chimeramix.methods.hooks.FrontEnd`) under the same recipe; the parameters the network lists in
+:class:`~chimeramix.components.hooks.FrontEnd`) under the same recipe; the parameters the network lists in
 ``front_end_parameters()`` form a group of their own without weight decay. A component may replace the learning
 rate schedule and draw pictures at the start and at every checkpoint (its hooks).
 
-The step is :class:`~chimeramix.train.objectives.classifier.ClassifierObjective`; the loop is
+The step is :class:`~chimeramix.classifier.objective.ClassifierObjective`; the loop is
 :func:`chimeramix.train.loop.train_runs` (reference or fast path, one run or a pack).
 """
 
@@ -28,16 +28,15 @@ import torch
 from torch import nn
 
 from chimeramix.bundle import manifest, write_bundle
-from chimeramix.config import ClassifierConfig, protocol_for
+from chimeramix.classifier.objective import ClassifierObjective
+from chimeramix.components.hooks import load_reference
+from chimeramix.components.registry import Method, parse_method
+from chimeramix.config import ClassifierConfig
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
-from chimeramix.methods import Augmentation, Method, PairMixing, channel_stats, parse_method
-from chimeramix.methods.chimeramix.frozen_generator import pair_composer
-from chimeramix.methods.chimeramix.masks import build_image_masks
+from chimeramix.image_ops import channel_stats
+from chimeramix.methods.augmentation import Augmentation
 from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
-from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
-from chimeramix.methods.hooks import load_reference
-from chimeramix.methods.image_space.cosine_loss import CosineLoss
 from chimeramix.models.classifiers import count_parameters, network_of
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier
@@ -51,9 +50,7 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.train.fast import GraphedPairMixing
 from chimeramix.train.loop import train_runs
-from chimeramix.train.objectives.classifier import ClassifierObjective
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
 
 AUGMENTATION_STREAM = 1
@@ -71,7 +68,7 @@ def cosine_lr(step: int, total_steps: int, base_lr: float) -> float:
 
 
 class MethodBatches(Protocol):
-    """A component's own batches (its ``batches`` hook, :class:`~chimeramix.methods.hooks.ComponentHooks`)."""
+    """A component's own batches (its ``batches`` hook, :class:`~chimeramix.components.hooks.ComponentHooks`)."""
 
     def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]: ...
 
@@ -124,8 +121,9 @@ class ClassifierRun(TrainingRun):
                                                        self.test.image_size[0], self.mean, self.std))
         pool = self.batches.result_fields() if self.batches is not None else {}
         mixing = self.augmentation.pair_mixing
-        if mixing is not None and isinstance(mixing.segments, AugmentedSegments):
-            pool["segmentation"] = mixing.segments.stats()
+        stats = getattr(mixing.segments, "stats", None) if mixing is not None else None
+        if stats is not None:  # segments computed from the images as fed report how they were drawn
+            pool["segmentation"] = stats()
         return {**pool, "metrics": self.test_metrics(), "method": self.method.name, "data_notes": list(self.test.notes),
                 "parameters": count_parameters(self.model),
                 "normalization": {"mean": self.mean.tolist(), "std": self.std.tolist()}}
@@ -250,32 +248,20 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
 
 
 def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:
-    """Cross-entropy, or the cosine loss (with its cross-entropy term when ``cosine_with_ce``)."""
-    if method.cosine_loss:
-        return CosineLoss(num_classes, with_ce=config.cosine_with_ce)
+    """Cross-entropy, unless a component of the method sets the loss (its ``criterion`` hook)."""
+    for _, hooks in method.hooks():
+        if hooks.criterion is not None:
+            criterion: nn.Module = load_reference(hooks.criterion)(config, num_classes)
+            return criterion
     return nn.CrossEntropyLoss()
 
 
 def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
                  device: torch.device) -> GroupComposer | None:
-    """The method's pair mixing: by the frozen generator of ``config.generator`` (chimeramix-*: the masks it
-    was trained with; a generating run of a component's kind: its composer), or in pixel space with the config's
-    masks (gridmix, segmix); ``None`` otherwise. The released stage order mixes at the generator's working size
-    (``align_corners=True``)."""
-    released = config.stage_order == "released"
-    amp = autocast_dtype(config.precision)
-    if method.needs_generator:
-        composer = pair_composer(str(config.generator), data, device, segments_file=folder.segments,
-                                 autocast_dtype=amp, align_corners=released)
-        return GraphedPairMixing(composer) if config.fast and isinstance(composer, PairMixing) else composer
-    if method.mask_kind is None:
-        return None
-    assert config.masks is not None
-    masks = config.masks
-    working_size = protocol_for(config.data).generator_size if released else None
-    return PairMixing(build_image_masks(masks), mask_size=working_size or data.images.shape[-1],
-                      segments=mask_segments(folder.segments, data.pixels, masks, device), working_size=working_size,
-                      autocast_dtype=amp, align_corners=released)
+    """The method's pair (or group) mixing, from the component that mixes (its ``pair_mixing`` hook: pixels under
+    masks, or compositions by a frozen first run); ``None`` for a method without one."""
+    return next((load_reference(hooks.pair_mixing)(config, data, folder, device)
+                 for _, hooks in method.hooks() if hooks.pair_mixing is not None), None)
 
 
 def train_classifier(

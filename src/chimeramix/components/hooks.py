@@ -160,6 +160,12 @@ class ComponentHooks:
     """``module:function``: ``(config, augmentation, data, folder, device) -> batches``: the run's batches instead
     of the augmentation's (``batches(positions, rng)`` -> inputs, targets), with ``epoch_columns()`` (the log's
     columns of the epoch that ends) and ``result_fields()`` (what the run's result adds)."""
+    pair_mixing: str | None = None
+    """``module:function``: ``(config, data, folder, device) -> GroupComposer``: the pair (or group) mixing of the
+    component's classifier runs (:class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`): same-class
+    images mixed in pixel space, or composed by the frozen first run that ``config.generator`` names."""
+    criterion: str | None = None
+    """``module:function``: ``(config, num_classes) -> nn.Module``: the classifier's loss instead of cross-entropy."""
     packs_alone: bool = False
     """Its runs train in no pack (their batches are their own)."""
     cost_variant: Callable[[ClassifierConfig], str] | None = None

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from chimeramix.runtime import autocast
-from chimeramix.train.objectives import Objective
+from chimeramix.train.objective import Objective
 
 
 class ClassifierObjective(Objective):

@@ -1,0 +1,12 @@
+"""What the core knows of the methods: the registry of method components (:mod:`~chimeramix.components.registry`)
+and the hooks a component declares (:mod:`~chimeramix.components.hooks`). Neither imports PyTorch nor a method's
+code: a component names its hooks as ``module:NAME`` references, loaded when first needed. The methods
+themselves live under :mod:`chimeramix.methods`, one folder per family.
+
+Importing this package registers the methods of installed plug-ins
+(:func:`~chimeramix.components.registry.load_plugins`; ``docs/adding-a-method.md``).
+"""
+
+from chimeramix.components.registry import load_plugins
+
+load_plugins()

@@ -105,7 +105,7 @@ def test_method_properties() -> None:
     assert method.needs_generator and method.mask_kind == "seg"
     assert parse_method("gridmix").mask_kind == "grid" and not parse_method("gridmix").needs_generator
     assert parse_method("mixup").mask_kind is None
-    assert parse_method("cosine-loss").cosine_loss
+    assert parse_method("cosine-loss").component("loss") == "cosine-loss"
 
 
 # ---------------------------------------------------------------------------------------- batched pieces

@@ -16,14 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 
 from chimeramix.bundle import open_bundle
+from chimeramix.classifier.trainer import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.cli import main
 from chimeramix.components.hooks import load_reference
 from chimeramix.components.registry import load_plugins
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import COMPONENTS, Component, method_names, parse_method, register_method
+from chimeramix.train import run as run_module
+from conftest import CheckpointStop, Interrupt
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "chimeramix-example-method"
 PACKAGE = "chimeramix_example_method"
@@ -51,7 +56,7 @@ def flip_blend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     load_plugins()
     yield "flip-blend"
-    for name in ("flip-blend", "pooled"):
+    for name in ("flip-blend", "pooled", "half-swap", "smooth-ce"):
         COMPONENTS.pop(name, None)
     for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
         del sys.modules[name]
@@ -75,11 +80,19 @@ def test_register_method_refuses_what_the_core_cannot_run() -> None:
     with pytest.raises(ChimeraMixError, match="taken"):
         register_method("cutout", Component("policy", "a second cutout", transform="x:y"))
     with pytest.raises(ChimeraMixError, match="a policy with a transform"):
-        register_method("my-mixing", Component("pair-mixing", "needs core code"))
+        register_method("my-mixing", Component("pair-mixing", "no hooks"))
+    with pytest.raises(ChimeraMixError, match="a policy with a transform"):
+        register_method("my-mixer", Component("label-mixing", "a role no plug-in takes", hooks="x:y"))
+    with pytest.raises(ChimeraMixError, match="declare no pair_mixing"):
+        register_method("my-mix", Component("pair-mixing", "hooks without mixing",
+                                            hooks="chimeramix.methods.supermix.hooks:HOOKS"))
+    with pytest.raises(ChimeraMixError, match="declare no criterion"):
+        register_method("my-loss", Component("loss", "hooks without a loss",
+                                             hooks="chimeramix.methods.supermix.hooks:HOOKS"))
     with pytest.raises(ChimeraMixError, match="declare no front_end"):
         register_method("my-front", Component("front-end", "no network",
                                               hooks="chimeramix.methods.supermix.hooks:HOOKS"))
-    assert "my-mixing" not in COMPONENTS and "my-front" not in COMPONENTS
+    assert not {"my-mixing", "my-mixer", "my-mix", "my-loss", "my-front"} & set(COMPONENTS)
 
 
 @pytest.mark.slow
@@ -87,15 +100,16 @@ def test_a_plug_in_method_trains_in_a_sweep_and_shows_in_the_table(
     flip_blend: str, tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = tmp_path / "store"
-    argv = ["sweep", "--datasets", "cifar10", "--methods", f"baseline,{flip_blend}", "--k", "2", "--seeds", "0",
+    argv = ["sweep", "--datasets", "cifar10", "--methods", f"baseline,{flip_blend},half-swap+smooth-ce", "--k", "2",
+            "--seeds", "0",
             "--preset", "quick", "--store", str(store), "--data-root", str(tiny_data_root), "--device", "cpu",
             "--workers", "1", "--no-progress", "--classifier-set", "epochs=1", "--classifier-set", "repetition=1",
             "--classifier-set", "architecture=wrn-10-1"]
     assert main(argv) == 0
-    assert "2 of 2 jobs finished (2 by this sweep)" in capsys.readouterr().out
+    assert "3 of 3 jobs finished (3 by this sweep)" in capsys.readouterr().out
     assert main(["table", "--store", str(store)]) == 0
     table = capsys.readouterr().out
-    assert "| baseline |" in table and f"| {flip_blend} |" in table
+    assert "| baseline |" in table and f"| {flip_blend} |" in table and "| half-swap+smooth-ce |" in table
 
 
 def test_a_plug_in_front_end_trains_with_its_own_settings_and_network(
@@ -116,3 +130,51 @@ def test_a_plug_in_front_end_trains_with_its_own_settings_and_network(
     assert "pooled.kernel must divide the image side 32, got 3" in capsys.readouterr().err
     assert main([*common, "--architecture", "pooled-wrn-1", "--out", str(tmp_path / "base")]) == 2
     assert "is the network of the front end pooled" in capsys.readouterr().err
+
+
+def test_a_plug_in_pair_mixing_swaps_halves_of_same_class_pairs(flip_blend: str) -> None:
+    """``half-swap``'s compositions: every pixel is the batch image's or its partner's, half of them the partner's."""
+    assert parse_method("cutout+half-swap").name == "half-swap+cutout"
+    with pytest.raises(ChimeraMixError, match="two mixing methods"):
+        parse_method("half-swap+mixup")
+    with pytest.raises(ChimeraMixError, match="two loss methods"):
+        parse_method("smooth-ce+cosine-loss")
+    with pytest.raises(ChimeraMixError, match="combines supermix with smooth-ce"):
+        parse_method("supermix+smooth-ce")
+    mixing = load_reference(f"{PACKAGE}.mixing:half_swap")(None, None, None, torch.device("cpu"))
+    rng = torch.Generator().manual_seed(0)
+    draws = mixing.sample(64, rng)
+    assert set(draws.tolist()) == {0, 1, 2, 3}
+    images = torch.stack([torch.zeros(64, 3, 8, 8), torch.ones(64, 3, 8, 8)])
+    composed = mixing.compose(images, draws, torch.zeros(2, 64, dtype=torch.long))
+    assert composed.shape == (64, 3, 8, 8)
+    assert torch.all(composed.mean(dim=(1, 2, 3)) == 0.5)  # half of every image is the partner's
+    right = composed[draws == 0]
+    assert torch.all(right[..., 4:] == 1) and torch.all(right[..., :4] == 0)
+
+
+def test_a_plug_in_pair_mixing_and_loss_train_a_classifier(flip_blend: str, tiny_data_root: Path, tmp_path: Path,
+                                                           checkpoint_stop: CheckpointStop) -> None:
+    """A classifier of ``half-swap+smooth-ce`` trains with the plug-ins' mixing and loss, and resumes to the same
+    weights as a run that was never stopped (the mixing's draws come from the run's own stream)."""
+    config = ClassifierConfig(data=DataConfig("cifar10", k=2, seed=0, data_root=str(tiny_data_root)),
+                              method="half-swap+smooth-ce",
+                              architecture="wrn-10-1", epochs=2, repetition=4, batch_size=8, pair_mixing_p=1.0,
+                              checkpoint_every=1, device="cpu")
+    run = open_classifier_run(config, tmp_path / "opened")
+    assert isinstance(run, ClassifierRun)
+    assert type(run.augmentation.pair_mixing).__module__ == f"{PACKAGE}.mixing"
+    assert isinstance(run.objective.criterion, torch.nn.CrossEntropyLoss)
+    assert run.objective.criterion.label_smoothing == 0.1
+    whole = train_classifier(config, tmp_path / "whole", progress=False)
+    assert whole["method"] == "half-swap+smooth-ce" and len(whole["log"]) == 2
+    checkpoint_stop.after(run_module)  # epoch 1's checkpoint
+    with pytest.raises(Interrupt):
+        train_classifier(config, tmp_path / "resumed", progress=False)
+    checkpoint_stop.undo()
+    resumed = train_classifier(config, tmp_path / "resumed", resume=True, progress=False)
+    assert [row["loss"] for row in resumed["log"]] == [row["loss"] for row in whole["log"]]
+    final = Path("checkpoints", "epoch-0002", "model.safetensors")
+    weights = [safetensors.torch.load_file(tmp_path / run / final) for run in ("whole", "resumed")]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])

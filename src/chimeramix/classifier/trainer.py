@@ -146,14 +146,14 @@ def draw_pictures(method: Method, model: nn.Module, folder: RunFolder, image_siz
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
     """What classifier runs of one training pack share: the resolved config without its packable fields, and
-    the form of the method's batches and loss (soft or hard targets; cosine loss or cross-entropy). A run of a
+    the form of the method's batches and loss (soft or hard targets; the loss component, or cross-entropy). A run of a
     component that packs alone (its own teacher; batches whose size varies) packs with nothing: its key names it."""
     resolved = resolve_classifier(config)
     method = parse_method(resolved.method)
     packs_alone = any(hooks.packs_alone for _, hooks in method.hooks())
     alone = {"trains_alone": [resolved.method, resolved.data.seed]} if packs_alone else {}
     return {**pack_key_of(resolved, ClassifierConfig), "batches.soft_labels": method.soft_labels,
-            "batches.cosine_loss": method.cosine_loss, "model.front_end": method.front_end, **alone}
+            "batches.loss": method.component("loss"), "model.front_end": method.front_end, **alone}
 
 
 def open_classifier_run(

@@ -215,9 +215,6 @@ class Method:
         """Whether the targets are class probabilities (label mixing) rather than class indices."""
         return self.component("label-mixing") is not None
 
-    @property
-    def cosine_loss(self) -> bool:
-        return self.component("loss") is not None
 
     @property
     def needs_teacher(self) -> bool:
@@ -324,15 +321,16 @@ each batch is mixed by one method: keep one of them
             f"method {name!r} combines two mixing methods ({', '.join(mixing)}); each batch is mixed by one "
             "method: keep one of them"
         )
-    for role in ("front-end", "policy", "erasing"):
+    for role in ("front-end", "policy", "erasing", "loss"):
         same = [part for part in parts if component_of(part).role == role]
         if len(same) > 1:
             raise ChimeraMixError(
                 f"method {name!r} combines two {role} methods ({', '.join(same)}); keep one of them"
             )
-    if "supermix" in parts and "cosine-loss" in parts:
-        raise ChimeraMixError(f"method {name!r} combines supermix with cosine-loss; SuperMix trains with its own "
-                              "cross-entropy loss (Eq. 9): drop cosine-loss")
+    loss = next((part for part in parts if component_of(part).role == "loss"), None)
+    if "supermix" in parts and loss is not None:
+        raise ChimeraMixError(f"method {name!r} combines supermix with {loss}; SuperMix trains with its own "
+                              f"cross-entropy loss (Eq. 9): drop {loss}")
     ordered = sorted(parts, key=lambda part: ROLE_ORDER.index(component_of(part).role))
     return Method(tuple(ordered))
 
@@ -342,24 +340,35 @@ PLUGIN_GROUP = "chimeramix.methods"
 a :class:`Component`."""
 
 
+PLUGIN_HOOKS = {"front-end": ("front_end", "a FrontEnd: its network's names, widths and builder"),
+                "pair-mixing": ("pair_mixing", "'module:function' that makes the pair mixing of a classifier run"),
+                "loss": ("criterion", "'module:function' that makes the classifier's loss")}
+"""The roles a plug-in may take besides ``policy``, and the hook its component's hooks must declare for each."""
+
+
 def register_method(name: str, component: Component) -> None:
     """Add a method component to the registry, usable alone or joined to the other components by ``+``: a policy
-    (its ``transform`` is applied to every training image where the built-in policies are), or a front end (its
-    hooks declare its network, :class:`~chimeramix.components.hooks.FrontEnd`, and its settings)."""
+    (its ``transform`` is applied to every training image where the built-in policies are), a front end (its
+    hooks declare its network, :class:`~chimeramix.components.hooks.FrontEnd`, and its settings), a pair mixing
+    (its hooks' ``pair_mixing`` makes the compositions) or a loss (its hooks' ``criterion``); see
+    :data:`PLUGIN_HOOKS`."""
     if name in COMPONENTS or MULTI_IMAGE.fullmatch(name) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
         raise ChimeraMixError(f"cannot register method {name!r}: the name is taken or not lower-case letters, "
                               "digits and '-'; choose another name")
     policy = component.role == "policy" and component.transform is not None
-    front_end = component.role == "front-end" and component.hooks is not None
-    if not (policy or front_end) or component.first_run is not None:
+    hooked = component.role in PLUGIN_HOOKS and component.hooks is not None
+    if not (policy or hooked) or component.first_run is not None:
         raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy with a transform "
-                              "(role 'policy', transform 'module:function') or a front end with hooks (role "
-                              "'front-end', hooks 'module:NAME' declaring its network), and no first run")
+                              "(role 'policy', transform 'module:function'), or a front end, a pair mixing or a "
+                              "loss with hooks ('module:NAME' declaring its front_end, pair_mixing or criterion), "
+                              "and no first run")
     COMPONENTS[name] = component
-    if front_end and getattr(component_hooks(name), "front_end", None) is None:
-        del COMPONENTS[name]
-        raise ChimeraMixError(f"cannot register method {name!r}: its hooks {component.hooks} declare no front_end "
-                              "(a FrontEnd: its network's names, widths and builder)")
+    if hooked:
+        hook, what = PLUGIN_HOOKS[component.role]
+        if getattr(component_hooks(name), hook, None) is None:
+            del COMPONENTS[name]
+            raise ChimeraMixError(f"cannot register method {name!r}: its hooks {component.hooks} declare no {hook} "
+                                  f"({what})")
 
 
 def load_plugins() -> None:

@@ -1,6 +1,7 @@
-"""What chimeramix asks of the ``pooled`` front end: its settings (the config section ``pooled``: the pooling
-kernel), how they resolve, its command-line option, and its network ``pooled-wrn-W``. No PyTorch here: the network
-is built by :mod:`chimeramix_example_method.front_end`, loaded when a run trains."""
+"""What chimeramix asks of the example's components: of the ``pooled`` front end its settings (the config section
+``pooled``: the pooling kernel), how they resolve, its command-line option, and its network ``pooled-wrn-W``; of
+``half-swap`` its pair mixing; of ``smooth-ce`` its criterion. No PyTorch here: the network, the mixing and the loss
+are built by :mod:`chimeramix_example_method.front_end`, ``.mixing`` and ``.loss``, loaded when a run trains."""
 
 from __future__ import annotations
 
@@ -48,3 +49,10 @@ HOOKS = ComponentHooks(
     from_arguments=from_arguments,
     front_end=FrontEnd("pooled-wrn-{width}", "chimeramix_example_method.front_end:build", {"paper": 8, "quick": 2}),
 )
+"""The hooks of ``pooled``."""
+
+HALF_SWAP_HOOKS = ComponentHooks(pair_mixing="chimeramix_example_method.mixing:half_swap")
+"""The hooks of ``half-swap``: its compositions of same-class pairs."""
+
+SMOOTH_CE_HOOKS = ComponentHooks(criterion="chimeramix_example_method.loss:smoothed_cross_entropy")
+"""The hooks of ``smooth-ce``: its loss."""

@@ -13,6 +13,7 @@ import shutil
 import sys
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,13 @@ import torch
 from chimeramix.bundle import open_bundle
 from chimeramix.classifier.trainer import ClassifierRun, open_classifier_run, train_classifier
 from chimeramix.cli import main
+from chimeramix.components import registry
 from chimeramix.components.hooks import load_reference
 from chimeramix.components.registry import load_plugins
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods import COMPONENTS, Component, method_names, parse_method, register_method
+from chimeramix.runkinds import run_kinds
 from chimeramix.train import run as run_module
 from conftest import CheckpointStop, Interrupt
 
@@ -56,10 +59,12 @@ def flip_blend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
     load_plugins()
     yield "flip-blend"
-    for name in ("flip-blend", "pooled", "half-swap", "smooth-ce"):
+    for name in ("flip-blend", "pooled", "half-swap", "smooth-ce", "latent-mix"):
         COMPONENTS.pop(name, None)
     for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
         del sys.modules[name]
+    for reference in [reference for reference in registry._LOADED_HOOKS if reference.startswith(PACKAGE)]:
+        del registry._LOADED_HOOKS[reference]  # the next test imports the package afresh
 
 
 def test_the_plug_in_registers_as_a_policy(flip_blend: str) -> None:
@@ -92,7 +97,17 @@ def test_register_method_refuses_what_the_core_cannot_run() -> None:
     with pytest.raises(ChimeraMixError, match="declare no front_end"):
         register_method("my-front", Component("front-end", "no network",
                                               hooks="chimeramix.methods.supermix.hooks:HOOKS"))
-    assert not {"my-mixing", "my-mixer", "my-mix", "my-loss", "my-front"} & set(COMPONENTS)
+    with pytest.raises(ChimeraMixError, match="only a pair mixing may have a first run"):
+        register_method("my-first", Component("loss", "a loss trained first", "glico",
+                                              hooks="chimeramix.methods.image_space.hooks:COSINE_LOSS_HOOKS"))
+    with pytest.raises(ChimeraMixError, match="another method or the core has"):
+        register_method("my-glico", Component("pair-mixing", "GLICO again", "glico",
+                                              hooks="chimeramix.methods.glico.hooks:HOOKS"))
+    with pytest.raises(ChimeraMixError, match="declare no run_kind named 'stage-one'"):
+        register_method("my-stage", Component("pair-mixing", "a first run nobody declares", "stage-one",
+                                              hooks="chimeramix.methods.chimeramix.hooks:PIXEL_HOOKS"))
+    assert not {"my-mixing", "my-mixer", "my-mix", "my-loss", "my-front", "my-first", "my-glico", "my-stage"} & set(
+        COMPONENTS)
 
 
 @pytest.mark.slow
@@ -100,16 +115,18 @@ def test_a_plug_in_method_trains_in_a_sweep_and_shows_in_the_table(
     flip_blend: str, tiny_data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = tmp_path / "store"
-    argv = ["sweep", "--datasets", "cifar10", "--methods", f"baseline,{flip_blend},half-swap+smooth-ce", "--k", "2",
-            "--seeds", "0",
+    argv = ["sweep", "--datasets", "cifar10", "--methods", f"baseline,{flip_blend},half-swap+smooth-ce,latent-mix",
+            "--k", "2", "--seeds", "0", "--first-run-set", "autoencoder.epochs=1",
             "--preset", "quick", "--store", str(store), "--data-root", str(tiny_data_root), "--device", "cpu",
             "--workers", "1", "--no-progress", "--classifier-set", "epochs=1", "--classifier-set", "repetition=1",
             "--classifier-set", "architecture=wrn-10-1"]
     assert main(argv) == 0
-    assert "3 of 3 jobs finished (3 by this sweep)" in capsys.readouterr().out
+    assert "5 of 5 jobs finished (5 by this sweep)" in capsys.readouterr().out  # 4 classifiers, 1 autoencoder
+    assert len(list((store / "runs").glob("autoencoder-cifar10-k2-s0-quick-*/autoencoder.safetensors"))) == 1
     assert main(["table", "--store", str(store)]) == 0
     table = capsys.readouterr().out
     assert "| baseline |" in table and f"| {flip_blend} |" in table and "| half-swap+smooth-ce |" in table
+    assert "| latent-mix |" in table
 
 
 def test_a_plug_in_front_end_trains_with_its_own_settings_and_network(
@@ -178,3 +195,32 @@ def test_a_plug_in_pair_mixing_and_loss_train_a_classifier(flip_blend: str, tiny
     weights = [safetensors.torch.load_file(tmp_path / run / final) for run in ("whole", "resumed")]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+def test_a_plug_in_with_a_first_run_of_its_own_kind(flip_blend: str, tiny_data_root: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``latent-mix``: its kind ``autoencoder`` trains with ``generator train --kind autoencoder`` and its own
+    option, draws with ``generator sample``, and a classifier composes with the finished run (the plug-in's
+    mixing, checked against the classifier's split); ``run`` trains both."""
+    assert "autoencoder" in run_kinds()
+    data = ["--dataset", "cifar10", "--k", "2", "--data-root", str(tiny_data_root), "--device", "cpu",
+            "--no-progress", "--yes"]
+    first = tmp_path / "autoencoder"
+    assert main(["generator", "train", "--kind", "autoencoder", *data, "--preset", "quick", "--epochs", "2",
+                 "--ae-channels", "8", "--out", str(first)]) == 0
+    assert "latent-mix autoencoder trained (2 epochs" in capsys.readouterr().out
+    assert json.loads((first / "config.json").read_text())["config"]["channels"] == 8
+    assert main(["generator", "sample", str(first), "--n", "2", "--out", str(tmp_path / "strips.png"),
+                 "--device", "cpu"]) == 0
+    assert (tmp_path / "strips.png").stat().st_size > 0
+    config = ClassifierConfig(data=DataConfig("cifar10", k=2, seed=0, data_root=str(tiny_data_root)),
+                              method="latent-mix", generator=str(first), architecture="wrn-10-1", epochs=1,
+                              repetition=4, batch_size=8, device="cpu")
+    run = open_classifier_run(config, tmp_path / "classifier")
+    assert isinstance(run, ClassifierRun)
+    assert type(run.augmentation.pair_mixing).__name__ == "LatentMix"
+    with pytest.raises(ChimeraMixError, match="split seed 0 \\(not 1\\)"):
+        open_classifier_run(replace(config, data=replace(config.data, seed=1)), tmp_path / "other")
+    assert main(["run", *data, "--method", "latent-mix", "--preset", "quick", "--epochs", "1", "--repetition", "1",
+                 "--architecture", "wrn-10-1", "--out", str(tmp_path / "run")]) == 0
+    assert {path.name.split("-")[0] for path in (tmp_path / "run").iterdir()} == {"autoencoder", "classifier"}

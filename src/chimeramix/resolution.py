@@ -8,11 +8,19 @@ method registry, which it reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from chimeramix.budget import budget_minutes, generator_values
-from chimeramix.components.registry import COMPONENTS, Method, all_hooks, component_hooks, front_end_of, parse_method
+from chimeramix.components.registry import (
+    Method,
+    all_hooks,
+    component_hooks,
+    components,
+    front_end_of,
+    parse_method,
+)
 from chimeramix.config import (
     BUILTIN_FOLDER_SIZE,
     ClassifierConfig,
@@ -104,7 +112,7 @@ def check_architecture(method: Method, architecture: str) -> None:
                               f"architecture {network.name('WIDTH')} (e.g. {network.default('paper')}), not "
                               f"{architecture!r}")
     if network is None and front_end is not None:
-        owners = [name for name in COMPONENTS if (hooks := component_hooks(name)) and hooks.front_end is front_end]
+        owners = [name for name in components() if (hooks := component_hooks(name)) and hooks.front_end is front_end]
         raise ChimeraMixError(f"architecture {architecture!r} is the network of the front end {' or '.join(owners)}; "
                               "train it with that method (alone or joined with augmentations by '+')")
 
@@ -154,6 +162,13 @@ def apply_preset(config: RunConfig, preset: str) -> RunConfig:
                       "method_settings": preset_settings(config, method, preset)}
         return replace(config, preset="quick", **values)
     raise ChimeraMixError(f"unknown preset {preset!r}; use 'paper' or 'quick'")
+
+
+def first_run_of(cls: Callable[..., RunConfig], classifier: ClassifierConfig) -> RunConfig:
+    """A config of ``cls`` (a component's kind of run) for the run ``classifier`` needs first: the classifier's
+    data, preset and machine (device, bf16 choice, fast path)."""
+    return apply_preset(cls(data=classifier.data, device=classifier.device, amp=classifier.amp, fast=classifier.fast),
+                        classifier.preset)
 
 
 def preset_settings(config: ClassifierConfig, method: Method, preset: str) -> dict[str, dict[str, Any]]:

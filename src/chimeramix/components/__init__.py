@@ -3,10 +3,6 @@ and the hooks a component declares (:mod:`~chimeramix.components.hooks`). Neithe
 code: a component names its hooks as ``module:NAME`` references, loaded when first needed. The methods
 themselves live under :mod:`chimeramix.methods`, one folder per family.
 
-Importing this package registers the methods of installed plug-ins
-(:func:`~chimeramix.components.registry.load_plugins`; ``docs/adding-a-method.md``).
+The methods of installed plug-ins register on the registry's first look-up
+(:func:`~chimeramix.components.registry.components`; ``docs/adding-a-method.md``).
 """
-
-from chimeramix.components.registry import load_plugins
-
-load_plugins()

@@ -222,16 +222,30 @@ class Method:
         return self.first_run == "teacher"
 
 
+_PLUGINS_READ = False
+
+
+def components() -> dict[str, Component]:
+    """The registry (:data:`COMPONENTS`) with the methods of the installed plug-ins, whose entry points are read on
+    the first call (:func:`load_plugins`): not when chimeramix is imported, so that a plug-in may import chimeramix's
+    packages while it loads."""
+    global _PLUGINS_READ
+    if not _PLUGINS_READ:
+        _PLUGINS_READ = True
+        load_plugins()
+    return COMPONENTS
+
+
 def method_names() -> list[str]:
     """The component names, for ``--help`` and error messages."""
-    return [*COMPONENTS, "chimeramix-grid-nN", "chimeramix-seg-nN[-soft]"]
+    return [*components(), "chimeramix-grid-nN", "chimeramix-seg-nN[-soft]"]
 
 
 def component_of(name: str) -> Component:
     """The registry entry of a component name, multi-image ChimeraMix included."""
     match = MULTI_IMAGE.fullmatch(name)
     if match is None:
-        return COMPONENTS[name]
+        return components()[name]
     weights = "Dirichlet-weighted" if match[3] else "hard"
     return Component("pair-mixing", f"multi-image ChimeraMix: N = {match[2]} same-class images, {weights} "
                      f"{match[1]} masks, composed by the frozen generator", "generator", hooks=CHIMERAMIX_HOOKS)
@@ -258,7 +272,7 @@ def all_hooks() -> dict[str, ComponentHooks]:
     """The hooks of every registered component that declares them, by the first component that names them (two
     components may share one, as ``scattering`` and ``scattering-fixed``)."""
     found: dict[str, ComponentHooks] = {}
-    for name in COMPONENTS:
+    for name in components():
         hooks = component_hooks(name)
         if hooks is not None and all(hooks is not other for other in found.values()):
             found[name] = hooks
@@ -301,7 +315,7 @@ def parse_method(name: str) -> Method:
 each batch is mixed by one method: keep one of them
     """
     parts = [part.strip() for part in name.split("+")]
-    unknown = [part for part in parts if part not in COMPONENTS and not MULTI_IMAGE.fullmatch(part)]
+    unknown = [part for part in parts if part not in components() and not MULTI_IMAGE.fullmatch(part)]
     if unknown:
         raise ChimeraMixError(
             f"unknown method {unknown[0]!r} in {name!r}; use one of {', '.join(method_names())}, or several "
@@ -351,29 +365,51 @@ def register_method(name: str, component: Component) -> None:
     (its ``transform`` is applied to every training image where the built-in policies are), a front end (its
     hooks declare its network, :class:`~chimeramix.components.hooks.FrontEnd`, and its settings), a pair mixing
     (its hooks' ``pair_mixing`` makes the compositions) or a loss (its hooks' ``criterion``); see
-    :data:`PLUGIN_HOOKS`."""
+    :data:`PLUGIN_HOOKS`. A pair mixing may need a run trained first (``first_run``) of a kind its hooks declare
+    (``run_kind``, with ``first_run_config`` and, since the classifier composes with the run, ``Composing``)."""
     if name in COMPONENTS or MULTI_IMAGE.fullmatch(name) or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
         raise ChimeraMixError(f"cannot register method {name!r}: the name is taken or not lower-case letters, "
                               "digits and '-'; choose another name")
     policy = component.role == "policy" and component.transform is not None
     hooked = component.role in PLUGIN_HOOKS and component.hooks is not None
-    if not (policy or hooked) or component.first_run is not None:
+    if not (policy or hooked) or (component.first_run is not None and component.role != "pair-mixing"):
         raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy with a transform "
                               "(role 'policy', transform 'module:function'), or a front end, a pair mixing or a "
-                              "loss with hooks ('module:NAME' declaring its front_end, pair_mixing or criterion), "
-                              "and no first run")
+                              "loss with hooks ('module:NAME' declaring its front_end, pair_mixing or criterion); "
+                              "only a pair mixing may have a first run")
+    taken = {*declared_run_kinds(), "generator", "classifier", "teacher"} if component.first_run else set()
     COMPONENTS[name] = component
-    if hooked:
-        hook, what = PLUGIN_HOOKS[component.role]
-        if getattr(component_hooks(name), hook, None) is None:
-            del COMPONENTS[name]
-            raise ChimeraMixError(f"cannot register method {name!r}: its hooks {component.hooks} declare no {hook} "
-                                  f"({what})")
+    problem = _plugin_hooks_problem(component, component_hooks(name), taken) if hooked else None
+    if problem is not None:
+        del COMPONENTS[name]
+        raise ChimeraMixError(f"cannot register method {name!r}: its hooks {component.hooks} {problem}")
+
+
+def _plugin_hooks_problem(component: Component, hooks: ComponentHooks | None, taken: set[str]) -> str | None:
+    """What a plug-in's hooks lack for its role and its first run, or ``None``."""
+    hook, what = PLUGIN_HOOKS[component.role]
+    if getattr(hooks, hook, None) is None:
+        return f"declare no {hook} ({what})"
+    if component.first_run is None:
+        return None
+    kind = hooks.run_kind if hooks is not None else None
+    if kind is None or kind.name != component.first_run or hooks is None or hooks.first_run_config is None:
+        return (f"declare no run_kind named {component.first_run!r} (its first run) with a first_run_config (the "
+                "run a classifier needs)")
+    if kind.name in taken:
+        return f"declare the kind of run {kind.name!r}, which another method or the core has; name it otherwise"
+    if kind.composing is None:
+        return f"declare the kind {kind.name!r} without Composing (how a classifier composes with its run)"
+    if not all(kind.name in hooks.step_seconds.get(device, {}) for device in ("cpu", "cuda")):
+        return (f"declare no default step cost of the kind (step_seconds={{'cpu': {{'{kind.name}': SECONDS}}, "
+                f"'cuda': {{'{kind.name}': SECONDS}}}}), which estimates use until this machine measured one")
+    return None
 
 
 def load_plugins() -> None:
     """Register the methods of the installed packages' :data:`PLUGIN_GROUP` entry points not registered yet;
-    one that fails to load is left out with a warning."""
+    one that fails to load is left out with a warning. :func:`components` calls it once; call it again after
+    installing a plug-in into a running interpreter."""
     for entry in entry_points(group=PLUGIN_GROUP):
         if entry.name in COMPONENTS:
             continue

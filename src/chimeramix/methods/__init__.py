@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from chimeramix.components.hooks import ComponentHooks, FrontEnd
+from chimeramix.components.hooks import ComponentHooks, Composing, FrontEnd, RunKind
 from chimeramix.components.registry import (
     COMPONENTS,
     Component,
@@ -38,10 +38,12 @@ __all__ = [
     "Augmentation",
     "Component",
     "ComponentHooks",
+    "Composing",
     "FrontEnd",
     "ImageParams",
     "Method",
     "PairMixing",
+    "RunKind",
     "RunPicture",
     "StepParams",
     "channel_stats",

@@ -1,7 +1,9 @@
 """What chimeramix asks of the example's components: of the ``pooled`` front end its settings (the config section
 ``pooled``: the pooling kernel), how they resolve, its command-line option, and its network ``pooled-wrn-W``; of
-``half-swap`` its pair mixing; of ``smooth-ce`` its criterion. No PyTorch here: the network, the mixing and the loss
-are built by :mod:`chimeramix_example_method.front_end`, ``.mixing`` and ``.loss``, loaded when a run trains."""
+``half-swap`` its pair mixing; of ``smooth-ce`` its criterion; of ``latent-mix`` the kind of its first run (an
+autoencoder) and its compositions. No PyTorch here: the network, the mixing, the loss and the trainer are built by
+:mod:`chimeramix_example_method.front_end`, ``.mixing``, ``.loss`` and ``.latent_trainer``, loaded when a run
+trains."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Any
 
 from chimeramix.config import ClassifierConfig, protocol_for, to_dict
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods import ComponentHooks, FrontEnd
+from chimeramix.methods import ComponentHooks, Composing, FrontEnd, RunKind
+from chimeramix_example_method import latent_settings
 
 SECTION = "pooled"
 
@@ -56,3 +59,26 @@ HALF_SWAP_HOOKS = ComponentHooks(pair_mixing="chimeramix_example_method.mixing:h
 
 SMOOTH_CE_HOOKS = ComponentHooks(criterion="chimeramix_example_method.loss:smoothed_cross_entropy")
 """The hooks of ``smooth-ce``: its loss."""
+
+TRAINER = "chimeramix_example_method.latent_trainer"
+AUTOENCODER = RunKind(
+    latent_settings.AutoencoderConfig, latent_settings.resolve, f"{TRAINER}:open_autoencoder_run",
+    f"{TRAINER}:pack_key", latent_settings.cost_part, lambda config: "autoencoder", "latent-mix autoencoders",
+    {"cpu": 10.0, "cuda": 15.0},
+    Composing(title="latent-mix autoencoder", method_label="latent-mix", composer=f"{TRAINER}:latent_mix",
+              sampler=f"{TRAINER}:sample_picture",
+              sample_rows="rows of x_i, decoded mixes of its code with a same-class x_j's (weights 0 .. 1), then x_j",
+              add_arguments=latent_settings.add_arguments, from_arguments=latent_settings.from_arguments,
+              summary=latent_settings.summary))
+"""``latent-mix``'s first run: an autoencoder fitted to the split (run folders ``autoencoder-...``)."""
+
+LATENT_MIX_HOOKS = ComponentHooks(
+    run_kind=AUTOENCODER,
+    first_run_config=latent_settings.stage_one_config,
+    check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
+    pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing",
+    step_seconds={"cpu": {"autoencoder": 0.05}, "cuda": {"autoencoder": 0.002}},
+)
+"""The hooks of ``latent-mix``: the kind of its first run, how a classifier checks and composes with it (the core's
+functions for a generating first run: they read the kind's config class and ``Composing.composer``), and a rough
+step cost for estimates until this machine has measured one."""

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from chimeramix.config import ClassifierConfig, DataConfig, RunBookkeeping, protocol_for
 from chimeramix.config.roles import SWEEP, role_field
-from chimeramix.resolution import apply_preset, resolve_data
+from chimeramix.resolution import apply_preset, first_run_of, resolve_data
 
 
 @dataclass
@@ -68,8 +68,7 @@ def resolve_glico(config: GlicoConfig) -> GlicoConfig:
 
 def stage_one_config(classifier: ClassifierConfig) -> GlicoConfig:
     """The stage-1 run a ``glico`` classifier needs: the classifier's data, preset and machine."""
-    return apply_preset(GlicoConfig(data=classifier.data, device=classifier.device, amp=classifier.amp,
-                                    fast=classifier.fast), classifier.preset)
+    return first_run_of(GlicoConfig, classifier)
 
 
 def cost_part(config: GlicoConfig) -> str:

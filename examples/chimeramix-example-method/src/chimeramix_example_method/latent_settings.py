@@ -1,0 +1,77 @@
+"""``latent-mix``'s first run as a kind of run of its own, ``autoencoder``: its config, how it resolves, the run a
+``latent-mix`` classifier needs, and its options of ``chimeramix generator train --kind autoencoder``. No PyTorch
+here (the hooks import this module when chimeramix first asks for them); the trainer is
+:mod:`chimeramix_example_method.latent_trainer`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from chimeramix.config import ClassifierConfig, DataConfig, RunBookkeeping, protocol_for
+from chimeramix.config.roles import SWEEP, role_field
+from chimeramix.resolution import apply_preset, first_run_of, resolve_data
+
+
+@dataclass
+class AutoencoderConfig(RunBookkeeping):
+    """A small convolutional autoencoder fitted to the split's training images by mean squared error: two
+    stride-2 convolutions down to codes of 2 x ``channels`` maps at a quarter of the side, two transposed ones
+    back up."""
+
+    KIND: ClassVar[str] = "autoencoder"
+    QUICK: ClassVar[dict[str, Any]] = {"epochs": 4, "repetition": 20, "checkpoint_every": 2, "channels": 16}
+    """The quick preset: a narrower network, about a hundred steps at k = 10."""
+
+    data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
+    channels: int = 32
+    epochs: int = 60
+    batch_size: int | None = None
+    """``None``: 64."""
+    repetition: int | None = None
+    """R in ``max(R // k, 1)``; ``None``: the protocol's generator repetition."""
+    lr: float = 1e-3
+    """Adam's learning rate."""
+
+
+def resolve(config: AutoencoderConfig) -> AutoencoderConfig:
+    """Fill the unset fields (the data's, the batch size, the repetition)."""
+    config = replace(config, data=resolve_data(config.data))
+    return replace(config, batch_size=config.batch_size or 64,
+                   repetition=config.repetition or protocol_for(config.data).generator_repetition)
+
+
+def stage_one_config(classifier: ClassifierConfig) -> AutoencoderConfig:
+    """The autoencoder a ``latent-mix`` classifier needs: the classifier's data, preset and machine."""
+    return first_run_of(AutoencoderConfig, classifier)
+
+
+def cost_part(config: AutoencoderConfig) -> str:
+    """What a step's time depends on: the image size, the width and the batch."""
+    return f"{protocol_for(config.data).image_size}px-{config.channels}ch-b{config.batch_size}"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The autoencoder's option of ``generator train`` (the shared ones, ``--epochs``, ``--lr``..., apply too)."""
+    group = parser.add_argument_group("latent-mix autoencoder (--kind autoencoder, an example plug-in)")
+    group.add_argument("--ae-channels", type=int, metavar="C", help="channels of the first convolution (32)")
+
+
+OPTIONS = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device")
+"""Fields with a shared option of ``generator train`` of the same name."""
+
+
+def from_arguments(args: argparse.Namespace, data: DataConfig) -> AutoencoderConfig:
+    """The config the options of ``generator train --kind autoencoder`` describe (preset, then the options)."""
+    values: dict[str, Any] = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
+    if args.ae_channels is not None:
+        values["channels"] = args.ae_channels
+    values.update(amp=not args.no_amp, tensorboard=args.tensorboard, fast=args.fast)
+    return replace(apply_preset(AutoencoderConfig(data=data), args.preset), **values)
+
+
+def summary(first: Mapping[str, float], final: Mapping[str, float]) -> str:
+    """The losses of a finished autoencoder run (``generator train``)."""
+    return f"reconstruction error {first['mse']:.4f} in the first epoch, {final['mse']:.4f} in the last"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -224,3 +225,19 @@ def test_a_plug_in_with_a_first_run_of_its_own_kind(flip_blend: str, tiny_data_r
     assert main(["run", *data, "--method", "latent-mix", "--preset", "quick", "--epochs", "1", "--repetition", "1",
                  "--architecture", "wrn-10-1", "--out", str(tmp_path / "run")]) == 0
     assert {path.name.split("-")[0] for path in (tmp_path / "run").iterdir()} == {"autoencoder", "classifier"}
+
+
+@pytest.mark.parametrize("first", ["chimeramix.methods", "chimeramix.components", "chimeramix.cli"])
+def test_installed_plug_ins_load_whatever_chimeramix_imports_first(tmp_path: Path, first: str) -> None:
+    """In a fresh interpreter with the package installed, its methods register on the first look-up, whichever
+    chimeramix package was imported first (a plug-in imports ``chimeramix.methods`` while it loads), no warning."""
+    install(tmp_path)
+    code = (f"import {first}\nfrom chimeramix.components.registry import components\n"
+            "print(sorted(name for name in components() if name in ('flip-blend', 'pooled', 'half-swap', "
+            "'smooth-ce', 'latent-mix')))")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path),
+                                                                             os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True,
+                          env=environment, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['flip-blend', 'half-swap', 'latent-mix', 'pooled', 'smooth-ce']"

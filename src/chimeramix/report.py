@@ -185,7 +185,7 @@ def generator_section(config: ClassifierConfig, run: Path) -> list[str]:
 
 
 def method_pictures_section(method: str, folder: RunFolder) -> list[str]:
-    """The pictures the method's components declare (:attr:`~chimeramix.components.registry.Component.pictures`)
+    """The pictures the method's components declare (:attr:`~chimeramix.components.entry.Component.pictures`)
     that the run folder has, under each component's heading."""
     lines: list[str] = []
     for name in parse_method(method).components:

@@ -11,16 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from chimeramix.components.entry import Component, RunPicture
 from chimeramix.components.hooks import ComponentHooks, Composing, FrontEnd, RunKind
-from chimeramix.components.registry import (
-    COMPONENTS,
-    Component,
-    Method,
-    RunPicture,
-    method_names,
-    parse_method,
-    register_method,
-)
+from chimeramix.components.registry import COMPONENTS, Method, method_names, parse_method, register_method
 
 if TYPE_CHECKING:
     from chimeramix.image_ops import channel_stats, crop_flip, normalize

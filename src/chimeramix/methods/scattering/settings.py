@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from chimeramix.components.registry import Method, Role, parse_method
+from chimeramix.components.entry import Role
+from chimeramix.components.registry import Method, parse_method
 from chimeramix.config import ClassifierConfig, to_dict, unset_values
 from chimeramix.errors import ChimeraMixError
 

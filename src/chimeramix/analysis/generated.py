@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from chimeramix.components.hooks import GroupComposer
 from chimeramix.components.registry import declared_run_kinds
 from chimeramix.config import DataConfig, GeneratorConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng

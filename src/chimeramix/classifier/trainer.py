@@ -29,14 +29,13 @@ from torch import nn
 
 from chimeramix.bundle import manifest, write_bundle
 from chimeramix.classifier.objective import ClassifierObjective
-from chimeramix.components.hooks import load_reference
+from chimeramix.components.hooks import GroupComposer, load_reference
 from chimeramix.components.registry import Method, parse_method
 from chimeramix.config import ClassifierConfig
 from chimeramix.data import ImageSet, TrainingSet, load_data_split, load_training_set, repetition
 from chimeramix.evaluation import evaluate
 from chimeramix.image_ops import channel_stats
 from chimeramix.methods.augmentation import Augmentation
-from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.models.classifiers import count_parameters, network_of
 from chimeramix.protocol import steps_per_epoch
 from chimeramix.resolution import resolve_classifier

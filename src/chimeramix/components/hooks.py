@@ -1,7 +1,8 @@
 """What the core asks of a method component beyond the image-space stages: its own settings, how they resolve and
 what presets set in them, its command-line options, its network (a front end), the run it needs first when that
-run is of its own kind (:class:`RunKind`: e.g. a latent-code generator fitted to the split), batches of its own
-(mixes under a teacher), its learning-rate schedule, its pictures, its table rows and what its runs cost.
+run is of its own kind (:class:`RunKind`: e.g. a latent-code generator fitted to the split), its pair mixing (a
+:class:`GroupComposer`), its loss, batches of its own (mixes under a teacher), its learning-rate schedule, its
+pictures, its table rows and what its runs cost.
 
 A component declares a :class:`ComponentHooks` in its own folder and names it in its registry entry
 (``Component.hooks``, ``module:NAME``); the core calls these hooks and never the method by name. Every hook is
@@ -15,11 +16,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chimeramix.config import ClassifierConfig, DataConfig, from_dict
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_reference(reference: str) -> Callable[..., Any]:
@@ -61,6 +65,37 @@ class FrontEnd:
         return self.name(self.widths.get(preset, self.widths["paper"]))
 
 
+class GroupComposer(Protocol):
+    """What the per-step augmentation needs of a pair (or group) mixing: how many images a composition takes,
+    its random draws for a batch (masks, or a latent interpolation's ratio and noise codes), then the compositions.
+
+    A group is N x B positions in the training subset: the batch images first, then N - 1 same-class partners
+    of each."""
+
+    images: int
+    """N, the images per composition (2: pairs)."""
+    augmented: bool
+    """Whether the compositions go through the per-image augmentation (policy, crop and flip, erasing) as real
+    images do; ``False``: they are only normalised (batches generated from latent codes)."""
+    segments: Any
+    """Where segmentation masks get their segments: the cached ids of the training subset (an N x H x W tensor),
+    a segmenter of the images as fed (ChimeraMix's
+    :class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`), or ``None`` (no segments needed)."""
+    segment_images: tuple[int, ...]
+    """The images of a group (0: the batch image, 1..N-1: its partners) whose segments the draws read."""
+
+    def sample(self, count: int, rng: torch.Generator, segments: Sequence[torch.Tensor | None] | None = None
+               ) -> torch.Tensor:
+        """The draws of a batch of ``count`` groups, from ``rng`` (``segments``: count x H x W segment ids of each
+        image of a group, ``None`` for those not in ``segment_images``)."""
+        ...
+
+    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """Compositions (float images in [0, 1], B x 3 x H x W) of the N x B x 3 x H x W float images in [0, 1]
+        of the groups at ``group``."""
+        ...
+
+
 @dataclass(frozen=True)
 class Composing:
     """What a kind of run whose finished model composes images for a classifier (a generating first run) adds:
@@ -73,7 +108,7 @@ class Composing:
     """Its method's name in the analysis's tables."""
     composer: str
     """``module:function``: ``(run_dir, device, autocast_dtype) -> GroupComposer`` of the finished run in
-    ``run_dir`` (:class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`)."""
+    ``run_dir`` (:class:`GroupComposer`)."""
     sampler: str
     """``module:function``: ``(run_dir, count, seed, device) -> uint8 H x W x 3`` picture of ``count`` rows."""
     sample_rows: str
@@ -162,8 +197,8 @@ class ComponentHooks:
     columns of the epoch that ends) and ``result_fields()`` (what the run's result adds)."""
     pair_mixing: str | None = None
     """``module:function``: ``(config, data, folder, device) -> GroupComposer``: the pair (or group) mixing of the
-    component's classifier runs (:class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`): same-class
-    images mixed in pixel space, or composed by the frozen first run that ``config.generator`` names."""
+    component's classifier runs (:class:`GroupComposer`): same-class images mixed in pixel space, or composed by
+    the frozen first run that ``config.generator`` names."""
     criterion: str | None = None
     """``module:function``: ``(config, num_classes) -> nn.Module``: the classifier's loss instead of cross-entropy."""
     packs_alone: bool = False

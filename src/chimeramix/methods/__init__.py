@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from chimeramix.components.entry import Component, RunPicture
-from chimeramix.components.hooks import ComponentHooks, Composing, FrontEnd, RunKind
+from chimeramix.components.hooks import ComponentHooks, Composing, FrontEnd, GroupComposer, RunKind
 from chimeramix.components.registry import COMPONENTS, Method, method_names, parse_method, register_method
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ __all__ = [
     "ComponentHooks",
     "Composing",
     "FrontEnd",
+    "GroupComposer",
     "ImageParams",
     "Method",
     "PairMixing",

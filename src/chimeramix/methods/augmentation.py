@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torchvision.transforms import v2
 
-from chimeramix.components.hooks import load_reference
+from chimeramix.components.hooks import GroupComposer, load_reference
 from chimeramix.components.registry import Method, component_of
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
@@ -43,7 +43,6 @@ from chimeramix.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.chimeramix.pair_mixing import GroupComposer
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.methods.image_space.erasing import RANDOM_ERASING, ReleasedRandomErasing, cutout, sample_cutout
 from chimeramix.methods.image_space.label_mixing import label_mixing_transform

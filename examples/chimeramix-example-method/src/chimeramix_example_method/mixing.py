@@ -1,6 +1,6 @@
 """``half-swap``'s pair mixing: half of each image (left, right, top or bottom, drawn per image) replaced by the
 same half of a same-class partner. It is what the core's per-step augmentation asks of any pair mixing
-(:class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`): how many images a composition takes, its
+(:class:`~chimeramix.components.hooks.GroupComposer`): how many images a composition takes, its
 random draws for a batch (drawn from the run's generator, so a resumed run draws the same), and the compositions."""
 
 from __future__ import annotations

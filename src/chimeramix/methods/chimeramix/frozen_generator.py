@@ -10,14 +10,14 @@ from typing import Any
 import torch
 
 from chimeramix.checkpoint import load_weights
-from chimeramix.components.hooks import load_reference
+from chimeramix.components.hooks import GroupComposer, load_reference
 from chimeramix.components.registry import Method, declared_run_kinds, parse_method
 from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import build_image_masks
-from chimeramix.methods.chimeramix.pair_mixing import GroupComposer, PairMixing
+from chimeramix.methods.chimeramix.pair_mixing import PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
 from chimeramix.protocol import train_set
 from chimeramix.resolution import generator_config_for, resolve_generator

@@ -4,8 +4,6 @@ ChimeraMix)."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import torch
 
 from chimeramix.config import ClassifierConfig, protocol_for
@@ -23,35 +21,6 @@ from chimeramix.methods.chimeramix.masks import (
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, mask_segments
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast, autocast_dtype
-
-
-class GroupComposer(Protocol):
-    """What the per-step augmentation needs of a pair (or group) mixing: how many images a composition takes,
-    its random draws for a batch (masks, or a latent interpolation's ratio and noise codes), then the compositions.
-
-    A group is N x B positions in the training subset: the batch images first, then N - 1 same-class partners
-    of each."""
-
-    images: int
-    """N, the images per composition (2: pairs)."""
-    augmented: bool
-    """Whether the compositions go through the per-image augmentation (policy, crop and flip, erasing) as real
-    images do; ``False``: they are only normalised (batches generated from latent codes)."""
-    segments: torch.Tensor | AugmentedSegments | None
-    """Where segmentation masks get their segments: the cached ids of the training subset (N x H x W), the
-    segmentation of the images as fed (:class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`), or
-    ``None``."""
-    segment_images: tuple[int, ...]
-    """The images of a group (0: the batch image, 1..N-1: its partners) whose segments the draws read."""
-
-    def sample(self, count: int, rng: torch.Generator, segments: SegmentMaps | None = None) -> torch.Tensor:
-        """The draws of a batch of ``count`` groups (``segments``: the maps of the images ``segment_images``)."""
-        ...
-
-    def compose(self, images: torch.Tensor, draws: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-        """Compositions (float images in [0, 1], B x 3 x H x W) of the N x B x 3 x H x W float images in [0, 1]
-        of the groups at ``group``."""
-        ...
 
 
 class PairMixing:

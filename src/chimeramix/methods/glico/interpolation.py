@@ -27,7 +27,7 @@ RATIOS = (0.1, 0.2, 0.3, 0.4)
 
 
 class LatentInterpolation:
-    """The pair composer of ``glico`` (see :class:`~chimeramix.methods.chimeramix.pair_mixing.GroupComposer`): its draws
+    """The pair composer of ``glico`` (see :class:`~chimeramix.components.hooks.GroupComposer`): its draws
     are B x (1 + noise) values, the batch's ratio t then every pair's noise code."""
 
     images = 2

@@ -117,6 +117,16 @@ def test_plans_that_cannot_fit_and_methods_without_a_plan_are_refused(tiny_data_
             plan_budget(tiny(tiny_data_root, method), 20, book())
 
 
+def test_the_demo_plans_from_default_costs_before_anything_is_measured(tiny_data_root: Path) -> None:
+    """``compare --dry-run`` on a machine that has measured nothing plans the demo's 10-minute ChimeraMix+Seg from
+    the default costs (it once refused it: the budget's 32 px generator fell back to the full generator's 20 s)."""
+    planned = plan_budget(replace(tiny(tiny_data_root, "chimeramix-seg"), data=DataConfig("cifar10", 10, 0,
+                                                                                          str(tiny_data_root))),
+                          10, CostBook("cpu"))
+    assert planned.budget is not None and "generator default" in planned.budget.costs
+    assert 500 < planned.budget.generator_steps < 1000 and planned.budget.classifier_steps > 2000
+
+
 def test_a_new_machine_measures_before_it_plans(tiny_data_root: Path) -> None:
     costs = CostBook("cpu")
     config = tiny(tiny_data_root, "chimeramix-grid")

@@ -49,8 +49,8 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.train.loop import train_runs
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+from chimeramix.train.trainers import train_pack
 
 AUGMENTATION_STREAM = 1
 """Seed stream of the augmentation RNG (weights and dropout use the plain seed)."""
@@ -271,8 +271,5 @@ def train_classifier(
     ``resume=True`` continues from the latest checkpoint (or returns the stored result of a finished run);
     a run folder that holds another config, or a run when ``resume`` is off, is refused.
     """
-    run = open_classifier_run(config, run_dir, resume=resume)
-    if not isinstance(run, ClassifierRun):
-        return run
-    return train_runs([run], progress=progress)[0]
+    return train_pack([config], [run_dir], resume=resume, progress=progress)[0]
 

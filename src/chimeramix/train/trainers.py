@@ -62,8 +62,8 @@ def train_pack(
     """
     if len(configs) != len(run_dirs) or not configs:
         raise ValueError("training needs one run folder per config, and at least one config")
-    check_packable(configs)
     if len(configs) > 1:  # a pack's precision is decided for the pack (see runtime.choose_precision)
+        check_packable(configs)
         configs = [replace(config, precision=run_precision(config, select_device(config.device), packed=True))
                    for config in configs]
     kind = kind_of(configs[0])

@@ -43,8 +43,8 @@ from chimeramix.runtime import (
     select_device,
     stream_seed,
 )
-from chimeramix.train.loop import train_runs
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+from chimeramix.train.trainers import train_pack
 
 MIN_WORKING_SIZE = 32
 PAIR_STREAM = 1
@@ -163,8 +163,5 @@ def train_generator(
     ``resume=True`` continues from the latest checkpoint (or returns the stored result of a finished run);
     a run folder that holds another config, or a run when ``resume`` is off, is refused.
     """
-    run = open_generator_run(config, run_dir, resume=resume)
-    if not isinstance(run, GeneratorRun):
-        return run
-    return train_runs([run], progress=progress)[0]
+    return train_pack([config], [run_dir], resume=resume, progress=progress)[0]
 

@@ -43,8 +43,8 @@ from chimeramix.runtime import (
     sgd_options,
     stream_seed,
 )
-from chimeramix.train.loop import train_runs
 from chimeramix.train.run import TrainingRun, check_run_dir, modules_of, pack_key_of
+from chimeramix.train.trainers import train_pack
 from chimeramix.viz import image_grid, save_png, to_uint8_images
 
 NOISE_STREAM = 1
@@ -163,10 +163,7 @@ def _optimizers(objective: GlicoObjective, config: GlicoConfig, device: torch.de
 def train_glico(config: GlicoConfig, run_dir: str | os.PathLike[str], *, resume: bool = False,
                 progress: bool = True) -> dict[str, Any]:
     """Train GLICO's stage 1 into ``run_dir``; returns its result (also written to ``result.json``)."""
-    run = open_glico_run(config, run_dir, resume=resume)
-    if not isinstance(run, GlicoRun):
-        return run
-    return train_runs([run], progress=progress)[0]
+    return train_pack([config], [run_dir], resume=resume, progress=progress)[0]
 
 
 # -------------------------------------------------------------------------------------------------- pictures

@@ -107,7 +107,6 @@ class Method:
         """Whether the targets are class probabilities (label mixing) rather than class indices."""
         return self.component("label-mixing") is not None
 
-
     @property
     def needs_teacher(self) -> bool:
         """Whether the method mixes under a trained teacher (SuperMix)."""

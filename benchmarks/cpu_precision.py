@@ -31,13 +31,12 @@ def time_step(network: str, precision: str, channels_last: bool, steps: int) -> 
     import torch
 
     from chimeramix.classifier.objective import ClassifierObjective
-    from chimeramix.config import GeneratorConfig
     from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
     from chimeramix.methods.chimeramix.generator import MixingGenerator
     from chimeramix.methods.chimeramix.masks import build_image_masks
     from chimeramix.methods.chimeramix.objective import AdversarialObjective
+    from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
     from chimeramix.models.classifiers import build_classifier
-    from chimeramix.resolution import resolve_generator
     from chimeramix.train.loop import to_channels_last
 
     torch.set_num_threads(1)

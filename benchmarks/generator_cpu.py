@@ -35,8 +35,9 @@ def child(source: Path, steps: int, folder: Path) -> None:
     import numpy as np
     import torch
 
-    from chimeramix.config import DataConfig, GeneratorConfig
+    from chimeramix.config import DataConfig
     from chimeramix.data.datasets import write_npz
+    from chimeramix.methods.chimeramix.settings import GeneratorConfig
     from chimeramix.resolution import apply_preset
     from chimeramix.train.trainers import train_pack
 

@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import DataConfig, MaskConfig
 from chimeramix.data.datasets import write_npz
 from chimeramix.losses import laplacian_loss, reconstruction_loss
 from chimeramix.methods.chimeramix.masks import blend
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import GeneratorRun, open_generator_run
 from chimeramix.resolution import apply_preset
 from chimeramix.train.loop import to_channels_last

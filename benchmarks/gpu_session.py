@@ -245,7 +245,8 @@ def runs(session: Session, args: argparse.Namespace) -> StageResult:
     measured = measured_step_seconds(args.store / "steps.json", fast=True)
     device = "cpu" if args.rehearsal else "cuda"
     for method in args.methods.split(","):
-        spec = SweepSpec(["cifar10"], [method], [10], [0], generator=REHEARSAL_GENERATOR if args.rehearsal else {},
+        spec = SweepSpec(["cifar10"], [method], [10], [0],
+                         first_runs={"generator": REHEARSAL_GENERATOR} if args.rehearsal else {},
                          classifier=REHEARSAL_CLASSIFIER if args.rehearsal else {})
         store = Store(args.store)
         pending = [job for job in plan_sweep(spec) if not store.is_finished(job.id)]

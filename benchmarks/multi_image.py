@@ -25,12 +25,12 @@ from typing import Any
 
 import torch
 
-from chimeramix.config import GeneratorConfig, MaskConfig
+from chimeramix.config import MaskConfig
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.objective import AdversarialObjective
-from chimeramix.resolution import resolve_generator
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.runtime import environment, select_device
 
 

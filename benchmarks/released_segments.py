@@ -26,14 +26,14 @@ import time
 import numpy as np
 import torch
 
-from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import DataConfig, MaskConfig
 from chimeramix.data import repetition
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.protocol import steps_per_epoch
-from chimeramix.resolution import resolve_generator
 from chimeramix.runtime import environment
 
 

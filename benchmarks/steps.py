@@ -42,10 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, to_dict
+from chimeramix.config import ClassifierConfig, DataConfig, to_dict
 from chimeramix.data import load_training_set
 from chimeramix.data.datasets import write_npz
 from chimeramix.methods import parse_method
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.supermix.hooks import HOOKS as SUPERMIX
 from chimeramix.methods.supermix.settings import SuperMixConfig

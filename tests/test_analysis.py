@@ -23,8 +23,9 @@ from chimeramix.analysis.inception import TFInception, clean_resize, load_incept
 from chimeramix.analysis.reference import cache_key, reference_features
 from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import train_glico

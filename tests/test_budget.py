@@ -18,7 +18,7 @@ from chimeramix.budget import (
     rung_for,
 )
 from chimeramix.cli import main
-from chimeramix.config import BudgetConfig, ClassifierConfig, DataConfig, GeneratorConfig, to_dict
+from chimeramix.config import BudgetConfig, ClassifierConfig, DataConfig, to_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.budget import (
     apply_budget,
@@ -41,6 +41,7 @@ from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
 from chimeramix.experiments.worker import available_cores
 from chimeramix.fileio import write_json
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.rundir import RunFolder
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -15,11 +15,12 @@ import safetensors.torch
 from chimeramix import resolution
 from chimeramix.classifier.trainer import cosine_lr, train_classifier
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
 from chimeramix.methods.chimeramix.frozen_generator import check_generator, generator_config
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import train_glico

@@ -48,7 +48,7 @@ def test_steps_follow_the_protocol() -> None:
 def test_overrides_change_ids_by_a_short_hash() -> None:
     plain = {job.id for job in plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-seg"], [5], [0]))}
     tuned = plan_sweep(SweepSpec(["cifar10"], ["baseline", "chimeramix-seg"], [5], [0],
-                                 generator={"epochs": 3}))
+                                 first_runs={"generator": {"epochs": 3}}))
     ids = {job.id for job in tuned}
     assert "cls-cifar10-k5-s0-baseline-paper" in ids  # the baseline needs no generator: unchanged
     stems = sorted(name.rsplit("-", 1)[0] for name in ids - plain)
@@ -75,7 +75,7 @@ def test_sweep_file(tmp_path: Path) -> None:
     spec = load_sweep_file(path)
     assert (spec.datasets, spec.methods, spec.ks, spec.seeds) == (
         ["cifar10"], ["baseline", "chimeramix-grid"], [5, 10], [0, 1, 2])
-    assert spec.preset == "quick" and spec.generator == {"epochs": 1} and spec.classifier == {}
+    assert spec.preset == "quick" and spec.first_runs == {"generator": {"epochs": 1}} and spec.classifier == {}
 
     path.write_text("datasets: [cifar10]\nmethods: [baseline]\nk: 5\nseeds: 0\nworkers: 3\n")
     with pytest.raises(ChimeraMixError, match="unknown keys \\['workers'\\]"):
@@ -139,7 +139,7 @@ def test_bad_generator_axes_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ChimeraMixError, match="in \\[0, 1\\]"):
         plan({"mix_point": [2]})
     with pytest.raises(ChimeraMixError, match="also set as generator overrides"):
-        plan({"grid_cells": [2]}, generator={"masks": {"grid_cells": 8}})
+        plan({"grid_cells": [2]}, first_runs={"generator": {"masks": {"grid_cells": 8}}})
     path = tmp_path / "sweep.yaml"
     path.write_text("datasets: [cifar10]\nmethods: [chimeramix-grid]\nk: 10\nseeds: 0\n"
                     "generator_axes: {grid_cells: [1, 8]}\n")

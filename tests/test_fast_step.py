@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from chimeramix.classifier.trainer import train_classifier
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.methods import parse_method
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.runtime import sgd_options
 from chimeramix.train.fast import GraphedFunction, TensorLearningRates

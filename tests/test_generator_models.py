@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from chimeramix.config import ClassifierConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.frozen_generator import load_generator
 from chimeramix.methods.chimeramix.generator import MixingGenerator, ResidualBlock, resize_images
-from chimeramix.resolution import resolve_generator
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.rundir import RunFolder
 
 

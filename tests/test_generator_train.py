@@ -12,7 +12,7 @@ import torch
 
 import chimeramix.methods.chimeramix.trainer as trainer
 from chimeramix.checkpoint import latest_checkpoint
-from chimeramix.config import DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import DataConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.frozen_generator import generator_config, load_generator
@@ -20,8 +20,9 @@ from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.objective import AdversarialObjective
 from chimeramix.methods.chimeramix.pairs import load_pair_data
 from chimeramix.methods.chimeramix.pictures import composition_stats, compositions_picture, picture_pairs
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.methods.chimeramix.trainer import train_generator
-from chimeramix.resolution import apply_preset, resolve_generator
+from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, SEGMENTS_FILE, RunFolder
 from chimeramix.runtime import choose_precision
 from chimeramix.train import run as run_module

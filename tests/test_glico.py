@@ -338,7 +338,7 @@ def test_the_command_line_sets_the_stage_one_config_as_the_sweep_file_does(tmp_p
     assert f"cls-cifar10-k10-s0-glico-quick-{short_hash({'glico': overrides})}" in out
     assert main([*argv, "--first-run-set", "teacher.epochs=3"]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and "KIND one of glico" in error
+    assert error.count("\n") == 1 and "KIND one of generator, glico" in error
     assert main([*argv, "--first-run-set", "glico.epoch=3"]) == 2
     assert "unknown GlicoConfig override keys ['epoch']" in capsys.readouterr().err
 

@@ -17,7 +17,7 @@ import chimeramix
 PACKAGE = Path(chimeramix.__file__).parent
 FAMILIES = {
     "chimeramix": ("masks", "segments", "generator", "discriminator", "objective", "pairs", "pictures", "trainer",
-                   "frozen_generator", "pair_mixing", "hooks"),
+                   "frozen_generator", "pair_mixing", "settings", "hooks"),
     "glico": ("settings", "hooks", "networks", "distances", "objective", "trainer", "interpolation"),
     "supermix": ("mask_optimisation", "student", "settings", "hooks"),
     "scattering": ("morlet", "transform", "network", "pictures", "settings", "hooks"),
@@ -139,3 +139,14 @@ def test_the_core_below_the_methods_imports_none() -> None:
     edges = _folder_imports()
     for room in ("components", "train", "models", "config", "data", "resolution", "runkinds"):
         assert "methods" not in edges[room] and "classifier" not in edges[room], f"{room} imports a method"
+
+
+def test_a_config_that_moved_with_its_method_says_where_it_is() -> None:
+    """``GeneratorConfig`` left ``chimeramix.config`` for ChimeraMix's folder: the old import is a one-line error
+    naming the new place, and the package's face still exports it."""
+    with pytest.raises(ImportError, match=r"import it from chimeramix\.methods\.chimeramix\.settings"):
+        exec("from chimeramix.config import GeneratorConfig", {})
+    from chimeramix import GeneratorConfig
+    from chimeramix.methods.chimeramix.settings import GeneratorConfig as in_its_folder
+
+    assert GeneratorConfig is in_its_folder and GeneratorConfig.KIND == "generator"

@@ -15,9 +15,10 @@ import torch
 import chimeramix
 from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.data import load_data_split
 from chimeramix.export import export_classifier
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.resolution import resolve_data
 from chimeramix.rundir import RunFolder
 from conftest import TINY_CLASSES

@@ -27,8 +27,8 @@ from chimeramix.methods.chimeramix.masks import (
     sample_gamma,
 )
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
+from chimeramix.methods.chimeramix.settings import resolve_generator
 from chimeramix.methods.chimeramix.trainer import train_generator
-from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.trainers import train_pack
 from conftest import CheckpointStop

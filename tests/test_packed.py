@@ -19,14 +19,14 @@ import torch
 
 from chimeramix.classifier.objective import ClassifierObjective
 from chimeramix.classifier.trainer import pack_key, train_classifier
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.objective import AdversarialObjective
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.models.classifiers import build_classifier
-from chimeramix.resolution import resolve_generator
 from chimeramix.train import run as run_module
 from chimeramix.train.stacking import StackedModules
 from chimeramix.train.trainers import train_pack

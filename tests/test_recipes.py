@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from skimage.segmentation import felzenszwalb
 
 from chimeramix.classifier.trainer import train_classifier
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
@@ -26,7 +26,8 @@ from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.objective import AdversarialObjective
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData, to_generator_input
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
-from chimeramix.resolution import resolve_classifier, resolve_generator
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
+from chimeramix.resolution import resolve_classifier
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -13,8 +13,9 @@ from PIL import Image
 
 from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.experiments.store import Store
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.report import document, method_pictures_section, write_report
 from chimeramix.resolution import resolve_data

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from chimeramix.components.registry import declared_run_kinds
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.experiments.costs import cost_key
 from chimeramix.methods import parse_method
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.resolution import apply_preset, first_run_config, first_run_field, with_first_run
 from chimeramix.runkinds import kind_of, run_kind, run_kinds
@@ -50,8 +51,10 @@ def test_a_method_without_a_first_run() -> None:
 
 
 def test_the_run_kinds_are_one_table() -> None:
-    """The core's two kinds and the one a method component declares (GLICO's stage 1, from its hooks)."""
-    assert list(run_kinds()) == ["generator", "glico", "classifier"] and list(declared_run_kinds()) == ["glico"]
+    """The core's one kind (the classifier) and those method components declare (ChimeraMix's generator, GLICO's
+    stage 1, from their hooks), first runs first."""
+    assert list(run_kinds()) == ["generator", "glico", "classifier"]
+    assert list(declared_run_kinds()) == ["generator", "glico"]
     for name, kind in run_kinds().items():
         config = kind.config(data=DATA)
         assert kind.name == name == config.KIND and kind_of(config) is kind and run_kind(name) is kind

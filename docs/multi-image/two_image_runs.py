@@ -11,7 +11,8 @@ import sys
 import torch
 
 from chimeramix.classifier.trainer import train_classifier
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
 
 GENERATORS = [(kind, recipe) for kind in ("grid", "seg") for recipe in ("paper", "released")]

@@ -35,7 +35,7 @@ from chimeramix.version import __version__
 PUBLIC: dict[str, str] = {
     "DataConfig": "chimeramix.config",
     "MaskConfig": "chimeramix.config",
-    "GeneratorConfig": "chimeramix.config",
+    "GeneratorConfig": "chimeramix.methods.chimeramix.settings",
     "ClassifierConfig": "chimeramix.config",
     "apply_preset": "chimeramix.resolution",
     "parse_method": "chimeramix.components.registry",
@@ -69,9 +69,10 @@ __all__ = [
 if TYPE_CHECKING:
     from chimeramix.classifier.trainer import train_classifier
     from chimeramix.components.registry import parse_method
-    from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig, MaskConfig
+    from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
     from chimeramix.experiments.pipeline import plan_experiment, run_experiment
     from chimeramix.methods.chimeramix.frozen_generator import load_generator
+    from chimeramix.methods.chimeramix.settings import GeneratorConfig
     from chimeramix.methods.chimeramix.trainer import train_generator
     from chimeramix.predictor import load_classifier
     from chimeramix.resolution import apply_preset

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from chimeramix.budget import budget_minutes, generator_values
+from chimeramix.budget import budget_minutes
 from chimeramix.components.registry import (
     Method,
     all_hooks,
@@ -25,7 +25,6 @@ from chimeramix.config import (
     BUILTIN_FOLDER_SIZE,
     ClassifierConfig,
     DataConfig,
-    GeneratorConfig,
     MaskConfig,
     RunConfig,
     protocol_for,
@@ -64,22 +63,6 @@ def num_classes(dataset: str) -> int:
 
         return len(list_folder(folder_path(dataset)).classes)
     return dataset_entry(dataset).num_classes
-
-
-def resolve_generator(config: GeneratorConfig) -> GeneratorConfig:
-    """Fill every ``None`` field from the dataset's protocol and the recipe; returns a new config."""
-    config = replace(config, data=resolve_data(config.data))
-    protocol = protocol_for(config.data)
-    working_size = config.working_size or protocol.generator_size
-    resolved = replace(
-        config,
-        working_size=working_size,
-        masks=resolve_masks(config.masks, config.recipe, protocol),
-        batch_size=config.batch_size or protocol.generator_batch_size,
-        repetition=config.repetition or (protocol.released_generator_repetition if config.recipe == "released"
-                                         else protocol.generator_repetition),
-    )
-    return replace(resolved, **unset_values(resolved, recipe_values(config.recipe, "generator", working_size)))
 
 
 def resolve_components(config: ClassifierConfig) -> ClassifierConfig:
@@ -181,26 +164,10 @@ def preset_settings(config: ClassifierConfig, method: Method, preset: str) -> di
     return sections
 
 
-def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
-    """The generator config that a ChimeraMix classifier config needs: its data, recipe, preset, device,
-    precision and path, the method's masks, and under a budget the budget's generator (networks and steps,
-    :func:`chimeramix.budget.generator_values`)."""
-    masks = parse_method(config.method).generator_masks
-    generator = apply_preset(GeneratorConfig(data=config.data, masks=masks, recipe=config.recipe, device=config.device,
-                                             amp=config.amp, precision=config.precision, fast=config.fast),
-                             config.preset)
-    if config.budget is None:
-        return generator
-    data = resolve_data(config.data)
-    values = generator_values(config.budget, protocol_for(data).image_size, data.k * num_classes(data.dataset),
-                              data.k)
-    return replace(generator, data=data, budget=config.budget, **values)
-
-
 def first_run_field(method: str) -> str | None:
     """The classifier config's field that names the folder of the run ``method`` needs first, or ``None`` when it
-    needs none: ``teacher`` for a teacher, ``generator`` for a run that composes images (ChimeraMix's generator,
-    or a run of a kind a component declares)."""
+    needs none: ``teacher`` for a teacher, ``generator`` for a run of a kind a component declares (a run that
+    composes images)."""
     first = parse_method(method).first_run
     if first is None:
         return None
@@ -216,13 +183,11 @@ def with_first_run(config: ClassifierConfig, folder: str) -> ClassifierConfig:
 
 
 def first_run_config(config: ClassifierConfig) -> Any:
-    """The config of the run that ``config``'s method needs trained first, or ``None``: ChimeraMix's generator
-    (:func:`generator_config_for`), the teacher of a method that mixes under one (the classifier as a baseline;
-    the teacher of a student with a front end has the preset's plain network), or the run of the kind a component
-    declares (its hooks' ``first_run_config``, e.g. with the classifier's data, preset and machine)."""
+    """The config of the run that ``config``'s method needs trained first, or ``None``: the teacher of a method
+    that mixes under one (the classifier as a baseline; the teacher of a student with a front end has the preset's
+    plain network), or the run of the kind a component declares (its hooks' ``first_run_config``, e.g. a generator
+    with the classifier's data, preset and machine)."""
     method = parse_method(config.method)
-    if method.first_run == "generator":
-        return generator_config_for(config)
     if method.first_run == "teacher":
         architecture = config.architecture
         if method.front_end:

@@ -13,19 +13,18 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from chimeramix.components.hooks import GroupComposer
-from chimeramix.components.registry import declared_run_kinds
-from chimeramix.config import DataConfig, GeneratorConfig
+from chimeramix.config import DataConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.rundir import RunFolder
+from chimeramix.runkinds import composing_kind
 from chimeramix.runtime import make_rng
 from chimeramix.viz import to_uint8_images
 
@@ -55,20 +54,10 @@ class GeneratorRun:
 def generator_run(run_dir: str | os.PathLike[str]) -> GeneratorRun:
     """The finished generating run in ``run_dir``: ChimeraMix's generator, or a generating run of a component's
     kind (anything else is a clear error)."""
-    folder = RunFolder(run_dir)
-    composing = {name: kind for name, kind in declared_run_kinds().items() if kind.composing is not None}
-    config: Any
-    if folder.kind == "generator":
-        config = folder.read_config(GeneratorConfig)
-        method = f"ChimeraMix+{config.masks.kind.capitalize()}"
-    elif folder.kind in composing:
-        kind = composing[folder.kind]
-        assert kind.composing is not None
-        config, method = folder.read_config(kind.config), kind.composing.method_label
-    else:
-        options = "".join(f" or --kind {name}" for name in composing)
-        raise ChimeraMixError(f"{run_dir} is not a generator run folder ({folder.kind or 'no config.json'}); pass "
-                              f"folders of `chimeramix generator train` runs (ChimeraMix{options})")
+    folder, kind = RunFolder(run_dir), composing_kind(run_dir)
+    assert kind.composing is not None
+    config = folder.read_config(kind.config)
+    method = kind.composing.label_of(config)
     if not folder.is_finished:
         raise ChimeraMixError(f"generator run {run_dir} has not finished (no result.json); finish it with "
                               "`chimeramix generator train ... --resume`")

@@ -57,8 +57,8 @@ def _register_sweep(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 def _add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``sweep`` and ``compare`` besides the grid: overrides, workers, devices, estimates."""
     parser.add_argument("--generator-set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a generator config field, e.g. epochs=2 or masks.grid_cells=2 "
-                             "(repeatable)")
+                        help="override a field of ChimeraMix's generator config, e.g. epochs=2 or "
+                             "masks.grid_cells=2 (repeatable; the same as --first-run-set generator.KEY=VALUE)")
     parser.add_argument("--classifier-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a classifier config field, e.g. epochs=2 (repeatable)")
     kinds = ", ".join(declared_run_kinds())

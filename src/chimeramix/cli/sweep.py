@@ -17,7 +17,6 @@ from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
     DataConfig,
-    GeneratorConfig,
     from_dict,
     merge,
     parse_int_list,
@@ -203,13 +202,13 @@ def _sweep_spec(args: argparse.Namespace) -> SweepSpec:
         spec.budget, spec.preset = args.budget, budget_preset(args.budget)
     if args.recipe:
         spec.recipe = args.recipe
-    generator = _key_values(args.generator_set, "--generator-set")
     classifier = _key_values(args.classifier_set, "--classifier-set")
-    check_overrides(generator, GeneratorConfig)
     check_overrides(classifier, ClassifierConfig)
-    spec.generator = merge(spec.generator, generator)
     spec.classifier = merge(spec.classifier, classifier)
-    for kind, overrides in _key_values(args.first_run_set, "--first-run-set").items():
+    first_runs = _key_values(args.first_run_set, "--first-run-set")
+    if args.generator_set:
+        first_runs = merge(first_runs, {"generator": _key_values(args.generator_set, "--generator-set")})
+    for kind, overrides in first_runs.items():
         spec.first_runs[kind] = merge(spec.first_runs.get(kind, {}), _first_run_overrides(kind, overrides))
     spec.generator_axes = {**spec.generator_axes, **_axis_values(args.generator_axis)}
     missing = [name for name, values in (("--datasets", spec.datasets), ("--methods", spec.methods),

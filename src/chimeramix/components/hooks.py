@@ -100,15 +100,16 @@ class GroupComposer(Protocol):
 class Composing:
     """What a kind of run whose finished model composes images for a classifier (a generating first run) adds:
     how the classifier loads it, how ``generator train --kind NAME`` configures and reports it, how ``generator
-    sample`` draws it, and its method's name in the analysis. (ChimeraMix's own generator is the core's.)"""
+    sample`` draws it, and its method's name in the analysis."""
 
     title: str
     """The run in messages (``NAME stage 1``)."""
-    method_label: str
-    """Its method's name in the analysis's tables."""
-    composer: str
+    method_label: str | Callable[[Any], str]
+    """Its method's name in the analysis's tables, or ``(config) -> name`` where the run's config decides it."""
+    composer: str | None
     """``module:function``: ``(run_dir, device, autocast_dtype) -> GroupComposer`` of the finished run in
-    ``run_dir`` (:class:`GroupComposer`)."""
+    ``run_dir`` (:class:`GroupComposer`); ``None``: the method's ``pair_mixing`` loads the run itself (ChimeraMix's
+    generator, whose masks read the split's segments)."""
     sampler: str
     """``module:function``: ``(run_dir, count, seed, device) -> uint8 H x W x 3`` picture of ``count`` rows."""
     sample_rows: str
@@ -119,12 +120,18 @@ class Composing:
     """The run config the parsed options of ``generator train`` describe (its preset, then the options given)."""
     summary: Callable[[Mapping[str, float], Mapping[str, float]], str]
     """``(first epoch's mean losses, last epoch's) -> text`` after ``generator train``."""
+    option: str | None = None
+    """Its value of ``generator train --kind`` (``None``: the kind's name)."""
+
+    def label_of(self, config: Any) -> str:
+        """Its method's name in the analysis for a run of ``config``."""
+        return self.method_label if isinstance(self.method_label, str) else self.method_label(config)
 
 
 @dataclass(frozen=True)
 class RunKind:
-    """One kind of run: the core's (the classifier, ChimeraMix's generator: :mod:`chimeramix.runkinds`) or one a
-    method component declares for the run it needs first (:attr:`ComponentHooks.run_kind`)."""
+    """One kind of run: the core's (the classifier: :mod:`chimeramix.runkinds`) or one a method component declares
+    for the run it needs first (:attr:`ComponentHooks.run_kind`: ChimeraMix's generator, say)."""
 
     config: type[Any]
     """Its config class; ``config.KIND`` is the kind's name (in ``config.json``, a sweep's jobs and the cost keys)

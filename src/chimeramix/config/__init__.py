@@ -3,10 +3,11 @@
 Modules: :mod:`~chimeramix.config.runs` (the configs and the presets' values), :mod:`~chimeramix.config.roles`
 (field roles), :mod:`~chimeramix.config.dicts` (dicts, differences, overrides).
 
-A run is described by one dataclass (:class:`GeneratorConfig` or :class:`ClassifierConfig`, with a nested
-:class:`DataConfig` and :class:`MaskConfig`). Fields left at ``None`` mean "the protocol's or the recipe's
-value"; :mod:`chimeramix.resolution` fills them (it reads the data and the method, which this package does not),
-so that the config saved with a run is complete and explicit.
+A classifier run is described by one dataclass (:class:`ClassifierConfig`, with a nested :class:`DataConfig` and
+:class:`MaskConfig`), the run a method needs first by its method's config (ChimeraMix's ``GeneratorConfig``, in
+its folder). Fields left at ``None`` mean "the protocol's or the recipe's value"; :mod:`chimeramix.resolution`
+fills them (it reads the data and the method, which this package does not), so that the config saved with a run
+is complete and explicit.
 
 Every field may declare *roles* (:data:`MACHINE`, :data:`SPLIT`, :data:`PACKABLE`, :data:`SWEEP`); the lists
 that other modules need (what may differ on resume, inside a pack, between the runs of one table cell, what a
@@ -41,7 +42,6 @@ from chimeramix.config.runs import (
     BudgetConfig,
     ClassifierConfig,
     DataConfig,
-    GeneratorConfig,
     MaskConfig,
     MaskDownsampling,
     MaskKind,
@@ -68,7 +68,6 @@ __all__ = [
     "BudgetConfig",
     "ClassifierConfig",
     "DataConfig",
-    "GeneratorConfig",
     "MaskConfig",
     "MaskDownsampling",
     "MaskKind",
@@ -93,3 +92,15 @@ __all__ = [
     "unset_values",
     "with_overrides",
 ]
+
+
+MOVED = {"GeneratorConfig": "chimeramix.methods.chimeramix.settings"}
+"""Names that moved to a method's folder, and where they are now."""
+
+
+def __getattr__(name: str) -> object:
+    """A name that moved is an ``ImportError`` that says where it is now."""
+    if name in MOVED:
+        raise ImportError(f"chimeramix.config.{name} moved with its method: import it from {MOVED[name]} (or "
+                          f"`from chimeramix import {name}`)")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

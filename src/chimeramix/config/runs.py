@@ -1,5 +1,6 @@
-"""The run configs (data, masks, generator, classifier), the presets' values, and the protocol's values for a
-config's masks. Filling a whole config (which reads the data and the method) is :mod:`chimeramix.resolution`."""
+"""The run configs (data, masks, the classifier; the run a method needs first has a config of its own, in the
+method's folder), the presets' values, and the protocol's values for a config's masks. Filling a whole config
+(which reads the data and the method) is :mod:`chimeramix.resolution`."""
 
 from __future__ import annotations
 
@@ -150,60 +151,6 @@ class RunBookkeeping:
     fast: bool = role_field(False, MACHINE, SWEEP)
     """Use the fast GPU path (``chimeramix.train.fast``); the reference path otherwise."""
     preset: str = role_field("paper", SWEEP)
-
-
-@dataclass
-class GeneratorConfig(RunBookkeeping):
-    """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
-
-    KIND: ClassVar[str] = "generator"
-    QUICK: ClassVar[dict[str, Any]] = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_channels": 16,
-                                       "batch_size": 16, "lr": 1e-3}
-    """The quick preset: about 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5
-    min on 1 CPU core)."""
-    """The kind of run, as ``config.json``, a sweep's jobs and the cost keys record it."""
-
-    data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
-    masks: MaskConfig = role_field(None, factory=MaskConfig)
-    recipe: Recipe = role_field("paper", SWEEP)
-    architecture: Architecture | None = None
-    """``paper``: residual blocks after the mix run, 3x3 upsampling; ``released``: none do, 2x2 bias-free."""
-    discriminator: Architecture | None = None
-    """``paper``: 3x3 patch map at 64 px; ``released``: zero-padded before the last conv, 4x4."""
-    blocks: int = 4
-    mix_after: int = 2
-    base_channels: int = 64
-    working_size: int | None = None
-    input_crop: int | None = None
-    """Reflect padding of the random crop of the generator's inputs (0: none; ``released``: 8 px at 64 px)."""
-    # optimisation
-    epochs: int = 200
-    batch_size: int | None = None
-    repetition: int | None = None
-    """R in ``max(R // k, 1)``."""
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    weight_decay: float | None = None
-    lr_milestones: tuple[float, ...] = (0.3, 0.6, 0.8)
-    """Fractions of training at which the lr is multiplied by ``lr_gamma`` (epochs 60/120/160 of 200)."""
-    lr_gamma: float = 0.2
-    w_rec: float = 1000.0
-    w_lap: float = 1.0
-    w_adv: float = 1.0
-    discriminator_loss: Literal["mean", "sum"] | None = None
-    """L_D as the mean (paper recipe) or the sum (released) of its real and fake terms."""
-    discriminator_composite: Literal["reuse", "fresh"] | None = None
-    """The composite x̂ the discriminator's step judges: the generator step's (paper recipe), or a fresh one
-    under newly drawn masks by the just-updated generator (released, as the authors' code)."""
-    budget: BudgetConfig | None = role_field(None, MACHINE)
-    """The time-budget plan this run belongs to (``None``: a preset's run)."""
-
-    @property
-    def feature_size(self) -> int:
-        """The side of the encoder's features (and of the masks): a quarter of the working side."""
-        if self.working_size is None:
-            raise ValueError("feature_size needs a config resolved by resolution.resolve_generator")
-        return self.working_size // 4
 
 
 @dataclass

@@ -6,9 +6,9 @@
 - ``grid_cells``: cells per side of grid masks (``MaskConfig.grid_cells``, Fig. 7); generators with
   segmentation masks are not multiplied by it.
 
-The defaults are those of :class:`~chimeramix.config.GeneratorConfig` (4 blocks, mixing after 2, a 4 x 4 grid).
-A setting names itself in job ids only where it differs from them (``gen-cifar10-k10-s0-grid-g8-quick``), so
-the ids of sweeps without axes stay as they were.
+The defaults are those of ChimeraMix's :class:`~chimeramix.methods.chimeramix.settings.GeneratorConfig` (4
+blocks, mixing after 2, a 4 x 4 grid). A setting names itself in job ids only where it differs from them
+(``gen-cifar10-k10-s0-grid-g8-quick``), so the ids of sweeps without axes stay as they were.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chimeramix.config import GeneratorConfig, MaskConfig, MaskKind, flatten
+from chimeramix.config import MaskConfig, MaskKind, flatten
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 
 AXES: tuple[str, ...] = ("blocks", "mix_point", "grid_cells")
 AXIS_FIELDS = {"blocks": ("blocks",), "mix_point": ("mix_after",), "grid_cells": ("masks.grid_cells",)}

@@ -27,7 +27,6 @@ from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
     DataConfig,
-    GeneratorConfig,
     from_dict,
     to_dict,
     with_overrides,
@@ -36,8 +35,9 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.jobs import Job
 from chimeramix.experiments.spec import SweepSpec
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, generator_config_for
 from chimeramix.protocol import repetition_factor, steps_per_epoch
-from chimeramix.resolution import generator_config_for, num_classes, protocol_for, resolve_data
+from chimeramix.resolution import num_classes, protocol_for, resolve_data
 from chimeramix.runkinds import run_kind
 
 MIN_CLASSIFIER_STEPS = 100

@@ -216,37 +216,25 @@ DEFAULT_STEP_SECONDS: dict[str, dict[str, float]] = {
         "classifier/wrn-16-2": 0.08,
         "classifier/wrn-16-8": 1.0,
         "classifier/resnet50/96px": 2.0,
-        "generator/32px-16ch-b16": 0.19,
-        "generator/64px-16ch-b16": 0.75,
-        "generator/96px-16ch-b16": 1.7,
-        "generator/64px-64ch-b64": 20.0,
         "classifier": 1.0,
-        "generator": 20.0,
     },
     "cuda": {
         "classifier/wrn-16-8": 0.007,
         "classifier/resnet50/96px": 0.03,
-        "generator/64px-64ch-b64": 0.03,
-        "generator/96px-64ch-b8": 0.03,
         "classifier": 0.007,
-        "generator": 0.03,
     },
 }
 """Seconds per optimizer step by device and ``Job.cost_key``, for estimates before this machine has measured
 its own (:mod:`chimeramix.experiments.costs` caches those after every run and estimates prefer them); under
 the ``-mix`` keys (:func:`pool_mix_key`), seconds per mix of a pool of mixes, made before training.
 
-CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 and the quick preset's
-generator were measured (``docs/training-core``: 39.5 s for 500 steps, 113 s for 152; a classifier default
-without an image size is for 32 px images and scaled by the pixels to another size, :data:`DEFAULT_IMAGE_SIZE`;
-the quick generator at a 96 px working size is its 64 px step scaled by the pixels, 2.25 times; a method's
-components add their own, :func:`default_step_seconds`); the budget's generator at 32 px (``32px-16ch-b16``) was
-measured by the demo's first step-cost trial on the 2-core Intel Xeon, one thread for each of two workers
-(0.185-0.194 s, ``docs/structure/after.md``), so that ``--dry-run`` plans a budget sensibly before this machine has
-measured; the others are rough extrapolations. CUDA: the
-WRN-16-8 figure is the protocol's H100 eager measurement at batch 10; the rest are guesses until measured on a
-GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key may also be just ``classifier`` or
-``generator`` (any architecture).
+CPU (an idle 2-core AMD EPYC, 2 threads, the whole trainer): WRN-16-2 at batch 10 was measured
+(``docs/training-core``: 39.5 s for 500 steps; a classifier default without an image size is for 32 px images
+and scaled by the pixels to another size, :data:`DEFAULT_IMAGE_SIZE`); the others are rough extrapolations. The
+kinds of run that method components declare, and their compositions, come with their own defaults
+(:func:`default_step_seconds`). CUDA: the WRN-16-8 figure is the protocol's H100 eager measurement at batch 10;
+the rest are guesses until measured on a GPU. Override any of them with ``--step-seconds KEY=SECONDS``; a key
+may also be just a kind (``classifier``: any architecture).
 """
 
 def default_step_seconds(device: str) -> dict[str, float]:

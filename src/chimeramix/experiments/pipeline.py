@@ -11,7 +11,7 @@ from typing import Any
 
 from chimeramix.bundle import bundle_folder
 from chimeramix.components.registry import parse_method
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.experiments.budget import apply_budget, budget_draft, measure_missing, plan_budget
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.plan import dataset_slug
@@ -58,10 +58,9 @@ def plan_experiment(config: ClassifierConfig, minutes: float, out_dir: str | os.
         book = CostBook.of_this_machine(select_device(config.device).type)
     for run, folder in experiment_runs(budget_draft(config, minutes), out_dir):
         stored = RunFolder(folder)
-        if isinstance(run, GeneratorConfig | ClassifierConfig) and stored.config_file.is_file():
-            kept = stored.read_config(type(run)).budget
-            if kept is not None:
-                return apply_budget(config, kept), True
+        kept = getattr(stored.read_config(type(run)), "budget", None) if stored.config_file.is_file() else None
+        if kept is not None:  # the runs of a budget's plan (a classifier, a generator) record it
+            return apply_budget(config, kept), True
     measure_missing(config, minutes, book)
     return plan_budget(config, minutes, book), False
 

@@ -27,7 +27,6 @@ from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
     DataConfig,
-    GeneratorConfig,
     from_dict,
     merge,
     to_dict,
@@ -39,8 +38,9 @@ from chimeramix.experiments.budget import apply_budget, check_budget_overrides, 
 from chimeramix.experiments.costs import CostBook
 from chimeramix.experiments.jobs import Job, json_ready, pool_mixes, protocol_steps, run_job
 from chimeramix.experiments.spec import SweepSpec, check_overrides
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.protocol import FOLDER_PREFIX, RECIPES
-from chimeramix.resolution import apply_preset, first_run_config, resolve_classifier, resolve_data, resolve_generator
+from chimeramix.resolution import apply_preset, first_run_config, resolve_classifier, resolve_data
 from chimeramix.runkinds import run_kind
 
 
@@ -50,13 +50,13 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
     once) first, then classifier jobs, in grid order. A budgeted sweep plans every (dataset, k, method) from
     this machine's costs (``book``), or keeps the plan of ``kept`` (:func:`~chimeramix.experiments.budget
     .kept_budgets` of its store)."""
-    check_overrides(spec.generator, GeneratorConfig)
     check_overrides(spec.classifier, ClassifierConfig)
     for name, overrides in spec.first_runs.items():
         check_overrides(overrides, run_kind(name).config)
-    check_axes(spec.generator_axes, spec.generator)
+    generator = spec.first_runs.get(GeneratorConfig.KIND, {})
+    check_axes(spec.generator_axes, generator)
     if spec.budget is not None:
-        check_budget_overrides(spec.classifier, spec.generator)
+        check_budget_overrides(spec.classifier, generator)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
     if spec.recipe not in RECIPES:
@@ -114,12 +114,13 @@ def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: Gener
                                                                          recipe=spec.recipe, preset=spec.preset)
     generator = first_run_config(base)
     assert isinstance(generator, GeneratorConfig)
-    config = with_overrides(generator, merge(spec.generator, setting.overrides()))
+    overrides = spec.first_runs.get(GeneratorConfig.KIND, {})
+    config = with_overrides(generator, merge(overrides, setting.overrides()))
     resolved = resolve_generator(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
     steps = protocol_steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
     name = (f"gen-{dataset_slug(data)}-k{data.k}-s{data.seed}-{masks.label}{_part(setting)}-"
-            f"{_suffix(spec, spec.generator)}")
+            f"{_suffix(spec, overrides)}")
     return Job(id=name, kind="generator", config=json_ready(to_dict(config)), steps=steps)
 
 
@@ -150,9 +151,7 @@ def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: G
     """``cls-<dataset>-k<k>-s<seed>-<method>[-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``; the
     overrides hashed are the classifier's and those of the first run it needs (a generator, a component's kind)."""
     overrides = dict(spec.classifier)
-    if method.first_run == "generator" and spec.generator:
-        overrides["generator"] = spec.generator
-    elif method.first_run is not None and spec.first_runs.get(method.first_run):
+    if method.first_run is not None and spec.first_runs.get(method.first_run):
         overrides[method.first_run] = spec.first_runs[method.first_run]
     return f"cls-{dataset_slug(data)}-k{data.k}-s{data.seed}-{method.name}{_part(setting)}-{_suffix(spec, overrides)}"
 

@@ -15,7 +15,6 @@ from chimeramix.config import (
     SECTIONS,
     SWEEP,
     ClassifierConfig,
-    GeneratorConfig,
     fields_with_role,
     flatten,
     leaf_fields,
@@ -25,15 +24,15 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.axes import check_axes
 from chimeramix.protocol import RECIPES, Recipe
 
-SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "generator", "classifier",
-                             "generator_axes", "budget"})
+SWEEP_FILE_KEYS = frozenset({"datasets", "methods", "k", "seeds", "preset", "recipe", "classifier", "generator_axes",
+                             "budget"})
 """The keys of a sweep file besides one per kind of run a method component declares (the overrides of its
 config, keyed by the kind's name)."""
 
 
 @dataclass
 class SweepSpec:
-    """What a sweep covers: the grid, the preset and config overrides for every generator / classifier."""
+    """What a sweep covers: the grid, the preset and config overrides for every classifier and every first run."""
 
     datasets: list[str]
     methods: list[str]
@@ -41,14 +40,12 @@ class SweepSpec:
     seeds: list[int]
     preset: str = "paper"
     recipe: Recipe = "paper"
-    generator: dict[str, Any] = field(default_factory=dict)
-    """Overrides of :class:`GeneratorConfig` fields, nested as the config: ``{"epochs": 2, "masks":
-    {"grid_cells": 2}}``."""
     classifier: dict[str, Any] = field(default_factory=dict)
     """Overrides of :class:`ClassifierConfig` fields."""
     first_runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Overrides of the config of a first run of a kind a method component declares, by the kind's name (the
-    sweep file's key of that name)."""
+    sweep file's key of that name), nested as the config: ``{"generator": {"epochs": 2, "masks": {"grid_cells":
+    2}}}`` (ChimeraMix's generator)."""
     data: dict[str, Any] = field(default_factory=dict)
     """Fields of every run's :class:`DataConfig` besides dataset, k and seed (folder options, data root)."""
     generator_axes: dict[str, list[float]] = field(default_factory=dict)
@@ -85,7 +82,6 @@ def load_sweep_file(path: str | Path) -> SweepSpec:
         seeds=_int_list(values["seeds"], "seeds"),
         preset=_preset(values),
         recipe=_recipe(values.get("recipe", "paper")),
-        generator=_overrides(values.get("generator") or {}, GeneratorConfig),
         classifier=_overrides(values.get("classifier") or {}, ClassifierConfig),
         first_runs={name: _overrides(values[name], kind.config) for name, kind in kinds.items() if values.get(name)},
         generator_axes=_axes(values.get("generator_axes") or {}),

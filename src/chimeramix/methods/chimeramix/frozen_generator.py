@@ -12,15 +12,15 @@ import torch
 from chimeramix.checkpoint import load_weights
 from chimeramix.components.hooks import GroupComposer, load_reference
 from chimeramix.components.registry import Method, declared_run_kinds, parse_method
-from chimeramix.config import ClassifierConfig, DataConfig, GeneratorConfig
+from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, generator_config_for, resolve_generator
 from chimeramix.protocol import train_set
-from chimeramix.resolution import generator_config_for, resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype
 from chimeramix.train.fast import GraphedFunction
@@ -54,7 +54,7 @@ def pair_composer(run_dir: str | os.PathLike[str], data: TrainingSet, device: to
     those of the images as fed (the masks' ``segment_source``)."""
     folder = RunFolder(run_dir)
     kind = declared_run_kinds().get(folder.kind or "")
-    if kind is not None and kind.composing is not None:
+    if kind is not None and kind.composing is not None and kind.composing.composer is not None:
         composer: GroupComposer = load_reference(kind.composing.composer)(run_dir, device, autocast_dtype)
         return composer
     config = generator_config(run_dir)
@@ -120,7 +120,7 @@ def check_generator(config: ClassifierConfig, method: Method) -> Any:
             f"{folder.path} is not a finished generator run (no {folder.result_file.name}); finish it with "
             "`chimeramix generator train ... --resume`, or pass another --generator"
         )
-    if method.first_run != "generator":  # a generating run of a component's kind: its data must match
+    if method.first_run != GeneratorConfig.KIND:  # a generating run of another kind: its data must match
         assert method.first_run is not None
         first = folder.read_config(declared_run_kinds()[method.first_run].config)
         _check_match(config, folder, data_problems(first.data, config.data))

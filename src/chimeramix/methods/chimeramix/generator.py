@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chimeramix.config import Architecture, GeneratorConfig
+from chimeramix.config import Architecture
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.masks import blend, resize_mask
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 
 
 class ReflectionPad(nn.ReflectionPad2d):

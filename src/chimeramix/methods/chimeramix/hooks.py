@@ -1,14 +1,39 @@
-"""What the core asks of ChimeraMix's components (:class:`~chimeramix.components.hooks.ComponentHooks`) beyond what
-the core's generator kind of run already is: the check of the generator a classifier composes with, before the
-classifier's run folder is written, and the compositions; and the pair mixing of GridMix and SegMix (pixels under
-the same masks, paper Table 3)."""
+"""What the core asks of ChimeraMix's components (:class:`~chimeramix.components.hooks.ComponentHooks`): the
+generator as a kind of run of their own (:data:`GENERATOR`), which a ChimeraMix classifier needs first, checks
+before its run folder is written and composes with; what its compositions add to a classifier step's cost; and the
+pair mixing of GridMix and SegMix (pixels under the same masks, paper Table 3)."""
 
 from __future__ import annotations
 
-from chimeramix.components.hooks import ComponentHooks
+from chimeramix.components.hooks import ComponentHooks, Composing, RunKind
+from chimeramix.methods.chimeramix import settings
 
-HOOKS = ComponentHooks(check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
-                       pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing")
-"""The hooks of ``chimeramix-grid``, ``chimeramix-seg`` and the multi-image components."""
+GENERATOR = RunKind(
+    settings.GeneratorConfig, settings.resolve_generator, "chimeramix.methods.chimeramix.trainer:open_generator_run",
+    "chimeramix.methods.chimeramix.trainer:pack_key", settings.cost_part, lambda generator: generator.masks.label,
+    "generators", {"cpu": 10.0, "cuda": 15.0},
+    Composing(title="generator", method_label=settings.method_label, composer=None,
+              sampler="chimeramix.methods.chimeramix.pictures:sample_picture",
+              sample_rows="pairs (x1, x2, three compositions)", add_arguments=settings.add_arguments,
+              from_arguments=settings.from_arguments, summary=settings.summary, option="chimeramix"))
+"""ChimeraMix's generator and discriminator trained on the split (its run folders' variant is the masks' label:
+``grid``, ``seg``, ``seg-n3``); overheads: start-up, data, segments and pictures."""
+
+HOOKS = ComponentHooks(run_kind=GENERATOR, first_run_config=settings.generator_config_for,
+                       check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
+                       pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing",
+                       cost_variant=settings.compose_cost_variant,
+                       step_seconds={"cpu": {"generator/32px-16ch-b16": 0.19, "generator/64px-16ch-b16": 0.75,
+                                             "generator/96px-16ch-b16": 1.7, "generator/64px-64ch-b64": 20.0,
+                                             "generator": 20.0},
+                                     "cuda": {"generator/64px-64ch-b64": 0.03, "generator/96px-64ch-b8": 0.03,
+                                              "generator": 0.03}})
+"""The hooks of ``chimeramix-grid``, ``chimeramix-seg`` and the multi-image components. Seconds per generator step
+until this machine has measured its own: on an idle 2-core AMD EPYC (2 threads, the whole trainer) the quick
+preset's generator took 113 s for 152 steps (``docs/training-core``); at a 96 px working size its 64 px step is
+scaled by the pixels (2.25 times); the budget's generator at 32 px was measured by the demo's first step-cost trial
+on the 2-core Intel Xeon, one thread for each of two workers (0.185-0.194 s, ``docs/structure/after.md``), so that
+``--dry-run`` plans a budget sensibly before this machine has measured; the paper's generator (64 channels, batch
+64) is a rough extrapolation; the CUDA figures are guesses until measured on a GPU."""
 PIXEL_HOOKS = ComponentHooks(pair_mixing="chimeramix.methods.chimeramix.pair_mixing:pixel_pair_mixing")
 """The hooks of ``gridmix`` and ``segmix``."""

@@ -22,11 +22,11 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from chimeramix.config import GeneratorConfig
 from chimeramix.losses import adversarial_loss, laplacian_loss, reconstruction_loss
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import blend
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.train.objective import Objective, parameters_of
 
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from chimeramix.config import GeneratorConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.image_ops import crop_flip, crop_flip_ids, flip_where
 from chimeramix.methods.chimeramix.generator import resize_images
 from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, crop_keys, segment_cache
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.rundir import RunFolder
 
 
@@ -70,7 +70,7 @@ class PairBatches:
 
     def __init__(self, config: GeneratorConfig, data: PairData) -> None:
         if config.working_size is None or config.input_crop is None:
-            raise ValueError("pair batches need a config resolved by resolution.resolve_generator")
+            raise ValueError("pair batches need a config resolved by settings.resolve_generator")
         self.data = data
         self.size = config.working_size
         self.feature_size = config.feature_size

@@ -10,16 +10,18 @@ class has two (training pairs an image with any of its class, itself included, a
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 
 import numpy as np
 import torch
 
-from chimeramix.config import GeneratorConfig
+from chimeramix.methods.chimeramix.frozen_generator import generator_config, load_generator
 from chimeramix.methods.chimeramix.generator import MixingGenerator, resize_images
 from chimeramix.methods.chimeramix.masks import build_image_masks, build_masks, resize_mask, resize_weights
-from chimeramix.methods.chimeramix.pairs import PairData, to_generator_input
+from chimeramix.methods.chimeramix.pairs import PairData, load_pair_data, to_generator_input
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments, crop_keys
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng
 from chimeramix.viz import image_grid, label_columns, save_png, to_uint8_images
@@ -85,6 +87,14 @@ NOVEL_DISTANCE = 0.5
 """A composed pixel is *novel* when it lies farther than this (mean over RGB, images in [-1, 1]: a quarter of the
 range) from both inputs at that pixel: a mask takes each region from one input, so such pixels are made up."""
 STATS_PAIRS = 64
+
+
+def sample_picture(run_dir: str | os.PathLike[str], count: int, seed: int, device: torch.device) -> np.ndarray:
+    """:func:`compositions_picture` of the finished generator run in ``run_dir``, ``count`` pairs chosen by
+    ``seed`` (``chimeramix generator sample``)."""
+    config = generator_config(run_dir)
+    data = load_pair_data(config, RunFolder(run_dir), device)
+    return compositions_picture(load_generator(run_dir, device), config, data, count, seed)
 
 
 def composition_stats(inputs: torch.Tensor, compositions: torch.Tensor) -> dict[str, float]:

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 import torch
 
 from chimeramix.checkpoint import save_weights
-from chimeramix.config import GeneratorConfig
 from chimeramix.data import repetition
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.discriminator import PatchDiscriminator
@@ -30,8 +29,8 @@ from chimeramix.methods.chimeramix.objective import AdversarialObjective
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData, load_pair_data
 from chimeramix.methods.chimeramix.pictures import STATS_PAIRS, generator_stats, write_pictures
 from chimeramix.methods.chimeramix.segments import AugmentedSegments
+from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.protocol import steps_per_epoch
-from chimeramix.resolution import resolve_generator
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import (
     adam_options,

@@ -78,6 +78,38 @@ def test_no_new_file_outside_a_family_names_it(family: str) -> None:
     assert not NAMED_OUTSIDE[family] - outside, f"these no longer name {family}: take them off NAMED_OUTSIDE"
 
 
+CHIMERAMIX_USED_OUTSIDE = {
+    "__init__.py": "the package's face exports the generator's config, trainer and loader",
+    "methods/__init__.py": "re-exports its pair mixing for plug-ins",
+    "methods/augmentation.py": "the segments of images as fed (the released recipe's segment masks)",
+    "methods/glico/interpolation.py": "GLICO's segment masks use its segment maps",
+    "analysis/generated.py": "the analysis composes with a finished generator run",
+    "experiments/axes.py": "the sweep's generator axes (the paper's sensitivity study, Figs. 6 and 7)",
+    "experiments/budget.py": "a time budget plans the generator's steps",
+    "experiments/plan.py": "the generator's jobs (named by their masks and axes)",
+}
+"""The source files outside ChimeraMix's folder (and the registry) that import its modules, and why. ChimeraMix's
+generator is a kind of run its components declare (``methods/chimeramix/hooks.py``), so the training core, the
+configs, the resolver, the run kinds, the cost book and the command line import none of it; the planning of a
+sweep still knows its generator. The list may only shrink."""
+
+
+def test_chimeramix_is_used_outside_its_folder_only_where_listed() -> None:
+    importing = set()
+    for path in PACKAGE.rglob("*.py"):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name.startswith("methods/chimeramix/") or name in REGISTRY:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = ([node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else
+                       [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            if any(module == "chimeramix.methods.chimeramix" or module.startswith("chimeramix.methods.chimeramix.")
+                   for module in modules):
+                importing.add(name)
+    assert not importing - set(CHIMERAMIX_USED_OUTSIDE), "new files import ChimeraMix: move what they need into it"
+    assert not set(CHIMERAMIX_USED_OUTSIDE) - importing, "these no longer import ChimeraMix: take them off the list"
+
+
 def _room(module: str) -> str | None:
     """The top-level module or folder of ``chimeramix`` that ``module`` is in (``None``: another package)."""
     parts = module.split(".")

@@ -15,6 +15,7 @@ from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.plan import plan_sweep
 from chimeramix.experiments.spec import SweepSpec
+from chimeramix.gamma import sample_gamma
 from chimeramix.methods import parse_method
 from chimeramix.methods.chimeramix.frozen_generator import load_generator
 from chimeramix.methods.chimeramix.generator import MixingGenerator
@@ -24,7 +25,6 @@ from chimeramix.methods.chimeramix.masks import (
     blend,
     build_image_masks,
     build_masks,
-    sample_gamma,
 )
 from chimeramix.methods.chimeramix.pairs import PairBatches, PairData
 from chimeramix.methods.chimeramix.settings import resolve_generator

@@ -1,4 +1,5 @@
-"""Small-data splits and per-epoch repetition (the paper's protocol).
+"""Small-data splits and per-epoch repetition (the paper's protocol), and how the split of a trained run differs from
+the one a classifier wants (:func:`data_problems`).
 
 A split takes k images per class from the full train set::
 
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chimeramix.config import DataConfig
 from chimeramix.data.imageset import ImageSet
 from chimeramix.errors import ChimeraMixError
-from chimeramix.protocol import repetition_factor
+from chimeramix.protocol import repetition_factor, train_set
 
 
 @dataclass(frozen=True)
@@ -78,3 +80,28 @@ def repetition(k: int, base: int) -> int:
 def epoch_order(seed: int, epoch: int, count: int, repetition: int) -> np.ndarray:
     """Positions of one epoch: ``count`` images repeated ``repetition`` times, shuffled by (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(count * repetition) % count
+
+
+def data_problems(trained: DataConfig, wanted: DataConfig) -> list[str]:
+    """How a trained run's data (a generator's, a teacher's) differs from a classifier's: train set, image size,
+    k, split seed."""
+    problems = []
+    if _train_images(trained) != _train_images(wanted):
+        same_name = trained.dataset == wanted.dataset
+        problems.append(f"dataset {trained.dataset} (not {wanted.dataset})" if not same_name else
+                        f"other images or folder options of {trained.dataset} (content {trained.fingerprint}, "
+                        f"{trained.folder_image_size} px; not {wanted.fingerprint}, {wanted.folder_image_size} px)")
+    if trained.k != wanted.k:
+        problems.append(f"k = {trained.k} (not {wanted.k})")
+    if trained.seed != wanted.seed:
+        problems.append(f"split seed {trained.seed} (not {wanted.seed})")
+    return problems
+
+
+def _train_images(data: DataConfig) -> tuple[str, int, str | None, int, float]:
+    """What decides a dataset's training images: the train set, and for a folder its image size, content and
+    test split."""
+    name = train_set(data.dataset)
+    if not name.startswith("folder:"):
+        return name, 0, None, 0, 0.0
+    return name, data.folder_image_size or 0, data.fingerprint, data.folder_folds, data.folder_test_fraction

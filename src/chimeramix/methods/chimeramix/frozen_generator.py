@@ -12,7 +12,8 @@ import torch
 from chimeramix.checkpoint import load_weights
 from chimeramix.components.hooks import GroupComposer, load_reference
 from chimeramix.components.registry import Method, declared_run_kinds, parse_method
-from chimeramix.config import ClassifierConfig, DataConfig
+from chimeramix.config import ClassifierConfig
+from chimeramix.data.splits import data_problems
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.generator import MixingGenerator
@@ -20,7 +21,6 @@ from chimeramix.methods.chimeramix.masks import build_image_masks
 from chimeramix.methods.chimeramix.pair_mixing import PairMixing
 from chimeramix.methods.chimeramix.segments import mask_segments
 from chimeramix.methods.chimeramix.settings import GeneratorConfig, generator_config_for, resolve_generator
-from chimeramix.protocol import train_set
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import autocast_dtype
 from chimeramix.train.fast import GraphedFunction
@@ -140,34 +140,9 @@ def check_generator(config: ClassifierConfig, method: Method) -> Any:
     return trained
 
 
-def data_problems(trained: DataConfig, wanted: DataConfig) -> list[str]:
-    """How a trained run's data (a generator's, a teacher's) differs from a classifier's: train set, image size,
-    k, split seed."""
-    problems = []
-    if _train_images(trained) != _train_images(wanted):
-        same_name = trained.dataset == wanted.dataset
-        problems.append(f"dataset {trained.dataset} (not {wanted.dataset})" if not same_name else
-                        f"other images or folder options of {trained.dataset} (content {trained.fingerprint}, "
-                        f"{trained.folder_image_size} px; not {wanted.fingerprint}, {wanted.folder_image_size} px)")
-    if trained.k != wanted.k:
-        problems.append(f"k = {trained.k} (not {wanted.k})")
-    if trained.seed != wanted.seed:
-        problems.append(f"split seed {trained.seed} (not {wanted.seed})")
-    return problems
-
-
 def _check_match(config: ClassifierConfig, folder: RunFolder, problems: list[str]) -> None:
     if problems and not config.allow_mismatch:
         raise ChimeraMixError(
             f"generator {folder.path} was trained for {', '.join(problems)}; train a matching generator, or "
             "pass --allow-mismatch to use it anyway"
         )
-
-
-def _train_images(data: DataConfig) -> tuple[str, int, str | None, int, float]:
-    """What decides a dataset's training images: the train set, and for a folder its image size, content and
-    test split."""
-    name = train_set(data.dataset)
-    if not name.startswith("folder:"):
-        return name, 0, None, 0, 0.0
-    return name, data.folder_image_size or 0, data.fingerprint, data.folder_folds, data.folder_test_fraction

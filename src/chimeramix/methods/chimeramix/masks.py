@@ -21,7 +21,6 @@ Multi-image mixing (beyond the paper; the authors' HydraMix follow-up) composes 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 
 from chimeramix.config import MaskConfig, MaskDownsampling, RegionChoice
 from chimeramix.errors import ChimeraMixError
+from chimeramix.gamma import sample_gamma
 
 SegmentMaps = Sequence[torch.Tensor | None]
 """The count x H x W segment ids of every image of a group (x1, x2, ...); ``None`` for an image whose segments
@@ -320,23 +320,3 @@ def blend(stack: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     for n in range(1, stack.shape[0]):
         blended = blended + stack[n] * weights[:, n : n + 1]
     return blended
-
-
-def sample_gamma(alpha: float, shape: tuple[int, ...], rng: torch.Generator, proposals: int = 12) -> torch.Tensor:
-    """Gamma(``alpha``, 1) samples drawn from ``rng`` on its device (``torch.distributions`` takes no generator):
-    Marsaglia and Tsang's method with ``proposals`` candidates per sample, the first accepted one kept (each is
-    accepted with probability > 0.95, so all 12 fail with probability < 1e-15; then the mode stands in); for
-    alpha < 1, Gamma(alpha + 1) U^(1 / alpha)."""
-    device = rng.device
-    boosted = alpha + 1.0 if alpha < 1.0 else alpha
-    d = boosted - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
-    x = torch.randn((proposals, *shape), generator=rng, device=device)
-    u = torch.rand((proposals, *shape), generator=rng, device=device)
-    v = (1.0 + c * x) ** 3
-    accepted = (v > 0) & (torch.log(u) < 0.5 * x * x + d - d * v + d * torch.log(v.clamp_min(1e-30)))
-    first = accepted.float().argmax(dim=0, keepdim=True)
-    samples = torch.where(accepted.any(dim=0), d * v.gather(0, first)[0], torch.full(shape, d, device=device))
-    if alpha < 1.0:
-        samples = samples * torch.rand(shape, generator=rng, device=device) ** (1.0 / alpha)
-    return samples

@@ -18,7 +18,7 @@ most ``tolerance`` of the batch is unsuccessful, or after ``max_iterations`` upd
 kept, labelled with the teacher's class of the mix.
 
 The only randomness is lambda, drawn by :meth:`SuperMix.sample` from a seeded ``torch.Generator`` (Gamma samples
-normalised: :func:`chimeramix.methods.chimeramix.masks.sample_gamma`); :meth:`SuperMix.mix` is deterministic given
+normalised: :func:`chimeramix.gamma.sample_gamma`); :meth:`SuperMix.mix` is deterministic given
 lambda.
 """
 
@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from chimeramix.errors import ChimeraMixError
+from chimeramix.gamma import sample_gamma
 from chimeramix.image_ops import normalize
-from chimeramix.methods.chimeramix.masks import sample_gamma
 from chimeramix.methods.supermix.settings import SuperMixConfig
 from chimeramix.runtime import autocast
 

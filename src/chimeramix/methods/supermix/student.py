@@ -33,12 +33,12 @@ import torch.nn.functional as F
 
 from chimeramix import runtime
 from chimeramix.config import ClassifierConfig
+from chimeramix.data.splits import data_problems
 from chimeramix.data.subset import TrainingSet
 from chimeramix.errors import ChimeraMixError
 from chimeramix.fileio import atomic_write
 from chimeramix.image_ops import crop_flip, denormalize, flip_where, normalize, sample_crops
 from chimeramix.methods.augmentation import Augmentation
-from chimeramix.methods.chimeramix.frozen_generator import data_problems
 from chimeramix.methods.supermix.hooks import HOOKS
 from chimeramix.methods.supermix.mask_optimisation import Mixes, SuperMix
 from chimeramix.methods.supermix.settings import POOL_FILE, SuperMixConfig

@@ -9,6 +9,7 @@ from pathlib import Path
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
 from chimeramix.components.hooks import Composing, load_reference
 from chimeramix.components.registry import components, declared_run_kinds
+from chimeramix.errors import ChimeraMixError
 from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
 from chimeramix.runkinds import composing_kind
@@ -73,6 +74,25 @@ def _composing_kinds() -> dict[str, tuple[str, Composing]]:
             if kind.composing is not None}
 
 
+def _check_options(args: argparse.Namespace, kinds: dict[str, tuple[str, Composing]]) -> None:
+    """Refuse the options of another kind than ``--kind``'s (``--mask`` with ``--kind glico``), naming them."""
+    own = _options_of(kinds[args.kind][1])
+    foreign = [(action, option) for option, (_, kind) in kinds.items() if option != args.kind
+               for action in _options_of(kind).values() if action.dest not in own
+               and getattr(args, action.dest, action.default) != action.default]
+    if foreign:
+        given = ", ".join(f"{action.option_strings[0]} (--kind {option})" for action, option in foreign)
+        raise ChimeraMixError(f"generator train --kind {args.kind} takes none of {given}; drop them, or pass the "
+                              "--kind they belong to")
+
+
+def _options_of(kind: Composing) -> dict[str, argparse.Action]:
+    """The options a kind adds to ``generator train``, by destination."""
+    scratch = argparse.ArgumentParser(add_help=False)
+    kind.add_arguments(scratch)
+    return {action.dest: action for action in scratch._actions}
+
+
 def _methods_of(kind: str) -> list[str]:
     """The method components (built-in and plug-in) whose first run is of ``kind``."""
     return [name for name, component in components().items() if component.first_run == kind]
@@ -84,7 +104,9 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.experiments.jobs import run_job
     from chimeramix.train.trainers import train_pack
 
-    _, composing = _composing_kinds()[args.kind]
+    kinds = _composing_kinds()
+    _check_options(args, kinds)
+    _, composing = kinds[args.kind]
     config = composing.from_arguments(args, data_config(args))
     if not RunFolder(args.out).is_finished:
         quick = apply_preset(config, "quick")

@@ -33,11 +33,11 @@ class GeneratorConfig(RunBookkeeping):
     """A ChimeraMix generator run (paper section 3.1, supplement C.1)."""
 
     KIND: ClassVar[str] = "generator"
+    """The kind of run, as ``config.json``, a sweep's jobs and the cost keys record it."""
     QUICK: ClassVar[dict[str, Any]] = {"epochs": 8, "repetition": 30, "checkpoint_every": 4, "base_channels": 16,
                                        "batch_size": 16, "lr": 1e-3}
     """The quick preset: about 150 steps of a 4x narrower generator, at a 5x higher lr to make up for them (~2.5
     min on 1 CPU core)."""
-    """The kind of run, as ``config.json``, a sweep's jobs and the cost keys record it."""
 
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     masks: MaskConfig = role_field(None, factory=MaskConfig)

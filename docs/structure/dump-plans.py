@@ -22,6 +22,8 @@ SWEEPS = [
     "--datasets cifar10 --methods chimeramix-seg --k 10 --seeds 0 --recipe released",
     "--datasets cifar10 --methods glico,supermix,scattering+chimeramix-seg,mixup,cosine-loss --k 10 --seeds 0 "
     "--preset quick --first-run-set glico.epochs=3",
+    "--datasets cifar10 --methods glico,chimeramix-grid,supermix --k 5 --seeds 0 --recipe released "
+    "--first-run-set glico.gamma=0.25 --generator-set masks.images=3",
     "--datasets cifar10 --methods baseline,chimeramix-seg,chimeramix-grid-n3 --k 10,20 --seeds 0 --budget 10",
     "--datasets cifar10 --methods baseline,chimeramix-seg --k 5 --seeds 0 --budget 20",
 ]

@@ -75,7 +75,7 @@ def _composing_kinds() -> dict[str, tuple[str, Composing]]:
 
 
 def _check_options(args: argparse.Namespace, kinds: dict[str, tuple[str, Composing]]) -> None:
-    """Refuse the options of another kind than ``--kind``'s (``--mask`` with ``--kind glico``), naming them."""
+    """Refuse the options of another kind than ``--kind``'s (ChimeraMix's ``--mask`` with another kind), naming them."""
     own = _options_of(kinds[args.kind][1])
     foreign = [(action, option) for option, (_, kind) in kinds.items() if option != args.kind
                for action in _options_of(kind).values() if action.dest not in own

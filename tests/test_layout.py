@@ -86,7 +86,6 @@ CHIMERAMIX_USED_OUTSIDE = {
     "analysis/generated.py": "the analysis composes with a finished generator run",
     "experiments/axes.py": "the sweep's generator axes (the paper's sensitivity study, Figs. 6 and 7)",
     "experiments/budget.py": "a time budget plans the generator's steps",
-    "experiments/plan.py": "the generator's jobs (named by their masks and axes)",
 }
 """The source files outside ChimeraMix's folder (and the registry) that import its modules, and why. ChimeraMix's
 generator is a kind of run its components declare (``methods/chimeramix/hooks.py``), so the training core, the

@@ -153,6 +153,11 @@ class RunKind:
     """Seconds a run costs besides its steps, by device kind (start-up, data loading, evaluation, pictures)."""
     composing: Composing | None = None
     """Set when a finished run composes images for a classifier (a generating first run)."""
+    job_prefix: str | None = None
+    """The start of its jobs' ids in a sweep (``None``: the kind's name)."""
+    job_variant: Callable[[ClassifierConfig], str] | None = None
+    """``(classifier config) -> name``: which of its runs a classifier needs, in its jobs' ids after the split
+    (``None``: one per split and setting)."""
 
     @property
     def name(self) -> str:

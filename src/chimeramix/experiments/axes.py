@@ -22,6 +22,8 @@ from chimeramix.config import MaskConfig, MaskKind, flatten
 from chimeramix.errors import ChimeraMixError
 from chimeramix.methods.chimeramix.settings import GeneratorConfig
 
+AXES_KIND = GeneratorConfig.KIND
+"""The kind of run whose settings the axes vary: ChimeraMix's generator."""
 AXES: tuple[str, ...] = ("blocks", "mix_point", "grid_cells")
 AXIS_FIELDS = {"blocks": ("blocks",), "mix_point": ("mix_after",), "grid_cells": ("masks.grid_cells",)}
 """The generator config fields each axis sets (dotted for nested fields)."""

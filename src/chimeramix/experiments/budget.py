@@ -80,10 +80,10 @@ def apply_budget(config: ClassifierConfig, budget: BudgetConfig) -> ClassifierCo
     return budget_configs(replace(budget_draft(config, budget.minutes), budget=budget))[1]
 
 
-def check_budget_overrides(classifier: dict[str, Any], generator: dict[str, Any]) -> None:
-    """Refuse overrides of the fields a budget decides, naming them."""
+def check_budget_overrides(classifier: dict[str, Any], first_runs: dict[str, dict[str, Any]]) -> None:
+    """Refuse overrides of the fields a budget decides (the classifier's, the generator's), naming them."""
     clashes = [f"classifier {name}" for name in CLASSIFIER_FIELDS if name in classifier]
-    clashes += [f"generator {name}" for name in GENERATOR_FIELDS if name in generator]
+    clashes += [f"generator {name}" for name in GENERATOR_FIELDS if name in first_runs.get(GeneratorConfig.KIND, {})]
     if clashes:
         raise ChimeraMixError(f"--budget decides {', '.join(clashes)}; drop those settings, or use --preset instead "
                               "of --budget")

@@ -1,17 +1,17 @@
 """Sweep planning: a grid of (dataset, method, k, seed) (:class:`~chimeramix.experiments.spec.SweepSpec`) becomes
-generator and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
+the jobs of the runs the methods need first and classifier jobs (:class:`~chimeramix.experiments.jobs.Job`).
 
 Method names are parsed by :func:`chimeramix.components.registry.parse_method` (so ``trivialaugment+chimeramix-seg`` and
-``chimeramix-seg+trivialaugment`` are one job). A classifier job with a ``chimeramix-*`` method depends on a
-generator job (a method that mixes under a teacher on the baseline job of its split, one whose component
-declares its own kind of first run on that run's job).
-Generator jobs are shared: every method that needs the same generator (same dataset, k, seed, mask kind,
-preset, recipe and generator overrides) uses one run. Job ids are readable
-(``gen-cifar10-k10-s0-grid-quick``, ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the
-released recipe and a short hash of the overrides appended when there are any. Generator settings can be axes
-of the grid too (:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a
-ChimeraMix method then gets a generator and a classifier job per setting, named by the setting where it
-differs from the default (``gen-cifar10-k10-s0-grid-g8-quick``).
+``chimeramix-seg+trivialaugment`` are one job). A classifier job depends on the job of the run its method needs
+first: a run of the kind a component declares (ChimeraMix's generator, say, or a plug-in's), or the
+baseline job of its split for a method that mixes under a teacher. First-run jobs are shared: every method that
+needs the same run (same dataset, k, seed, the kind's variant such as the generator's masks, preset, recipe and
+overrides) uses one. Job ids are readable (``gen-cifar10-k10-s0-grid-quick``,
+``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the released recipe (where the kind has recipes)
+and a short hash of the overrides appended when there are any. Generator settings can be axes of the grid too
+(:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a ChimeraMix method
+then gets a generator and a classifier job per setting, named by the setting where it differs from the default
+(``gen-cifar10-k10-s0-grid-g8-quick``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from chimeramix.components.hooks import RunKind
 from chimeramix.components.registry import Method, parse_method
 from chimeramix.config import (
     BudgetConfig,
@@ -33,12 +34,11 @@ from chimeramix.config import (
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.axes import GeneratorSetting, check_axes, generator_settings
+from chimeramix.experiments.axes import AXES_KIND, GeneratorSetting, check_axes, generator_settings
 from chimeramix.experiments.budget import apply_budget, check_budget_overrides, plan_budget, plan_key
 from chimeramix.experiments.costs import CostBook
 from chimeramix.experiments.jobs import Job, json_ready, pool_mixes, protocol_steps, run_job
 from chimeramix.experiments.spec import SweepSpec, check_overrides
-from chimeramix.methods.chimeramix.settings import GeneratorConfig, resolve_generator
 from chimeramix.protocol import FOLDER_PREFIX, RECIPES
 from chimeramix.resolution import apply_preset, first_run_config, resolve_classifier, resolve_data
 from chimeramix.runkinds import run_kind
@@ -46,17 +46,16 @@ from chimeramix.runkinds import run_kind
 
 def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, BudgetConfig] | None = None
                ) -> list[Job]:
-    """All jobs of ``spec``: shared generator jobs (and teachers: the split's baseline job, listed
-    once) first, then classifier jobs, in grid order. A budgeted sweep plans every (dataset, k, method) from
+    """All jobs of ``spec``: the shared jobs of first runs (teachers: the split's baseline job, listed once) first,
+    then classifier jobs, in grid order. A budgeted sweep plans every (dataset, k, method) from
     this machine's costs (``book``), or keeps the plan of ``kept`` (:func:`~chimeramix.experiments.budget
     .kept_budgets` of its store)."""
     check_overrides(spec.classifier, ClassifierConfig)
     for name, overrides in spec.first_runs.items():
         check_overrides(overrides, run_kind(name).config)
-    generator = spec.first_runs.get(GeneratorConfig.KIND, {})
-    check_axes(spec.generator_axes, generator)
+    check_axes(spec.generator_axes, spec.first_runs.get(AXES_KIND, {}))
     if spec.budget is not None:
-        check_budget_overrides(spec.classifier, generator)
+        check_budget_overrides(spec.classifier, spec.first_runs)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
         raise ChimeraMixError("a sweep needs at least one dataset, method, k and seed; add the missing axis")
     if spec.recipe not in RECIPES:
@@ -71,23 +70,12 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
             for seed in spec.seeds:
                 data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
-                    if method.first_run == "generator":
-                        for setting in generator_settings(spec.generator_axes, method.generator_masks.kind):
-                            classifier = _classifier_config(spec, data, method, setting, book, kept or {})
-                            job = _generator_job(spec, classifier, setting)
-                            generators.setdefault(job.id, job)
-                            classifiers.append(_classifier_job(spec, classifier, job, setting))
-                        continue
-                    first = None
-                    if method.first_run == "teacher":  # the split's baseline job, shared with a baseline row
-                        base = _classifier_config(spec, data, parse_method("baseline"), None, book, kept or {})
-                        first = _classifier_job(spec, base)
-                    elif method.first_run is not None:
-                        first = _declared_first_job(spec, data, method)
-                    if first is not None:
-                        generators.setdefault(first.id, first)
-                    classifier = _classifier_config(spec, data, method, None, book, kept or {})
-                    classifiers.append(_classifier_job(spec, classifier, first))
+                    for setting in _settings(spec, method):
+                        classifier = _classifier_config(spec, data, method, setting, book, kept or {})
+                        first = _first_job(spec, classifier, method, setting, book, kept or {})
+                        if first is not None:
+                            generators.setdefault(first.id, first)
+                        classifiers.append(_classifier_job(spec, classifier, first, setting))
     return list({job.id: job for job in [*generators.values(), *classifiers]}.values())
 
 
@@ -107,32 +95,44 @@ def _classifier_config(spec: SweepSpec, data: DataConfig, method: Method, settin
     return plan_budget(config, spec.budget, book)
 
 
-def _generator_job(spec: SweepSpec, classifier: ClassifierConfig, setting: GeneratorSetting) -> Job:
-    """The generator job of a ChimeraMix classifier config (shared by the methods that need the same one)."""
-    data, masks = classifier.data, parse_method(classifier.method).generator_masks
-    base = classifier if spec.budget is not None else ClassifierConfig(data=data, method=classifier.method,
+def _settings(spec: SweepSpec, method: Method) -> list[GeneratorSetting | None]:
+    """The settings of the run ``method`` needs first that the sweep varies (its generator axes), or one
+    ``None``: the method's runs are planned once per setting."""
+    if method.first_run != AXES_KIND:
+        return [None]
+    return list(generator_settings(spec.generator_axes, method.generator_masks.kind))
+
+
+def _first_job(spec: SweepSpec, classifier: ClassifierConfig, method: Method, setting: GeneratorSetting | None,
+               book: CostBook | None, kept: dict[str, BudgetConfig]) -> Job | None:
+    """The job of the run ``classifier``'s method needs first, shared by the methods that need the same one: the
+    split's baseline job for a teacher (shared with a baseline row), or a run of the kind a component declares
+    (:func:`_first_job_id`: one per split, setting and the sweep's overrides of it; under a budget, the budget's
+    first run)."""
+    if method.first_run is None:
+        return None
+    if method.first_run == "teacher":
+        return _classifier_job(spec, _classifier_config(spec, classifier.data, parse_method("baseline"), None, book,
+                                                        kept))
+    kind = run_kind(method.first_run)
+    overrides = spec.first_runs.get(kind.name, {})
+    base = classifier if spec.budget is not None else ClassifierConfig(data=classifier.data, method=method.name,
                                                                          recipe=spec.recipe, preset=spec.preset)
-    generator = first_run_config(base)
-    assert isinstance(generator, GeneratorConfig)
-    overrides = spec.first_runs.get(GeneratorConfig.KIND, {})
-    config = with_overrides(generator, merge(overrides, setting.overrides()))
-    resolved = resolve_generator(config)
-    assert resolved.batch_size is not None and resolved.repetition is not None
-    steps = protocol_steps(config.data, resolved.epochs, resolved.batch_size, resolved.repetition)
-    name = (f"gen-{dataset_slug(data)}-k{data.k}-s{data.seed}-{masks.label}{_part(setting)}-"
-            f"{_suffix(spec, overrides)}")
-    return Job(id=name, kind="generator", config=json_ready(to_dict(config)), steps=steps)
+    config = with_overrides(first_run_config(base), merge(overrides, setting.overrides() if setting else {}))
+    return replace(run_job(config), id=_first_job_id(spec, kind, classifier, config, setting, overrides))
 
 
-def _declared_first_job(spec: SweepSpec, data: DataConfig, method: Method) -> Job:
-    """The job of the first run of a kind a component of ``method`` declares, one per split (shared by the methods
-    that need it): ``<kind>-<dataset>-k<k>-s<seed>-<preset>[-<hash of the sweep's overrides of it>]``."""
-    assert method.first_run is not None
-    overrides = spec.first_runs.get(method.first_run, {})
-    first = first_run_config(ClassifierConfig(data=data, method=method.name, preset=spec.preset))
-    suffix = f"-{_hash(overrides)}" if overrides else ""
-    name = f"{method.first_run}-{dataset_slug(data)}-k{data.k}-s{data.seed}-{spec.preset}{suffix}"
-    return replace(run_job(with_overrides(first, overrides)), id=name)
+def _first_job_id(spec: SweepSpec, kind: RunKind, classifier: ClassifierConfig, config: Any,
+                  setting: GeneratorSetting | None, overrides: dict[str, Any]) -> str:
+    """``<prefix>-<dataset>-k<k>-s<seed>[-<variant>][-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``:
+    the kind's job prefix and variant (:attr:`RunKind.job_prefix`, :attr:`RunKind.job_variant`; ChimeraMix's
+    generator: ``gen``, its masks), the recipe where the kind's config has one."""
+    data = classifier.data
+    variant = f"-{kind.job_variant(classifier)}" if kind.job_variant is not None else ""
+    recipe = getattr(config, "recipe", "paper")
+    suffix = spec.preset + ("" if recipe == "paper" else f"-{recipe}") + (f"-{_hash(overrides)}" if overrides else "")
+    split = f"{dataset_slug(data)}-k{data.k}-s{data.seed}"
+    return f"{kind.job_prefix or kind.name}-{split}{variant}{_part(setting)}-{suffix}"
 
 
 def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Job | None = None,

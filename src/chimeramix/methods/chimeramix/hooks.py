@@ -15,7 +15,8 @@ GENERATOR = RunKind(
     Composing(title="generator", method_label=settings.method_label, composer=None,
               sampler="chimeramix.methods.chimeramix.pictures:sample_picture",
               sample_rows="pairs (x1, x2, three compositions)", add_arguments=settings.add_arguments,
-              from_arguments=settings.from_arguments, summary=settings.summary, option="chimeramix"))
+              from_arguments=settings.from_arguments, summary=settings.summary, option="chimeramix"),
+    job_prefix="gen", job_variant=settings.masks_label)
 """ChimeraMix's generator and discriminator trained on the split (its run folders' variant is the masks' label:
 ``grid``, ``seg``, ``seg-n3``); overheads: start-up, data, segments and pictures."""
 

@@ -126,6 +126,11 @@ def compose_cost_variant(classifier: ClassifierConfig) -> str:
     return f"compose-{generator.working_size}px-{generator.base_channels}ch"
 
 
+def masks_label(classifier: ClassifierConfig) -> str:
+    """The masks of the generator a ChimeraMix classifier needs, in its jobs' ids: ``grid``, ``seg``, ``seg-n3``."""
+    return parse_method(classifier.method).generator_masks.label
+
+
 def method_label(config: GeneratorConfig) -> str:
     """The method a generator run serves, in the analysis's tables: ``ChimeraMix+Grid``, ``ChimeraMix+Seg``."""
     return f"ChimeraMix+{config.masks.kind.capitalize()}"

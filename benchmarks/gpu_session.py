@@ -157,8 +157,9 @@ def pytest_outcomes(report: Path) -> dict[str, list[str]]:
     for case in ElementTree.parse(report).getroot().iter("testcase"):
         name = f"{case.get('classname', '')}::{case.get('name', '')}"
         skipped = case.find("skipped")
-        if skipped is not None:
-            outcomes["skipped"].append(f"{name}: {skipped.get('message', '')}")
+        if skipped is not None:  # a module skipped while collected says why in its text, not its message
+            reason = skipped.get("message", "")
+            outcomes["skipped"].append(f"{name}: {skipped.text if reason == 'collection skipped' else reason}")
         elif case.find("failure") is not None or case.find("error") is not None:
             outcomes["failed"].append(name)
         else:

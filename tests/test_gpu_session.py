@@ -169,9 +169,12 @@ def test_reports_of_pytest_and_steps(tmp_path: Path) -> None:
         '<testsuites><testsuite><testcase classname="tests.a" name="ok"/>'
         '<testcase classname="tests.a" name="bad"><failure message="x"/></testcase>'
         '<testcase classname="tests.b" name="gpu"><skipped message="needs CUDA"/></testcase>'
+        '<testcase classname="" name="tests.c"><skipped message="collection skipped">(\'tests/c.py\', 3, '
+        '"Skipped: could not import \'ray\'")</skipped></testcase>'
         "</testsuite></testsuites>")
-    assert driver.pytest_outcomes(report) == {"passed": ["tests.a::ok"], "failed": ["tests.a::bad"],
-                                              "skipped": ["tests.b::gpu: needs CUDA"]}
+    assert driver.pytest_outcomes(report) == {
+        "passed": ["tests.a::ok"], "failed": ["tests.a::bad"],
+        "skipped": ["tests.b::gpu: needs CUDA", "::tests.c: ('tests/c.py', 3, \"Skipped: could not import 'ray'\")"]}
     assert driver.pytest_outcomes(tmp_path / "missing.xml") == {"passed": [], "failed": [], "skipped": []}
     figures = tmp_path / "steps.json"
     figures.write_text(json.dumps({"rows": [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,24 @@ def test_bad_generator_axes_are_clear_errors(tmp_path: Path) -> None:
     path.write_text("datasets: [cifar10]\nmethods: [chimeramix-grid]\nk: 10\nseeds: 0\ngenerator_axes: {blocks: [a]}\n")
     with pytest.raises(ChimeraMixError, match="list of numbers"):
         load_sweep_file(path)
+
+
+def test_the_generators_overrides_are_one_setting_however_given(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                                ) -> None:
+    """``--generator-set KEY=VALUE``, ``--first-run-set generator.KEY=VALUE`` and the sweep file's ``generator:``
+    key plan the same jobs (the generator is a kind its components declare, as GLICO's stage 1 is; at db5a538
+    ``--first-run-set`` refused it, the core's kind then)."""
+    from chimeramix.cli import main
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("datasets: [cifar10]\nmethods: [chimeramix-grid]\nk: 10\nseeds: 0\npreset: quick\n"
+                     "generator: {epochs: 3}\n")
+    argv = ["sweep", "--datasets", "cifar10", "--methods", "chimeramix-grid", "--k", "10", "--seeds", "0",
+            "--preset", "quick", "--dry-run"]
+    outputs = []
+    for n, given in enumerate((["--generator-set", "epochs=3"], ["--first-run-set", "generator.epochs=3"],
+                               ["--file", str(sweep)])):
+        assert main([*argv, *given, "--store", str(tmp_path / f"store{n}")]) == 0
+        outputs.append(capsys.readouterr().out.replace(str(tmp_path / f"store{n}"), "STORE"))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert re.search(r"gen-cifar10-k10-s0-grid-quick-[0-9a-f]{6}\b", outputs[0])  # the overrides' hash

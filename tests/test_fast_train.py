@@ -18,11 +18,12 @@ from chimeramix.checkpoint import latest_checkpoint
 from chimeramix.classifier.trainer import train_classifier
 from chimeramix.cli import build_parser
 from chimeramix.cli import sweep as sweep_cli
+from chimeramix.cli.generator import config_from
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.runner import SweepReport
 from chimeramix.experiments.worker import RunOptions
-from chimeramix.methods.chimeramix.settings import GeneratorConfig, from_arguments
+from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
 from chimeramix.train import run as run_module
 from conftest import CheckpointStop, Interrupt
@@ -122,9 +123,8 @@ def test_fast_generator_checks_the_losses_per_epoch(tiny_data_root: Path, tmp_pa
 def test_fast_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_data_root: Path) -> None:
     parser = build_parser()
     train = ["generator", "train", "--k", "2", "--out", str(tmp_path)]
-    data = DataConfig(k=2)
-    assert from_arguments(parser.parse_args([*train, "--fast"]), data).fast
-    assert not from_arguments(parser.parse_args(train), data).fast
+    assert config_from(parser.parse_args([*train, "--fast"])).fast
+    assert not config_from(parser.parse_args(train)).fast
 
     used: list[RunOptions] = []
 

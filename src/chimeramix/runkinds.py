@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chimeramix.components.hooks import RunKind
+from chimeramix.components.hooks import Composing, RunKind
 from chimeramix.components.registry import declared_run_kinds, parse_method
 from chimeramix.config import ClassifierConfig, protocol_for
 from chimeramix.errors import ChimeraMixError
@@ -58,12 +58,18 @@ def kind_of(config: Any) -> RunKind:
     raise TypeError(f"no kind of run has the config {type(config).__name__}")
 
 
+def composing_kinds() -> dict[str, tuple[str, Composing]]:
+    """The kinds whose finished runs compose images (generating first runs), by their value of ``generator train
+    --kind``: the kind's name and its :class:`~chimeramix.components.hooks.Composing`."""
+    return {kind.composing.option or name: (name, kind.composing) for name, kind in declared_run_kinds().items()
+            if kind.composing is not None}
+
+
 def composing_kind(run_dir: str | os.PathLike[str]) -> RunKind:
     """The kind of the generating run in ``run_dir`` (one whose finished model composes images: ChimeraMix's
     generator, say); any other folder is a one-line error that says what it holds and what to pass."""
     folder = RunFolder(run_dir)
-    options = ", ".join(f"--kind {kind.composing.option or name}" for name, kind in declared_run_kinds().items()
-                        if kind.composing is not None)
+    options = ", ".join(f"--kind {option}" for option in composing_kinds())
     if not folder.config_file.is_file():
         raise ChimeraMixError(f"{folder.path} is not a chimeramix run folder (no {folder.config_file.name}); pass "
                               f"the folder of a `chimeramix generator train` run ({options})")

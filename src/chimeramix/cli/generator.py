@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from chimeramix.cli.common import RESUME_HINT, add_data_arguments, add_yes_argument, data_config
 from chimeramix.components.hooks import Composing, load_reference
-from chimeramix.components.registry import components, declared_run_kinds
+from chimeramix.components.registry import components
 from chimeramix.errors import ChimeraMixError
 from chimeramix.resolution import apply_preset
 from chimeramix.rundir import RESULT_FILE, RunFolder
-from chimeramix.runkinds import composing_kind
+from chimeramix.runkinds import composing_kind, composing_kinds
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _register_train(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``generator train``: the run, the options every kind shares and those of each generating kind of run that
     method components declare (``--kind``)."""
-    composing = _composing_kinds()
+    composing = composing_kinds()
     default = next(iter(composing))
     train = actions.add_parser("train", help="train a mixing generator (or a method's generating first run, "
                                              "--kind) on one split")
@@ -67,11 +69,21 @@ def _register_sample(actions: argparse._SubParsersAction[argparse.ArgumentParser
     sample.set_defaults(handler=run_sample)
 
 
-def _composing_kinds() -> dict[str, tuple[str, Composing]]:
-    """The generating kinds of run that method components declare, by their value of ``generator train --kind``:
-    the kind's name and what it composes with."""
-    return {kind.composing.option or name: (name, kind.composing) for name, kind in declared_run_kinds().items()
-            if kind.composing is not None}
+SHARED_OPTIONS = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device")
+"""The options of ``generator train`` that every kind shares, each setting the config field of its name."""
+
+
+def config_from(args: argparse.Namespace) -> Any:
+    """The run config the options of ``generator train`` describe: the ``--kind``'s (its preset, then its own
+    options: :attr:`Composing.from_arguments`), then the shared options given."""
+    kinds = composing_kinds()
+    _check_options(args, kinds)
+    config = kinds[args.kind][1].from_arguments(args, data_config(args))
+    values: dict[str, Any] = {name: getattr(args, name) for name in SHARED_OPTIONS if getattr(args, name) is not None}
+    if args.no_amp:
+        values["amp"] = False
+    values.update({name: True for name in ("tensorboard", "fast") if getattr(args, name)})
+    return replace(config, **values)
 
 
 def _check_options(args: argparse.Namespace, kinds: dict[str, tuple[str, Composing]]) -> None:
@@ -104,10 +116,8 @@ def run_train(args: argparse.Namespace) -> int:
     from chimeramix.experiments.jobs import run_job
     from chimeramix.train.trainers import train_pack
 
-    kinds = _composing_kinds()
-    _check_options(args, kinds)
-    _, composing = kinds[args.kind]
-    config = composing.from_arguments(args, data_config(args))
+    _, composing = composing_kinds()[args.kind]
+    config = config_from(args)
     if not RunFolder(args.out).is_finished:
         quick = apply_preset(config, "quick")
         announce([run_job(config)], [run_job(quick)], config.device, args.yes, [args.out] if args.resume else None)

@@ -117,7 +117,8 @@ class Composing:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     """Adds its option group to ``generator train``."""
     from_arguments: Callable[[argparse.Namespace, DataConfig], Any]
-    """The run config the parsed options of ``generator train`` describe (its preset, then the options given)."""
+    """The run config the parsed options of ``generator train`` describe: its preset, then its own options given
+    (the command line then applies the options every kind shares: ``--epochs``, ``--lr``, ``--no-amp``...)."""
     summary: Callable[[Mapping[str, float], Mapping[str, float]], str]
     """``(first epoch's mean losses, last epoch's) -> text`` after ``generator train``."""
     option: str | None = None

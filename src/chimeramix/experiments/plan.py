@@ -100,7 +100,7 @@ def _settings(spec: SweepSpec, method: Method) -> list[GeneratorSetting | None]:
     ``None``: the method's runs are planned once per setting."""
     if method.first_run != AXES_KIND:
         return [None]
-    return list(generator_settings(spec.generator_axes, method.generator_masks.kind))
+    return [*generator_settings(spec.generator_axes, method.generator_masks.kind)]
 
 
 def _first_job(spec: SweepSpec, classifier: ClassifierConfig, method: Method, setting: GeneratorSetting | None,

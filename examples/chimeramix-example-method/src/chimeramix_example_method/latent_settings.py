@@ -59,17 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ae-channels", type=int, metavar="C", help="channels of the first convolution (32)")
 
 
-OPTIONS = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device")
-"""Fields with a shared option of ``generator train`` of the same name."""
-
-
 def from_arguments(args: argparse.Namespace, data: DataConfig) -> AutoencoderConfig:
-    """The config the options of ``generator train --kind autoencoder`` describe (preset, then the options)."""
-    values: dict[str, Any] = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
-    if args.ae_channels is not None:
-        values["channels"] = args.ae_channels
-    values.update(amp=not args.no_amp, tensorboard=args.tensorboard, fast=args.fast)
-    return replace(apply_preset(AutoencoderConfig(data=data), args.preset), **values)
+    """The config its option of ``generator train --kind autoencoder`` describes (preset, then the option; the
+    command line applies the shared ones)."""
+    config = apply_preset(AutoencoderConfig(data=data), args.preset)
+    return config if args.ae_channels is None else replace(config, channels=args.ae_channels)
 
 
 def summary(first: Mapping[str, float], final: Mapping[str, float]) -> str:

@@ -174,24 +174,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="whose segments are the regions: the first image's (default) or a random one's")
 
 
-OPTIONS = ("epochs", "batch_size", "repetition", "lr", "weight_decay", "architecture", "discriminator", "blocks",
-           "mix_after", "base_channels", "working_size", "input_crop", "checkpoint_every", "device", "recipe")
-"""GeneratorConfig fields that have an option of ``generator train`` of the same name (its own and the shared
-ones)."""
+OPTIONS = ("weight_decay", "architecture", "discriminator", "blocks", "mix_after", "base_channels", "working_size",
+           "input_crop", "recipe")
+"""GeneratorConfig fields that have an option of its own in ``generator train``, of the same name."""
 MASK_OPTIONS = ("grid_cells", "region_choice", "images", "min_images", "weights", "concentration", "partition")
 """MaskConfig fields that have an option of ``generator train`` of the same name."""
 
 
 def from_arguments(args: argparse.Namespace, data: DataConfig) -> GeneratorConfig:
-    """The generator config the options of ``generator train`` describe (preset, then the options given)."""
+    """The generator config its options of ``generator train`` describe (preset, then those given)."""
     masks: dict[str, Any] = {name: getattr(args, name) for name in MASK_OPTIONS if getattr(args, name) is not None}
     if args.grid_shift:
         masks["grid_shift"] = True
     config = apply_preset(GeneratorConfig(data=data, masks=MaskConfig(kind=args.mask, **masks)), args.preset)
-    values: dict[str, Any] = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
-    values.update({name: value for name, value in (("amp", not args.no_amp), ("tensorboard", args.tensorboard),
-                                                   ("fast", args.fast)) if value != getattr(GeneratorConfig, name)})
-    return replace(config, **values)
+    return replace(config, **{name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None})
 
 
 def summary(first: Mapping[str, float], final: Mapping[str, float]) -> str:

@@ -87,16 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     glico.add_argument("--gamma", type=float, default=None, help="weight of the classification loss (0.5)")
 
 
-OPTIONS = ("epochs", "batch_size", "repetition", "lr", "checkpoint_every", "device", "distance",
-           "perceptual_weights", "gamma")
-"""GlicoConfig fields that have an option of ``generator train`` of the same name (its own and the shared ones)."""
+OPTIONS = ("distance", "perceptual_weights", "gamma")
+"""GlicoConfig fields that have an option of their own in ``generator train``, of the same name."""
 
 
 def from_arguments(args: argparse.Namespace, data: DataConfig) -> GlicoConfig:
-    """The stage-1 config the options of ``generator train --kind glico`` describe (preset, then the options)."""
-    values: dict[str, Any] = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
-    values.update({name: value for name, value in (("amp", not args.no_amp), ("tensorboard", args.tensorboard),
-                                                   ("fast", args.fast)) if value != getattr(GlicoConfig, name)})
+    """The stage-1 config its options of ``generator train --kind glico`` describe (preset, then those given)."""
+    values = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     return replace(apply_preset(GlicoConfig(data=data), args.preset), **values)
 
 

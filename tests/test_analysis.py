@@ -290,17 +290,18 @@ def test_released_generators_are_sampled_as_their_classifier_resizes(tiny_data_r
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A generator of the released recipe composes at its working size with ``align_corners=True`` (as that
     recipe's classifier resizes); the paper recipe's without."""
+    from chimeramix.analysis import generated
     from chimeramix.methods import PairMixing
-    from chimeramix.methods.chimeramix import frozen_generator
     from chimeramix.methods.chimeramix.masks import GridMasks
+    from chimeramix.methods.frozen_run import ComposerContext
 
     corners: list[bool] = []
 
-    def composer(*args: Any, align_corners: bool = False, **kwargs: Any) -> PairMixing:
-        corners.append(align_corners)
+    def composer(context: ComposerContext) -> PairMixing:
+        corners.append(context.align_corners)
         return PairMixing(GridMasks(), mask_size=8)
 
-    monkeypatch.setattr(frozen_generator, "pair_composer", composer)
+    monkeypatch.setattr(generated, "pair_composer", composer)
     paper = generator_run(runs["grid"])
     assert paper.recipe == "paper"
     for run in (paper, replace(paper, recipe="released")):

@@ -19,9 +19,10 @@ from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
-from chimeramix.methods.chimeramix.frozen_generator import check_generator, generator_config
+from chimeramix.methods.chimeramix.frozen_generator import generator_config
 from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.methods.chimeramix.trainer import train_generator
+from chimeramix.methods.frozen_run import check_generating_run
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.methods.glico.trainer import train_glico
 from chimeramix.resolution import resolve_classifier
@@ -167,13 +168,13 @@ def test_mismatched_generators_are_refused_unless_allowed(tiny_data_root: Path,
     other_k = ClassifierConfig(data=data(tiny_data_root, k=3), method=grid.name,
                                generator=str(generators["grid"]))
     with pytest.raises(ChimeraMixError, match=r"k = 2 \(not 3\).*--allow-mismatch"):
-        check_generator(resolve_classifier(other_k), grid)
-    assert check_generator(resolve_classifier(replace(other_k, allow_mismatch=True)), grid).data.k == 2
+        check_generating_run(resolve_classifier(other_k), grid)
+    assert check_generating_run(resolve_classifier(replace(other_k, allow_mismatch=True)), grid).data.k == 2
     wrong_mask = replace(other_k, data=data(tiny_data_root), method=seg.name)
     with pytest.raises(ChimeraMixError, match=r"grid masks \(not seg\)"):
-        check_generator(resolve_classifier(wrong_mask), seg)
+        check_generating_run(resolve_classifier(wrong_mask), seg)
     cifair = replace(other_k, data=DataConfig("cifair10", k=K, seed=0))
-    check_generator(resolve_classifier(cifair), grid)  # ciFAIR-10 has CIFAR-10's train set
+    check_generating_run(resolve_classifier(cifair), grid)  # ciFAIR-10 has CIFAR-10's train set
 
 
 def test_unknown_method_and_reused_run_dirs(tiny_data_root: Path, tmp_path: Path) -> None:

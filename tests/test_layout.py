@@ -81,9 +81,6 @@ def test_no_new_file_outside_a_family_names_it(family: str) -> None:
 CHIMERAMIX_USED_OUTSIDE = {
     "__init__.py": "the package's face exports the generator's config, trainer and loader",
     "methods/__init__.py": "re-exports its pair mixing for plug-ins",
-    "methods/augmentation.py": "the segments of images as fed (the released recipe's segment masks)",
-    "methods/glico/interpolation.py": "GLICO's segment masks use its segment maps",
-    "analysis/generated.py": "the analysis composes with a finished generator run",
     "experiments/axes.py": "the sweep's generator axes (the paper's sensitivity study, Figs. 6 and 7)",
     "experiments/budget.py": "a time budget plans the generator's steps",
 }

@@ -5,7 +5,7 @@ application. The image-space methods' own operations (cutout, Random Erasing) ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 import torch
@@ -61,6 +61,17 @@ def crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, 
 def crop_flip_ids(ids: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, padding: int) -> torch.Tensor:
     """:func:`crop_flip` of B x H x W integer maps (segment ids), exactly."""
     return crop_flip(ids[:, None].double(), offsets, flips, padding)[:, 0].long()
+
+
+def crop_keys(positions: torch.Tensor, offsets: torch.Tensor | None = None, flips: torch.Tensor | None = None
+              ) -> list[Hashable]:
+    """The memo keys of fed images that are a pure function of their training image (``positions``), crop
+    ``offsets`` (B x 2; ``None``: not cropped, which no offset means) and ``flips`` (``None``: none)."""
+    count = len(positions)
+    tops: Sequence[int | None] = [None] * count if offsets is None else offsets[:, 0].tolist()
+    lefts: Sequence[int | None] = [None] * count if offsets is None else offsets[:, 1].tolist()
+    flipped = [False] * count if flips is None else flips.tolist()
+    return list(zip(positions.tolist(), tops, lefts, flipped, strict=True))
 
 
 def flip_where(images: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:

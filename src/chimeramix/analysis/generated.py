@@ -1,7 +1,7 @@
 """Images made by a finished generator run, as its classifier sees them: same-class pairs of the run's split
 (partners drawn uniformly from the class, itself included) composed by the frozen ChimeraMix generator under
 masks of the kind and settings it was trained with, or the composer of a generating first run of a component's
-kind (:func:`chimeramix.methods.chimeramix.frozen_generator.pair_composer`). Every split image is the first image
+kind (:func:`chimeramix.methods.frozen_run.pair_composer`). Every split image is the first image
 of a pair equally often (+-1); images come out at the dataset's size, quantised to uint8 like the training images. A
 generator of the ``released`` recipe is sampled as that recipe's classifier uses it: images resized with
 ``align_corners=True``, and segmentation masks on the segments of the images as fed (mean 0.5 / std 0.5).
@@ -22,7 +22,8 @@ from chimeramix.config import DataConfig
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
+from chimeramix.image_ops import crop_keys
+from chimeramix.methods.frozen_run import ComposerContext, pair_composer
 from chimeramix.rundir import RunFolder
 from chimeramix.runkinds import composing_kind
 from chimeramix.runtime import make_rng
@@ -74,10 +75,8 @@ def generate(run: GeneratorRun, count: int | None, seed: int, device: torch.devi
              batch_size: int = 250) -> tuple[np.ndarray, np.ndarray]:
     """``count`` images (uint8 N x H x W x 3; ``None``: :func:`default_count`) made by ``run`` from pairs drawn
     with ``seed``, and their labels; ``data_root`` overrides the data root the run saved."""
-    from chimeramix.methods.chimeramix.frozen_generator import pair_composer
-
     data = load_training_set(replace(run.data, data_root=data_root or run.data.data_root), device)
-    composer = pair_composer(run.path, data, device, align_corners=run.recipe == "released")
+    composer = pair_composer(ComposerContext(run.path, data, device, align_corners=run.recipe == "released"))
     total = default_count(run.data.k, data.num_classes) if count is None else count
     if total < 2:
         raise ChimeraMixError(f"--n must be at least 2 generated images, got {total}")
@@ -102,8 +101,8 @@ def _segments(composer: GroupComposer, positions: torch.Tensor, images: torch.Te
     """The segment ids of the split images at ``positions`` (``images``: them in [0, 1]): cached, or segmented
     as the released recipe's classifier feeds them (mean 0.5 / std 0.5, memoised per image)."""
     source = composer.segments
-    if isinstance(source, AugmentedSegments):
-        return source(images * 2 - 1, crop_keys(positions))
     if source is None:
         raise ValueError("segmentation masks need the segments of the split's images")
-    return source[positions]
+    if isinstance(source, torch.Tensor):
+        return source[positions]
+    return source(images * 2 - 1, crop_keys(positions))

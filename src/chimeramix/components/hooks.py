@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -65,6 +65,14 @@ class FrontEnd:
         return self.name(self.widths.get(preset, self.widths["paper"]))
 
 
+class FedSegments(Protocol):
+    """Segments of images as they are fed (the released recipe's segment masks): ``(images, keys)`` -> int64
+    B x H x W ids of float B x 3 x H x W images; ``keys`` (one hashable per image, or ``None``) name the images that
+    are a pure function of their key, whose segments may be reused (:func:`~chimeramix.image_ops.crop_keys`)."""
+
+    def __call__(self, images: torch.Tensor, keys: Sequence[Hashable] | None = None) -> torch.Tensor: ...
+
+
 class GroupComposer(Protocol):
     """What the per-step augmentation needs of a pair (or group) mixing: how many images a composition takes,
     its random draws for a batch (masks, or a latent interpolation's ratio and noise codes), then the compositions.
@@ -77,10 +85,9 @@ class GroupComposer(Protocol):
     augmented: bool
     """Whether the compositions go through the per-image augmentation (policy, crop and flip, erasing) as real
     images do; ``False``: they are only normalised (batches generated from latent codes)."""
-    segments: Any
+    segments: torch.Tensor | FedSegments | None
     """Where segmentation masks get their segments: the cached ids of the training subset (an N x H x W tensor),
-    a segmenter of the images as fed (ChimeraMix's
-    :class:`~chimeramix.methods.chimeramix.segments.AugmentedSegments`), or ``None`` (no segments needed)."""
+    a segmenter of the images as fed (:class:`FedSegments`), or ``None`` (no segments needed)."""
     segment_images: tuple[int, ...]
     """The images of a group (0: the batch image, 1..N-1: its partners) whose segments the draws read."""
 
@@ -106,10 +113,10 @@ class Composing:
     """The run in messages (``NAME stage 1``)."""
     method_label: str | Callable[[Any], str]
     """Its method's name in the analysis's tables, or ``(config) -> name`` where the run's config decides it."""
-    composer: str | None
-    """``module:function``: ``(run_dir, device, autocast_dtype) -> GroupComposer`` of the finished run in
-    ``run_dir`` (:class:`GroupComposer`); ``None``: the method's ``pair_mixing`` loads the run itself (ChimeraMix's
-    generator, whose masks read the split's segments)."""
+    composer: str
+    """``module:function``: ``(context) -> GroupComposer`` of a finished run (:class:`GroupComposer`), where
+    ``context`` is a :class:`~chimeramix.methods.frozen_run.ComposerContext`: the run's folder, the split's
+    training images and the classifier's device, precision and segments cache."""
     sampler: str
     """``module:function``: ``(run_dir, count, seed, device) -> uint8 H x W x 3`` picture of ``count`` rows."""
     sample_rows: str
@@ -123,6 +130,9 @@ class Composing:
     """``(first epoch's mean losses, last epoch's) -> text`` after ``generator train``."""
     option: str | None = None
     """Its value of ``generator train --kind`` (``None``: the kind's name)."""
+    problems: Callable[[Any, ClassifierConfig], list[str]] | None = None
+    """``(finished run's config, classifier config) -> mismatches``: what besides the split (which every kind's
+    run must share with the classifier) a classifier must match, each as ``trained for ...`` goes on."""
 
     def label_of(self, config: Any) -> str:
         """Its method's name in the analysis for a run of ``config``."""

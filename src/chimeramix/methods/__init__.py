@@ -1,5 +1,6 @@
-"""The methods, one folder per family (what each holds: its ``__init__``), and the per-step :class:`Augmentation`
-that runs a method's stages; this package also re-exports the registry's public names
+"""The methods, one folder per family (what each holds: its ``__init__``), the per-step :class:`Augmentation`
+that runs a method's stages, and a finished generating first run frozen for a classifier
+(:mod:`chimeramix.methods.frozen_run`, for any family's kind); this package also re-exports the registry's public names
 (:mod:`chimeramix.components`), what a plug-in imports.
 
 The registry needs no PyTorch; the transforms are imported when first used (the command line's ``--help``

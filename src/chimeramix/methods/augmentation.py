@@ -36,6 +36,7 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.image_ops import (
     crop_flip,
     crop_flip_ids,
+    crop_keys,
     denormalize,
     normalize,
     per_image,
@@ -43,7 +44,6 @@ from chimeramix.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.chimeramix.segments import AugmentedSegments, crop_keys
 from chimeramix.methods.image_space.erasing import RANDOM_ERASING, ReleasedRandomErasing, cutout, sample_cutout
 from chimeramix.methods.image_space.label_mixing import label_mixing_transform
 
@@ -179,18 +179,18 @@ class Augmentation:
         ``params`` (released order) or as they are (paper order); cached ids cropped and flipped with the image,
         or the images segmented as fed (augmented and normalised; memoised when only crop and flip made them)."""
         source = mixing.segments
-        if isinstance(source, AugmentedSegments):
-            images = self.images[positions].float().div(255)
-            if params is None:
-                return source(normalize(images, self.mean, self.std), crop_keys(positions))
-            keyed = self.policy is None and self.random_erasing is None and not self.cutout
-            keys = crop_keys(positions, params.crop_offsets, params.flips) if keyed else None
-            return source(self._augment_released(images, params), keys)
         if source is None:
             raise ValueError("segmentation masks need the segments of the training subset")
+        if isinstance(source, torch.Tensor):
+            if params is None:
+                return source[positions]
+            return crop_flip_ids(source[positions], params.crop_offsets, params.flips, self.crop_padding)
+        images = self.images[positions].float().div(255)
         if params is None:
-            return source[positions]
-        return crop_flip_ids(source[positions], params.crop_offsets, params.flips, self.crop_padding)
+            return source(normalize(images, self.mean, self.std), crop_keys(positions))
+        keyed = self.policy is None and self.random_erasing is None and not self.cutout
+        keys = crop_keys(positions, params.crop_offsets, params.flips) if keyed else None
+        return source(self._augment_released(images, params), keys)
 
     # ------------------------------------------------------------------------------------------- applying
 

@@ -75,8 +75,8 @@ AUTOENCODER = RunKind(
 LATENT_MIX_HOOKS = ComponentHooks(
     run_kind=AUTOENCODER,
     first_run_config=latent_settings.stage_one_config,
-    check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
-    pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing",
+    check="chimeramix.methods.frozen_run:check_first_run",
+    pair_mixing="chimeramix.methods.frozen_run:frozen_pair_mixing",
     step_seconds={"cpu": {"autoencoder": 0.05}, "cuda": {"autoencoder": 0.002}},
 )
 """The hooks of ``latent-mix``: the kind of its first run, how a classifier checks and composes with it (the core's

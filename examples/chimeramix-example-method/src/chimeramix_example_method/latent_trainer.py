@@ -20,6 +20,7 @@ from chimeramix.checkpoint import load_weights, save_weights
 from chimeramix.data import repetition
 from chimeramix.data.subset import load_training_set
 from chimeramix.errors import ChimeraMixError
+from chimeramix.methods.frozen_run import ComposerContext
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import (
     adam_options,
@@ -176,10 +177,10 @@ class LatentMix:
         return mixed.float().clamp(0, 1)
 
 
-def latent_mix(run_dir: str | os.PathLike[str], device: torch.device,
-               autocast_dtype: torch.dtype | None = None) -> LatentMix:
-    """The composer of the finished autoencoder run in ``run_dir`` (the kind's ``Composing.composer``)."""
-    return LatentMix(load_autoencoder(run_dir, device)[0], autocast_dtype)
+def latent_mix(context: ComposerContext) -> LatentMix:
+    """The autoencoder kind's composer (``Composing.composer``): the finished run in ``context.run_dir`` on its device
+    and precision."""
+    return LatentMix(load_autoencoder(context.run_dir, context.device)[0], context.autocast_dtype)
 
 
 def sample_picture(run_dir: str | os.PathLike[str], count: int, seed: int, device: torch.device) -> np.ndarray:

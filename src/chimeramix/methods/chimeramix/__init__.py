@@ -7,8 +7,9 @@
 - :mod:`.generator`, :mod:`.discriminator`: the mixing generator (f, g) and the PatchGAN discriminator;
 - :mod:`.objective`: the G + D step; :mod:`.pairs`: the same-class pair batches; :mod:`.pictures`: the
   generator run's pictures; :mod:`.trainer`: the generator's run;
-- :mod:`.frozen_generator`: a finished generator run loaded for a classifier, and its check; :mod:`.pair_mixing`:
+- :mod:`.frozen_generator`: a finished generator run loaded for use (the generator kind's composer; the core's
+  :mod:`chimeramix.methods.frozen_run` checks and loads it for a classifier); :mod:`.pair_mixing`:
   the compositions of a batch with its partners (and GridMix / SegMix in pixel space);
 - :mod:`.hooks`: what the core asks of its components: the generator as their kind of run (``generator``), its
-  check, the compositions and what they cost.
+  composer and what a classifier must match, the compositions and what they cost.
 """

@@ -12,17 +12,19 @@ GENERATOR = RunKind(
     settings.GeneratorConfig, settings.resolve_generator, "chimeramix.methods.chimeramix.trainer:open_generator_run",
     "chimeramix.methods.chimeramix.trainer:pack_key", settings.cost_part, lambda generator: generator.masks.label,
     "generators", {"cpu": 10.0, "cuda": 15.0},
-    Composing(title="generator", method_label=settings.method_label, composer=None,
+    Composing(title="generator", method_label=settings.method_label,
+              composer="chimeramix.methods.chimeramix.frozen_generator:generator_composer",
               sampler="chimeramix.methods.chimeramix.pictures:sample_picture",
               sample_rows="pairs (x1, x2, three compositions)", add_arguments=settings.add_arguments,
-              from_arguments=settings.from_arguments, summary=settings.summary, option="chimeramix"),
+              from_arguments=settings.from_arguments, summary=settings.summary, option="chimeramix",
+              problems=settings.generator_problems),
     job_prefix="gen", job_variant=settings.masks_label)
 """ChimeraMix's generator and discriminator trained on the split (its run folders' variant is the masks' label:
 ``grid``, ``seg``, ``seg-n3``); overheads: start-up, data, segments and pictures."""
 
 HOOKS = ComponentHooks(run_kind=GENERATOR, first_run_config=settings.generator_config_for,
-                       check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
-                       pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing",
+                       check="chimeramix.methods.frozen_run:check_first_run",
+                       pair_mixing="chimeramix.methods.frozen_run:frozen_pair_mixing",
                        cost_variant=settings.compose_cost_variant,
                        step_seconds={"cpu": {"generator/32px-16ch-b16": 0.19, "generator/64px-16ch-b16": 0.75,
                                              "generator/96px-16ch-b16": 1.7, "generator/64px-64ch-b64": 20.0,

@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.data.subset import load_training_set
-from chimeramix.image_ops import crop_flip, crop_flip_ids, flip_where
+from chimeramix.image_ops import crop_flip, crop_flip_ids, crop_keys, flip_where
 from chimeramix.methods.chimeramix.generator import resize_images
 from chimeramix.methods.chimeramix.masks import build_image_masks
-from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, crop_keys, segment_cache
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, segment_cache
 from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.rundir import RunFolder
 

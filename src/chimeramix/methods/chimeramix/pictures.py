@@ -16,11 +16,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from chimeramix.image_ops import crop_keys
 from chimeramix.methods.chimeramix.frozen_generator import generator_config, load_generator
 from chimeramix.methods.chimeramix.generator import MixingGenerator, resize_images
 from chimeramix.methods.chimeramix.masks import build_image_masks, build_masks, resize_mask, resize_weights
 from chimeramix.methods.chimeramix.pairs import PairData, load_pair_data, to_generator_input
-from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments, crop_keys
+from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams, compute_segments
 from chimeramix.methods.chimeramix.settings import GeneratorConfig
 from chimeramix.rundir import RunFolder
 from chimeramix.runtime import make_rng

@@ -150,12 +150,3 @@ class AugmentedSegments:
         return {"computed": self.computed, "reused": self.reused, "seconds": round(self.seconds, 3)}
 
 
-def crop_keys(positions: torch.Tensor, offsets: torch.Tensor | None = None, flips: torch.Tensor | None = None
-              ) -> list[Hashable]:
-    """The memo keys of fed images that are a pure function of their training image (``positions``), crop
-    ``offsets`` (B x 2; ``None``: not cropped, which no offset means) and ``flips`` (``None``: none)."""
-    count = len(positions)
-    tops: Sequence[int | None] = [None] * count if offsets is None else offsets[:, 0].tolist()
-    lefts: Sequence[int | None] = [None] * count if offsets is None else offsets[:, 1].tolist()
-    flipped = [False] * count if flips is None else flips.tolist()
-    return list(zip(positions.tolist(), tops, lefts, flipped, strict=True))

@@ -114,6 +114,21 @@ def generator_config_for(config: ClassifierConfig) -> GeneratorConfig:
     return replace(generator, data=data, budget=config.budget, **values)
 
 
+def generator_problems(trained: GeneratorConfig, config: ClassifierConfig) -> list[str]:
+    """What a finished generator was trained for that the classifier ``config`` (resolved) needs otherwise: the
+    working size, the masks (kind, N and weights) and the recipe (the split is checked for every kind)."""
+    wanted = resolve_generator(generator_config_for(config))
+    problems = []
+    if trained.working_size != wanted.working_size:
+        problems.append(f"working size {trained.working_size} px (not {wanted.working_size})")
+    masks = wanted.masks
+    if (trained.masks.kind, trained.masks.images, trained.masks.weights) != (masks.kind, masks.images, masks.weights):
+        problems.append(f"{trained.masks.label} masks (not {masks.label})")
+    if trained.recipe != config.recipe:
+        problems.append(f"the {trained.recipe} recipe (not {config.recipe})")
+    return problems
+
+
 def cost_part(generator: GeneratorConfig) -> str:
     """What a generator step's time depends on: its working size, width and batch."""
     return f"{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}"

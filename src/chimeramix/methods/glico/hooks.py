@@ -23,8 +23,8 @@ variant is ``latents``)."""
 HOOKS = ComponentHooks(
     run_kind=STAGE_ONE,
     first_run_config=settings.stage_one_config,
-    check="chimeramix.methods.chimeramix.frozen_generator:check_first_run",
-    pair_mixing="chimeramix.methods.chimeramix.frozen_generator:frozen_pair_mixing",
+    check="chimeramix.methods.frozen_run:check_first_run",
+    pair_mixing="chimeramix.methods.frozen_run:frozen_pair_mixing",
     step_seconds={"cpu": {"glico/32px-b32": 0.15, "glico/32px-b128": 0.6, "glico": 0.6},
                   "cuda": {"glico": 0.005}},
 )

@@ -11,13 +11,14 @@ As in GLICO's code, a generated batch is only normalised: no policy, crop, flip 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 
 from chimeramix.checkpoint import load_weights
+from chimeramix.components.hooks import FedSegments
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.chimeramix.masks import SegmentMaps
-from chimeramix.methods.chimeramix.segments import AugmentedSegments
+from chimeramix.methods.frozen_run import ComposerContext
 from chimeramix.methods.glico.networks import LatentGenerator, resize_to, slerp
 from chimeramix.methods.glico.settings import GlicoConfig
 from chimeramix.rundir import RunFolder
@@ -32,7 +33,7 @@ class LatentInterpolation:
 
     images = 2
     augmented = False
-    segments: torch.Tensor | AugmentedSegments | None = None
+    segments: torch.Tensor | FedSegments | None = None
     segment_images: tuple[int, ...] = ()
 
     def __init__(self, model: LatentGenerator, noise_std: float, autocast_dtype: torch.dtype | None = None) -> None:
@@ -40,7 +41,8 @@ class LatentInterpolation:
         self.noise_std = noise_std
         self.autocast_dtype = autocast_dtype
 
-    def sample(self, count: int, rng: torch.Generator, segments: SegmentMaps | None = None) -> torch.Tensor:
+    def sample(self, count: int, rng: torch.Generator, segments: Sequence[torch.Tensor | None] | None = None
+               ) -> torch.Tensor:
         """The batch's ratio (one of :data:`RATIOS`) and ``count`` noise codes."""
         ratio = torch.tensor(RATIOS, device=rng.device)[torch.randint(len(RATIOS), (1,), generator=rng,
                                                                         device=rng.device)]
@@ -73,8 +75,8 @@ def load_glico(run_dir: str | os.PathLike[str], device: str | torch.device = "cp
     return model.to(device).eval(), config
 
 
-def latent_interpolation(run_dir: str | os.PathLike[str], device: torch.device,
-                         autocast_dtype: torch.dtype | None = None) -> LatentInterpolation:
-    """The pair composer of the finished stage-1 run in ``run_dir`` (the stage-1 kind's ``composer``)."""
-    model, config = load_glico(run_dir, device)
-    return LatentInterpolation(model, config.noise_std, autocast_dtype)
+def latent_interpolation(context: ComposerContext) -> LatentInterpolation:
+    """The stage-1 kind's composer (``Composing.composer``): the finished stage-1 run in ``context.run_dir`` on its
+    device and precision."""
+    model, config = load_glico(context.run_dir, context.device)
+    return LatentInterpolation(model, config.noise_std, context.autocast_dtype)

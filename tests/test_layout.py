@@ -17,7 +17,7 @@ import chimeramix
 PACKAGE = Path(chimeramix.__file__).parent
 FAMILIES = {
     "chimeramix": ("masks", "segments", "generator", "discriminator", "objective", "pairs", "pictures", "trainer",
-                   "frozen_generator", "pair_mixing", "settings", "hooks"),
+                   "frozen_generator", "pair_mixing", "settings", "axes", "hooks"),
     "glico": ("settings", "hooks", "networks", "distances", "objective", "trainer", "interpolation"),
     "supermix": ("mask_optimisation", "student", "settings", "hooks"),
     "scattering": ("morlet", "transform", "network", "pictures", "settings", "hooks"),
@@ -81,7 +81,6 @@ def test_no_new_file_outside_a_family_names_it(family: str) -> None:
 CHIMERAMIX_USED_OUTSIDE = {
     "__init__.py": "the package's face exports the generator's config, trainer and loader",
     "methods/__init__.py": "re-exports its pair mixing for plug-ins",
-    "experiments/axes.py": "the sweep's generator axes (the paper's sensitivity study, Figs. 6 and 7)",
     "experiments/budget.py": "a time budget plans the generator's steps",
 }
 """The source files outside ChimeraMix's folder (and the registry) that import its modules, and why. ChimeraMix's

@@ -17,7 +17,7 @@ from chimeramix.cli.common import (
 from chimeramix.cli.sweep import run_compare_command, run_sweep_command
 from chimeramix.cli.table import run_table_command
 from chimeramix.components.registry import declared_run_kinds
-from chimeramix.experiments.axes import AXES
+from chimeramix.experiments.axes import axis_names
 from chimeramix.experiments.slurm import DEFAULT_QUEUED
 from chimeramix.experiments.store import DEFAULT_STALE_AFTER_S
 
@@ -145,9 +145,9 @@ def _register_table(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     table.add_argument("--metric", default="accuracy",
                        help="metric of result.json to tabulate (default accuracy; for cifar10 also "
                             "accuracy_cifair10_kept)")
-    table.add_argument("--over", choices=AXES, default=None, metavar="AXIS",
+    table.add_argument("--over", choices=axis_names(), default=None, metavar="AXIS",
                        help="accuracy over a generator axis of the sweep (Figs. 6, 7): columns are its values ("
-                            f"{', '.join(AXES)}), a table per dataset and k; md or csv")
+                            f"{', '.join(axis_names())}), a table per dataset and k; md or csv")
     table.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
                        help="also plot accuracy against k (with --over: against the axis), one line per method with "
                             "± std bands")

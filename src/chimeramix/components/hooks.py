@@ -139,6 +139,47 @@ class Composing:
         return self.method_label if isinstance(self.method_label, str) else self.method_label(config)
 
 
+class AxisSetting(Protocol):
+    """One point of a kind's sweep axes (:class:`SweepAxes`): the values of its settings that a sweep varies."""
+
+    def value(self, axis: str) -> float:
+        """Its value on ``axis``."""
+        ...
+
+    def overrides(self) -> dict[str, Any]:
+        """The run config overrides of the setting, nested as the config (empty for the kind's default)."""
+        ...
+
+    def id_part(self) -> str:
+        """Its mark in job ids where it differs from the default (``g8``); empty for the default."""
+        ...
+
+    def label(self, without_axis: str | None = None) -> str:
+        """Its mark in table rows where it differs from the default, leaving out ``without_axis``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SweepAxes:
+    """Settings of a kind's runs that a sweep varies as axes of its grid (a sweep file's ``generator_axes``,
+    ``sweep --generator-axis``, ``table --over``): ChimeraMix's generator's, for the paper's sensitivity study."""
+
+    titles: Mapping[str, str]
+    """The axes as a sweep names them, with their titles in tables and plots."""
+    settings: Callable[[Mapping[str, Sequence[float]], str], Sequence[AxisSetting]]
+    """``(axes, method) -> settings``: every point of the grid that ``axes`` (some of :attr:`names`, checked) span
+    for the run a classifier of the method (its canonical name) needs first."""
+    check: Callable[[Mapping[str, Sequence[float]], Mapping[str, Any]], None]
+    """``(axes, the sweep's overrides of the kind's config)``: refuses impossible values and axes the overrides
+    also set."""
+    setting_of: Callable[[Mapping[str, Any]], AxisSetting]
+    """The setting of a run's config dict (``config.json``)."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.titles)
+
+
 @dataclass(frozen=True)
 class RunKind:
     """One kind of run: the core's (the classifier: :mod:`chimeramix.runkinds`) or one a method component declares
@@ -169,6 +210,8 @@ class RunKind:
     job_variant: Callable[[ClassifierConfig], str] | None = None
     """``(classifier config) -> name``: which of its runs a classifier needs, in its jobs' ids after the split
     (``None``: one per split and setting)."""
+    axes: SweepAxes | None = None
+    """Its settings that a sweep may vary as axes of the grid (``None``: none)."""
 
     @property
     def name(self) -> str:

@@ -1,121 +1,65 @@
-"""Generator settings a sweep can vary as axes: the paper's sensitivity studies (Suppl. C.1, Figs. 6 and 7).
-
-- ``blocks``: residual blocks of the generator (``GeneratorConfig.blocks``);
-- ``mix_point``: the relative feature mixing point, mix_after / blocks (Fig. 6's x axis: 0.5 of 4 blocks mixes
-  after block 2); a combination whose mix_after would not be a whole block is left out of the grid;
-- ``grid_cells``: cells per side of grid masks (``MaskConfig.grid_cells``, Fig. 7); generators with
-  segmentation masks are not multiplied by it.
-
-The defaults are those of ChimeraMix's :class:`~chimeramix.methods.chimeramix.settings.GeneratorConfig` (4
-blocks, mixing after 2, a 4 x 4 grid). A setting names itself in job ids only where it differs from them
-(``gen-cifar10-k10-s0-grid-g8-quick``), so the ids of sweeps without axes stay as they were.
+"""A sweep's axes beyond datasets, methods, k and seeds: settings of the runs a method needs first, which the kind
+of those runs declares (:class:`~chimeramix.components.hooks.SweepAxes`; ChimeraMix's generator: residual blocks,
+mixing point and grid cells, the paper's sensitivity study). A method whose first run is of such a kind is
+planned once per setting of the axes given for it; a setting names itself in job ids and table rows only where it
+differs from the kind's default, so the ids of sweeps without axes stay as they were.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from chimeramix.config import MaskConfig, MaskKind, flatten
+from chimeramix.components.hooks import AxisSetting, RunKind
+from chimeramix.components.registry import Method, declared_run_kinds
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods.chimeramix.settings import GeneratorConfig
-
-AXES_KIND = GeneratorConfig.KIND
-"""The kind of run whose settings the axes vary: ChimeraMix's generator."""
-AXES: tuple[str, ...] = ("blocks", "mix_point", "grid_cells")
-AXIS_FIELDS = {"blocks": ("blocks",), "mix_point": ("mix_after",), "grid_cells": ("masks.grid_cells",)}
-"""The generator config fields each axis sets (dotted for nested fields)."""
 
 
-@dataclass(frozen=True)
-class GeneratorSetting:
-    """One point of the generator axes."""
-
-    blocks: int = GeneratorConfig.blocks
-    mix_after: int = GeneratorConfig.mix_after
-    grid_cells: int = MaskConfig.grid_cells
-
-    @property
-    def mix_point(self) -> float:
-        return self.mix_after / self.blocks if self.blocks else 0.0
-
-    def value(self, axis: str) -> float:
-        """The setting's value on ``axis`` (``mix_point`` relative)."""
-        return float(self.mix_point if axis == "mix_point" else getattr(self, axis))
-
-    def changes(self) -> dict[str, int]:
-        """The config fields (dotted) where this setting differs from the default."""
-        default = GeneratorSetting()
-        values = {"blocks": self.blocks, "mix_after": self.mix_after, "masks.grid_cells": self.grid_cells}
-        defaults = {"blocks": default.blocks, "mix_after": default.mix_after, "masks.grid_cells": default.grid_cells}
-        return {key: value for key, value in values.items() if value != defaults[key]}
-
-    def overrides(self) -> dict[str, Any]:
-        """The generator config overrides of the setting, nested as the config (empty for the default)."""
-        nested: dict[str, Any] = {}
-        for key, value in self.changes().items():
-            *parents, name = key.split(".")
-            target = nested
-            for parent in parents:
-                target = target.setdefault(parent, {})
-            target[name] = value
-        return nested
-
-    def id_part(self) -> str:
-        """``b6-m3-g8`` for the fields that differ from the default; empty for the default."""
-        letters = {"blocks": "b", "mix_after": "m", "masks.grid_cells": "g"}
-        return "-".join(f"{letters[key]}{value}" for key, value in self.changes().items())
-
-    def label(self, without_axis: str | None = None) -> str:
-        """``6 blocks, mix after 3, 8x8 grid`` for the fields that differ from the default (leaving out the field
-        of ``without_axis``)."""
-        names = {"blocks": "{} blocks", "mix_after": "mix after {}", "masks.grid_cells": "{0}x{0} grid"}
-        hidden = AXIS_FIELDS.get(without_axis or "", ())
-        return ", ".join(names[key].format(value) for key, value in self.changes().items() if key not in hidden)
+def axis_kinds() -> dict[str, RunKind]:
+    """Every axis a declared kind of run offers, with that kind."""
+    return {axis: kind for kind in declared_run_kinds().values() if kind.axes is not None for axis in kind.axes.names}
 
 
-def generator_settings(axes: Mapping[str, Sequence[float]], mask: MaskKind) -> list[GeneratorSetting]:
-    """Every setting of the grid ``axes`` for generators with ``mask`` masks (see the module docstring)."""
-    check_axes(axes)
-    default = GeneratorSetting()
-    blocks = [int(value) for value in axes.get("blocks", [default.blocks])]
-    points = [float(value) for value in axes.get("mix_point", [default.mix_point])]
-    cells = [int(value) for value in axes.get("grid_cells", [default.grid_cells])] if mask == "grid" else [
-        default.grid_cells]
-    settings = []
-    for block_count, point, cell_count in itertools.product(blocks, points, cells):
-        mix_after = point * block_count
-        if abs(mix_after - round(mix_after)) < 1e-9:
-            settings.append(GeneratorSetting(block_count, round(mix_after), cell_count))
-    if not settings:
-        raise ChimeraMixError(f"no mixing point of {points} falls on a whole block of {blocks} blocks; choose "
-                              "points like 0, 0.25, 0.5, 0.75, 1 with 4 blocks")
-    return list(dict.fromkeys(settings))
+def axis_names() -> list[str]:
+    """The axes a sweep may vary (for ``--help`` and messages)."""
+    return list(axis_kinds())
 
 
-def check_axes(axes: Mapping[str, Sequence[float]], overrides: Mapping[str, Any] | None = None) -> None:
-    """Unknown axes, empty or impossible values, and axes that ``overrides`` (generator config overrides) also
-    set are clear errors."""
-    unknown = sorted(set(axes) - set(AXES))
+def check_axes(axes: Mapping[str, Sequence[float]], first_runs: Mapping[str, Mapping[str, Any]] | None = None
+               ) -> None:
+    """Unknown axes and axes without values are clear errors, and so is what the kinds' own checks refuse
+    (impossible values; axes that ``first_runs``, the sweep's overrides by kind, also set)."""
+    kinds = axis_kinds()
+    unknown = sorted(set(axes) - set(kinds))
     if unknown:
-        raise ChimeraMixError(f"unknown generator axes {unknown}; use {', '.join(AXES)}")
+        offered = ", ".join(kinds) or "none: no method declares one"
+        raise ChimeraMixError(f"unknown generator axes {unknown}; use {offered}")
     for axis, values in axes.items():
         if not values:
             raise ChimeraMixError(f"generator axis {axis} has no values; give at least one")
-    if any(int(value) < 1 for value in [*axes.get("blocks", []), *axes.get("grid_cells", [])]):
-        raise ChimeraMixError("blocks and grid cells must be at least 1")
-    if any(not 0.0 <= float(value) <= 1.0 for value in axes.get("mix_point", [])):
-        raise ChimeraMixError("relative mixing points must lie in [0, 1] (mix_after / blocks)")
-    both = sorted(axis for axis in axes if set(AXIS_FIELDS[axis]) & set(flatten(overrides or {})))
-    if both:
-        raise ChimeraMixError(f"generator axes {both} are also set as generator overrides; set each setting once")
+    for kind in {kinds[axis].name: kinds[axis] for axis in axes}.values():
+        assert kind.axes is not None
+        kind.axes.check(_own(axes, kind), (first_runs or {}).get(kind.name, {}))
 
 
-def setting_of(config: Mapping[str, Any]) -> GeneratorSetting:
-    """The setting of a generator config dict (a run's ``config.json`` or ``result.json``)."""
-    masks = config.get("masks") or {}
-    return GeneratorSetting(int(config.get("blocks", GeneratorConfig.blocks)),
-                            int(config.get("mix_after", GeneratorConfig.mix_after)),
-                            int(masks.get("grid_cells", MaskConfig.grid_cells)))
+def settings_of_method(axes: Mapping[str, Sequence[float]], method: Method) -> list[AxisSetting | None]:
+    """The settings of the run ``method`` needs first that ``axes`` span, or one ``None`` (a method whose first run
+    has no axes): the method's runs are planned once per setting."""
+    kind = declared_run_kinds().get(method.first_run or "")
+    if kind is None or kind.axes is None:
+        return [None]
+    return list(kind.axes.settings(_own(axes, kind), method.name))
+
+
+def setting_of_run(kind_name: str | None, config: Mapping[str, Any] | None) -> AxisSetting | None:
+    """The setting of a first run's config dict (``None``: no such run, or its kind has no axes)."""
+    kind = declared_run_kinds().get(kind_name or "")
+    if kind is None or kind.axes is None or config is None:
+        return None
+    return kind.axes.setting_of(config)
+
+
+def _own(axes: Mapping[str, Sequence[float]], kind: RunKind) -> dict[str, Sequence[float]]:
+    """The axes of ``kind`` among ``axes``."""
+    assert kind.axes is not None
+    return {axis: values for axis, values in axes.items() if axis in kind.axes.names}

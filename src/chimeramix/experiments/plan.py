@@ -8,10 +8,10 @@ baseline job of its split for a method that mixes under a teacher. First-run job
 needs the same run (same dataset, k, seed, the kind's variant such as the generator's masks, preset, recipe and
 overrides) uses one. Job ids are readable (``gen-cifar10-k10-s0-grid-quick``,
 ``cls-cifar10-k10-s0-baseline-quick``), with ``-released`` for the released recipe (where the kind has recipes)
-and a short hash of the overrides appended when there are any. Generator settings can be axes of the grid too
-(:mod:`chimeramix.experiments.axes`: residual blocks, relative mixing point, grid cells); a ChimeraMix method
-then gets a generator and a classifier job per setting, named by the setting where it differs from the default
-(``gen-cifar10-k10-s0-grid-g8-quick``).
+and a short hash of the overrides appended when there are any. Settings of a first run can be axes of the grid
+too, where its kind declares them (:mod:`chimeramix.experiments.axes`; ChimeraMix's generator: residual blocks,
+relative mixing point, grid cells); such a method then gets a first-run and a classifier job per setting, named
+by the setting where it differs from the default (``gen-cifar10-k10-s0-grid-g8-quick``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.components.hooks import RunKind
+from chimeramix.components.hooks import AxisSetting, RunKind
 from chimeramix.components.registry import Method, parse_method
 from chimeramix.config import (
     BudgetConfig,
@@ -34,7 +34,7 @@ from chimeramix.config import (
     with_overrides,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.axes import AXES_KIND, GeneratorSetting, check_axes, generator_settings
+from chimeramix.experiments.axes import check_axes, settings_of_method
 from chimeramix.experiments.budget import apply_budget, check_budget_overrides, plan_budget, plan_key
 from chimeramix.experiments.costs import CostBook
 from chimeramix.experiments.jobs import Job, json_ready, pool_mixes, protocol_steps, run_job
@@ -53,7 +53,7 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
     check_overrides(spec.classifier, ClassifierConfig)
     for name, overrides in spec.first_runs.items():
         check_overrides(overrides, run_kind(name).config)
-    check_axes(spec.generator_axes, spec.first_runs.get(AXES_KIND, {}))
+    check_axes(spec.generator_axes, spec.first_runs)
     if spec.budget is not None:
         check_budget_overrides(spec.classifier, spec.first_runs)
     if not (spec.datasets and spec.methods and spec.ks and spec.seeds):
@@ -70,7 +70,7 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
             for seed in spec.seeds:
                 data = resolve_data(from_dict(DataConfig, {**spec.data, "dataset": dataset, "k": k, "seed": seed}))
                 for method in methods:
-                    for setting in _settings(spec, method):
+                    for setting in settings_of_method(spec.generator_axes, method):
                         classifier = _classifier_config(spec, data, method, setting, book, kept or {})
                         first = _first_job(spec, classifier, method, setting, book, kept or {})
                         if first is not None:
@@ -79,7 +79,7 @@ def plan_sweep(spec: SweepSpec, book: CostBook | None = None, kept: dict[str, Bu
     return list({job.id: job for job in [*generators.values(), *classifiers]}.values())
 
 
-def _classifier_config(spec: SweepSpec, data: DataConfig, method: Method, setting: GeneratorSetting | None,
+def _classifier_config(spec: SweepSpec, data: DataConfig, method: Method, setting: AxisSetting | None,
                        book: CostBook | None, kept: dict[str, BudgetConfig]) -> ClassifierConfig:
     """A classifier job's config: the preset and the sweep's overrides; under a budget, planned from this
     machine's costs (``book``), or with the plan the store kept for its jobs (:func:`plan_key` of its id)."""
@@ -95,15 +95,7 @@ def _classifier_config(spec: SweepSpec, data: DataConfig, method: Method, settin
     return plan_budget(config, spec.budget, book)
 
 
-def _settings(spec: SweepSpec, method: Method) -> list[GeneratorSetting | None]:
-    """The settings of the run ``method`` needs first that the sweep varies (its generator axes), or one
-    ``None``: the method's runs are planned once per setting."""
-    if method.first_run != AXES_KIND:
-        return [None]
-    return [*generator_settings(spec.generator_axes, method.generator_masks.kind)]
-
-
-def _first_job(spec: SweepSpec, classifier: ClassifierConfig, method: Method, setting: GeneratorSetting | None,
+def _first_job(spec: SweepSpec, classifier: ClassifierConfig, method: Method, setting: AxisSetting | None,
                book: CostBook | None, kept: dict[str, BudgetConfig]) -> Job | None:
     """The job of the run ``classifier``'s method needs first, shared by the methods that need the same one: the
     split's baseline job for a teacher (shared with a baseline row), or a run of the kind a component declares
@@ -123,7 +115,7 @@ def _first_job(spec: SweepSpec, classifier: ClassifierConfig, method: Method, se
 
 
 def _first_job_id(spec: SweepSpec, kind: RunKind, classifier: ClassifierConfig, config: Any,
-                  setting: GeneratorSetting | None, overrides: dict[str, Any]) -> str:
+                  setting: AxisSetting | None, overrides: dict[str, Any]) -> str:
     """``<prefix>-<dataset>-k<k>-s<seed>[-<variant>][-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``:
     the kind's job prefix and variant (:attr:`RunKind.job_prefix`, :attr:`RunKind.job_variant`; ChimeraMix's
     generator: ``gen``, its masks), the recipe where the kind's config has one."""
@@ -136,7 +128,7 @@ def _first_job_id(spec: SweepSpec, kind: RunKind, classifier: ClassifierConfig, 
 
 
 def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Job | None = None,
-                    setting: GeneratorSetting | None = None) -> Job:
+                    setting: AxisSetting | None = None) -> Job:
     data, method = config.data, parse_method(config.method).name
     resolved = resolve_classifier(config)
     assert resolved.batch_size is not None and resolved.repetition is not None
@@ -147,7 +139,7 @@ def _classifier_job(spec: SweepSpec, config: ClassifierConfig, generator_job: Jo
                pool_mixes=pool_mixes(resolved))
 
 
-def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: GeneratorSetting | None) -> str:
+def _classifier_id(spec: SweepSpec, data: DataConfig, method: Method, setting: AxisSetting | None) -> str:
     """``cls-<dataset>-k<k>-s<seed>-<method>[-<setting>]-<preset>[-<recipe>][-<hash of the overrides>]``; the
     overrides hashed are the classifier's and those of the first run it needs (a generator, a component's kind)."""
     overrides = dict(spec.classifier)
@@ -177,8 +169,8 @@ def _suffix(spec: SweepSpec, overrides: dict[str, Any]) -> str:
     return f"{spec.preset}{recipe}" + (f"-{_hash(overrides)}" if overrides else "")
 
 
-def _part(setting: GeneratorSetting | None) -> str:
-    """``-g8`` for a generator setting other than the default, else nothing."""
+def _part(setting: AxisSetting | None) -> str:
+    """``-g8`` for a setting of the first run's axes other than the default, else nothing."""
     part = setting.id_part() if setting is not None else ""
     return f"-{part}" if part else ""
 

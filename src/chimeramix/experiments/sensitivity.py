@@ -18,13 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.axes import AXES
+from chimeramix.experiments.axes import axis_kinds, axis_names
 from chimeramix.experiments.plots import Panel, plot_panels
 from chimeramix.experiments.table_text import STD_NOTE, cell_text, markdown_table
 from chimeramix.experiments.tables import Cell, RunResult, aggregate
-
-AXIS_TITLES = {"blocks": "residual blocks", "mix_point": "relative feature mixing point (mix_after / blocks)",
-               "grid_cells": "grid cells per side (mixing mask size)"}
 
 
 @dataclass
@@ -42,8 +39,8 @@ class AxisTable:
 
 def axis_tables(results: Iterable[RunResult], axis: str) -> list[AxisTable]:
     """The tables of accuracy over ``axis``, one per dataset and k that has runs with a ChimeraMix generator."""
-    if axis not in AXES:
-        raise ChimeraMixError(f"unknown generator axis {axis!r}; use one of {', '.join(AXES)}")
+    if axis not in axis_kinds():
+        raise ChimeraMixError(f"unknown generator axis {axis!r}; use one of {', '.join(axis_names())}")
     groups: dict[tuple[str, int], dict[tuple[str, float | None], list[RunResult]]] = {}
     for run in results:
         key = (run.row_label(axis), run.setting.value(axis) if run.setting is not None else None)
@@ -94,7 +91,7 @@ def render_axis_tables(tables: list[AxisTable], fmt: str) -> str:
                 for row in table.rows]
         rows += [(f"{row} (reference)", [cell_text(cell)] * len(table.values))
                  for row, cell in table.references.items()]
-        title = f"{table.dataset}, k = {table.k}: accuracy over {AXIS_TITLES[table.axis]}"
+        title = f"{table.dataset}, k = {table.k}: accuracy over {axis_title(table.axis)}"
         lines += [*markdown_table(title, [f"{table.axis}={_value_text(v)}" for v in table.values], rows), ""]
     lines.append(STD_NOTE)
     return "\n".join(lines) + "\n"
@@ -102,7 +99,14 @@ def render_axis_tables(tables: list[AxisTable], fmt: str) -> str:
 
 def plot_axis_tables(tables: list[AxisTable], path: str | os.PathLike[str]) -> None:
     """Accuracy over the axis, one line per row with a ± std band, references dashed; a panel per dataset and k."""
-    plot_panels([Panel(f"{table.dataset}, k = {table.k} (mean ± sample std over seeds)", AXIS_TITLES[table.axis],
+    plot_panels([Panel(f"{table.dataset}, k = {table.k} (mean ± sample std over seeds)", axis_title(table.axis),
                        table.values, {row: [(value, table.cells[row, value]) for value in table.values
                                             if (row, value) in table.cells] for row in table.rows},
                        table.references, 2 if table.axis == "grid_cells" else None) for table in tables], path)
+
+
+def axis_title(axis: str) -> str:
+    """The title of ``axis`` (its kind's)."""
+    axes = axis_kinds()[axis].axes
+    assert axes is not None
+    return axes.titles[axis]

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from chimeramix.components.hooks import AxisSetting
 from chimeramix.components.registry import all_hooks
 from chimeramix.config import (
     MACHINE,
@@ -29,7 +30,7 @@ from chimeramix.config import (
     to_dict,
 )
 from chimeramix.errors import ChimeraMixError
-from chimeramix.experiments.axes import GeneratorSetting, setting_of
+from chimeramix.experiments.axes import setting_of_run
 from chimeramix.experiments.paper import PaperValue, paper_value
 from chimeramix.experiments.store import Store
 from chimeramix.resolution import first_run_field
@@ -60,8 +61,9 @@ class RunResult:
     """Canonical JSON of everything that must agree for runs to be averaged."""
     training_recipe: str = "paper"
     """``paper`` or ``released`` (``ClassifierConfig.recipe``)."""
-    setting: GeneratorSetting | None = None
-    """The settings of the ChimeraMix generator the run used (``None``: no such generator)."""
+    setting: AxisSetting | None = None
+    """The setting of the sweep's axes of the first run the run used (``None``: no such run, or its kind has no
+    axes)."""
     variant: str = ""
     """A mark of the classifier's own settings beyond its method and recipe (a component's ``table_variant``,
     e.g. ``random init``: a front end's random initialisation), so that such runs get rows of their own."""
@@ -169,7 +171,7 @@ def load_results(store: Store, *, preset: str | None = None, metric: str = "accu
         dependency = _dependency_recipe(store, job.depends_on, kind)
         recipe = json.dumps({"classifier": _recipe(result["config"], ClassifierConfig),
                              first_run_field(job.config["method"]) or "generator": dependency}, sort_keys=True)
-        setting = setting_of(dependency) if kind == "generator" and dependency is not None else None
+        setting = setting_of_run(kind, dependency)
         results.append(replace(run, recipe=recipe, setting=setting))
     if not results and required:
         which = f" with preset {preset!r}" if preset else ""

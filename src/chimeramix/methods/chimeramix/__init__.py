@@ -10,6 +10,7 @@
 - :mod:`.frozen_generator`: a finished generator run loaded for use (the generator kind's composer; the core's
   :mod:`chimeramix.methods.frozen_run` checks and loads it for a classifier); :mod:`.pair_mixing`:
   the compositions of a batch with its partners (and GridMix / SegMix in pixel space);
+- :mod:`.axes`: the generator's settings a sweep varies (blocks, mixing point, grid cells: Figs. 6 and 7);
 - :mod:`.hooks`: what the core asks of its components: the generator as their kind of run (``generator``), its
   composer and what a classifier must match, the compositions and what they cost.
 """

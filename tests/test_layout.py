@@ -81,12 +81,12 @@ def test_no_new_file_outside_a_family_names_it(family: str) -> None:
 CHIMERAMIX_USED_OUTSIDE = {
     "__init__.py": "the package's face exports the generator's config, trainer and loader",
     "methods/__init__.py": "re-exports its pair mixing for plug-ins",
-    "experiments/budget.py": "a time budget plans the generator's steps",
 }
 """The source files outside ChimeraMix's folder (and the registry) that import its modules, and why. ChimeraMix's
-generator is a kind of run its components declare (``methods/chimeramix/hooks.py``), so the training core, the
-configs, the resolver, the run kinds, the cost book and the command line import none of it; the planning of a
-sweep still knows its generator. The list may only shrink."""
+generator is a kind of run its components declare (``methods/chimeramix/hooks.py``: with its sweep axes and how a
+time budget plans it), so the training core, the configs, the resolver, the run kinds, the cost book, the sweep's
+plan and budget, the analysis and the command line import none of it; what is left are the package faces'
+re-exports. The list may only shrink."""
 
 
 def test_chimeramix_is_used_outside_its_folder_only_where_listed() -> None:

@@ -181,6 +181,17 @@ class SweepAxes:
 
 
 @dataclass(frozen=True)
+class RunBudget:
+    """How a time budget (``--budget MINUTES``, :mod:`chimeramix.budget`) plans a kind's first runs: the kind's
+    ``first_run_config`` of a budgeted classifier config sets these fields from its plan."""
+
+    fields: tuple[str, ...]
+    """The config fields the budget decides, which a budgeted sweep does not take as overrides."""
+    summary: Callable[[Any], str]
+    """``(config) -> text``: a budgeted run's networks in the printed plan (``32 px, 16 channels, batch 16``)."""
+
+
+@dataclass(frozen=True)
 class RunKind:
     """One kind of run: the core's (the classifier: :mod:`chimeramix.runkinds`) or one a method component declares
     for the run it needs first (:attr:`ComponentHooks.run_kind`: ChimeraMix's generator, say)."""
@@ -212,6 +223,8 @@ class RunKind:
     (``None``: one per split and setting)."""
     axes: SweepAxes | None = None
     """Its settings that a sweep may vary as axes of the grid (``None``: none)."""
+    budget: RunBudget | None = None
+    """How a time budget plans its runs (``None``: ``--budget`` does not plan the methods that need them)."""
 
     @property
     def name(self) -> str:

@@ -3,8 +3,9 @@ and ``sweep``, per job).
 
 :func:`plan_budget` turns a classifier config into a budgeted one: the scaling path's networks
 (:mod:`chimeramix.budget`), then the seconds per step and the fixed seconds of the job's runs from this
-machine's costs (:class:`~chimeramix.experiments.costs.CostBook`), then the steps: the generator a method needs
-gets its share of the budget, the classifier the rest. :func:`measure_missing` first measures, by short trial
+machine's costs (:class:`~chimeramix.experiments.costs.CostBook`), then the steps: the generating first run a
+method needs (ChimeraMix's generator; a kind that declares how a budget plans it, ``RunKind.budget``) gets its share
+of the budget, the classifier the rest. :func:`measure_missing` first measures, by short trial
 runs on the real data, the costs this machine has not measured yet. The plan is recorded in both run configs
 (:class:`~chimeramix.config.BudgetConfig`) and printed by :func:`describe_plan`; a run that started under a plan
 keeps it (``run`` reads it from the run folder, ``sweep`` from the store), so a rerun resumes what it started.
@@ -21,8 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chimeramix.budget import CLASSIFIER_FIELDS, GENERATOR_FIELDS, budget_preset, classifier_values, rung_for
-from chimeramix.components.registry import parse_method
+from chimeramix.budget import CLASSIFIER_FIELDS, budget_preset, classifier_values, rung_for
+from chimeramix.components.hooks import RunKind
+from chimeramix.components.registry import Method, declared_run_kinds, parse_method
 from chimeramix.config import (
     BudgetConfig,
     ClassifierConfig,
@@ -35,15 +37,16 @@ from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.costs import CostBook, cost_key, record_cost
 from chimeramix.experiments.jobs import Job
 from chimeramix.experiments.spec import SweepSpec
-from chimeramix.methods.chimeramix.settings import GeneratorConfig, generator_config_for
 from chimeramix.protocol import repetition_factor, steps_per_epoch
-from chimeramix.resolution import num_classes, protocol_for, resolve_data
+from chimeramix.resolution import first_run_config, num_classes, protocol_for, resolve_data
 from chimeramix.runkinds import run_kind
 
 MIN_CLASSIFIER_STEPS = 100
 MIN_GENERATOR_STEPS = 20
-TRIAL_STEPS = {"generator": 15, "classifier": 60}
-"""Steps per epoch of a trial run (two epochs, the second timed by the run's own log)."""
+"""The fewest steps of a method's first run (its generator) that a plan gives."""
+TRIAL_STEPS = {"first": 15, "classifier": 60}
+"""Steps per epoch of a trial run of the first run and of the classifier (two epochs, the second timed by the
+run's own log)."""
 
 
 def plan_budget(config: ClassifierConfig, minutes: float, book: CostBook) -> ClassifierConfig:
@@ -51,7 +54,8 @@ def plan_budget(config: ClassifierConfig, minutes: float, book: CostBook) -> Cla
     docstring); its ``budget`` records the plan, :func:`budget_configs` gives its runs."""
     draft = budget_draft(config, minutes)
     generator, classifier = budget_configs(draft)
-    generator_key = cost_key("generator", to_dict(generator)) if generator else None
+    kind = _first_kind(parse_method(draft.method))
+    generator_key = cost_key(kind.name, to_dict(generator)) if generator and kind else None
     classifier_key = cost_key("classifier", to_dict(classifier))
     generator_s = book.step_seconds(generator_key) if generator_key else 0.0
     classifier_s = book.step_seconds(classifier_key)
@@ -64,9 +68,9 @@ def plan_budget(config: ClassifierConfig, minutes: float, book: CostBook) -> Cla
         generator_need = generator_fixed + MIN_GENERATOR_STEPS * generator_s if generator_key else 0.0
         need = max(fixed + MIN_CLASSIFIER_STEPS * classifier_s + generator_need, generator_need / share if share else 0)
         raise ChimeraMixError(f"a budget of {minutes:g} min leaves {classifier_steps} classifier steps"
-                              + (f" and {generator_steps} generator steps" if generator_key else "")
+                              + (f" and {generator_steps} {kind.name} steps" if generator_key and kind else "")
                               + f" of {draft.method} on this machine; give at least --budget {math.ceil(need / 60)}")
-    sources = sorted({f"{kind} {book.source(key)}" for kind, key in (("generator", generator_key),
+    sources = sorted({f"{name} {book.source(key)}" for name, key in ((kind.name if kind else "", generator_key),
                                                                       ("classifier", classifier_key)) if key})
     budget = BudgetConfig(minutes, generator_steps, classifier_steps, generator_s, classifier_s, round(fixed, 1),
                           costs=f"{', '.join(sources)} ({book.machine()})")
@@ -81,9 +85,11 @@ def apply_budget(config: ClassifierConfig, budget: BudgetConfig) -> ClassifierCo
 
 
 def check_budget_overrides(classifier: dict[str, Any], first_runs: dict[str, dict[str, Any]]) -> None:
-    """Refuse overrides of the fields a budget decides (the classifier's, the generator's), naming them."""
+    """Refuse overrides of the fields a budget decides (the classifier's, its first runs'), naming them."""
     clashes = [f"classifier {name}" for name in CLASSIFIER_FIELDS if name in classifier]
-    clashes += [f"generator {name}" for name in GENERATOR_FIELDS if name in first_runs.get(GeneratorConfig.KIND, {})]
+    for kind_name, overrides in first_runs.items():
+        budget = run_kind(kind_name).budget
+        clashes += [f"{kind_name} {name}" for name in (budget.fields if budget else ()) if name in overrides]
     if clashes:
         raise ChimeraMixError(f"--budget decides {', '.join(clashes)}; drop those settings, or use --preset instead "
                               "of --budget")
@@ -112,12 +118,13 @@ def kept_budgets(jobs: Iterable[Job]) -> dict[str, BudgetConfig]:
 
 def budget_draft(config: ClassifierConfig, minutes: float) -> ClassifierConfig:
     """``config`` under the budget's preset with placeholder steps: its runs' networks (so their cost keys) and
-    their folders are those of the plan. Methods whose first run is a teacher or a component's own kind are
-    refused."""
+    their folders are those of the plan. Methods whose first run is a teacher or of a kind that declares no budget
+    (``RunKind.budget``) are refused."""
     method = parse_method(config.method)
-    if method.first_run not in (None, "generator"):
-        raise ChimeraMixError(f"--budget plans methods whose first stage is a ChimeraMix generator or nothing; "
-                              f"{method.name} needs {_first_run_words(method.first_run)}: "
+    if method.first_run is not None and _first_kind(method) is None:
+        planned = [kind.name for kind in declared_run_kinds().values() if kind.budget is not None]
+        raise ChimeraMixError(f"--budget plans methods whose first stage is a {' or a '.join(planned) or 'nothing'} "
+                              f"run or nothing; {method.name} needs {_first_run_words(method.first_run)}: "
                               "train it with --preset quick or --preset paper")
     return replace(config, method=method.name, data=resolve_data(config.data), preset=budget_preset(minutes),
                    budget=BudgetConfig(minutes, generator_steps=int(method.needs_generator), classifier_steps=1))
@@ -131,9 +138,16 @@ def _first_run_words(kind: str) -> str:
     return composing.title if composing is not None else f"a {kind} run"
 
 
-def budget_configs(config: ClassifierConfig) -> tuple[GeneratorConfig | None, ClassifierConfig]:
-    """The generator config (``None`` for methods without one) and the classifier config of a budgeted
-    classifier config: the budget's networks, epochs and repetition (:mod:`chimeramix.budget`)."""
+def _first_kind(method: Method) -> RunKind | None:
+    """The kind of the first run of ``method`` when a budget plans it, else ``None``."""
+    kind = declared_run_kinds().get(method.first_run or "")
+    return kind if kind is not None and kind.budget is not None else None
+
+
+def budget_configs(config: ClassifierConfig) -> tuple[Any, ClassifierConfig]:
+    """The config of the first run a method needs (``None`` for methods without one) and the classifier config of
+    a budgeted classifier config: the budget's networks, epochs and repetition (:mod:`chimeramix.budget`; the
+    first run's, its kind's ``first_run_config``)."""
     if config.budget is None:
         raise ValueError("budget_configs needs a config with a budget")
     method = parse_method(config.method)
@@ -142,17 +156,24 @@ def budget_configs(config: ClassifierConfig) -> tuple[GeneratorConfig | None, Cl
     batch_size = config.batch_size or protocol_for(data).classifier_batch_size
     classifier = replace(config, data=data, **classifier_values(config.budget, method.front_end_network, images, data.k,
                                                                 batch_size))
-    generator = generator_config_for(classifier) if method.needs_generator else None
-    return generator, classifier
+    first = first_run_config(classifier) if _first_kind(method) is not None else None
+    return first, classifier
 
 
-def run_steps(config: GeneratorConfig | ClassifierConfig) -> int:
+def run_steps(config: Any) -> int:
     """The optimizer steps of a run config (epochs times the steps of one epoch)."""
     data = resolve_data(config.data)
-    batch = config.batch_size or (protocol_for(data).generator_batch_size if isinstance(config, GeneratorConfig)
-                                  else protocol_for(data).classifier_batch_size)
     repeats = repetition_factor(data.k, int(config.repetition or 1))
-    return config.epochs * steps_per_epoch(data.k * num_classes(data.dataset), repeats, batch)
+    return config.epochs * steps_per_epoch(data.k * num_classes(data.dataset), repeats, _batch_size(config))
+
+
+def _batch_size(config: Any) -> int:
+    """The batch size of a run config: the protocol's where unset (a first run's: as its kind resolves it)."""
+    if config.batch_size:
+        return int(config.batch_size)
+    if isinstance(config, ClassifierConfig):
+        return protocol_for(resolve_data(config.data)).classifier_batch_size
+    return int(run_kind(config.KIND).resolve(config).batch_size)
 
 
 def describe_plan(config: ClassifierConfig) -> str:
@@ -161,13 +182,13 @@ def describe_plan(config: ClassifierConfig) -> str:
     if budget is None:
         raise ValueError("describe_plan needs a config with a budget")
     generator, classifier = budget_configs(config)
-    lines = [f"plan for {parse_method(config.method).name} within {budget.minutes:g} min per job "
-             f"(costs: {budget.costs}):"]
-    if generator is not None:
+    method = parse_method(config.method)
+    lines = [f"plan for {method.name} within {budget.minutes:g} min per job (costs: {budget.costs}):"]
+    kind = _first_kind(method)
+    if generator is not None and kind is not None and kind.budget is not None:
         steps = run_steps(generator)
-        lines.append(f"  generator {steps:,} steps ({generator.working_size} px, {generator.base_channels} channels, "
-                     f"batch {generator.batch_size}, lr {generator.lr:g}; {budget.generator_step_s:.3f} s/step: "
-                     f"{steps * budget.generator_step_s / 60:.1f} min)")
+        lines.append(f"  {kind.name} {steps:,} steps ({kind.budget.summary(generator)}; "
+                     f"{budget.generator_step_s:.3f} s/step: {steps * budget.generator_step_s / 60:.1f} min)")
     steps = run_steps(classifier)
     lines.append(f"  classifier {steps:,} steps ({classifier.architecture}, {classifier.epochs} epochs; "
                  f"{budget.classifier_step_s:.3f} s/step: {steps * budget.classifier_step_s / 60:.1f} min)")
@@ -181,8 +202,9 @@ def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook) ->
     (:func:`~chimeramix.experiments.costs.record_cost`) and added to ``book``; on a CPU the trials compute on the
     book's threads (a sweep worker's share of the cores). Returns whether it measured."""
     generator, classifier = budget_configs(budget_draft(config, minutes))
-    todo = [(kind, run) for kind, run in (("generator", generator), ("classifier", classifier))
-            if run is not None and cost_key(kind, to_dict(run)) not in book.measured]
+    runs = [(generator.KIND, generator)] if generator is not None else []
+    runs.append(("classifier", classifier))
+    todo = [(kind, run) for kind, run in runs if cost_key(kind, to_dict(run)) not in book.measured]
     if not todo:
         return False
     from chimeramix.train.trainers import train_pack  # imports torch: only when measuring
@@ -191,11 +213,9 @@ def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook) ->
           "a few dozen steps each) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="chimeramix-trial-") as folder, _threads(book.threads):
         trial_generator: Path | None = None
-        for kind, run in (("generator", generator), ("classifier", classifier)):
-            if run is None:
-                continue
+        for kind, run in runs:
             key = cost_key(kind, to_dict(run))
-            trial = _trial_config(run, kind)
+            trial = _trial_config(run)
             if isinstance(trial, ClassifierConfig) and trial_generator is not None:
                 trial = replace(trial, generator=str(trial_generator))
             run_dir = Path(folder) / kind
@@ -204,19 +224,18 @@ def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook) ->
             cost = record_cost(key, result, time.perf_counter() - started)
             if cost is not None:
                 book.measured[key] = cost
-            trial_generator = run_dir if kind == "generator" else trial_generator
+            trial_generator = run_dir if kind != "classifier" else trial_generator
     return True
 
 
-def _trial_config(run: Any, kind: str) -> Any:
+def _trial_config(run: Any) -> Any:
     """A two-epoch run of ``run``'s networks and data of about :data:`TRIAL_STEPS` steps per epoch."""
     data = resolve_data(run.data)
     images = data.k * num_classes(data.dataset)
-    batch = run.batch_size or (protocol_for(data).generator_batch_size if kind == "generator"
-                               else protocol_for(data).classifier_batch_size)
-    repeats = max(1, round(TRIAL_STEPS[kind] * batch / images))
+    classifier = isinstance(run, ClassifierConfig)
+    repeats = max(1, round(TRIAL_STEPS["classifier" if classifier else "first"] * _batch_size(run) / images))
     values: dict[str, Any] = {"epochs": 2, "repetition": repeats * data.k, "checkpoint_every": 2}
-    if kind == "classifier":
+    if classifier:
         values["eval_every"] = 0
     return replace(run, data=data, **values)
 

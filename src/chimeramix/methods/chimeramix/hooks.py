@@ -5,7 +5,8 @@ pair mixing of GridMix and SegMix (pixels under the same masks, paper Table 3)."
 
 from __future__ import annotations
 
-from chimeramix.components.hooks import ComponentHooks, Composing, RunKind
+from chimeramix.budget import GENERATOR_FIELDS
+from chimeramix.components.hooks import ComponentHooks, Composing, RunBudget, RunKind
 from chimeramix.methods.chimeramix import axes, settings
 
 GENERATOR = RunKind(
@@ -18,10 +19,12 @@ GENERATOR = RunKind(
               sample_rows="pairs (x1, x2, three compositions)", add_arguments=settings.add_arguments,
               from_arguments=settings.from_arguments, summary=settings.summary, option="chimeramix",
               problems=settings.generator_problems),
-    job_prefix="gen", job_variant=settings.masks_label, axes=axes.SWEEP_AXES)
+    job_prefix="gen", job_variant=settings.masks_label, axes=axes.SWEEP_AXES,
+    budget=RunBudget(GENERATOR_FIELDS, settings.budget_summary))
 """ChimeraMix's generator and discriminator trained on the split (its run folders' variant is the masks' label:
-``grid``, ``seg``, ``seg-n3``; a sweep may vary its blocks, mixing point and grid cells, :mod:`.axes`); overheads:
-start-up, data, segments and pictures."""
+``grid``, ``seg``, ``seg-n3``; a sweep may vary its blocks, mixing point and grid cells, :mod:`.axes`; a time
+budget sets its networks and steps, :func:`.settings.generator_config_for`); overheads: start-up, data, segments
+and pictures."""
 
 HOOKS = ComponentHooks(run_kind=GENERATOR, first_run_config=settings.generator_config_for,
                        check="chimeramix.methods.frozen_run:check_first_run",

@@ -129,6 +129,12 @@ def generator_problems(trained: GeneratorConfig, config: ClassifierConfig) -> li
     return problems
 
 
+def budget_summary(generator: GeneratorConfig) -> str:
+    """A budgeted generator's networks in the printed plan."""
+    return (f"{generator.working_size} px, {generator.base_channels} channels, batch {generator.batch_size}, "
+            f"lr {generator.lr:g}")
+
+
 def cost_part(generator: GeneratorConfig) -> str:
     """What a generator step's time depends on: its working size, width and batch."""
     return f"{generator.working_size}px-{generator.base_channels}ch-b{generator.batch_size}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Protocol
 
@@ -76,12 +77,49 @@ class MethodBatches(Protocol):
     def result_fields(self) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True)
+class MethodFunctions:
+    """The functions a method's components give its classifier run: their hooks' ``module:function`` references
+    (:class:`~chimeramix.components.hooks.ComponentHooks`), loaded once, in the components' order."""
+
+    checks: list[Callable[[ClassifierConfig], None]]
+    """Refuse what the run cannot train (the run it needs first), before its folder is written."""
+    pair_mixing: Callable[..., GroupComposer] | None
+    """``(config, data, folder, device)``: the pair (or group) mixing; ``None``: the method mixes no pairs."""
+    batches: Callable[..., MethodBatches] | None
+    """``(config, augmentation, data, folder, device)``: batches of its own, which replace the augmentation's."""
+    criterion: Callable[[ClassifierConfig, int], nn.Module] | None
+    """``(config, num_classes)``: the loss; ``None``: cross-entropy."""
+    lr_schedules: list[Callable[..., torch.optim.lr_scheduler.LRScheduler | None]]
+    """``(config, optimizer, total_steps)``: a schedule of its own, or ``None``; the first one given wins."""
+    pictures: list[Callable[..., None]]
+    """``(model, picture_path, image_size, initial)``: pictures at the start and at every checkpoint."""
+
+    @classmethod
+    def of(cls, method: Method) -> MethodFunctions:
+        hooks = [hooks for _, hooks in method.hooks()]
+
+        def loaded(references: list[str | None]) -> list[Callable[..., Any]]:
+            return [load_reference(reference) for reference in references if reference is not None]
+
+        return cls(loaded([h.check for h in hooks]), next(iter(loaded([h.pair_mixing for h in hooks])), None),
+                   next(iter(loaded([h.batches for h in hooks])), None),
+                   next(iter(loaded([h.criterion for h in hooks])), None), loaded([h.lr_schedule for h in hooks]),
+                   loaded([h.pictures for h in hooks]))
+
+    def draw_pictures(self, model: nn.Module, folder: RunFolder, image_size: int, *, initial: bool) -> None:
+        """The method's pictures of ``model`` as it is now."""
+        for draw in self.pictures:
+            draw(model, folder.picture, image_size, initial)
+
+
 @dataclass(kw_only=True)
 class ClassifierRun(TrainingRun):
     """One classifier run while it trains: its method, augmentation and test set besides the shared state."""
 
     kind: ClassVar[str] = "classifier"
     method: Method
+    functions: MethodFunctions
     test: ImageSet
     augmentation: Augmentation
     mean: torch.Tensor
@@ -133,14 +171,7 @@ class ClassifierRun(TrainingRun):
 
     def on_checkpoint(self) -> None:
         """The method's pictures as the network is now."""
-        draw_pictures(self.method, self.model, self.folder, self.test.image_size[0], initial=False)
-
-
-def draw_pictures(method: Method, model: nn.Module, folder: RunFolder, image_size: int, *, initial: bool) -> None:
-    """The pictures of the method's components that draw some (their ``pictures`` hook)."""
-    for _, hooks in method.hooks():
-        if hooks.pictures is not None:
-            load_reference(hooks.pictures)(model, folder.picture, image_size, initial)
+        self.functions.draw_pictures(self.model, self.folder, self.test.image_size[0], initial=False)
 
 
 def pack_key(config: ClassifierConfig) -> dict[str, Any]:
@@ -163,6 +194,7 @@ def open_classifier_run(
     or a run when ``resume`` is off, is refused."""
     config = resolve_classifier(config)
     method = parse_method(config.method)
+    functions = MethodFunctions.of(method)
     folder = RunFolder(run_dir)
     finished = check_run_dir(config, folder, resume, "classifier")
     if finished is not None:
@@ -171,9 +203,8 @@ def open_classifier_run(
     config = replace(config, precision=run_precision(config, device))
     if config.batch_size is None or config.repetition is None or config.lr is None:
         raise ValueError("open_classifier_run resolves the config first")
-    for _, hooks in method.hooks():  # the run it needs first, and what else a component refuses
-        if hooks.check is not None:
-            load_reference(hooks.check)(config)
+    for check in functions.checks:  # the run it needs first, and what else a component refuses
+        check(config)
     data = load_training_set(config.data, device)
     test = load_data_split(config.data, "test")
     if not folder.config_file.is_file():
@@ -181,27 +212,28 @@ def open_classifier_run(
 
     seed_everything(config.data.seed)
     model = _model(config, data, device)
-    criterion = _criterion(method, config, data.num_classes).to(device)
+    criterion = (functions.criterion(config, data.num_classes) if functions.criterion else nn.CrossEntropyLoss()
+                 ).to(device)
     objective = ClassifierObjective(model, criterion, autocast_dtype(config.precision))
     optimizer = torch.optim.SGD(parameter_groups(model, float(config.weight_decay or 0.0)), lr=config.lr,
                                 momentum=config.momentum, nesterov=config.nesterov,
                                 **sgd_options(device, config.fast))
     repeats = repetition(config.data.k, config.repetition)
     total_steps = steps_per_epoch(len(data.images), repeats, config.batch_size) * config.epochs
-    scheduler = _lr_scheduler(config, method, optimizer, total_steps)
+    scheduler = _lr_scheduler(config, functions, optimizer, total_steps)
     rng = make_rng(stream_seed(config.data.seed, AUGMENTATION_STREAM), device)
     # before the checkpoint restores the RNGs: loading the generator draws from them
     mean, std = channel_stats(data.images) if config.normalization != "half" else (torch.tensor(HALF),) * 2
-    augmentation = _augmentation(config, method, data, folder, device, mean, std)
-    batches = next((load_reference(hooks.batches)(config, augmentation, data, folder, device)
-                    for _, hooks in method.hooks() if hooks.batches is not None), None)
+    pair_mixing = functions.pair_mixing(config, data, folder, device) if functions.pair_mixing else None
+    augmentation = _augmentation(config, method, data, pair_mixing, mean, std)
+    batches = functions.batches(config, augmentation, data, folder, device) if functions.batches else None
     run = ClassifierRun(config=config, folder=folder, device=device, objective=objective,
                         optimizers={"sgd": optimizer}, schedulers={"lr": scheduler}, rng=rng,
-                        count=len(data.images), repeats=repeats, method=method, test=test,
+                        count=len(data.images), repeats=repeats, method=method, functions=functions, test=test,
                         augmentation=augmentation, mean=mean, std=std, batches=batches)
     run.start(resume)
     if run.step == 0:
-        draw_pictures(method, model, folder, data.images.shape[-1], initial=True)
+        functions.draw_pictures(model, folder, data.images.shape[-1], initial=True)
     return run
 
 
@@ -211,22 +243,21 @@ def _model(config: ClassifierConfig, data: TrainingSet, device: torch.device) ->
                       dropout=config.dropout, image_size=data.images.shape[-1]).to(device)
 
 
-def _lr_scheduler(config: ClassifierConfig, method: Method, optimizer: torch.optim.Optimizer, total_steps: int
-                  ) -> torch.optim.lr_scheduler.LRScheduler:
+def _lr_scheduler(config: ClassifierConfig, functions: MethodFunctions, optimizer: torch.optim.Optimizer,
+                  total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
     """The learning rate per step: the protocol's cosine annealing to 0, unless a component of the method sets
     its own schedule (its ``lr_schedule`` hook)."""
-    for _, hooks in method.hooks():
-        own = load_reference(hooks.lr_schedule)(config, optimizer, total_steps) if hooks.lr_schedule else None
+    for schedule in functions.lr_schedules:
+        own = schedule(config, optimizer, total_steps)
         if own is not None:
             return own
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: cosine_lr(step, total_steps, 1.0))
 
 
-def _augmentation(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
-                  device: torch.device, mean: torch.Tensor, std: torch.Tensor) -> Augmentation:
-    """The method's batches of the training images: its pair mixing (:func:`_pair_mixing`) and the config's
-    augmentation settings, normalised with ``mean`` and ``std``."""
-    pair_mixing = _pair_mixing(config, method, data, folder, device)
+def _augmentation(config: ClassifierConfig, method: Method, data: TrainingSet, pair_mixing: GroupComposer | None,
+                  mean: torch.Tensor, std: torch.Tensor) -> Augmentation:
+    """The method's batches of the training images: its ``pair_mixing`` and the config's augmentation settings,
+    normalised with ``mean`` and ``std``."""
     return Augmentation(
         method, data.images, data.labels, num_classes=data.num_classes, mean=mean, std=std,
         crop_padding=int(config.crop_padding or 0), cutout_size=int(config.cutout_size or 0),
@@ -244,23 +275,6 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     if front:
         groups.append({"params": front, "weight_decay": 0.0})
     return groups
-
-
-def _criterion(method: Method, config: ClassifierConfig, num_classes: int) -> nn.Module:
-    """Cross-entropy, unless a component of the method sets the loss (its ``criterion`` hook)."""
-    for _, hooks in method.hooks():
-        if hooks.criterion is not None:
-            criterion: nn.Module = load_reference(hooks.criterion)(config, num_classes)
-            return criterion
-    return nn.CrossEntropyLoss()
-
-
-def _pair_mixing(config: ClassifierConfig, method: Method, data: TrainingSet, folder: RunFolder,
-                 device: torch.device) -> GroupComposer | None:
-    """The method's pair (or group) mixing, from the component that mixes (its ``pair_mixing`` hook: pixels under
-    masks, or compositions by a frozen first run); ``None`` for a method without one."""
-    return next((load_reference(hooks.pair_mixing)(config, data, folder, device)
-                 for _, hooks in method.hooks() if hooks.pair_mixing is not None), None)
 
 
 def train_classifier(

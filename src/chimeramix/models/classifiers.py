@@ -26,7 +26,7 @@ from typing import Any
 import torchvision
 from torch import nn
 
-from chimeramix.components.hooks import load_reference
+from chimeramix.components.hooks import FrontEnd, load_reference
 from chimeramix.components.registry import all_hooks, front_end_of, parse_method
 from chimeramix.errors import ChimeraMixError
 from chimeramix.models.wide_resnet import WideResNet
@@ -42,16 +42,20 @@ def build_classifier(name: str, num_classes: int, *, dropout: float = 0.0, compo
     """A freshly initialised classifier; ``dropout`` applies to WideResNets (ResNet-50 and a front end's top
     model have none). A front end's network is built by its component (``component``, its ``settings`` and the
     ``image_size``, :class:`~chimeramix.components.hooks.FrontEnd`; ``None``: its defaults, to load weights into)."""
+    front_end = front_end_of(name)
+    if front_end is not None:
+        return _front_end_network(front_end, name, num_classes, component, settings, image_size)
+    return protocol_network(name, num_classes, dropout=dropout)
+
+
+def protocol_network(name: str, num_classes: int, *, dropout: float = 0.0) -> nn.Module:
+    """A network of the protocol's kind: ``wrn-D-W`` or ``resnet50``; another name is an error that lists them and
+    the front ends' networks."""
     match = _WRN.fullmatch(name)
     if match is not None:
         return WideResNet(int(match[1]), int(match[2]), num_classes, dropout=dropout)
     if name == "resnet50":
         return torchvision.models.resnet50(weights=None, num_classes=num_classes)
-    front_end = front_end_of(name)
-    if front_end is not None:
-        build = load_reference(front_end.build)
-        model: nn.Module = build(front_end.width_of(name), num_classes, component, settings, image_size)
-        return model
     networks = [hooks.front_end.name("WIDTH") for hooks in all_hooks().values() if hooks.front_end is not None]
     raise ChimeraMixError(
         f"unknown classifier architecture {name!r}; use {', '.join(ARCHITECTURES)} (or any wrn-DEPTH-WIDTH"
@@ -64,13 +68,21 @@ def network_of(architecture: str, method: str, sections: Mapping[str, Any], num_
     """The network of a classifier trained with ``method``: its architecture, a front end's built by the method's
     front-end component with that component's section of ``sections`` (a config's ``method_settings``, or a
     saved config dict, which holds the sections beside its fields)."""
-    if front_end_of(architecture) is None:  # the protocol's networks: the method is not needed (nor installed)
-        return build_classifier(architecture, num_classes, dropout=dropout)
+    front_end = front_end_of(architecture)
+    if front_end is None:  # the protocol's networks: the method is not needed (nor installed)
+        return protocol_network(architecture, num_classes, dropout=dropout)
     parsed = parse_method(method)
     settings = next((sections.get(hooks.section) for _, hooks in parsed.hooks()
                      if hooks.front_end is not None and hooks.section is not None), None)
-    return build_classifier(architecture, num_classes, dropout=dropout, component=parsed.front_end,
-                            settings=settings, image_size=image_size)
+    return _front_end_network(front_end, architecture, num_classes, parsed.front_end, settings, image_size)
+
+
+def _front_end_network(front_end: FrontEnd, architecture: str, num_classes: int, component: str | None,
+                       settings: dict[str, Any] | None, image_size: int | None) -> nn.Module:
+    """The network ``architecture`` of ``front_end``, built by its component."""
+    model: nn.Module = load_reference(front_end.build)(front_end.width_of(architecture), num_classes, component,
+                                                       settings, image_size)
+    return model
 
 
 def classification_head(model: nn.Module) -> nn.Module:

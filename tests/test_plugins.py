@@ -85,10 +85,10 @@ def test_the_plug_in_registers_as_a_policy(flip_blend: str) -> None:
 def test_register_method_refuses_what_the_core_cannot_run() -> None:
     with pytest.raises(ChimeraMixError, match="taken"):
         register_method("cutout", Component("policy", "a second cutout", transform="x:y"))
-    with pytest.raises(ChimeraMixError, match="a policy with a transform"):
+    with pytest.raises(ChimeraMixError, match="a policy or a label mixing with a transform"):
         register_method("my-mixing", Component("pair-mixing", "no hooks"))
-    with pytest.raises(ChimeraMixError, match="a policy with a transform"):
-        register_method("my-mixer", Component("label-mixing", "a role no plug-in takes", hooks="x:y"))
+    with pytest.raises(ChimeraMixError, match="a policy or a label mixing with a transform"):
+        register_method("my-mixer", Component("label-mixing", "a label mixing without its transform", hooks="x:y"))
     with pytest.raises(ChimeraMixError, match="declare no pair_mixing"):
         register_method("my-mix", Component("pair-mixing", "hooks without mixing",
                                             hooks="chimeramix.methods.supermix.hooks:HOOKS"))
@@ -109,6 +109,26 @@ def test_register_method_refuses_what_the_core_cannot_run() -> None:
                                               hooks="chimeramix.methods.chimeramix.hooks:PIXEL_HOOKS"))
     assert not {"my-mixing", "my-mixer", "my-mix", "my-loss", "my-front", "my-first", "my-glico", "my-stage"} & set(
         COMPONENTS)
+
+
+def test_a_registered_label_mixing_mixes_batches_as_the_built_in_ones(tiny_data_root: Path, tmp_path: Path) -> None:
+    """A label mixing registered with its transform (here CutMix's, under another name) joins other components and
+    trains a classifier on soft targets, as ``cutmix`` does: the same losses from the same seed."""
+    register_method("my-cutmix", Component("label-mixing", "CutMix again",
+                                           transform="chimeramix.methods.image_space.label_mixing:cutmix"))
+    try:
+        assert parse_method("cutout+my-cutmix").name == parse_method("cutout+cutmix").name.replace("cutmix", "my-cutmix")
+        with pytest.raises(ChimeraMixError, match="two mixing methods"):
+            parse_method("my-cutmix+mixup")
+        results = []
+        for method in ("cutmix", "my-cutmix"):
+            config = ClassifierConfig(data=DataConfig("cifar10", k=2, seed=0, data_root=str(tiny_data_root)),
+                                      method=method, architecture="wrn-10-1", epochs=1, repetition=4, batch_size=8,
+                                      device="cpu")
+            results.append(train_classifier(config, tmp_path / method, progress=False))
+        assert [row["loss"] for row in results[0]["log"]] == [row["loss"] for row in results[1]["log"]]
+    finally:
+        COMPONENTS.pop("my-cutmix", None)
 
 
 @pytest.mark.slow

@@ -45,7 +45,6 @@ from chimeramix.image_ops import (
     with_seed,
 )
 from chimeramix.methods.image_space.erasing import RANDOM_ERASING, ReleasedRandomErasing, cutout, sample_cutout
-from chimeramix.methods.image_space.label_mixing import label_mixing_transform
 
 StageOrder = Literal["paper", "released"]
 
@@ -123,14 +122,14 @@ class Augmentation:
         self.pair_mixing_p = pair_mixing_p
         self.released = stage_order == "released"
         self.partners = SameClassPartners(self.labels)
-        self.policy = _policy(method.component("policy"), images.shape[-1])
+        self.policy = _transform(method.component("policy"), images.shape[-1])
         erasing = method.component("erasing")
         self.random_erasing: nn.Module | None = None
         if erasing == "random-erasing":
             self.random_erasing = (ReleasedRandomErasing() if self.released
                                    else v2.RandomErasing(**RANDOM_ERASING, value="random"))
         self.cutout = erasing == "cutout"
-        self.label_mixing = label_mixing_transform(method.component("label-mixing"), num_classes)
+        self.label_mixing = _transform(method.component("label-mixing"), num_classes)
 
     def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return self.apply(self.sample(positions, rng))
@@ -250,10 +249,11 @@ class Augmentation:
         return denormalize(images, self.mean, self.std).clamp(0, 1)
 
 
-def _policy(name: str | None, image_size: int) -> nn.Module | None:
-    """The per-image transform of a policy component (its registry entry's ``transform``)."""
+def _transform(name: str | None, argument: int) -> nn.Module | None:
+    """The transform of a component (its registry entry's ``transform``: a policy's of the image size, a label
+    mixing's of the number of classes); ``None`` without one."""
     transform = component_of(name).transform if name is not None else None
     if transform is None:
         return None
-    policy: nn.Module = load_reference(transform)(image_size)
-    return policy
+    module: nn.Module = load_reference(transform)(argument)
+    return module

@@ -9,10 +9,11 @@ from torchvision.transforms import v2
 MIXING_ALPHA = 1.0
 
 
-def label_mixing_transform(name: str | None, num_classes: int) -> nn.Module | None:
-    """The batch transform of a label-mixing component (``mixup``, ``cutmix``), or ``None``."""
-    if name == "mixup":
-        return v2.MixUp(alpha=MIXING_ALPHA, num_classes=num_classes)
-    if name == "cutmix":
-        return v2.CutMix(alpha=MIXING_ALPHA, num_classes=num_classes)
-    return None
+def mixup(num_classes: int) -> nn.Module:
+    """``mixup``'s batch transform (its registry entry's ``transform``)."""
+    return v2.MixUp(alpha=MIXING_ALPHA, num_classes=num_classes)
+
+
+def cutmix(num_classes: int) -> nn.Module:
+    """``cutmix``'s batch transform (its registry entry's ``transform``)."""
+    return v2.CutMix(alpha=MIXING_ALPHA, num_classes=num_classes)

@@ -53,29 +53,29 @@ def plan_budget(config: ClassifierConfig, minutes: float, book: CostBook) -> Cla
     """``config`` planned to finish within ``minutes`` on the machine whose costs ``book`` holds (see the module
     docstring); its ``budget`` records the plan, :func:`budget_configs` gives its runs."""
     draft = budget_draft(config, minutes)
-    generator, classifier = budget_configs(draft)
-    kind = _first_kind(parse_method(draft.method))
-    generator_key = cost_key(kind.name, to_dict(generator)) if generator and kind else None
-    classifier_key = cost_key("classifier", to_dict(classifier))
-    generator_s = book.step_seconds(generator_key) if generator_key else 0.0
-    classifier_s = book.step_seconds(classifier_key)
-    generator_fixed = book.overhead(generator_key) if generator_key else 0.0
-    fixed = generator_fixed + book.overhead(classifier_key)
+    first, classifier = budget_configs(draft)
+    keys = {"classifier": cost_key("classifier", to_dict(classifier))}
+    if first is not None:
+        keys[first.KIND] = cost_key(first.KIND, to_dict(first))
+    first_key = keys.get(first.KIND) if first is not None else None
+    first_s = book.step_seconds(first_key) if first_key else 0.0
+    classifier_s = book.step_seconds(keys["classifier"])
+    first_fixed = book.overhead(first_key) if first_key else 0.0
+    fixed = first_fixed + book.overhead(keys["classifier"])
     total, share = 60.0 * minutes, rung_for(minutes).generator_share
-    generator_steps = math.floor(max(0.0, share * total - generator_fixed) / generator_s) if generator_key else 0
-    classifier_steps = math.floor((total - fixed - generator_steps * generator_s) / classifier_s)
-    if classifier_steps < MIN_CLASSIFIER_STEPS or (generator_key and generator_steps < MIN_GENERATOR_STEPS):
-        generator_need = generator_fixed + MIN_GENERATOR_STEPS * generator_s if generator_key else 0.0
-        need = max(fixed + MIN_CLASSIFIER_STEPS * classifier_s + generator_need, generator_need / share if share else 0)
+    first_steps = math.floor(max(0.0, share * total - first_fixed) / first_s) if first_key else 0
+    classifier_steps = math.floor((total - fixed - first_steps * first_s) / classifier_s)
+    if classifier_steps < MIN_CLASSIFIER_STEPS or (first_key and first_steps < MIN_GENERATOR_STEPS):
+        first_need = first_fixed + MIN_GENERATOR_STEPS * first_s if first_key else 0.0
+        need = max(fixed + MIN_CLASSIFIER_STEPS * classifier_s + first_need, first_need / share if share else 0)
         raise ChimeraMixError(f"a budget of {minutes:g} min leaves {classifier_steps} classifier steps"
-                              + (f" and {generator_steps} {kind.name} steps" if generator_key and kind else "")
+                              + (f" and {first_steps} {first.KIND} steps" if first_key else "")
                               + f" of {draft.method} on this machine; give at least --budget {math.ceil(need / 60)}")
-    sources = sorted({f"{name} {book.source(key)}" for name, key in ((kind.name if kind else "", generator_key),
-                                                                      ("classifier", classifier_key)) if key})
-    budget = BudgetConfig(minutes, generator_steps, classifier_steps, generator_s, classifier_s, round(fixed, 1),
+    sources = sorted(f"{name} {book.source(key)}" for name, key in keys.items())
+    budget = BudgetConfig(minutes, first_steps, classifier_steps, first_s, classifier_s, round(fixed, 1),
                           costs=f"{', '.join(sources)} ({book.machine()})")
-    generator, classifier = budget_configs(replace(draft, budget=budget))
-    seconds = fixed + run_steps(classifier) * classifier_s + (run_steps(generator) * generator_s if generator else 0)
+    first, classifier = budget_configs(replace(draft, budget=budget))
+    seconds = fixed + run_steps(classifier) * classifier_s + (run_steps(first) * first_s if first is not None else 0)
     return apply_budget(config, replace(budget, planned_s=round(seconds, 1)))
 
 
@@ -181,13 +181,13 @@ def describe_plan(config: ClassifierConfig) -> str:
     budget = config.budget
     if budget is None:
         raise ValueError("describe_plan needs a config with a budget")
-    generator, classifier = budget_configs(config)
+    first, classifier = budget_configs(config)
     method = parse_method(config.method)
     lines = [f"plan for {method.name} within {budget.minutes:g} min per job (costs: {budget.costs}):"]
     kind = _first_kind(method)
-    if generator is not None and kind is not None and kind.budget is not None:
-        steps = run_steps(generator)
-        lines.append(f"  {kind.name} {steps:,} steps ({kind.budget.summary(generator)}; "
+    if first is not None and kind is not None and kind.budget is not None:
+        steps = run_steps(first)
+        lines.append(f"  {kind.name} {steps:,} steps ({kind.budget.summary(first)}; "
                      f"{budget.generator_step_s:.3f} s/step: {steps * budget.generator_step_s / 60:.1f} min)")
     steps = run_steps(classifier)
     lines.append(f"  classifier {steps:,} steps ({classifier.architecture}, {classifier.epochs} epochs; "
@@ -201,8 +201,8 @@ def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook) ->
     machine has not measured yet (a first run on a new machine measures before it plans); they are cached
     (:func:`~chimeramix.experiments.costs.record_cost`) and added to ``book``; on a CPU the trials compute on the
     book's threads (a sweep worker's share of the cores). Returns whether it measured."""
-    generator, classifier = budget_configs(budget_draft(config, minutes))
-    runs = [(generator.KIND, generator)] if generator is not None else []
+    first, classifier = budget_configs(budget_draft(config, minutes))
+    runs = [(first.KIND, first)] if first is not None else []
     runs.append(("classifier", classifier))
     todo = [(kind, run) for kind, run in runs if cost_key(kind, to_dict(run)) not in book.measured]
     if not todo:
@@ -212,19 +212,19 @@ def measure_missing(config: ClassifierConfig, minutes: float, book: CostBook) ->
     print(f"measuring {' and '.join(kind for kind, _ in todo)} steps on this machine first (a trial of "
           "a few dozen steps each) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="chimeramix-trial-") as folder, _threads(book.threads):
-        trial_generator: Path | None = None
+        trial_first: Path | None = None
         for kind, run in runs:
             key = cost_key(kind, to_dict(run))
             trial = _trial_config(run)
-            if isinstance(trial, ClassifierConfig) and trial_generator is not None:
-                trial = replace(trial, generator=str(trial_generator))
+            if isinstance(trial, ClassifierConfig) and trial_first is not None:
+                trial = replace(trial, generator=str(trial_first))
             run_dir = Path(folder) / kind
             started = time.perf_counter()
             result = train_pack([trial], [run_dir], progress=False)[0]
             cost = record_cost(key, result, time.perf_counter() - started)
             if cost is not None:
                 book.measured[key] = cost
-            trial_generator = run_dir if kind != "classifier" else trial_generator
+            trial_first = run_dir if kind != "classifier" else trial_first
     return True
 
 

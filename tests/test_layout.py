@@ -78,31 +78,36 @@ def test_no_new_file_outside_a_family_names_it(family: str) -> None:
     assert not NAMED_OUTSIDE[family] - outside, f"these no longer name {family}: take them off NAMED_OUTSIDE"
 
 
-CHIMERAMIX_USED_OUTSIDE = {
-    "__init__.py": "the package's face exports the generator's config, trainer and loader",
-    "methods/__init__.py": "re-exports its pair mixing for plug-ins",
+USED_OUTSIDE = {
+    ("chimeramix", "__init__.py"): "the package's face exports the generator's config, trainer and loader",
+    ("chimeramix", "methods/__init__.py"): "the methods' face re-exports its pair mixing for plug-ins",
+    ("image_space", "methods/__init__.py"): "the methods' face re-exports cutout for plug-ins",
 }
-"""The source files outside ChimeraMix's folder (and the registry) that import its modules, and why. ChimeraMix's
-generator is a kind of run its components declare (``methods/chimeramix/hooks.py``: with its sweep axes and how a
-time budget plans it), so the training core, the configs, the resolver, the run kinds, the cost book, the sweep's
-plan and budget, the analysis and the command line import none of it; what is left are the package faces'
-re-exports. The list may only shrink."""
+"""The source files outside a family's folder (and the registry) that import its modules, and why: only the package
+faces' re-exports. ChimeraMix's generator is a kind of run its components declare (``methods/chimeramix/hooks.py``:
+with its sweep axes and how a time budget plans it) and the image-space methods' stages are their components'
+transforms, so the training core, the augmentation, the configs, the resolver, the run kinds, the cost book, the
+sweep's plan and budget, the analysis and the command line import no family. The list may only shrink."""
 
 
-def test_chimeramix_is_used_outside_its_folder_only_where_listed() -> None:
-    importing = set()
+def _family_imports() -> set[tuple[str, str]]:
+    """(family, file) for every file outside the family's folder and the registry that imports one of its modules."""
+    found = set()
     for path in PACKAGE.rglob("*.py"):
         name = path.relative_to(PACKAGE).as_posix()
-        if name.startswith("methods/chimeramix/") or name in REGISTRY:
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
             modules = ([node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else
                        [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
-            if any(module == "chimeramix.methods.chimeramix" or module.startswith("chimeramix.methods.chimeramix.")
-                   for module in modules):
-                importing.add(name)
-    assert not importing - set(CHIMERAMIX_USED_OUTSIDE), "new files import ChimeraMix: move what they need into it"
-    assert not set(CHIMERAMIX_USED_OUTSIDE) - importing, "these no longer import ChimeraMix: take them off the list"
+            found |= {(family, name) for family in FAMILIES for module in modules
+                      if f"{module}.".startswith(f"chimeramix.methods.{family}.")
+                      and not name.startswith(f"methods/{family}/") and name not in REGISTRY}
+    return found
+
+
+def test_families_are_imported_outside_their_folders_only_where_listed() -> None:
+    importing = _family_imports()
+    assert not importing - set(USED_OUTSIDE), "new files import a family: move what they need into it or the core"
+    assert not set(USED_OUTSIDE) - importing, "these no longer import the family: take them off USED_OUTSIDE"
 
 
 def _room(module: str) -> str | None:

@@ -25,7 +25,7 @@ from chimeramix.methods.chimeramix.generator import MixingGenerator
 from chimeramix.methods.chimeramix.masks import GridMasks, SegmentationMasks
 from chimeramix.methods.chimeramix.segments import AugmentedSegments, SegmentationParams
 from chimeramix.methods.image_space.cosine_loss import CosineLoss
-from chimeramix.methods.image_space.erasing import ReleasedRandomErasing
+from chimeramix.methods.image_space.erasing import RandomErasing, ReleasedRandomErasing
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -146,8 +146,8 @@ def test_cutout_method_holes_are_the_only_change() -> None:
     positions = torch.arange(8)
     params = identity_geometry(aug.sample(positions, torch.Generator().manual_seed(3)))
     inputs, targets = aug.apply(params)
-    assert params.images.cutout_centres is not None
-    expected = cutout(plain(aug, positions), params.images.cutout_centres, 6)
+    assert params.images.erasing is not None
+    expected = cutout(plain(aug, positions), params.images.erasing, 6)
     assert torch.equal(inputs, expected)
     changed = (inputs != plain(aug, positions)).any(dim=1)
     assert all(0 < int(changed[i].sum()) <= 36 for i in range(8))
@@ -315,7 +315,9 @@ def test_released_random_erasing_draws_the_aspect_uniformly() -> None:
     """The authors' Random Erasing: aspect ratio h / w uniform in [0.3, 1 / 0.3] (mean 1.82; torchvision's
     log-uniform draw has mean 1.25), area in [0.02, 0.4] of the image, noise uniform in [0, 1), about half the
     images."""
-    erasing = augmentation("random-erasing", stage_order="released").random_erasing
+    stage = augmentation("random-erasing", stage_order="released").erasing
+    assert isinstance(stage, RandomErasing) and not stage.normalised
+    erasing = stage.transform
     assert isinstance(erasing, ReleasedRandomErasing)
     torch.manual_seed(0)
     aspects, erased = [], 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tiny runs of twelve kinds with the code in $1 (a src folder, e.g. a worktree's) into $2 (emptied first); prints
+# Tiny runs of fifteen kinds with the code in $1 (a src folder, e.g. a worktree's) into $2 (emptied first); prints
 # losses, accuracies and weight hashes. Run it for two commits and diff the outputs (issue 25, point 5).
 here=$(cd "$(dirname "$0")/../.." && pwd)
 src=$(cd "$1" && pwd); out=$2; rm -rf "$out"; mkdir -p "$out"; out=$(cd "$out" && pwd)
@@ -24,6 +24,10 @@ for m in baseline gridmix segmix cosine-loss mixup+cutout trivialaugment; do
 done
 $py -m chimeramix classifier train $common --method cosine-loss --cosine-with-ce --out $out/cls-cosine-ce > $out/cls-cosine-ce.log 2>&1 || echo "cls cosine-ce failed"
 $py -m chimeramix classifier train $common --method segmix --recipe released --out $out/cls-segmix-rel > $out/cls-segmix-rel.log 2>&1 || echo "cls segmix-rel failed"
+for m in random-erasing cutout; do
+  $py -m chimeramix classifier train $common --method $m --recipe released --out $out/cls-$m-rel > $out/cls-$m-rel.log 2>&1 || echo "cls $m-rel failed"
+done
+$py -m chimeramix classifier train $common --method random-erasing --out $out/cls-random-erasing > $out/cls-random-erasing.log 2>&1 || echo "cls random-erasing failed"
 $py -m chimeramix classifier train $common --method glico --generator $out/glico --out $out/cls-glico > $out/cls-glico.log 2>&1 || echo "cls glico failed"
 $py -m chimeramix classifier train $common --method chimeramix-grid --generator $out/gen --out $out/cls-grid > $out/cls-grid.log 2>&1 || echo "cls grid failed"
 $py - "$out" <<'PY'

@@ -45,9 +45,11 @@ PIXEL_MIXING_HOOKS = "chimeramix.methods.chimeramix.hooks:PIXEL_HOOKS"
 
 BUILT_IN: dict[str, Component] = {
     "baseline": Component("baseline", "random crop (reflect padding) and horizontal flip only"),
-    "cutout": Component("erasing", "one square hole per image (DeVries & Taylor 2017) of side cutout_size"),
+    "cutout": Component("erasing", "one square hole per image (DeVries & Taylor 2017) of side cutout_size",
+                        transform="chimeramix.methods.image_space.erasing:Cutout"),
     "random-erasing": Component(
-        "erasing", "Random Erasing (Zhong et al. 2020): p 0.5, area 0.02-0.4, aspect 0.3-3.3, noise fill"
+        "erasing", "Random Erasing (Zhong et al. 2020): p 0.5, area 0.02-0.4, aspect 0.3-3.3, noise fill",
+        transform="chimeramix.methods.image_space.erasing:RandomErasing",
     ),
     "cosine-loss": Component("loss", "cosine loss to one-hot class embeddings (Barz & Denzler 2020)",
                              hooks="chimeramix.methods.image_space.hooks:COSINE_LOSS_HOOKS"),

@@ -37,9 +37,10 @@ class Component:
     """The run the component needs trained first, if any."""
     transform: str | None = None
     """As ``module:function`` (loaded when a run trains: it may import PyTorch), a policy's per-image transform,
-    ``(image size) -> torch.nn.Module`` that maps a float C x H x W image in [0, 1] to another, or a label mixing's
+    ``(image size) -> torch.nn.Module`` that maps a float C x H x W image in [0, 1] to another, a label mixing's
     batch transform, ``(number of classes) -> torch.nn.Module`` that maps a batch of normalised images and their
-    class indices to mixed images and class probabilities (as torchvision's ``v2.MixUp``)."""
+    class indices to mixed images and class probabilities (as torchvision's ``v2.MixUp``), or an erasing's stage,
+    ``(released stage order, size) ->`` :class:`~chimeramix.components.hooks.Erasing`."""
     pictures: tuple[RunPicture, ...] = ()
     """The pictures its runs save, shown by ``chimeramix report`` when the run folder has them."""
     hooks: str | None = None

@@ -73,6 +73,23 @@ class FedSegments(Protocol):
     def __call__(self, images: torch.Tensor, keys: Sequence[Hashable] | None = None) -> torch.Tensor: ...
 
 
+class Erasing(Protocol):
+    """The erasing stage of the per-step augmentation, made by an erasing component's registry entry
+    (``Component.transform``: ``(released, size) -> Erasing``; ``released``: the authors' stage order, ``size``:
+    ``ClassifierConfig.cutout_size``): its draws for a batch, from the step's generator, then the erased images."""
+
+    normalised: bool
+    """Whether it erases normalised images (after normalising); ``False``: images in [0, 1], before."""
+
+    def sample(self, count: int, height: int, width: int, rng: torch.Generator) -> Any:
+        """The draws of ``count`` images of ``height`` x ``width`` (hole centres, a seed...)."""
+        ...
+
+    def apply(self, images: torch.Tensor, draws: Any) -> torch.Tensor:
+        """The B x 3 x H x W ``images`` erased as ``draws`` say; deterministic given them."""
+        ...
+
+
 class GroupComposer(Protocol):
     """What the per-step augmentation needs of a pair (or group) mixing: how many images a composition takes,
     its random draws for a batch (masks, or a latent interpolation's ratio and noise codes), then the compositions.

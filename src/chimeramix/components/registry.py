@@ -250,14 +250,15 @@ PLUGIN_HOOKS = {"front-end": ("front_end", "a FrontEnd: its network's names, wid
                 "loss": ("criterion", "'module:function' that makes the classifier's loss")}
 """The roles a plug-in may take besides those of :data:`TRANSFORM_ROLES`, and the hook its component's hooks must
 declare for each."""
-TRANSFORM_ROLES: tuple[Role, ...] = ("policy", "label-mixing")
+TRANSFORM_ROLES: tuple[Role, ...] = ("policy", "erasing", "label-mixing")
 """The roles a plug-in takes with a ``transform`` of its own (``Component.transform``)."""
 
 
 def register_method(name: str, component: Component) -> None:
     """Add a method component to the registry, usable alone or joined to the other components by ``+``: a policy
-    (its ``transform`` is applied to every training image where the built-in policies are), a label mixing (its
-    ``transform`` mixes every batch and its labels where ``mixup`` does), a front end (its
+    (its ``transform`` is applied to every training image where the built-in policies are), an erasing (its
+    ``transform`` makes the stage that erases where ``cutout`` does), a label mixing (its ``transform`` mixes every
+    batch and its labels where ``mixup`` does), a front end (its
     hooks declare its network, :class:`~chimeramix.components.hooks.FrontEnd`, and its settings), a pair mixing
     (its hooks' ``pair_mixing`` makes the compositions) or a loss (its hooks' ``criterion``); see
     :data:`PLUGIN_HOOKS`. A pair mixing may need a run trained first (``first_run``) of a kind its hooks declare
@@ -268,8 +269,8 @@ def register_method(name: str, component: Component) -> None:
     transformed = component.role in TRANSFORM_ROLES and component.transform is not None
     hooked = component.role in PLUGIN_HOOKS and component.hooks is not None
     if not (transformed or hooked) or (component.first_run is not None and component.role != "pair-mixing"):
-        raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy or a label mixing "
-                              "with a transform (transform 'module:function'), or a front end, a pair mixing or a "
+        raise ChimeraMixError(f"cannot register method {name!r}: a registered method is a policy, an erasing or a "
+                              "label mixing with a transform ('module:function'), or a front end, a pair mixing or a "
                               "loss with hooks ('module:NAME' declaring its front_end, pair_mixing or criterion); "
                               "only a pair mixing may have a first run")
     taken = {*declared_run_kinds(), "generator", "classifier", "teacher"} if component.first_run else set()

@@ -23,13 +23,12 @@ label mixing) are in :mod:`chimeramix.methods.image_space`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
-from torchvision.transforms import v2
 
-from chimeramix.components.hooks import GroupComposer, load_reference
+from chimeramix.components.hooks import Erasing, GroupComposer, load_reference
 from chimeramix.components.registry import Method, component_of
 from chimeramix.data.partners import SameClassPartners
 from chimeramix.errors import ChimeraMixError
@@ -44,7 +43,6 @@ from chimeramix.image_ops import (
     sample_seed,
     with_seed,
 )
-from chimeramix.methods.image_space.erasing import RANDOM_ERASING, ReleasedRandomErasing, cutout, sample_cutout
 
 StageOrder = Literal["paper", "released"]
 
@@ -56,8 +54,8 @@ class ImageParams:
     policy_seed: int | None
     crop_offsets: torch.Tensor
     flips: torch.Tensor
-    cutout_centres: torch.Tensor | None
-    erasing_seed: int | None
+    erasing: Any
+    """The erasing's draws (hole centres, a seed), or ``None``."""
 
 
 @dataclass
@@ -115,21 +113,15 @@ class Augmentation:
         self.images = images
         self.labels = labels.long()
         self.crop_padding = crop_padding
-        self.cutout_size = cutout_size
         self.mean = mean.to(images.device)
         self.std = std.to(images.device)
         self.pair_mixing = pair_mixing
         self.pair_mixing_p = pair_mixing_p
         self.released = stage_order == "released"
         self.partners = SameClassPartners(self.labels)
-        self.policy = _transform(method.component("policy"), images.shape[-1])
-        erasing = method.component("erasing")
-        self.random_erasing: nn.Module | None = None
-        if erasing == "random-erasing":
-            self.random_erasing = (ReleasedRandomErasing() if self.released
-                                   else v2.RandomErasing(**RANDOM_ERASING, value="random"))
-        self.cutout = erasing == "cutout"
-        self.label_mixing = _transform(method.component("label-mixing"), num_classes)
+        self.policy: nn.Module | None = _transform(method.component("policy"), images.shape[-1])
+        self.erasing: Erasing | None = _transform(method.component("erasing"), self.released, cutout_size)
+        self.label_mixing: nn.Module | None = _transform(method.component("label-mixing"), num_classes)
 
     def __call__(self, positions: torch.Tensor, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return self.apply(self.sample(positions, rng))
@@ -151,9 +143,8 @@ class Augmentation:
         height, width = self.images.shape[-2:]
         policy_seed = sample_seed(rng) if self.policy is not None else None
         offsets, flips = sample_crops(count, self.crop_padding, rng)
-        centres = sample_cutout(count, height, width, rng) if self.cutout else None
-        erasing_seed = sample_seed(rng) if self.random_erasing is not None else None
-        return ImageParams(policy_seed, offsets, flips, centres, erasing_seed)
+        erasing = self.erasing.sample(count, height, width, rng) if self.erasing is not None else None
+        return ImageParams(policy_seed, offsets, flips, erasing)
 
     def _sample_pairs(self, positions: torch.Tensor, rng: torch.Generator, own: ImageParams | None
                       ) -> tuple[torch.Tensor | None, list[ImageParams] | None, torch.Tensor | None]:
@@ -187,7 +178,7 @@ class Augmentation:
         images = self.images[positions].float().div(255)
         if params is None:
             return source(normalize(images, self.mean, self.std), crop_keys(positions))
-        keyed = self.policy is None and self.random_erasing is None and not self.cutout
+        keyed = self.policy is None and self.erasing is None
         keys = crop_keys(positions, params.crop_offsets, params.flips) if keyed else None
         return source(self._augment_released(images, params), keys)
 
@@ -221,39 +212,36 @@ class Augmentation:
         return images, targets
 
     def _augment_paper(self, images: torch.Tensor, params: ImageParams) -> torch.Tensor:
-        """policy -> crop + flip -> normalise -> cutout or Random Erasing (N(0, 1) noise)."""
+        """policy -> crop + flip -> normalise -> erasing (cutout; Random Erasing with N(0, 1) noise)."""
         if self.policy is not None and params.policy_seed is not None:
             images = per_image(self.policy, images, params.policy_seed)
         images = crop_flip(images, params.crop_offsets, params.flips, self.crop_padding)
-        images = normalize(images, self.mean, self.std)
-        if params.cutout_centres is not None:
-            images = cutout(images, params.cutout_centres, self.cutout_size)
-        if self.random_erasing is not None and params.erasing_seed is not None:
-            images = per_image(self.random_erasing, images, params.erasing_seed)
-        return images
+        return self._erase(normalize(images, self.mean, self.std), params)
 
     def _augment_released(self, images: torch.Tensor, params: ImageParams) -> torch.Tensor:
-        """policy -> crop + flip -> Random Erasing (the authors' class: uniform aspect and noise) -> normalise ->
-        cutout."""
+        """policy -> crop + flip -> erasing of images in [0, 1] (Random Erasing: the authors' class, uniform aspect
+        and noise) -> normalise -> erasing of normalised images (cutout)."""
         if self.policy is not None and params.policy_seed is not None:
             images = per_image(self.policy, images, params.policy_seed)
         images = crop_flip(images, params.crop_offsets, params.flips, self.crop_padding)
-        if self.random_erasing is not None and params.erasing_seed is not None:
-            images = per_image(self.random_erasing, images, params.erasing_seed)
+        if self.erasing is not None and not self.erasing.normalised:
+            images = self._erase(images, params)
         images = normalize(images, self.mean, self.std)
-        if params.cutout_centres is not None:
-            images = cutout(images, params.cutout_centres, self.cutout_size)
-        return images
+        return self._erase(images, params) if self.erasing is not None and self.erasing.normalised else images
+
+    def _erase(self, images: torch.Tensor, params: ImageParams) -> torch.Tensor:
+        """The erasing stage of ``images`` under ``params`` (none without one)."""
+        if self.erasing is None or params.erasing is None:
+            return images
+        return self.erasing.apply(images, params.erasing)
 
     def _to_unit(self, images: torch.Tensor) -> torch.Tensor:
         return denormalize(images, self.mean, self.std).clamp(0, 1)
 
 
-def _transform(name: str | None, argument: int) -> nn.Module | None:
-    """The transform of a component (its registry entry's ``transform``: a policy's of the image size, a label
-    mixing's of the number of classes); ``None`` without one."""
+def _transform(name: str | None, *arguments: Any) -> Any:
+    """What the transform of a component makes of ``arguments`` (its registry entry's ``transform``: a policy's
+    module of the image size, an erasing's stage of the stage order and the hole size, a label mixing's module of
+    the number of classes); ``None`` without one."""
     transform = component_of(name).transform if name is not None else None
-    if transform is None:
-        return None
-    module: nn.Module = load_reference(transform)(argument)
-    return module
+    return load_reference(transform)(*arguments) if transform is not None else None

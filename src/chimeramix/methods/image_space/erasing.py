@@ -1,6 +1,8 @@
-"""The erasing methods: ``cutout`` (DeVries & Taylor 2017, one square hole per image, batched, split into
-:func:`sample_cutout` and :func:`cutout`) and ``random-erasing`` (Zhong et al. 2020: torchvision's v2 transform
-with :data:`RANDOM_ERASING` in the paper order, :class:`ReleasedRandomErasing` in the released one)."""
+"""The erasing methods, each an :class:`~chimeramix.components.hooks.Erasing` stage of the per-step augmentation
+(their registry entries' ``transform``): ``cutout`` (DeVries & Taylor 2017, one square hole per image, batched,
+split into :func:`sample_cutout` and :func:`cutout`: :class:`Cutout`) and ``random-erasing`` (Zhong et al. 2020:
+torchvision's v2 transform with :data:`RANDOM_ERASING` in the paper order, :class:`ReleasedRandomErasing` before
+normalising in the released one: :class:`RandomErasing`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,9 @@ import math
 
 import torch
 from torch import nn
+from torchvision.transforms import v2
+
+from chimeramix.image_ops import per_image, sample_seed
 
 RANDOM_ERASING = {"p": 0.5, "scale": (0.02, 0.4), "ratio": (0.3, 3.3)}
 
@@ -30,6 +35,38 @@ def cutout(images: torch.Tensor, centres: torch.Tensor, size: int) -> torch.Tens
     in_columns = (columns >= start[:, 1:]) & (columns < start[:, 1:] + size)
     hole = in_rows[:, :, None] & in_columns[:, None, :]
     return images.masked_fill(hole[:, None], 0.0)
+
+
+class Cutout:
+    """``cutout``'s stage: a hole of side ``size`` per image, after normalising (the hole is the normalised zero)."""
+
+    normalised = True
+
+    def __init__(self, released: bool, size: int) -> None:
+        self.size = size
+
+    def sample(self, count: int, height: int, width: int, rng: torch.Generator) -> torch.Tensor:
+        return sample_cutout(count, height, width, rng)
+
+    def apply(self, images: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+        return cutout(images, draws, self.size)
+
+
+class RandomErasing:
+    """``random-erasing``'s stage, one image at a time from a seed: torchvision's transform after normalising (its
+    noise is N(0, 1) like the normalised pixels) in the paper order; the authors' class before normalising (uniform
+    noise in [0, 1)) in the released one."""
+
+    def __init__(self, released: bool, size: int) -> None:
+        self.normalised = not released
+        self.transform = (ReleasedRandomErasing() if released
+                          else v2.RandomErasing(**RANDOM_ERASING, value="random"))
+
+    def sample(self, count: int, height: int, width: int, rng: torch.Generator) -> int:
+        return sample_seed(rng)
+
+    def apply(self, images: torch.Tensor, draws: int) -> torch.Tensor:
+        return per_image(self.transform, images, draws)
 
 
 class ReleasedRandomErasing(nn.Module):

@@ -97,15 +97,17 @@ class MethodFunctions:
 
     @classmethod
     def of(cls, method: Method) -> MethodFunctions:
-        hooks = [hooks for _, hooks in method.hooks()]
+        every = [hooks for _, hooks in method.hooks()]
 
-        def loaded(references: list[str | None]) -> list[Callable[..., Any]]:
-            return [load_reference(reference) for reference in references if reference is not None]
+        def loaded(hook: str) -> list[Callable[..., Any]]:
+            """The functions the components' ``hook`` references name."""
+            return [load_reference(reference) for hooks in every if (reference := getattr(hooks, hook)) is not None]
 
-        return cls(loaded([h.check for h in hooks]), next(iter(loaded([h.pair_mixing for h in hooks])), None),
-                   next(iter(loaded([h.batches for h in hooks])), None),
-                   next(iter(loaded([h.criterion for h in hooks])), None), loaded([h.lr_schedule for h in hooks]),
-                   loaded([h.pictures for h in hooks]))
+        def first(hook: str) -> Callable[..., Any] | None:
+            return next(iter(loaded(hook)), None)
+
+        return cls(checks=loaded("check"), pair_mixing=first("pair_mixing"), batches=first("batches"),
+                   criterion=first("criterion"), lr_schedules=loaded("lr_schedule"), pictures=loaded("pictures"))
 
     def draw_pictures(self, model: nn.Module, folder: RunFolder, image_size: int, *, initial: bool) -> None:
         """The method's pictures of ``model`` as it is now."""

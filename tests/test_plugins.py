@@ -29,6 +29,8 @@ from chimeramix.components.hooks import load_reference
 from chimeramix.components.registry import load_plugins
 from chimeramix.config import ClassifierConfig, DataConfig
 from chimeramix.errors import ChimeraMixError
+from chimeramix.experiments.budget import budget_configs, describe_plan, plan_budget, run_steps
+from chimeramix.experiments.costs import CostBook
 from chimeramix.methods import COMPONENTS, Component, method_names, parse_method, register_method
 from chimeramix.runkinds import run_kinds
 from chimeramix.train import run as run_module
@@ -217,6 +219,26 @@ def test_a_plug_in_pair_mixing_and_loss_train_a_classifier(flip_blend: str, tiny
     weights = [safetensors.torch.load_file(tmp_path / run / final) for run in ("whole", "resumed")]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+
+
+def test_a_time_budget_plans_a_plug_in_kind_that_declares_how(flip_blend: str, tiny_data_root: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``latent-mix``'s autoencoder declares how a budget plans it (``RunKind.budget``): ``--budget`` gives it its
+    share of the time, as it gives ChimeraMix's generator, its config gets the planned steps, and the printed plan
+    names it; a sweep override of a field the budget decides is refused, naming the kind."""
+    book = CostBook("cpu", given={"autoencoder": 0.05, "classifier": 0.05})
+    config = ClassifierConfig(data=DataConfig("cifar10", k=2, seed=0, data_root=str(tiny_data_root)),
+                              method="latent-mix")
+    planned = plan_budget(config, 3, book)
+    assert planned.budget is not None and planned.budget.generator_steps > 0
+    first, classifier = budget_configs(planned)
+    assert first.KIND == "autoencoder" and classifier.budget == planned.budget
+    assert abs(run_steps(first) - planned.budget.generator_steps) <= 0.1 * planned.budget.generator_steps
+    assert f"autoencoder {run_steps(first):,} steps (32 channels, batch 64" in describe_plan(planned)
+    assert main(["sweep", "--datasets", "cifar10", "--methods", "latent-mix", "--k", "2", "--seeds", "0",
+                 "--budget", "3", "--first-run-set", "autoencoder.epochs=3", "--data-root", str(tiny_data_root),
+                 "--store", str(tmp_path / "store"), "--dry-run"]) != 0
+    assert "--budget decides autoencoder epochs" in capsys.readouterr().err
 
 
 def test_a_plug_in_with_a_first_run_of_its_own_kind(flip_blend: str, tiny_data_root: Path, tmp_path: Path,

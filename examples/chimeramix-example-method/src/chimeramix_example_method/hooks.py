@@ -13,7 +13,7 @@ from typing import Any
 
 from chimeramix.config import ClassifierConfig, protocol_for, to_dict
 from chimeramix.errors import ChimeraMixError
-from chimeramix.methods import ComponentHooks, Composing, FrontEnd, RunKind
+from chimeramix.methods import ComponentHooks, Composing, FrontEnd, RunBudget, RunKind
 from chimeramix_example_method import latent_settings
 
 SECTION = "pooled"
@@ -69,7 +69,8 @@ AUTOENCODER = RunKind(
               sampler=f"{TRAINER}:sample_picture",
               sample_rows="rows of x_i, decoded mixes of its code with a same-class x_j's (weights 0 .. 1), then x_j",
               add_arguments=latent_settings.add_arguments, from_arguments=latent_settings.from_arguments,
-              summary=latent_settings.summary))
+              summary=latent_settings.summary),
+    budget=RunBudget(latent_settings.BUDGET_FIELDS, latent_settings.budget_summary))
 """``latent-mix``'s first run: an autoencoder fitted to the split (run folders ``autoencoder-...``)."""
 
 LATENT_MIX_HOOKS = ComponentHooks(

@@ -1,7 +1,7 @@
 """``latent-mix``'s first run as a kind of run of its own, ``autoencoder``: its config, how it resolves, the run a
-``latent-mix`` classifier needs, and its options of ``chimeramix generator train --kind autoencoder``. No PyTorch
-here (the hooks import this module when chimeramix first asks for them); the trainer is
-:mod:`chimeramix_example_method.latent_trainer`."""
+``latent-mix`` classifier needs (under a time budget: the budget's steps), and its options of ``chimeramix
+generator train --kind autoencoder``. No PyTorch here (the hooks import this module when chimeramix first asks for
+them); the trainer is :mod:`chimeramix_example_method.latent_trainer`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
+from chimeramix.budget import epochs_and_repetition
 from chimeramix.config import ClassifierConfig, DataConfig, RunBookkeeping, protocol_for
 from chimeramix.config.roles import SWEEP, role_field
-from chimeramix.resolution import apply_preset, first_run_of, resolve_data
+from chimeramix.resolution import apply_preset, first_run_of, num_classes, resolve_data
+
+BATCH_SIZE = 64
+"""The batch size where none is given."""
+BUDGET_FIELDS = ("epochs", "repetition", "checkpoint_every")
+"""What a time budget decides of an autoencoder run (``RunKind.budget``): the steps it plans, as epochs."""
 
 
 @dataclass
@@ -29,7 +35,7 @@ class AutoencoderConfig(RunBookkeeping):
     channels: int = 32
     epochs: int = 60
     batch_size: int | None = None
-    """``None``: 64."""
+    """``None``: :data:`BATCH_SIZE`."""
     repetition: int | None = None
     """R in ``max(R // k, 1)``; ``None``: the protocol's generator repetition."""
     lr: float = 1e-3
@@ -39,13 +45,25 @@ class AutoencoderConfig(RunBookkeeping):
 def resolve(config: AutoencoderConfig) -> AutoencoderConfig:
     """Fill the unset fields (the data's, the batch size, the repetition)."""
     config = replace(config, data=resolve_data(config.data))
-    return replace(config, batch_size=config.batch_size or 64,
+    return replace(config, batch_size=config.batch_size or BATCH_SIZE,
                    repetition=config.repetition or protocol_for(config.data).generator_repetition)
 
 
 def stage_one_config(classifier: ClassifierConfig) -> AutoencoderConfig:
-    """The autoencoder a ``latent-mix`` classifier needs: the classifier's data, preset and machine."""
-    return first_run_of(AutoencoderConfig, classifier)
+    """The autoencoder a ``latent-mix`` classifier needs: the classifier's data, preset and machine; under a time
+    budget, the epochs of the steps its plan gives the first run (``BudgetConfig.generator_steps``)."""
+    config = first_run_of(AutoencoderConfig, classifier)
+    if classifier.budget is None:
+        return config
+    data = resolve_data(classifier.data)
+    return replace(config, data=data, **epochs_and_repetition(classifier.budget.generator_steps,
+                                                              data.k * num_classes(data.dataset), data.k,
+                                                              config.batch_size or BATCH_SIZE))
+
+
+def budget_summary(config: AutoencoderConfig) -> str:
+    """A budgeted autoencoder's network in the printed plan."""
+    return f"{config.channels} channels, batch {config.batch_size or BATCH_SIZE}"
 
 
 def cost_part(config: AutoencoderConfig) -> str:

@@ -15,7 +15,7 @@ import safetensors.torch
 from chimeramix import resolution
 from chimeramix.classifier.trainer import cosine_lr, train_classifier
 from chimeramix.cli import main
-from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig
+from chimeramix.config import ClassifierConfig, DataConfig, MaskConfig, from_dict
 from chimeramix.errors import ChimeraMixError
 from chimeramix.experiments.pipeline import run_experiment
 from chimeramix.methods import COMPONENTS, parse_method
@@ -103,6 +103,23 @@ METHODS = [name for name in COMPONENTS] + ["chimeramix-seg+trivialaugment", "chi
                                            "mixup+cutout+cosine-loss"]
 
 
+def test_runs_written_before_the_cosine_setting_moved_still_resume(tiny_data_root: Path, tmp_path: Path) -> None:
+    """Configs of earlier versions hold ``cosine_with_ce`` beside the fields: ``false`` (every run's) is dropped
+    when read, ``true`` is read as the cosine loss's section, so finished runs of both kinds resume as themselves."""
+    runs = {"baseline": tiny(tiny_data_root, epochs=1),
+            "cosine-loss": tiny(tiny_data_root, "cosine-loss", epochs=1,
+                                method_settings={"cosine-loss": {"with_ce": True}})}
+    for method, config in runs.items():
+        train_classifier(config, tmp_path / method, progress=False)
+        path = tmp_path / method / "config.json"
+        stored = json.loads(path.read_text())
+        stored["config"].pop("cosine-loss", None)
+        stored["config"]["cosine_with_ce"] = method == "cosine-loss"
+        path.write_text(json.dumps(stored))
+        assert train_classifier(config, tmp_path / method, resume=True, progress=False)["reused"]
+    assert from_dict(ClassifierConfig, {"cosine_with_ce": True}).method_settings == {"cosine-loss": {"with_ce": True}}
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generators: dict[str, Path],
                                  method: str) -> None:
@@ -110,8 +127,9 @@ def test_every_method_end_to_end(tiny_data_root: Path, tmp_path: Path, generator
     generator = str(generators[kind]) if method.startswith(("chimeramix", "glico")) else None
     architecture = "scattering-wrn-1" if parse_method(method).front_end else "wrn-10-1"
     teacher = str(generators["teacher"]) if method == "supermix" else None
+    sections = {"cosine-loss": {"with_ce": True}} if "cosine" in method else {}
     config = tiny(tiny_data_root, method, generator=generator, teacher=teacher, epochs=1, pair_mixing_p=1.0,
-                  cosine_with_ce="cosine" in method, architecture=architecture)
+                  method_settings=sections, architecture=architecture)
     result = train_classifier(config, tmp_path, progress=False)
     stored = json.loads((tmp_path / RESULT_FILE).read_text())
     assert stored["metrics"] == result["metrics"]

@@ -21,7 +21,7 @@ FAMILIES = {
     "glico": ("settings", "hooks", "networks", "distances", "objective", "trainer", "interpolation"),
     "supermix": ("mask_optimisation", "student", "settings", "hooks"),
     "scattering": ("morlet", "transform", "network", "pictures", "settings", "hooks"),
-    "image_space": ("policies", "erasing", "label_mixing", "cosine_loss", "hooks"),
+    "image_space": ("policies", "erasing", "label_mixing", "cosine_loss", "settings", "hooks"),
 }
 OLD_PATHS = ("chimeramix.models.glico", "chimeramix.train.glico",
              "chimeramix.methods.latent_interpolation", "chimeramix.train.supermix", "chimeramix.models.scattering",

@@ -80,8 +80,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     overrides.add_argument("--architecture", help="wrn-16-8, resnet50 or any wrn-DEPTH-WIDTH; methods with a front "
                            f"end: its network, {', '.join(networks)}")
     overrides.add_argument("--dropout", type=float, help="WideResNet dropout (default 0.3)")
-    overrides.add_argument("--cosine-with-ce", action="store_true",
-                           help="cosine-loss: add the cross-entropy term of the combined loss")
     overrides.add_argument("--pair-mixing-p", type=float, metavar="P",
                            help="probability that a batch is replaced by compositions with same-class partners "
                                 "(pair mixing), or that a teacher-mixing method adds mixes (default 0.5)")
@@ -103,8 +101,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from(args: argparse.Namespace, data: DataConfig, **extra: Any) -> ClassifierConfig:
     """The classifier config the arguments describe for ``data`` (preset, then the given overrides)."""
     values = {name: getattr(args, name) for name in OVERRIDES}
-    if args.cosine_with_ce:
-        values["cosine_with_ce"] = True
     if args.no_amp:
         values["amp"] = False
     if args.fast:

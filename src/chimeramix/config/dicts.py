@@ -53,7 +53,7 @@ def from_dict(cls: type[Config], values: Mapping[str, Any]) -> Config:
 
 def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     known = {f.name for f in fields(cls)}
-    values = _gather_sections(cls, values, known)
+    values = _gather_sections(cls, _without_retired(cls, values), known)
     unknown = sorted(f"{prefix}{key}" for key in set(values) - known)
     if unknown:
         raise ChimeraMixError(
@@ -71,6 +71,18 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
         elif isinstance(kwargs[f.name], list):
             kwargs[f.name] = tuple(kwargs[f.name])
     return cls(**kwargs)
+
+
+def _without_retired(cls: type, values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``values`` with the fields ``cls`` retired (its ``RETIRED``) read as it now holds them."""
+    retired: Mapping[str, tuple[Any, dict[str, Any]]] = getattr(cls, "RETIRED", {})
+    if not set(values) & set(retired):
+        return values
+    kept = {key: value for key, value in values.items() if key not in retired}
+    for key, (nothing, instead) in retired.items():
+        if key in values and values[key] != nothing:
+            kept = merge(kept, instead)
+    return kept
 
 
 def _gather_sections(cls: type, values: Mapping[str, Any], known: set[str]) -> Mapping[str, Any]:

@@ -161,6 +161,10 @@ class ClassifierConfig(RunBookkeeping):
     QUICK: ClassVar[dict[str, Any]] = {"epochs": 10, "repetition": 50, "checkpoint_every": 5,
                                        "architecture": "wrn-16-2"}
     """The quick preset: WRN-16-2 (on a CPU, WRN-16-8 takes minutes just to evaluate the 10,000 test images)."""
+    RETIRED: ClassVar[dict[str, tuple[Any, dict[str, Any]]]] = {
+        "cosine_with_ce": (False, {"cosine-loss": {"with_ce": True}})}
+    """Fields that configs of earlier versions hold, each with the value that meant nothing (dropped when read) and
+    what a config with the other value holds now (read instead): the cosine loss's setting moved into its section."""
 
     data: DataConfig = role_field(None, SWEEP, factory=DataConfig)
     method: str = role_field("baseline", SWEEP, PACKABLE)
@@ -190,8 +194,6 @@ class ClassifierConfig(RunBookkeeping):
     pair_mixing_p: float = 0.5
     """Probability that a batch is replaced by compositions with same-class partners (pair mixing), or that a
     teacher-mixing method adds a batch of mixes to it (1: every step)."""
-    cosine_with_ce: bool = False
-    """``cosine-loss``: add the cross-entropy term of Barz & Denzler's combined loss."""
     normalization: Literal["subset", "half"] | None = None
     """Inputs normalised with the training subset's statistics (paper recipe) or mean 0.5 / std 0.5."""
     stage_order: Literal["paper", "released"] | None = None

@@ -96,9 +96,12 @@ def check_overrides(values: dict[str, Any], cls: type) -> None:
     allowed = (leaf_fields(cls) | _section_fields(cls)) - set_by_sweep
     unknown = sorted(set(flatten(values)) - allowed)
     if unknown:
+        retired = getattr(cls, "RETIRED", {})
+        moved = "".join(f"; {key} is {', '.join(flatten(retired[key][1]))} now" for key in unknown if key in retired)
         raise ChimeraMixError(
             f"unknown {cls.__name__} override keys {unknown}; use fields of that config (nested fields as "
             f"mappings, e.g. masks: {{grid_cells: 2}}) except those a sweep sets: {', '.join(sorted(set_by_sweep))}"
+            + moved
         )
 
 

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chimeramix.config import ClassifierConfig
+from chimeramix.config import ClassifierConfig, from_dict
+from chimeramix.methods.image_space.settings import SECTION, CosineSettings
 
 
 class CosineLoss(nn.Module):
@@ -43,5 +44,6 @@ class CosineLoss(nn.Module):
 
 
 def cosine_criterion(config: ClassifierConfig, num_classes: int) -> CosineLoss:
-    """The ``criterion`` hook of ``cosine-loss``: the loss, with its cross-entropy term when ``cosine_with_ce``."""
-    return CosineLoss(num_classes, with_ce=config.cosine_with_ce)
+    """The ``criterion`` hook of ``cosine-loss``: the loss, with its cross-entropy term when its settings say so."""
+    settings = from_dict(CosineSettings, config.method_settings.get(SECTION) or {})
+    return CosineLoss(num_classes, with_ce=settings.with_ce)

@@ -36,7 +36,7 @@ from pathlib import Path
 out = Path(sys.argv[1])
 for run in sorted(out.glob("*/result.json")):
     r = json.loads(run.read_text())
-    print(run.parent.name, r.get("method", ""), [{k: round(v, 6) for k, v in row.items() if isinstance(v, float) and k in ("loss", "rec", "ce", "loss_d")} for row in r.get("log", [])], r.get("metrics", {}).get("accuracy"), {k: v for k, v in (r.get("segmentation") or {}).items() if k != "seconds"})
+    print(run.parent.name, r.get("method", ""), [{k: round(v, 6) for k, v in row.items() if isinstance(v, float) and k in ("loss", "rec", "ce", "loss_d")} for row in r.get("log", [])], r.get("metrics", {}).get("accuracy"), {k: v for k, v in r["segmentation"].items() if k != "seconds"} if r.get("segmentation") else None)
 for f in sorted(out.glob("*/*.safetensors")) + sorted(out.glob("*/model/*.safetensors")):
     print(f.relative_to(out), hashlib.sha256(f.read_bytes()).hexdigest()[:16])
 PY

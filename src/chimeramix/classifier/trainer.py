@@ -195,12 +195,12 @@ def open_classifier_run(
     stored result instead when ``resume`` finds the run finished. A run folder that holds another config,
     or a run when ``resume`` is off, is refused."""
     config = resolve_classifier(config)
-    method = parse_method(config.method)
-    functions = MethodFunctions.of(method)
     folder = RunFolder(run_dir)
     finished = check_run_dir(config, folder, resume, "classifier")
     if finished is not None:
         return finished
+    method = parse_method(config.method)
+    functions = MethodFunctions.of(method)
     device = select_device(config.device)
     config = replace(config, precision=run_precision(config, device))
     if config.batch_size is None or config.repetition is None or config.lr is None:

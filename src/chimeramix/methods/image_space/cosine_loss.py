@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from chimeramix.config import ClassifierConfig, from_dict
-from chimeramix.methods.image_space.settings import SECTION, CosineSettings
+from chimeramix.config import ClassifierConfig
+from chimeramix.methods.image_space.hooks import COSINE_LOSS_HOOKS
 
 
 class CosineLoss(nn.Module):
@@ -45,5 +45,4 @@ class CosineLoss(nn.Module):
 
 def cosine_criterion(config: ClassifierConfig, num_classes: int) -> CosineLoss:
     """The ``criterion`` hook of ``cosine-loss``: the loss, with its cross-entropy term when its settings say so."""
-    settings = from_dict(CosineSettings, config.method_settings.get(SECTION) or {})
-    return CosineLoss(num_classes, with_ce=settings.with_ce)
+    return CosineLoss(num_classes, with_ce=COSINE_LOSS_HOOKS.settings_of(config).with_ce)
